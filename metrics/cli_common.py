@@ -1,0 +1,96 @@
+"""What every command of the CLI shares: the context object, consoles and output formats.
+
+stdout carries only the requested output; messages, progress bars and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from metrics.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from metrics.store import Store
+
+OutputFormat = Literal["table", "csv", "json", "jsonl"]
+
+out = Console(soft_wrap=True)                 # requested output only
+err = Console(stderr=True, soft_wrap=True)    # messages, progress
+
+
+@dataclass
+class AppContext:
+    """Per-invocation state: the global options, then settings and store built on first use."""
+
+    root: Path | None = None
+    config: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config, root=self.root, **self.overrides)
+
+    @cached_property
+    def store(self) -> Store:
+        from metrics.store import Store
+
+        return Store(self.settings.root, lock_timeout=self.settings.lock_timeout_s)
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    """The ``AppContext`` the root callback put on the click context."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, AppContext):  # pragma: no cover - the root callback always sets it
+        raise RuntimeError("CLI context missing")
+    return obj
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        return v.isoformat().replace("+00:00", "Z")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v != v:  # NaN
+        return None
+    return v
+
+
+def rows_as_dicts(df: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``df`` as JSON-ready dicts (dates ISO, datetimes ISO with ``Z``)."""
+    return [{k: _jsonable(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
+
+
+def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None) -> None:
+    """Write ``df`` to stdout as a rich table, CSV, one JSON array, or JSON lines."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows_as_dicts(df), ensure_ascii=False) + "\n")
+    elif fmt == "jsonl":
+        for row in rows_as_dicts(df):
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(df.columns)
+        for row in df.iter_rows():
+            w.writerow(["" if v is None else _jsonable(v) for v in row])
+        sys.stdout.write(buf.getvalue())
+    else:
+        table = Table(title=title, show_lines=False)
+        for c in df.columns:
+            table.add_column(c, overflow="fold")
+        for row in df.iter_rows():
+            table.add_row(*("" if v is None else str(_jsonable(v)) for v in row))
+        out.print(table)
