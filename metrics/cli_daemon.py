@@ -1,9 +1,56 @@
-"""Commands of the CLI: (to be filled)."""
+"""``metrics daemon [--once]``: the scheduler of ingest, prices, evaluate, deliver and compact.
+
+The daemon itself lives in the ``jobs`` package (the application); it is imported lazily here so
+the rest of the CLI never loads APScheduler.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Annotated
+
 import typer
+
+from metrics.cli_common import app_context, err
+from metrics.errors import UsageError
+
+
+def parse_now(text: str) -> dt.datetime:
+    """An ISO 8601 time (``2026-05-29T21:00:00Z``); a time without zone is taken as UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as e:
+        raise UsageError(f"--now: not an ISO 8601 time: {text!r}") from e
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def daemon(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Run each job once, then exit.")] = False,
+    now: Annotated[str | None, typer.Option(
+        "--now", hidden=True,
+        help="With --once: run the jobs as of this ISO time (tests, replaying history).")] = None,
+) -> None:
+    """Run the scheduler: ingest the inbox, fetch prices after each close, evaluate, deliver, compact.
+
+    Stops cleanly on SIGTERM or Ctrl-C after the jobs in hand finish. Exit 2 when another daemon
+    holds the store or the configuration (settings, companies, rules) is invalid.
+    """
+    from jobs.daemon import main
+    from jobs.lock import DaemonLocked
+
+    at = parse_now(now) if now is not None else None
+    if at is not None and not once:
+        raise UsageError("--now is only valid with --once")
+    settings = app_context(ctx).settings
+    try:
+        status = main(settings, once=once, now=at)
+    except DaemonLocked as e:
+        err.print(f"error: {e}; stop it first, or use another --root", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    raise typer.Exit(status)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``daemon`` to ``app``."""
+    app.command("daemon")(daemon)

@@ -1,9 +1,93 @@
-"""Commands of the CLI: (to be filled)."""
+"""Rules commands: ``rules check [FILE]`` and ``rules backtest --from D --to D``.
+
+``rules check`` validates a rules file (default ``<config>/rules.toml``) against the configured
+channels: every error on stderr, naming the rule and the field, exit status 2; when valid, one
+line on stdout. ``rules backtest`` replays the rules over the stored prices and facts, one
+evaluation per trading day at the close, and prints every state change (``pending``, ``firing``,
+``resolved``); ``at`` is the evaluation date (ISO ``YYYY-MM-DD``).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Literal
+
 import typer
+
+from metrics.cli_common import app_context, emit, err, out
+from metrics.errors import ConfigError, UsageError
+
+rules_app = typer.Typer(help="Threshold rules: validate a rules file, backtest rules over history.",
+                        no_args_is_help=True)
+
+
+def _parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+@rules_app.command("check")
+def check(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="Rules file (default: <config>/rules.toml).")] = None,
+) -> None:
+    """Validate a rules file: unknown keys, durations, series, conditions, channels, summaries."""
+    from metrics.rules import check_rules, load_rules
+
+    app_ctx = app_context(ctx)
+    settings = app_ctx.settings
+    path = file or settings.rules_file
+    errors = check_rules(path, channels=list(settings.channels))
+    if errors:
+        for e in errors:
+            err.print(f"error: {e}", markup=False, highlight=False)
+        raise ConfigError(f"{len(errors)} error(s) in the rules file", source=path)
+    rules = load_rules(path, channels=list(settings.channels))
+    out.print(f"{path}: {len(rules)} rule(s) OK", markup=False, highlight=False)
+
+
+@rules_app.command("backtest")
+def backtest_cmd(
+    ctx: typer.Context,
+    date_from: Annotated[str, typer.Option("--from", help="First evaluation date (YYYY-MM-DD).")],
+    date_to: Annotated[str, typer.Option("--to", help="Last evaluation date (YYYY-MM-DD).")],
+    rules_file: Annotated[Path | None, typer.Option("--rules", help="Rules file (default: <config>/rules.toml).")]
+    = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or jsonl.")] = "table",
+    calendar: Annotated[str | None, typer.Option(
+        "--calendar", help="Exchange calendar (MIC, e.g. XNYS) for the evaluation days; default: the "
+                           "dates with bars of each rule's entities.")] = None,
+    rule_names: Annotated[list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")] = None,
+) -> None:
+    """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
+    from metrics.backtest import backtest
+    from metrics.rules import load_rules
+
+    if fmt not in ("table", "jsonl"):
+        raise UsageError(f"--format: use table or jsonl, not {fmt!r}")
+    start, end = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
+    if end < start:
+        raise UsageError("--to is before --from")
+    app_ctx = app_context(ctx)
+    settings = app_ctx.settings
+    rules = load_rules(rules_file or settings.rules_file, channels=list(settings.channels))
+    if rule_names:
+        unknown = sorted(set(rule_names) - {r.name for r in rules})
+        if unknown:
+            raise UsageError(f"--rule: no such rule {', '.join(unknown)}")
+        rules = [r for r in rules if r.name in rule_names]
+    store = app_ctx.store
+    with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
+        result = backtest(rules, store.scan("prices"), store.scan("facts"), start=start, end=end,
+                          calendar=calendar)
+    output: Literal["table", "jsonl"] = "jsonl" if fmt == "jsonl" else "table"
+    emit(result, output, title=f"backtest {start} .. {end}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``rules`` command group to ``app``."""
+    app.add_typer(rules_app, name="rules")

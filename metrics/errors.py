@@ -20,6 +20,7 @@ them to exit codes (``ConfigError`` and ``UsageError`` -> 2, input failures -> 1
     └── DeliveryError          a notification channel failed
         ├── TransientDeliveryError   retry later (5xx, 429, timeouts, connection refused)
         └── PermanentDeliveryError   never retry (4xx but 429, 410 Gone disables the endpoint)
+            └── EndpointGoneError    410 Gone: the channel is disabled
 """
 
 from __future__ import annotations
@@ -124,3 +125,7 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Never worth retrying: the receiver rejected the notification or is gone (410)."""
+
+
+class EndpointGoneError(PermanentDeliveryError):
+    """The receiver answered 410 Gone: the endpoint is disabled until an operator re-enables it."""

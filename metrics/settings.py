@@ -78,6 +78,9 @@ class PricesSettings(Strict):
     tickers: list[str] = Field(default_factory=list)  # fetched besides the registry's listed companies
     fetch_delay_minutes: int = Field(30, ge=0)   # after each exchange's close
     max_attempts: int = Field(4, ge=1)           # per ticker, on rate limits and transient errors
+    fetch: bool = True                           # false: never fetch (offline installs; files only)
+    # imported by the daemon at start when the store holds no prices (the first run, offline)
+    seed_files: list[Path] = Field(default_factory=lambda: [Path("examples/prices/daily_sample.parquet")])
 
 
 class SchedulerSettings(Strict):

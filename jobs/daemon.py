@@ -1,0 +1,111 @@
+"""The daemon's main: lock the store, check the configuration, run the start-up jobs, then schedule.
+
+Start-up, in order: take ``<root>/daemon.lock`` (a second daemon on the same store exits 2 naming
+the holder); load the company registry and the rules (an error refuses to start: exit 2, naming the
+file, rule and field); seed prices from ``prices.seed_files`` if the store has none; then ingest,
+prices, evaluate (replaying missed closes) and deliver run at once, so a first run shows facts and
+alerts immediately. ``--once`` also compacts and exits; otherwise the schedule of
+``jobs.scheduler`` takes over until SIGTERM or SIGINT, which let the jobs in hand finish (a replay
+stops after its current tick) and exit 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from jobs.lock import DaemonLock
+from jobs.runner import JobResult, execute
+from jobs.scheduler import JOBS, Clock, Schedule, utc_now
+from jobs.services import Services, build_services
+from metrics.log import get_logger
+from metrics.settings import Settings
+
+if TYPE_CHECKING:
+    from metrics.prices import PriceSource
+
+log = get_logger("jobs.daemon")
+
+STARTUP_JOBS = ("seed", "ingest", "prices", "evaluate", "deliver")
+ONCE_JOBS = (*STARTUP_JOBS, "compact")
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT set ``stop`` (the jobs in hand finish); then restore."""
+    if threading.current_thread() is not threading.main_thread():  # signals only reach the main thread
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("daemon.stopping", signal=signal.Signals(signum).name, again=stop.is_set())
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_jobs(services: Services, names: tuple[str, ...], clock: Clock) -> list[JobResult]:
+    """Run ``names`` in order, each with its own reading of the clock; stop early on a signal."""
+    results = []
+    for name in names:
+        if services.stop.is_set():
+            break
+        results.append(execute(name, JOBS[name], services, now=clock()))
+    return results
+
+
+def exit_status(results: list[JobResult]) -> int:
+    """0 when every job ran and no input failed; 1 when a job raised or some inputs failed."""
+    return 1 if any(r.status != "ok" or r.inputs_failed for r in results) else 0
+
+
+def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = None,
+         price_source: PriceSource | None = None) -> int:
+    """Run the daemon; returns the exit status. Raises ``ConfigError`` (refused) or ``DaemonLocked``.
+
+    ``now`` (tests and replays, with ``once``) fixes the time every job sees.
+    """
+    clock: Clock = (lambda: now) if now is not None else utc_now
+    services = build_services(settings, price_source=price_source)
+    try:
+        with DaemonLock(settings.root, now=clock()):
+            services.registry  # noqa: B018 - a bad companies file refuses to start
+            rules = services.rules.load()
+            log.info("daemon.started", pid=os.getpid(), root=str(settings.root), once=once,
+                     rules=len(rules), rules_file=str(settings.rules_file), inbox=str(settings.inbox),
+                     channels=sorted(settings.channels))
+            with stop_on_signals(services.stop):
+                if once:
+                    results = run_jobs(services, ONCE_JOBS, clock)
+                    log.info("daemon.stopped", once=True, jobs=len(results))
+                    return exit_status(results)
+                run_jobs(services, STARTUP_JOBS, clock)
+                log.info("daemon.ready", see_alerts="metrics alerts", see_jobs="metrics status",
+                         query='metrics query "select * from facts"', stop="Ctrl-C or SIGTERM")
+                if services.stop.is_set():
+                    log.info("daemon.stopped", once=False)
+                    return 0
+                schedule = Schedule(services, clock=clock)
+                from jobs.prices import tickers_by_exchange
+
+                schedule.build(tickers_by_exchange(services))
+                schedule.start()
+                log.info("daemon.scheduled", next=schedule.next_runs())
+                while not services.stop.wait(1.0):
+                    pass
+                schedule.shutdown()
+                log.info("daemon.stopped", once=False)
+                return 0
+    finally:
+        services.close()

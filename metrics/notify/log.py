@@ -1,0 +1,24 @@
+"""The log channel: each notification becomes one structured ``notify.log`` event."""
+
+from __future__ import annotations
+
+from metrics.log import get_logger
+from metrics.notify import Notification
+
+log = get_logger(__name__)
+
+
+class LogNotifier:
+    """Writes notifications to the log; never fails."""
+
+    def __init__(self, channel: str = "log") -> None:
+        self.channel = channel
+
+    def send(self, notification: Notification) -> None:
+        p = notification.payload
+        log.info("notify.log", channel=self.channel, key=notification.key, rule=notification.rule,
+                 entity=notification.entity, state=notification.state, severity=p.get("severity"),
+                 value=p.get("value"), summary=p.get("summary"), at=p.get("at"))
+
+    def close(self) -> None:
+        return None

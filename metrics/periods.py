@@ -1,0 +1,292 @@
+"""Period expressions in normalized text, resolved against the article date and the fiscal year.
+
+Names follow gold/SCHEMA.md: ``FY2025`` (a year; a fiscal year as the company names it),
+``2025Q3``, ``2025H1``, ``2025-9M`` (前三季度), ``FY2026Q3``, ``FY2026H1``, ``2025..2032`` (a
+multi-year horizon), ``ASOF`` (point-in-time stocks, set by the extractor). A quarter or half is a
+calendar one unless the text labels it fiscally. Relative expressions (上季度, 下一财年, 今年,
+未来8年, last quarter, next fiscal year) need the publication date; without it they resolve to None.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+__all__ = ["PeriodSpan", "current_fiscal_year", "find_periods", "last_quarter"]
+
+_CN_SMALL = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSpan:
+    """A period expression at [start, end) of the text and its resolved name (None: unknowable)."""
+
+    start: int
+    end: int
+    period: str | None
+    relative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    published: date | None
+    fye: int
+
+
+def current_fiscal_year(on: date, fiscal_year_end: int) -> int:
+    """The fiscal year (named by its end year) that contains ``on``."""
+    if fiscal_year_end == 12:
+        return on.year
+    return on.year + (1 if on.month > fiscal_year_end else 0)
+
+
+def last_quarter(on: date) -> tuple[int, int]:
+    """The last calendar quarter completed before ``on``: (year, quarter)."""
+    q = (on.month - 1) // 3 + 1
+    return (on.year - 1, 4) if q == 1 else (on.year, q - 1)
+
+
+def _num(s: str) -> int:
+    if s.isdigit():
+        return int(s)
+    if s in _CN_SMALL:
+        return _CN_SMALL[s]
+    if len(s) == 2 and s[0] == "十":
+        return 10 + _CN_SMALL.get(s[1], 0)
+    return _ORD.get(s.lower(), 0)
+
+
+def _year(s: str) -> int:
+    y = int(s)
+    return 2000 + y if y < 100 else y
+
+
+_Resolver = Callable[[re.Match[str], _Ctx], str | None]
+
+
+def _fyq(m: re.Match[str], c: _Ctx) -> str | None:
+    return f"FY{_year(m['y'])}Q{_num(m['q'])}"
+
+
+def _fyh(m: re.Match[str], c: _Ctx) -> str | None:
+    return f"FY{_year(m['y'])}H{1 if m['h'] in ('上', 'first', '1') else 2}"
+
+
+def _fy(m: re.Match[str], c: _Ctx) -> str | None:
+    return f"FY{_year(m['y'])}"
+
+
+def _rel_fy(m: re.Match[str], c: _Ctx) -> str | None:
+    if c.published is None:
+        return None
+    w = m.group().lower()
+    shift = 1 if ("下" in w or "next" in w) else -1 if ("上" in w or "last" in w or "previous" in w) else 0
+    return f"FY{current_fiscal_year(c.published, c.fye) + shift}"
+
+
+def _ytd9(m: re.Match[str], c: _Ctx) -> str | None:
+    y = m["y"] and _year(m["y"])
+    if not y:
+        if c.published is None:
+            return None
+        y = c.published.year
+    return f"{y}-9M"
+
+
+def _half(m: re.Match[str], c: _Ctx) -> str | None:
+    y = m["y"] and _year(m["y"])
+    if not y:
+        if c.published is None:
+            return None
+        y = c.published.year
+    return f"{y}H{1 if m['h'] in ('上', '1', 'first') else 2}"
+
+
+def _quarter(m: re.Match[str], c: _Ctx) -> str | None:
+    q = _num(m["q"])
+    y = m["y"] and _year(m["y"])
+    if not y:
+        if c.published is None:
+            return None
+        y = c.published.year
+        if (q - 1) * 3 + 1 > c.published.month:
+            y -= 1
+    return f"{y}Q{q}"
+
+
+def _rel_quarter(m: re.Match[str], c: _Ctx) -> str | None:
+    if c.published is None:
+        return None
+    w = m.group().lower()
+    y, q = c.published.year, (c.published.month - 1) // 3 + 1
+    if "上" in w or "last" in w or "previous" in w:
+        y, q = last_quarter(c.published)
+    elif "下" in w or "next" in w:
+        y, q = (y + 1, 1) if q == 4 else (y, q + 1)
+    return f"{y}Q{q}"
+
+
+def _year_range(m: re.Match[str], c: _Ctx) -> str | None:
+    a, b = int(m["a"]), int(m["b"])
+    return f"{a}..{b}" if a < b else None
+
+
+def _since(m: re.Match[str], c: _Ctx) -> str | None:
+    if c.published is None:
+        return None
+    return f"{int(m['a'])}..{c.published.year}"
+
+
+def _next_years(m: re.Match[str], c: _Ctx) -> str | None:
+    n = _num(m["n"])
+    if c.published is None or not 1 < n <= 30:
+        return None
+    return f"{c.published.year}..{c.published.year + n - 1}"
+
+
+def _rel_year(m: re.Match[str], c: _Ctx) -> str | None:
+    if c.published is None:
+        return None
+    w = m.group().lower()
+    shift = 1 if ("明" in w or "next" in w) else -1 if ("去" in w or "last" in w) else 0
+    return f"FY{c.published.year + shift}"
+
+
+def _plain_year(m: re.Match[str], c: _Ctx) -> str | None:
+    return f"FY{int(m['y'])}"
+
+
+_EN_NUM = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def _quarter_any(m: re.Match[str], c: _Ctx) -> str | None:
+    q = m["q"] or m["q2"]
+    y = m["y"] and _year(m["y"])
+    if not y:
+        if c.published is None:
+            return None
+        y = c.published.year
+        if (_num(q) - 1) * 3 + 1 > c.published.month:
+            y -= 1
+    return f"{y}Q{_num(q)}"
+
+
+def _since_any(m: re.Match[str], c: _Ctx) -> str | None:
+    a = m["a"] or m["a2"]
+    return None if c.published is None else f"{int(a)}..{c.published.year}"
+
+
+def _next_any(m: re.Match[str], c: _Ctx) -> str | None:
+    n = m["n"] or m["n2"]
+    k = _EN_NUM.get(n.lower(), 0) or _num(n)
+    if c.published is None or not 1 < k <= 30:
+        return None
+    return f"{c.published.year}..{c.published.year + k - 1}"
+
+
+_Q = r"(?:第)?(?P<q>[一二三四1-4])(?:季度|财季|季)"
+_Y = r"(?P<y>(?:19|20)\d{2})"
+_RULES: tuple[tuple[re.Pattern[str], _Resolver, bool], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), f, rel)
+    for p, f, rel in (
+        (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", _fyq, False),
+        (
+            (
+                r"(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth) quarter)\s*(?:of\s+)?"
+                r"fiscal\s*(?:year\s*)?(?P<y>\d{4})"
+            ),
+            lambda m, c: f"FY{m['y']}Q{m['q'] or _num(m['q2'])}",
+            False,
+        ),
+        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))", _fyq, False),
+        (_Y + r"\s*财年\s*" + _Q, _fyq, False),
+        (r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})", _fyh, False),
+        (_Y + r"\s*财年\s*(?P<h>[上下])半年", _fyh, False),
+        (r"FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fy, False),
+        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})", _fy, False),
+        (_Y + r"\s*(?:财年|财政年度|会计年度)", _fy, False),
+        (
+            r"(?:下一|下个|下|上一|上个|上|本|当前|今)财年|(?:next|last|previous|this|current) fiscal year",
+            _rel_fy,
+            True,
+        ),
+        (
+            r"(?:" + _Y + r"\s*年?\s*)?(?:前三季度|前三季|前3季度|1-9月|1至9月|first nine months)",
+            _ytd9,
+            False,
+        ),
+        (r"(?:" + _Y + r"\s*年?\s*)?(?P<h>[上下])半年", _half, False),
+        (
+            _Y + r"\s*(?P<h>[12])H|H(?P<h2>[12])\s*(?P<y2>(?:19|20)\d{2})",
+            lambda m, c: f"{m['y'] or m['y2']}H{m['h'] or m['h2']}",
+            False,
+        ),
+        (
+            r"(?:" + _Y + r"\s*年?\s*)?(?:" + _Q + r"|Q(?P<q2>[1-4])(?![\d]))",
+            _quarter_any,
+            False,
+        ),
+        (r"(?P<q>first|second|third|fourth) quarter(?: of)?\s*(?P<y>\d{4})?", _quarter, False),
+        (r"Q(?P<q>[1-4])\s*'?(?P<y>\d{4}|\d{2})(?![\d])", _quarter, False),
+        (r"(?:上一|上个|上|本|下一|下个|下)季度|(?:last|previous|this|next) quarter", _rel_quarter, True),
+        (r"(?P<a>(?:19|20)\d{2})\s*年?\s*[-–~至到]\s*(?P<b>(?:19|20)\d{2})\s*年?", _year_range, False),
+        (
+            r"(?:自|从)(?P<a>(?:19|20)\d{2})\s*年(?:以来|至今|开始)|since (?P<a2>(?:19|20)\d{2})",
+            _since_any,
+            True,
+        ),
+        (
+            (
+                r"(?:未来|今后|接下来|之后)\s*(?P<n>\d{1,2}|[两二三四五六七八九十])\s*年|"
+                r"(?:over|in) the (?:next|coming) "
+                r"(?P<n2>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten) years"
+            ),
+            _next_any,
+            True,
+        ),
+        (r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])", _next_years, True),
+        (
+            r"今年|本年度|明年|去年|this year|next year|last year|年底|年末|year-end|end of the year",
+            _rel_year,
+            True,
+        ),
+        (r"(?<![\d.,])" + _Y + r"(?![\d.,%])\s*年?(?:度|底|末|初|内)?", _plain_year, False),
+    )
+)
+
+
+def find_periods(
+    text: str, start: int = 0, end: int | None = None, *, published: date | None, fiscal_year_end: int = 12
+) -> list[PeriodSpan]:
+    """Period expressions of ``text[start:end]``, left to right, longest first where they overlap."""
+    end = len(text) if end is None else end
+    ctx = _Ctx(published, fiscal_year_end)
+    found: list[PeriodSpan] = []
+    for rx, resolve, rel in _RULES:
+        for m in rx.finditer(text, start, end):
+            if m.end() == m.start():
+                continue
+            found.append(PeriodSpan(m.start(), m.end(), resolve(m, ctx), rel))
+    found.sort(key=lambda p: (p.start, -(p.end - p.start)))
+    out: list[PeriodSpan] = []
+    last_end = -1
+    for p in found:
+        if p.start >= last_end:
+            out.append(p)
+            last_end = p.end
+    return out

@@ -1,0 +1,211 @@
+"""Daily bars from files: Yahoo-style CSV, or CSV/Parquet with a ``ticker`` column.
+
+Accepted layouts (column names are matched case-insensitively; spaces and underscores alike):
+
+* Yahoo CSV ``Date,Open,High,Low,Close[,Adj Close],Volume``: the ticker is the file stem
+  (``NVDA.csv`` -> ``NVDA``, ``000660.KS.csv`` -> ``000660.KS``).
+* CSV or Parquet with a ``ticker`` column and ``date, open, high, low, close, volume`` (the layout of
+  the shared ``data/prices/*.parquet``), optionally ``adj_close`` and ``currency``.
+
+``adj_close`` defaults to ``close``; ``currency`` comes from the file, else from ``currencies`` (the
+company registry), else USD; ``source`` is ``file:<name>``. Empty cells and Yahoo's ``null`` are
+missing values; a missing ``close`` is an error. Any defect (missing column, non-numeric or negative
+price, duplicated (ticker, date), empty file, bytes that are not UTF-8) raises ``PriceDataError``
+naming the file and the line (CSV, counting the header as line 1) or row (Parquet) and column: the
+whole file is rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from metrics.errors import PriceDataError
+from metrics.schema import PRICES, conform
+
+PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
+REQUIRED = ("date", "open", "high", "low", "close", "volume")
+_NULLS = ("", "null", "NULL", "NaN", "nan")
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace(" ", "_").replace("-", "_").removeprefix("\ufeff")
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        bad = raw[e.start:e.start + 1]
+        raise PriceDataError(f"not UTF-8 text (byte {e.start}: {bad!r}); save the file as UTF-8",
+                             source=path, line=line) from e
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise PriceDataError("NUL bytes: not a UTF-8 text file (UTF-16?)", source=path, line=line)
+    return text
+
+
+def _read_csv(path: Path) -> tuple[pl.DataFrame, bool]:
+    """The file as strings, and whether its line numbers are meaningful (always, for CSV)."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise PriceDataError("empty file", source=path)
+    text = _decode(path, raw)
+    try:
+        df = pl.read_csv(io.StringIO(text), infer_schema=False, null_values=list(_NULLS),
+                         raise_if_empty=False, truncate_ragged_lines=False)
+    except pl.exceptions.PolarsError as e:
+        raise PriceDataError(f"not a readable CSV file: {e}".splitlines()[0], source=path) from e
+    return df, True
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    if path.stat().st_size == 0:
+        raise PriceDataError("empty file", source=path)
+    try:
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise PriceDataError(f"not a readable Parquet file: {e}".splitlines()[0], source=path) from e
+
+
+def _where(df: pl.DataFrame, mask: pl.Series, *, csv: bool) -> tuple[int, int]:
+    """Index of the first true row of ``mask`` and its line (CSV) / row (Parquet) number."""
+    idx = int(mask.arg_true()[0])
+    return idx, idx + 2 if csv else idx + 1
+
+
+def _fail(path: Path, message: str, df: pl.DataFrame, mask: pl.Series, *, column: str,
+          csv: bool) -> PriceDataError:
+    _, number = _where(df, mask, csv=csv)
+    if csv:
+        return PriceDataError(message, source=path, line=number, column=column)
+    return PriceDataError(f"row {number}: {message}", source=path, column=column)
+
+
+def _numbers(path: Path, df: pl.DataFrame, name: str, original: str, dtype: type[pl.DataType], *,
+             csv: bool) -> pl.Series:
+    col = df.get_column(name)
+    if col.dtype == pl.String:
+        stripped = col.str.strip_chars()
+        as_float = stripped.cast(pl.Float64, strict=False)
+        bad = as_float.is_null() & stripped.is_not_null()
+        if bad.any():
+            value = stripped.filter(bad)[0]
+            raise _fail(path, f"not a number: {value!r}", df, bad, column=original, csv=csv)
+        col = as_float
+    elif not col.dtype.is_numeric():
+        raise PriceDataError(f"not numeric ({col.dtype})", source=path, column=original)
+    col = col.cast(pl.Float64)
+    nan = col.is_nan().fill_null(value=False)
+    if nan.any():
+        raise _fail(path, "not a number: NaN", df, nan, column=original, csv=csv)
+    neg = (col < 0).fill_null(value=False)
+    if neg.any():
+        raise _fail(path, f"negative value {col.filter(neg)[0]}", df, neg, column=original, csv=csv)
+    if dtype == pl.Int64:
+        frac = (col != col.floor()).fill_null(value=False)
+        if frac.any():
+            raise _fail(path, f"not a whole number: {col.filter(frac)[0]}", df, frac, column=original,
+                        csv=csv)
+    return col.cast(dtype)
+
+
+def _dates(path: Path, df: pl.DataFrame, original: str, *, csv: bool) -> pl.Series:
+    col = df.get_column("date")
+    if col.dtype == pl.Date:
+        parsed = col
+    elif isinstance(col.dtype, pl.Datetime):
+        parsed = col.dt.date()
+    elif col.dtype == pl.String:
+        text = col.str.strip_chars()
+        parsed = text.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        bad = parsed.is_null() & text.is_not_null()
+        if bad.any():
+            raise _fail(path, f"not a date (YYYY-MM-DD): {text.filter(bad)[0]!r}", df, bad,
+                        column=original, csv=csv)
+    else:
+        raise PriceDataError(f"not a date column ({col.dtype})", source=path, column=original)
+    missing = parsed.is_null()
+    if missing.any():
+        raise _fail(path, "missing date", df, missing, column=original, csv=csv)
+    return parsed
+
+
+def import_price_file(path: Path | str, *, now: dt.datetime,
+                      currencies: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Read and validate one price file; return its bars conforming to ``schema.PRICES``.
+
+    Raises ``PriceDataError`` (file, line or row, column) on the first defect; nothing is returned
+    for a defective file. ``currencies`` maps tickers to their currency for files without one.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            df, csv = _read_parquet(path), False
+        elif suffix in (".csv", ".txt"):
+            df, csv = _read_csv(path)
+        else:
+            raise PriceDataError(f"unknown file type {suffix!r} (expected .csv or .parquet)", source=path)
+    except OSError as e:
+        raise PriceDataError(f"cannot read: {e.strerror or e}", source=path) from e
+    originals = {_norm(c): c for c in df.columns}
+    if len(originals) != len(df.columns):
+        raise PriceDataError(f"duplicated column names {df.columns}", source=path)
+    if "adjclose" in originals:
+        originals["adj_close"] = originals.pop("adjclose")
+    df = df.rename({v: k for k, v in originals.items()})
+    if df.height == 0:
+        raise PriceDataError("empty file: no rows", source=path)
+    for name in REQUIRED:
+        if name not in df.columns:
+            raise PriceDataError(f"missing column (have {list(originals.values())})", source=path,
+                                 column=name)
+    has_ticker = "ticker" in df.columns
+    if has_ticker:
+        tickers = df.get_column("ticker").cast(pl.String).str.strip_chars()
+        blank = tickers.is_null() | (tickers == "")
+        if blank.any():
+            raise _fail(path, "missing ticker", df, blank, column=originals["ticker"], csv=csv)
+    else:
+        tickers = pl.Series("ticker", [path.name.removesuffix(path.suffix)] * df.height, pl.String)
+    cols: dict[str, pl.Series] = {"ticker": tickers.alias("ticker"),
+                                  "date": _dates(path, df, originals["date"], csv=csv)}
+    for name in PRICE_COLUMNS:
+        if name in df.columns:
+            cols[name] = _numbers(path, df, name, originals[name], pl.Float64, csv=csv)
+    if "volume" in df.columns:
+        cols["volume"] = _numbers(path, df, "volume", originals["volume"], pl.Int64, csv=csv)
+    no_close = cols["close"].is_null()
+    if no_close.any():
+        raise _fail(path, "missing close", df, no_close, column=originals["close"], csv=csv)
+    bars = pl.DataFrame(cols)
+    dup = bars.select(pl.struct("ticker", "date").is_duplicated()).to_series()
+    if dup.any():
+        first = bars.filter(dup).row(0, named=True)
+        # report the second occurrence: the line that repeats an earlier one
+        again = dup & bars.select(pl.struct("ticker", "date").is_first_distinct().not_()).to_series()
+        raise _fail(path, f"duplicated (ticker, date) ({first['ticker']}, {first['date']})", df, again,
+                    column=originals["date"], csv=csv)
+    if "currency" in df.columns:
+        currency = df.get_column("currency").cast(pl.String)
+    else:
+        currency = pl.Series("currency", [None] * bars.height, pl.String)
+    registry = dict(currencies or {})
+    bars = bars.with_columns(
+        pl.col("adj_close").fill_null(pl.col("close")) if "adj_close" in bars.columns
+        else pl.col("close").alias("adj_close"),
+        currency.alias("currency"),
+    ).with_columns(
+        pl.coalesce(pl.col("currency"), pl.col("ticker").replace_strict(registry, default=None,
+                                                                      return_dtype=pl.String),
+                    pl.lit("USD")).alias("currency"),
+        pl.lit(f"file:{path.name}").alias("source"),
+        pl.lit(now).cast(PRICES["fetched_at"]).alias("fetched_at"),
+    )
+    return conform(bars, "prices")

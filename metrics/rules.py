@@ -1,0 +1,370 @@
+"""Threshold rules: the TOML format of the contract, validated at load.
+
+A rules file is a list of ``[[rules]]`` tables::
+
+    [[rules]]
+    name = "nvda-below-100"          # unique
+    series = "prices.close"          # prices.<column> | facts.<metric> | derived.<name>
+    entities = ["NVDA"]              # tickers or entity names; omitted: all
+    condition = "value < 100"        # boolean polars-SQL expression over the series' features
+    for = "2d"                       # "0", a duration (s, m, h, d, w; "1h30m") or "N bars"
+    keep_firing_for = "0d"
+    repeat_interval = "1d"           # "0": never re-notify
+    severity = "warning"
+    channels = ["log"]
+    summary = "{entity} closed at {value:.2f}"
+
+Validation (``load_rules``/``check_rules``) rejects an unknown key, a bad duration, an unknown
+series, column, metric or derived name, a condition that does not compile against the series'
+features (compiled with polars SQL over an empty frame of the feature schema), an unknown channel
+and a summary naming an unknown field; each error is a ``RuleError`` naming the rule and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import string
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from metrics.errors import ConfigError, RuleError
+from metrics.schema import METRICS
+
+SeriesKind = Literal["prices", "facts", "derived"]
+
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
+DERIVED: dict[str, str] = {
+    # name -> shape of the series: "facts" (one value per statement) or "prices" (one value per bar)
+    "net_margin": "facts",        # net_income / revenue * 100, same entity and period
+    "capex_to_revenue": "facts",  # capex / revenue * 100, same entity and period
+    "market_cap": "prices",       # close * shares_outstanding (latest statement as of the bar)
+    "price_to_sales": "prices",   # market_cap / revenue of the latest fiscal year (same currency)
+}
+
+# Features of every series (null where not applicable or where history is too short).
+COMMON_FEATURES: dict[str, pl.DataType] = {
+    "value": pl.Float64(),
+    "prev_value": pl.Float64(),
+    "change": pl.Float64(),
+    "change_pct": pl.Float64(),
+    "change_pct_5": pl.Float64(),
+    "change_pct_20": pl.Float64(),
+    "sma_20": pl.Float64(),
+    "sma_50": pl.Float64(),
+    "sma_200": pl.Float64(),
+    "high_52w": pl.Float64(),
+    "low_52w": pl.Float64(),
+    "age_days": pl.Int64(),
+    "stale_bars": pl.Int64(),
+}
+FACT_FEATURES: dict[str, pl.DataType] = {
+    "value_usd": pl.Float64(),
+    "revision_pct": pl.Float64(),
+    "period": pl.String(),
+    "kind": pl.String(),
+    "unit": pl.String(),
+}
+FEATURES: dict[str, pl.DataType] = {**COMMON_FEATURES, **FACT_FEATURES}
+SUMMARY_FIELDS: frozenset[str] = frozenset({*FEATURES, "entity", "rule", "series", "severity",
+                                            "statement", "data_at"})
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_BARS = re.compile(r"^\s*(\d+)\s*bars?\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A rule's ``for``: a number of bars (evaluations) or a duration; zero fires at once."""
+
+    bars: int | None = None
+    duration: dt.timedelta = dt.timedelta(0)
+
+    @property
+    def immediate(self) -> bool:
+        return self.bars == 0 if self.bars is not None else self.duration <= dt.timedelta(0)
+
+    def __str__(self) -> str:
+        return f"{self.bars} bars" if self.bars is not None else str(self.duration)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One validated rule; ``hold`` is the rule's ``for``."""
+
+    name: str
+    series: str
+    entities: tuple[str, ...] | None
+    condition: str
+    hold: Hold
+    keep_firing_for: dt.timedelta
+    repeat_interval: dt.timedelta        # zero: never re-notify
+    severity: str
+    channels: tuple[str, ...]
+    summary: str
+
+    @property
+    def source(self) -> SeriesKind:
+        """``prices``, ``facts`` or ``derived``."""
+        kind = self.series.split(".", 1)[0]
+        return "prices" if kind == "prices" else "facts" if kind == "facts" else "derived"
+
+    @property
+    def column(self) -> str:
+        """The price column, fact metric or derived name after the dot."""
+        return self.series.split(".", 1)[1]
+
+    @property
+    def shape(self) -> Literal["prices", "facts"]:
+        """Whether the series has one value per bar (``prices``) or per statement (``facts``)."""
+        if self.source == "derived":
+            return "prices" if DERIVED[self.column] == "prices" else "facts"
+        return "prices" if self.source == "prices" else "facts"
+
+    @property
+    def is_fact_series(self) -> bool:
+        return self.shape == "facts"
+
+    def render_summary(self, fields: Mapping[str, Any]) -> str:
+        """The rule's summary formatted with ``fields`` (entity, value, features); never raises."""
+        values = {k: fields.get(k) for k in SUMMARY_FIELDS}
+        values.update(rule=self.name, series=self.series, severity=self.severity)
+        values.update({k: v for k, v in fields.items() if k in SUMMARY_FIELDS and k not in values})
+        try:
+            return self.summary.format_map(values)
+        except (TypeError, ValueError):
+            # a null value under a numeric format spec: show it plainly
+            plain = re.sub(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}", r"{\1}", self.summary)
+            return plain.format_map({k: ("n/a" if v is None else v) for k, v in values.items()})
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``"0"``, ``"30m"``, ``"2d"``, ``"1h30m"``, ``"1.5h"`` -> timedelta; ValueError otherwise."""
+    s = text.strip().lower()
+    if s == "0":
+        return dt.timedelta(0)
+    pos = 0
+    seconds = 0.0
+    for m in _DURATION.finditer(s):
+        if s[pos:m.start()].strip():
+            break
+        seconds += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    else:
+        if pos and not s[pos:].strip():
+            return dt.timedelta(seconds=seconds)
+    raise ValueError(f"bad duration {text!r}: use a number with s, m, h, d or w (e.g. '2d', '1h30m') or '0'")
+
+
+def parse_hold(text: str) -> Hold:
+    """A rule's ``for``: ``"N bars"`` or a duration."""
+    m = _BARS.match(text)
+    if m:
+        return Hold(bars=int(m.group(1)))
+    try:
+        return Hold(duration=parse_duration(text))
+    except ValueError:
+        raise ValueError(f"bad 'for' {text!r}: use '0', a duration such as '2d' or 'N bars'") from None
+
+
+class _RuleSpec(BaseModel):
+    """The TOML shape of one rule (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    series: str
+    entities: list[str] | None = None
+    condition: str = Field(min_length=1)
+    hold: str = Field("0", alias="for")
+    keep_firing_for: str = "0"
+    repeat_interval: str = "1d"
+    severity: str = "warning"
+    channels: list[str] = Field(default_factory=lambda: ["log"])
+    summary: str = "{rule}: {entity} {value}"
+
+
+class _RulesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def features_schema(shape: Literal["prices", "facts"]) -> pl.Schema:
+    """The columns a condition may use for a series of this shape."""
+    return pl.Schema(FEATURES if shape == "facts" else COMMON_FEATURES)
+
+
+def compile_condition(condition: str, shape: Literal["prices", "facts"]) -> pl.Expr:
+    """The polars expression of ``condition``; ValueError if it does not compile to a boolean."""
+    try:
+        expr = pl.sql_expr(condition)
+        dtype = pl.DataFrame(schema=features_schema(shape)).select(expr.alias("c")).schema["c"]
+    except Exception as e:  # polars raises several SQL/column error types
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"condition {condition!r} does not compile: {msg}") from e
+    if dtype not in (pl.Boolean, pl.Null):
+        raise ValueError(f"condition {condition!r} is not boolean (it gives {dtype})")
+    return expr
+
+
+def _check_series(series: str) -> None:
+    kind, _, name = series.partition(".")
+    if kind == "prices":
+        ok, known = name in PRICE_COLUMNS, PRICE_COLUMNS
+    elif kind == "facts":
+        ok, known = name in METRICS, METRICS
+    elif kind == "derived":
+        ok, known = name in DERIVED, tuple(DERIVED)
+    else:
+        raise ValueError(f"unknown series {series!r}: use prices.<column>, facts.<metric> or derived.<name>")
+    if not ok:
+        raise ValueError(f"unknown {kind} name {name!r} in series {series!r}; known: {', '.join(known)}")
+
+
+def _check_summary(summary: str) -> None:
+    try:
+        parsed = list(string.Formatter().parse(summary))
+    except ValueError as e:
+        raise ValueError(f"bad summary format: {e}") from e
+    for _, field, _, _ in parsed:
+        if field is None:
+            continue
+        root = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if root not in SUMMARY_FIELDS:
+            raise ValueError(f"summary names unknown field {{{field}}}; known: {', '.join(sorted(SUMMARY_FIELDS))}")
+
+
+def _build(raw: Any, index: int, *, source: str | Path | None,
+           channels: Iterable[str] | None) -> tuple[Rule | None, list[RuleError]]:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    label = name if isinstance(name, str) and name.strip() else f"#{index + 1}"
+    errors: list[RuleError] = []
+
+    def fail(field: str | None, msg: str) -> None:
+        errors.append(RuleError(msg, rule=label, field=field, source=source))
+
+    try:
+        spec = _RuleSpec.model_validate(raw)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or None
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            fail(loc, msg)
+        return None, errors
+    parsed: dict[str, Any] = {}
+    for field, fn, text in (("for", parse_hold, spec.hold),
+                            ("keep_firing_for", parse_duration, spec.keep_firing_for),
+                            ("repeat_interval", parse_duration, spec.repeat_interval)):
+        try:
+            parsed[field] = fn(text)
+        except ValueError as e:
+            fail(field, str(e))
+    series_ok = True
+    try:
+        _check_series(spec.series)
+    except ValueError as e:
+        series_ok = False
+        fail("series", str(e))
+    if series_ok:
+        kind, _, name = spec.series.partition(".")
+        shape: Literal["prices", "facts"] = (
+            "prices" if kind == "prices" or (kind == "derived" and DERIVED[name] == "prices") else "facts")
+        try:
+            compile_condition(spec.condition, shape)
+        except ValueError as e:
+            fail("condition", str(e))
+    if spec.entities is not None and (not spec.entities or any(not e.strip() for e in spec.entities)):
+        fail("entities", "entities must be a non-empty list of tickers or entity names (omit it for all)")
+    if spec.severity not in SEVERITIES:
+        fail("severity", f"unknown severity {spec.severity!r}; use one of {', '.join(SEVERITIES)}")
+    if not spec.channels:
+        fail("channels", "at least one channel is needed")
+    if channels is not None:
+        known = set(channels)
+        for ch in spec.channels:
+            if ch not in known:
+                fail("channels", f"unknown channel {ch!r}; configured: {', '.join(sorted(known)) or 'none'}")
+    try:
+        _check_summary(spec.summary)
+    except ValueError as e:
+        fail("summary", str(e))
+    if errors:
+        return None, errors
+    rule = Rule(
+        name=spec.name, series=spec.series,
+        entities=tuple(e.strip() for e in spec.entities) if spec.entities is not None else None,
+        condition=spec.condition, hold=parsed["for"], keep_firing_for=parsed["keep_firing_for"],
+        repeat_interval=parsed["repeat_interval"], severity=spec.severity,
+        channels=tuple(spec.channels), summary=spec.summary,
+    )
+    return rule, []
+
+
+def parse_rules(data: Mapping[str, Any], *, source: str | Path | None = None,
+                channels: Iterable[str] | None = None) -> tuple[list[Rule], list[RuleError]]:
+    """Validate the parsed TOML ``data``; returns the good rules and every error found."""
+    known_channels = list(channels) if channels is not None else None
+    try:
+        top = _RulesFile.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key (a rules file holds only [[rules]] tables)" if err["type"] == "extra_forbidden" \
+            else err["msg"]
+        raise ConfigError(msg, source=source, key=key) from e
+    rules: list[Rule] = []
+    errors: list[RuleError] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(top.rules):
+        rule, errs = _build(raw, i, source=source, channels=known_channels)
+        errors.extend(errs)
+        name = raw.get("name")
+        if isinstance(name, str) and name:
+            if name in seen:
+                errors.append(RuleError("duplicate rule name", rule=name, field="name", source=source))
+                continue
+            seen.add(name)
+        if rule is not None:
+            rules.append(rule)
+    return rules, errors
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError("rules file not found", source=path) from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"not valid TOML: {e}", source=path) from e
+
+
+def check_rules(path: Path | str, channels: Iterable[str] | None = None) -> list[RuleError]:
+    """Every error of the rules file at ``path`` (empty when it is valid).
+
+    A file that is not TOML at all raises ``ConfigError``.
+    """
+    p = Path(path)
+    return parse_rules(_read(p), source=p, channels=channels)[1]
+
+
+def load_rules(path: Path | str, channels: Iterable[str] | None = None) -> list[Rule]:
+    """The rules of ``path``; raises the first ``RuleError`` (``check_rules`` lists them all)."""
+    p = Path(path)
+    rules, errors = parse_rules(_read(p), source=p, channels=channels)
+    if errors:
+        raise errors[0]
+    return rules
+
+
+def rules_by_name(rules: Sequence[Rule]) -> dict[str, Rule]:
+    """Rules keyed by name."""
+    return {r.name: r for r in rules}

@@ -1,0 +1,469 @@
+"""The state database: alert states, the notification outbox, silences, job runs, evaluations.
+
+SQLAlchemy 2 Core, so ``settings.database_url`` may name SQLite (default, ``<root>/state.db``,
+WAL journal with a busy timeout) or PostgreSQL. Every datetime is stored as UTC and read back
+tz-aware. Tables are created, and missing nullable columns added, when the database is opened
+(``open_db``), so an older file keeps working after an upgrade.
+
+Tables::
+
+    alert_states   one row per (rule, entity): the state machine's memory
+    transitions    every state change, with ``recorded`` once appended to the ``alerts`` dataset
+    notifications  the outbox: one row per (notification, channel), UNIQUE idempotency_key
+    delivery_attempts  one row per send attempt (outcome, error), for audit
+    silences       rule (+ entity) muted until ``expires_at``, with a reason
+    endpoints      channels disabled after a 410 Gone
+    evaluations    the evaluation times of the rule set (the daemon replays from the last one)
+    job_runs       each job's runs (status, summary)
+
+Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two processes never deadlock on a
+lock upgrade; the busy timeout makes the second wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from metrics.errors import StoreError
+
+SCHEMA_VERSION = 1
+NOTIFICATION_STATUSES = ("queued", "delivered", "dead", "disabled", "silenced")
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """A timestamp stored as naive UTC and read back tz-aware (SQLite keeps no zone)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the state database stores UTC only")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+TS = UTCDateTime()
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+alert_states = sa.Table(
+    "alert_states", metadata,
+    sa.Column("rule", sa.String(200), primary_key=True),
+    sa.Column("entity", sa.String(200), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("active_since", TS),
+    sa.Column("pending_evals", sa.Integer, nullable=False, default=0),
+    sa.Column("fired_at", TS),
+    sa.Column("cleared_since", TS),
+    sa.Column("last_notified_at", TS),
+    sa.Column("value", sa.Float),
+    sa.Column("statement", sa.String(200)),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+transitions = sa.Table(
+    "transitions", metadata,
+    sa.Column("alert_id", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("entity", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("severity", sa.String(32)),
+    sa.Column("summary", sa.Text),
+    sa.Column("statement", sa.String(200)),
+    sa.Column("recorded", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_transitions_recorded", "recorded"),
+)
+
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("entity", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("status", sa.String(16), nullable=False, default="queued"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", TS),
+    sa.Index("ix_notifications_due", "status", "next_attempt_at"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("notification_id", sa.Integer, nullable=False, index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),   # delivered | retry | dead | disabled
+    sa.Column("error", sa.Text),
+)
+
+silences = sa.Table(
+    "silences", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("entity", sa.String(200)),                    # null: every entity of the rule
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+)
+
+endpoints = sa.Table(
+    "endpoints", metadata,
+    sa.Column("channel", sa.String(100), primary_key=True),
+    sa.Column("disabled_at", TS),
+    sa.Column("reason", sa.Text),
+)
+
+evaluations = sa.Table(
+    "evaluations", metadata,
+    sa.Column("at", TS, primary_key=True),                  # the evaluation time of the rule set
+    sa.Column("ran_at", TS, nullable=False),                # wall time of the run
+    sa.Column("rules", sa.Integer, nullable=False),
+    sa.Column("instances", sa.Integer, nullable=False),
+    sa.Column("transitions", sa.Integer, nullable=False),
+    sa.Column("notifications", sa.Integer, nullable=False),
+)
+
+job_runs = sa.Table(
+    "job_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(100), nullable=False, index=True),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Column("status", sa.String(16), nullable=False),     # running | ok | failed
+    sa.Column("summary", sa.JSON),
+)
+
+ALERT_STATE_FIELDS = ("rule", "entity", "state", "active_since", "pending_evals", "fired_at",
+                      "cleared_since", "last_notified_at", "value", "statement")
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A rule (and optionally one entity) muted until ``expires_at``."""
+
+    id: int
+    rule: str
+    entity: str | None
+    reason: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+    def matches(self, rule: str, entity: str, *, now: dt.datetime) -> bool:
+        """True when this silence covers ``(rule, entity)`` at ``now``."""
+        return (self.rule == rule and (self.entity is None or self.entity == entity)
+                and self.created_at <= now < self.expires_at)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, busy_timeout_ms: int) -> None:
+    dbapi_conn.isolation_level = None           # we issue BEGIN ourselves (see _begin)
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cur.close()
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and explicit BEGIN [IMMEDIATE]."""
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    if u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        _sqlite_pragmas(dbapi_conn, busy_timeout_ms)
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT construct, which knows ON CONFLICT (SQLite and PostgreSQL)."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    raise StoreError(f"unsupported database dialect {name!r}")  # pragma: no cover
+
+
+def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
+                  index: Sequence[str]) -> list[Mapping[str, Any]]:
+    """INSERT ... ON CONFLICT (``index``) DO NOTHING; returns the rows that were new.
+
+    Call it inside a write transaction (``StateDB.write``): the rows already present are read
+    first, so the answer is exact without relying on a driver's executemany rowcount.
+    """
+    if not rows:
+        return []
+    key_cols = [table.c[c] for c in index]
+    present: set[tuple[Any, ...]] = set()
+    keys = [tuple(r[c] for c in index) for r in rows]
+    if len(index) == 1:
+        for i in range(0, len(keys), 500):
+            chunk = [k[0] for k in keys[i:i + 500]]
+            present.update((v,) for v in conn.execute(sa.select(key_cols[0]).where(key_cols[0].in_(chunk)))
+                           .scalars())
+    else:
+        present.update(tuple(r) for r in conn.execute(sa.select(*key_cols)))
+    new: list[Mapping[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for key, row in zip(keys, rows, strict=True):
+        if key not in present and key not in seen:
+            seen.add(key)
+            new.append(row)
+    if new:
+        stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(index))
+        conn.execute(stmt, list(new))
+    return new
+
+
+def upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
+           index: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT (``index``) DO UPDATE every other column."""
+    if not rows:
+        return
+    stmt = _dialect_insert(conn, table)
+    cols = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in index}
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(index), set_=cols), list(rows))
+
+
+class StateDB:
+    """The state database behind ``url``; see the module docstring. Open with ``open_db``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
+        try:
+            with self.engine.connect() as raw:
+                conn = raw.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as e:
+            raise StoreError(f"state database {self.engine.url!r}: {e}") from e
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot transaction."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as e:
+            raise StoreError(f"state database {self.engine.url!r}: {e}") from e
+
+    def migrate(self) -> None:
+        """Create missing tables, add missing nullable columns, record the schema version."""
+        try:
+            metadata.create_all(self.engine)
+            insp = sa.inspect(self.engine)
+            with self.write() as conn:
+                for table in metadata.sorted_tables:
+                    have = {c["name"] for c in insp.get_columns(table.name)}
+                    for col in table.columns:
+                        if col.name not in have:
+                            ddl = col.type.compile(dialect=self.engine.dialect)
+                            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}')
+                upsert(conn, meta, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
+        except SQLAlchemyError as e:
+            raise StoreError(f"state database {self.engine.url!r}: cannot migrate: {e}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- alert states -------------------------------------------------------------------------
+
+    def load_states(self, rules: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+        """Stored states keyed by (rule, entity), each a dict of ``ALERT_STATE_FIELDS``."""
+        q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
+        if rules is not None:
+            q = q.where(alert_states.c.rule.in_(list(rules)))
+        with self.read() as conn:
+            return {(r.rule, r.entity): dict(r._mapping) for r in conn.execute(q)}
+
+    def states(self, *, state: str | None = None) -> list[dict[str, Any]]:
+        """Every stored alert instance (optionally one state), ordered by rule and entity."""
+        q = sa.select(alert_states).order_by(alert_states.c.rule, alert_states.c.entity)
+        if state is not None:
+            q = q.where(alert_states.c.state == state)
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # -- silences -----------------------------------------------------------------------------
+
+    def add_silence(self, rule: str, entity: str | None, reason: str, *, now: dt.datetime,
+                    expires_at: dt.datetime) -> Silence:
+        """Mute ``rule`` (one entity, or all when ``entity`` is None) from ``now`` to ``expires_at``."""
+        if expires_at <= now:
+            raise ValueError("a silence must expire after it starts")
+        with self.write() as conn:
+            res = conn.execute(silences.insert().values(
+                rule=rule, entity=entity, reason=reason, created_at=now, expires_at=expires_at))
+            pk = res.inserted_primary_key
+            assert pk is not None
+            sid = int(pk[0])
+        return Silence(sid, rule, entity, reason, now, expires_at)
+
+    def silences(self, *, now: dt.datetime | None = None) -> list[Silence]:
+        """Every silence, or only those active at ``now`` when given."""
+        q = sa.select(silences).order_by(silences.c.id)
+        if now is not None:
+            q = q.where(silences.c.created_at <= now, silences.c.expires_at > now)
+        with self.read() as conn:
+            return [Silence(**dict(r._mapping)) for r in conn.execute(q)]
+
+    def expire_silence(self, silence_id: int, *, now: dt.datetime) -> bool:
+        """End silence ``silence_id`` at ``now``; False when it does not exist or already ended."""
+        with self.write() as conn:
+            res = conn.execute(silences.update()
+                               .where(silences.c.id == silence_id, silences.c.expires_at > now)
+                               .values(expires_at=now))
+            return bool(res.rowcount)
+
+    # -- endpoints ----------------------------------------------------------------------------
+
+    def disable_endpoint(self, channel: str, reason: str, *, now: dt.datetime,
+                         conn: Connection | None = None) -> None:
+        """Disable ``channel`` (after a 410 Gone): its queued notifications are no longer sent."""
+        row = {"channel": channel, "disabled_at": now, "reason": reason}
+        if conn is not None:
+            upsert(conn, endpoints, [row], ["channel"])
+            return
+        with self.write() as c:
+            upsert(c, endpoints, [row], ["channel"])
+
+    def enable_endpoint(self, channel: str) -> bool:
+        """Re-enable ``channel``; False when it was not disabled."""
+        with self.write() as conn:
+            return bool(conn.execute(endpoints.delete().where(endpoints.c.channel == channel)).rowcount)
+
+    def disabled_endpoints(self) -> dict[str, dict[str, Any]]:
+        """Disabled channels: name -> {disabled_at, reason}."""
+        with self.read() as conn:
+            return {r.channel: {"disabled_at": r.disabled_at, "reason": r.reason}
+                    for r in conn.execute(sa.select(endpoints).where(endpoints.c.disabled_at.is_not(None)))}
+
+    # -- evaluations and job runs --------------------------------------------------------------
+
+    def last_evaluation(self) -> dt.datetime | None:
+        """The latest evaluation time of the rule set, or None before the first tick."""
+        with self.read() as conn:
+            value: dt.datetime | None = conn.execute(sa.select(sa.func.max(evaluations.c.at))).scalar()
+        return value
+
+    def start_job(self, job: str, *, now: dt.datetime) -> int:
+        """Record that ``job`` started at ``now``; returns the run id for ``finish_job``."""
+        with self.write() as conn:
+            pk = conn.execute(job_runs.insert().values(job=job, started_at=now, status="running")
+                              ).inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
+
+    def finish_job(self, run_id: int, *, now: dt.datetime, status: str = "ok",
+                   summary: Mapping[str, Any] | None = None) -> None:
+        """Record the end of run ``run_id`` with its status (ok | failed) and a JSON summary."""
+        with self.write() as conn:
+            conn.execute(job_runs.update().where(job_runs.c.id == run_id)
+                         .values(finished_at=now, status=status, summary=dict(summary or {})))
+
+    def last_job_runs(self) -> list[dict[str, Any]]:
+        """The latest run of each job."""
+        latest = (sa.select(job_runs.c.job, sa.func.max(job_runs.c.id).label("id"))
+                  .group_by(job_runs.c.job).subquery())
+        q = (sa.select(job_runs).join(latest, job_runs.c.id == latest.c.id).order_by(job_runs.c.job))
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # -- outbox overview ----------------------------------------------------------------------
+
+    def notification_counts(self) -> dict[str, int]:
+        """Number of notifications per status."""
+        q = sa.select(notifications.c.status, sa.func.count()).group_by(notifications.c.status)
+        with self.read() as conn:
+            counts = dict.fromkeys(NOTIFICATION_STATUSES, 0)
+            counts.update({r[0]: int(r[1]) for r in conn.execute(q)})
+            return counts
+
+    def notifications(self, *, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Notifications (optionally of one status), newest first."""
+        q = sa.select(notifications).order_by(notifications.c.id.desc()).limit(limit)
+        if status is not None:
+            q = q.where(notifications.c.status == status)
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def open_db(url: str, *, busy_timeout_ms: int = 30_000) -> StateDB:
+    """Open (creating or migrating) the state database at ``url``."""
+    try:
+        db = StateDB(make_engine(url, busy_timeout_ms=busy_timeout_ms))
+    except SQLAlchemyError as e:
+        raise StoreError(f"state database {url!r}: {e}") from e
+    db.migrate()
+    return db
+
+
+def delivery_status(db: StateDB) -> dict[str, Any]:
+    """The ``deliveries`` section of ``metrics status``: queue, dead letters, disabled endpoints."""
+    counts = db.notification_counts()
+    dead = db.notifications(status="dead", limit=20)
+    return {
+        "queued": counts["queued"],
+        "delivered": counts["delivered"],
+        "dead": counts["dead"],
+        "disabled": counts["disabled"],
+        "silenced": counts["silenced"],
+        "dead_letters": [
+            {"id": n["id"], "rule": n["rule"], "entity": n["entity"], "channel": n["channel"],
+             "attempts": n["attempts"], "last_error": n["last_error"]} for n in dead],
+        "disabled_endpoints": {k: {"disabled_at": v["disabled_at"], "reason": v["reason"]}
+                               for k, v in db.disabled_endpoints().items()},
+    }

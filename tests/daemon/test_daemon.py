@@ -1,0 +1,272 @@
+"""The daemon end to end: real store, real state database, real webhook receiver, real CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import signal
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from metrics.statedb import open_db
+from metrics.store import Store
+from tests.daemon.conftest import (
+    EVENING,
+    PROJECT,
+    TEST_RULES,
+    Receiver,
+    events,
+    run_metrics,
+    spawn,
+    write_config,
+)
+
+UTC = dt.UTC
+
+
+def store_args(config: Path, root: Path) -> list[str]:
+    return ["--root", str(root), "--config", str(config)]
+
+
+def webhook_ids(root: Path) -> set[str]:
+    """Idempotency keys of the notifications the outbox holds for the webhook channel."""
+    db = open_db(f"sqlite:///{root / 'state.db'}")
+    try:
+        return {n["idempotency_key"] for n in db.notifications() if n["channel"] == "hook"}
+    finally:
+        db.close()
+
+
+def test_once_ingests_imports_evaluates_and_delivers(capsys: pytest.CaptureFixture[str],
+                                                     daemon_env: tuple[Path, Path],
+                                                     receiver: Receiver) -> None:
+    """``daemon --once`` on a fresh store ingests the inbox, seeds prices, evaluates, delivers, exits 0."""
+    config, root = daemon_env
+    res = run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", EVENING)
+    assert res.code == 0, res.err
+    store = Store(root)
+    assert store.scan("facts").select(pl.len()).collect().item() > 0
+    assert store.scan("prices").select(pl.len()).collect().item() > 20_000
+    alerts = store.scan("alerts").collect()
+    assert set(alerts.get_column("entity")) == {"NVDA", "MSFT", "AMD"}
+    assert "notify.log" in res.err
+    ids = webhook_ids(root)
+    assert len(ids) == 3 and set(receiver.unique) == ids
+    finished = [line for line in res.err.splitlines() if "job.finished" in line]
+    assert len(finished) == 6  # seed, ingest, prices, evaluate, deliver, compact: one line each
+
+
+def test_once_again_fires_nothing_twice(capsys: pytest.CaptureFixture[str], daemon_env: tuple[Path, Path],
+                                        receiver: Receiver) -> None:
+    """A second ``--once`` at the same time stores no new facts and sends no notification again."""
+    config, root = daemon_env
+    assert run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", EVENING).code == 0
+    facts = Store(root).scan("facts").select(pl.len()).collect().item()
+    sent = list(receiver.received)
+    res = run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", EVENING)
+    assert res.code == 0, res.err
+    assert Store(root).scan("facts").select(pl.len()).collect().item() == facts
+    assert receiver.received == sent
+
+
+def test_status_shows_each_jobs_last_run(capsys: pytest.CaptureFixture[str],
+                                         daemon_env: tuple[Path, Path]) -> None:
+    """After a run, the jobs section of the status lists every job with its outcome and lag."""
+    from jobs.status import jobs_status
+    from metrics.settings import load_settings
+
+    config, root = daemon_env
+    assert run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", EVENING).code == 0
+    settings = load_settings(config, root=root)
+    db = open_db(settings.database_url)
+    try:
+        section = jobs_status(db, settings, now=dt.datetime(2026, 5, 22, 23, 0, tzinfo=UTC))
+    finally:
+        db.close()
+    by_job = {j["job"]: j for j in section["jobs"]}
+    assert set(by_job) == {"seed", "ingest", "prices", "evaluate", "deliver", "compact"}
+    assert all(j["status"] == "ok" for j in by_job.values())
+    assert 3500 < by_job["evaluate"]["lag_s"] < 3700
+    assert section["evaluated_to"] == dt.datetime(2026, 5, 22, 22, 0, tzinfo=UTC)
+    assert section["closes_behind"] == 0
+    assert section["daemon"] is None
+
+
+BETWEEN_RULE = """
+[[rules]]
+name = "nvda-above-230"
+series = "prices.close"
+entities = ["NVDA"]
+condition = "value > 230"
+for = "0"
+keep_firing_for = "0d"
+repeat_interval = "0"
+severity = "warning"
+channels = ["hook"]
+summary = "{entity} closed at {value:.2f}"
+"""
+
+
+def test_downtime_replays_missed_closes_in_order(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                 receiver: Receiver) -> None:
+    """Down from one close to five closes later: each missed close is evaluated in order, and the
+    alert that fired and resolved in between is delivered exactly once each way."""
+    root = tmp_path / "store"
+    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=BETWEEN_RULE)
+    args = store_args(config, root)
+    assert run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-08T22:00:00Z").code == 0
+    assert receiver.unique == {}  # NVDA closed at 215.20: nothing fired yet
+    res = run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-15T22:00:00Z")
+    assert res.code == 0, res.err
+    db = open_db(f"sqlite:///{root / 'state.db'}")
+    try:
+        with db.read() as conn:
+            from metrics.statedb import evaluations
+            ats = [r.at for r in conn.execute(evaluations.select().order_by(evaluations.c.ran_at,
+                                                                              evaluations.c.at))]
+    finally:
+        db.close()
+    replayed = [a for a in ats if a > dt.datetime(2026, 5, 8, 22, 0, tzinfo=UTC)]
+    assert replayed == [dt.datetime(2026, 5, d, 20, 0, tzinfo=UTC) for d in (11, 12, 13, 14, 15)] + [
+        dt.datetime(2026, 5, 15, 22, 0, tzinfo=UTC)]
+    assert len(receiver.unique) == 2  # firing on the 14th (235.74), resolved on the 15th
+    alerts = Store(root).scan("alerts").sort("at").collect()
+    assert alerts.select("state", "at").rows() == [
+        ("firing", dt.datetime(2026, 5, 14, 20, 0, tzinfo=UTC)),
+        ("resolved", dt.datetime(2026, 5, 15, 20, 0, tzinfo=UTC))]
+    again = run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-15T22:00:00Z")
+    assert again.code == 0 and len(receiver.received) == 2
+
+
+def test_rules_with_errors_refuse_to_start(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A rules file with an error stops the daemon before it starts: exit 2, naming rule and field."""
+    root = tmp_path / "store"
+    bad = TEST_RULES.replace('for = "0"', 'for = "two days"', 1).replace('channels = ["log", "hook"]',
+                                                                         'channels = ["log"]')
+    config = write_config(tmp_path / "cfg", root, rules=bad)
+    res = run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", EVENING)
+    assert res.code == 2
+    assert "nvda-close-seen" in res.err and "'for'" in res.err
+    assert not (root / "facts").exists()
+
+
+def test_now_without_once_is_a_usage_error(capsys: pytest.CaptureFixture[str],
+                                           daemon_env: tuple[Path, Path]) -> None:
+    """The hidden ``--now`` only makes sense for one run: without ``--once`` it is refused (exit 2)."""
+    config, root = daemon_env
+    res = run_metrics(capsys, *store_args(config, root), "daemon", "--now", EVENING)
+    assert res.code == 2 and "--now" in res.err
+
+
+def wait_for_event(proc: object, name: str, seen: list[dict[str, object]], timeout: float = 60) -> None:
+    """Read the subprocess's stderr until a JSON event ``name`` appears."""
+    import subprocess
+
+    assert isinstance(proc, subprocess.Popen)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            raise AssertionError(f"daemon exited before {name}: {seen[-5:]}")
+        seen.extend(events(line))
+        if seen and seen[-1].get("event") == name:
+            return
+    raise AssertionError(f"no {name} within {timeout}s")
+
+
+def test_second_daemon_on_the_same_store_refuses(capsys: pytest.CaptureFixture[str],
+                                                 daemon_env: tuple[Path, Path]) -> None:
+    """While a daemon runs, another on the same store exits 2 naming the holder's pid."""
+    config, root = daemon_env
+    proc = spawn(*store_args(config, root), "daemon")
+    seen: list[dict[str, object]] = []
+    try:
+        wait_for_event(proc, "daemon.started", seen)
+        res = run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", EVENING)
+        assert res.code == 2
+        assert f"pid {proc.pid}" in res.err and "another daemon" in res.err
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+
+
+def test_sigterm_finishes_the_job_in_hand_and_exits_cleanly(daemon_env: tuple[Path, Path]) -> None:
+    """SIGTERM during the start-up jobs lets the job in hand finish, then the daemon exits 0 and
+    leaves no temp file, no unreadable part and no job recorded as still running."""
+    config, root = daemon_env
+    proc = spawn(*store_args(config, root), "daemon")
+    seen: list[dict[str, object]] = []
+    wait_for_event(proc, "daemon.started", seen)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    names = [e.get("event") for e in seen + events(err)]
+    assert "daemon.stopping" in names and names[-1] == "daemon.stopped"
+    assert not list(root.rglob("*.tmp"))
+    for part in root.rglob("*.parquet"):
+        pl.read_parquet(part)
+    db = open_db(f"sqlite:///{root / 'state.db'}")
+    try:
+        assert all(r["status"] != "running" for r in db.last_job_runs())
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("seed", [7, 20260522])
+def test_sigkill_at_a_random_point_then_restart_loses_and_doubles_nothing(
+        seed: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, receiver: Receiver) -> None:
+    """Killed with SIGKILL at a random point of a run and restarted, the daemon delivers every
+    notification of an uninterrupted run, none twice after the receiver's dedup by webhook-id."""
+    rules = TEST_RULES + BETWEEN_RULE.replace('channels = ["hook"]', 'channels = ["hook", "log"]')
+    clean_root = tmp_path / "clean"
+    clean_cfg = write_config(tmp_path / "clean_cfg", clean_root, hook_url=receiver.url, rules=rules)
+    now = "2026-05-15T22:00:00Z"
+    clean = run_metrics(capsys, *store_args(clean_cfg, clean_root), "daemon", "--once", "--now", now)
+    assert clean.code == 0, clean.err
+    expected = set(receiver.unique)
+    lines = len(events(clean.err))
+    receiver.received.clear()
+    receiver.unique.clear()
+
+    root = tmp_path / "killed"
+    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=rules)
+    kill_after = random.Random(seed).randint(1, lines)
+    proc = spawn(*store_args(config, root), "daemon", "--once", "--now", now)
+    seen: list[dict[str, object]] = []
+    while len(seen) < kill_after:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.extend(events(line))
+    proc.kill()
+    proc.communicate(timeout=30)
+    res = run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", now)
+    assert res.code == 0, f"killed after {kill_after} events: {res.err[-2000:]}"
+    assert set(receiver.unique) == expected, f"killed after {kill_after} of {lines} events"
+    assert webhook_ids(root) == expected
+    db = open_db(f"sqlite:///{root / 'state.db'}")
+    try:
+        counts = db.notification_counts()
+    finally:
+        db.close()
+    assert counts["queued"] == 0 and counts["dead"] == 0
+
+
+def test_first_run_of_the_shipped_project_shows_facts_and_alerts(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The shipped config, example documents and sample prices give facts and firing alerts at once."""
+    shipped_rules = PROJECT / "config" / "rules.toml"
+    if not shipped_rules.exists():
+        pytest.skip("config/rules.toml not shipped yet")
+    root = tmp_path / "store"
+    config = write_config(tmp_path / "cfg", root, rules=shipped_rules.read_text(encoding="utf-8"),
+                          replay_max_days=30)
+    res = run_metrics(capsys, *store_args(config, root), "daemon", "--once")
+    assert res.code == 0, res.err[-3000:]
+    assert "notify.log" in res.err
+    listed = run_metrics(capsys, *store_args(config, root), "alerts", "--format", "json")
+    assert listed.code == 0 and listed.out.strip() not in ("", "[]")

@@ -1,0 +1,127 @@
+"""The daemon's small parts: calendars and fetch times, evaluation points, the lock, rule reloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from jobs import calendars
+from jobs.evaluate import evaluation_points
+from jobs.lock import DaemonLock, DaemonLocked, current_holder
+from jobs.scheduler import fetch_trigger, session_of_fetch
+from jobs.services import RulesHolder
+from metrics.errors import RuleError
+
+UTC = dt.UTC
+
+
+def close(day: str) -> dt.datetime:
+    """The NYSE close of ``day`` in summer time (20:00 UTC)."""
+    return dt.datetime.fromisoformat(f"{day}T20:00:00+00:00")
+
+
+def test_fetch_trigger_fires_after_the_close_in_the_exchange_time_zone() -> None:
+    """The NYSE fetch fires at 16:30 New York time, and Friday's is followed by Monday's."""
+    trigger, when = fetch_trigger("XNYS", 30)
+    assert when == "mon,tue,wed,thu,fri 16:30 America/New_York"
+    friday_noon = dt.datetime(2026, 5, 22, 12, 0, tzinfo=UTC)
+    fire = trigger.get_next_fire_time(None, friday_noon)
+    assert fire.astimezone(UTC) == dt.datetime(2026, 5, 22, 20, 30, tzinfo=UTC)
+    after = trigger.get_next_fire_time(fire, fire + dt.timedelta(seconds=1))
+    assert after.astimezone(UTC) == dt.datetime(2026, 5, 25, 20, 30, tzinfo=UTC)
+
+
+def test_fetch_trigger_crossing_midnight_shifts_the_weekdays() -> None:
+    """A delay that carries the fetch past midnight moves it to the following days (Tue-Sat)."""
+    _, when = fetch_trigger("XNYS", 9 * 60)
+    assert when == "tue,wed,thu,fri,sat 01:00 America/New_York"
+
+
+def test_fetch_on_a_holiday_is_not_for_a_session() -> None:
+    """Memorial Day 2026 is a weekday but no NYSE session, so its fetch is skipped."""
+    fire = dt.datetime(2026, 5, 25, 20, 30, tzinfo=UTC)
+    day = session_of_fetch("XNYS", fire, 30)
+    assert day == dt.date(2026, 5, 25)
+    assert not calendars.is_session("XNYS", day)
+    assert calendars.is_session("XNYS", dt.date(2026, 5, 26))
+
+
+def test_nasdaq_shares_the_nyse_calendar() -> None:
+    """XNAS resolves to the XNYS calendar, so both exchanges' tickers are fetched together."""
+    assert calendars.canonical("XNAS") == "XNYS"
+
+
+def test_evaluation_points_replay_missed_closes_in_order_then_now() -> None:
+    """After downtime the points are every close since the last evaluation, oldest first, then now."""
+    last = close("2026-05-08")
+    now = dt.datetime(2026, 5, 15, 22, 0, tzinfo=UTC)
+    points = evaluation_points(last, now, max_closes=30)
+    assert points == [close(d) for d in
+                      ("2026-05-11", "2026-05-12", "2026-05-13", "2026-05-14", "2026-05-15")] + [now]
+
+
+def test_evaluation_points_skip_holidays_and_are_bounded() -> None:
+    """Memorial Day has no close, and at most ``max_closes`` of the latest closes are replayed."""
+    now = dt.datetime(2026, 5, 27, 21, 0, tzinfo=UTC)
+    points = evaluation_points(None, now, max_closes=3)
+    assert points == [close("2026-05-22"), close("2026-05-26"), close("2026-05-27"), now]
+
+
+def test_evaluation_points_nothing_when_already_evaluated() -> None:
+    """A tick at or before the last evaluation has nothing to do."""
+    now = dt.datetime(2026, 5, 15, 22, 0, tzinfo=UTC)
+    assert evaluation_points(now, now, max_closes=30) == []
+
+
+def test_second_lock_on_the_same_store_names_the_holder(tmp_path: Path) -> None:
+    """While one daemon holds the store's lock, another is refused with the holder's pid and host."""
+    now = dt.datetime(2026, 5, 15, tzinfo=UTC)
+    with DaemonLock(tmp_path, now=now):
+        assert current_holder(tmp_path) is not None
+        with pytest.raises(DaemonLocked) as e, DaemonLock(tmp_path, now=now):
+            pass
+        assert f"pid {os.getpid()}" in str(e.value)
+        assert "2026-05-15" in str(e.value)
+    assert current_holder(tmp_path) is None
+    with DaemonLock(tmp_path, now=now):  # released: the next daemon may start
+        pass
+
+
+RULE = """
+[[rules]]
+name = "{name}"
+series = "prices.close"
+condition = "value > 1"
+for = "0"
+severity = "info"
+channels = ["log"]
+summary = "{{entity}}"
+"""
+
+
+def test_rules_reload_with_errors_keeps_the_last_good_rules(tmp_path: Path) -> None:
+    """A broken rules file is reported and the last good rules stay in force until it is fixed."""
+    path = tmp_path / "rules.toml"
+    path.write_text(RULE.format(name="first"), encoding="utf-8")
+    holder = RulesHolder(path, ["log"])
+    assert [r.name for r in holder.load()] == ["first"]
+    path.write_text(RULE.format(name="second").replace('for = "0"', 'for = "soon"'), encoding="utf-8")
+    assert holder.refresh() is False
+    assert [r.name for r in holder.rules] == ["first"]
+    assert holder.error is not None and "second" in holder.error and "for" in holder.error
+    path.write_text(RULE.format(name="third"), encoding="utf-8")
+    assert holder.refresh() is True
+    assert [r.name for r in holder.rules] == ["third"] and holder.error is None
+
+
+def test_rules_load_with_errors_raises_naming_rule_and_field(tmp_path: Path) -> None:
+    """The strict load at start raises a RuleError naming the rule and the field."""
+    path = tmp_path / "rules.toml"
+    path.write_text(RULE.format(name="broken").replace('channels = ["log"]', 'channels = ["pager"]'),
+                    encoding="utf-8")
+    with pytest.raises(RuleError) as e:
+        RulesHolder(path, ["log"]).load()
+    assert e.value.rule == "broken" and e.value.field == "channels"

@@ -1,0 +1,151 @@
+"""The store's commands end to end: prices import, query, compact, status (in-process ``main``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from metrics.cli import main
+from metrics.store import Store
+from tests.store.conftest import PRICE_SAMPLES
+
+SAMPLE = PRICE_SAMPLES / "sample_2025q4.parquet"
+
+
+class Cli:
+    """Runs ``metrics --root ROOT --config CONFIG ...`` in-process and returns (exit code, stdout, stderr)."""
+
+    def __init__(self, root: Path, config: Path, capsys: pytest.CaptureFixture[str],
+                 monkeypatch: pytest.MonkeyPatch) -> None:
+        self.root, self.config, self.capsys, self.monkeypatch = root, config, capsys, monkeypatch
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        argv = ["metrics", "--root", str(self.root), "--config", str(self.config), *args]
+        self.monkeypatch.setattr(sys, "argv", argv)
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+
+@pytest.fixture
+def cli(tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return Cli(tmp_path / "root", config_dir, capsys, monkeypatch)
+
+
+def test_import_twice_counts_each_bar_once(cli: Cli) -> None:
+    """Importing the same file twice leaves one row per (ticker, date); the known close reads back."""
+    assert cli("prices", "import", str(SAMPLE))[0] == 0
+    assert cli("prices", "import", str(SAMPLE))[0] == 0
+    code, out, _ = cli("query", "select count(*) as n from prices", "--format", "json")
+    assert code == 0 and json.loads(out) == [{"n": 490}]
+    code, out, _ = cli("query", "select close from prices where ticker = 'NVDA' and date = '2025-11-28'",
+                       "--format", "csv")
+    assert out.splitlines() == ["close", "177.0"]
+
+
+def test_bad_file_is_named_others_are_kept_exit_1(cli: Cli, tmp_path: Path) -> None:
+    """A bad file among good ones: named with its line, none of it stored, the others kept, exit 1."""
+    bad = tmp_path / "BAD.csv"
+    bad.write_text("Date,Open,High,Low,Close,Volume\n2025-01-02,1,1,1,1,1\n2025-01-03,1,1,1,oops,1\n",
+                   encoding="utf-8")
+    code, out, err = cli("prices", "import", str(bad), str(PRICE_SAMPLES / "AMD.csv"))
+    assert code == 1
+    assert out == ""
+    assert f"{bad}, line 3, column 'Close': not a number: 'oops'" in err
+    _, out, _ = cli("query", "select ticker, count(*) as n from prices group by ticker", "--format", "json")
+    assert json.loads(out) == [{"ticker": "AMD", "n": 42}]
+
+
+def test_query_json_is_one_array_and_csv_has_a_header(cli: Cli) -> None:
+    """--format json prints one JSON array of row objects; csv prints a header then rows."""
+    cli("prices", "import", str(PRICE_SAMPLES / "AMD.csv"))
+    sql = "select ticker, date, close from prices order by date limit 2"
+    code, out, _ = cli("query", sql, "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and isinstance(rows, list) and rows[0] == {"ticker": "AMD", "date": "2025-10-01",
+                                                                "close": rows[0]["close"]}
+    _, out, _ = cli("query", "select ticker from prices limit 1", "--format", "csv")
+    assert out.splitlines() == ["ticker", "AMD"]
+
+
+def test_query_over_empty_store_and_every_table(cli: Cli) -> None:
+    """facts, prices, alerts and documents are queryable on an empty store."""
+    for table in ("facts", "prices", "alerts", "documents"):
+        code, out, _ = cli("query", f"select count(*) as n from {table}", "--format", "json")
+        assert (code, json.loads(out)) == (0, [{"n": 0}])
+
+
+@pytest.mark.parametrize("sql", ["selec x", "select nope from prices", "select * from nowhere"])
+def test_sql_errors_exit_2_with_a_message(cli: Cli, sql: str) -> None:
+    """An invalid statement, column or table is a usage error: a one-line message and exit 2."""
+    code, out, err = cli("query", sql)
+    assert code == 2 and out == ""
+    assert err.startswith("error: SQL error:")
+
+
+def test_compact_and_status(cli: Cli) -> None:
+    """compact merges the duplicate parts; status shows datasets, damaged parts and failed documents."""
+    cli("prices", "import", str(SAMPLE))
+    cli("prices", "import", str(SAMPLE))
+    code, out, _ = cli("status", "--format", "json")
+    status = json.loads(out)
+    prices = next(d for d in status["datasets"] if d["name"] == "prices")
+    assert (prices["rows"], prices["stored_rows"], prices["files"]) == (490, 980, 4)
+    assert (prices["first"], prices["last"]) == ("2025-10-01", "2026-05-29")
+    assert status["damaged_parts"] == [] and status["failed_documents"] == []
+    code, out, _ = cli("compact")
+    assert code == 0 and "prices,2,4,2,980,490" in out
+    _, out, _ = cli("status", "--format", "json")
+    prices = next(d for d in json.loads(out)["datasets"] if d["name"] == "prices")
+    assert (prices["rows"], prices["stored_rows"], prices["files"]) == (490, 490, 2)
+
+
+def test_status_reports_a_damaged_part(cli: Cli) -> None:
+    """A damaged part shows in status (table and json) and queries still answer from the rest."""
+    cli("prices", "import", str(PRICE_SAMPLES / "AMD.csv"))
+    cli("prices", "import", str(SAMPLE))
+    part = Store(cli.root).part_files("prices")[-1]
+    part.write_bytes(b"garbage")
+    code, out, _ = cli("status", "--format", "json")
+    assert code == 0
+    assert [d["path"] for d in json.loads(out)["damaged_parts"]] == [str(part)]
+    code, out, _ = cli("status")
+    assert code == 0 and "damaged_parts" in out and "damaged_parts: none" not in out
+    _, out, _ = cli("query", "select count(*) as n from prices", "--format", "json")
+    assert json.loads(out)[0]["n"] >= 42
+
+
+def test_status_sections_can_be_added(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another area's section appears in status; one that fails shows its error, not a crash."""
+    from metrics import cli_store
+
+    monkeypatch.setattr(cli_store, "STATUS_SECTIONS", list(cli_store.STATUS_SECTIONS))
+    cli_store.add_status_section("queue", lambda app_ctx, now: {"queued": 3, "dead": []})
+    cli_store.add_status_section("broken", lambda app_ctx, now: 1 / 0)
+    code, out, _ = cli("status", "--format", "json")
+    status = json.loads(out)
+    assert code == 0 and status["queue"] == {"queued": 3, "dead": []}
+    assert "ZeroDivisionError" in status["broken"]["error"]
+
+
+def test_import_of_a_missing_file_is_named(cli: Cli, tmp_path: Path) -> None:
+    """A file that does not exist is named, exit 1."""
+    code, _, err = cli("prices", "import", str(tmp_path / "nope.csv"))
+    assert code == 1 and "nope.csv" in err
+
+
+def test_sample_copy_keeps_its_licence() -> None:
+    """The price and Yahoo samples ship with their licences and attribution."""
+    pairs = (("prices", "LICENSE-BackTester39"), ("yahoo_http", "LICENSE-node-yahoo-finance2"))
+    for folder, licence in pairs:
+        base = PRICE_SAMPLES.parent / folder
+        assert (base / licence).exists() and (base / "README.md").exists()
