@@ -41,26 +41,33 @@ SHAPES = [  # (condition template, DuckDB template, threshold generator)
     ("change_pct >= {x}", "change_pct >= {x}", lambda rng, px: rng.uniform(0.5, 5)),
     ("value < sma_200 * {x}", "value < sma_200 * {x}", lambda rng, px: rng.uniform(0.9, 1.1)),
     ("value >= high_52w * {x}", "value >= high_52w * {x}", lambda rng, px: rng.uniform(0.9, 1.0)),
-    ("sma_20 < sma_50 and change_pct_20 < -{x}", "sma_20 < sma_50 and change_pct_20 < -{x}",
-     lambda rng, px: rng.uniform(0, 10)),
+    (
+        "sma_20 < sma_50 and change_pct_20 < -{x}",
+        "sma_20 < sma_50 and change_pct_20 < -{x}",
+        lambda rng, px: rng.uniform(0, 10),
+    ),
 ]
 
 
 def synthetic(n_tickers: int, years: int, seed: int = 7) -> pl.DataFrame:
     """Seeded random-walk closes for ``n_tickers`` over ``years`` of business days."""
     rng = np.random.default_rng(seed)
-    days = np.arange(np.datetime64("2006-01-02"), np.datetime64(f"{2006 + years}-01-01"), dtype="datetime64[D]")
+    days = np.arange(
+        np.datetime64("2006-01-02"), np.datetime64(f"{2006 + years}-01-01"), dtype="datetime64[D]"
+    )
     days = days[np.is_busday(days)]
     n = len(days)
     steps = rng.normal(0.0003, 0.02, size=(n_tickers, n)).astype(np.float32)
     closes = (rng.uniform(5, 500, size=(n_tickers, 1)) * np.exp(np.cumsum(steps, axis=1))).astype(np.float64)
     del steps
     tickers = pl.Series("ticker", [f"T{i:04d}" for i in range(n_tickers)]).cast(pl.Categorical)
-    return pl.DataFrame({
-        "ticker": tickers.gather(np.repeat(np.arange(n_tickers), n)).cast(pl.String),
-        "date": pl.Series(np.tile(days, n_tickers)).cast(pl.Date),
-        "close": closes.ravel(),
-    })
+    return pl.DataFrame(
+        {
+            "ticker": tickers.gather(np.repeat(np.arange(n_tickers), n)).cast(pl.String),
+            "date": pl.Series(np.tile(days, n_tickers)).cast(pl.Date),
+            "close": closes.ravel(),
+        }
+    )
 
 
 def make_rules(prices: pl.DataFrame, n_rules: int, seed: int = 11) -> tuple[list[Any], pl.DataFrame]:
@@ -72,14 +79,23 @@ def make_rules(prices: pl.DataFrame, n_rules: int, seed: int = 11) -> tuple[list
     rows: list[dict[str, Any]] = []
     for i in range(n_rules):
         k = int(rng.integers(len(SHAPES)))
-        tmpl, duck, gen = SHAPES[k]
+        tmpl, _, gen = SHAPES[k]
         every = i < 5
-        chosen = [] if every else [int(j) for j in rng.choice(len(tickers), size=int(rng.integers(1, 4)),
-                                                             replace=False)]
+        chosen = (
+            []
+            if every
+            else [int(j) for j in rng.choice(len(tickers), size=int(rng.integers(1, 4)), replace=False)]
+        )
         x = round(float(gen(rng, closes[chosen[0]] if chosen else 100.0)), 4)
-        raw.append({"name": f"r{i:05d}", "series": "prices.close", "condition": tmpl.format(x=x),
-                    **({} if every else {"entities": [tickers[j] for j in chosen]})})
-        for t in (tickers if every else [tickers[j] for j in chosen]):
+        raw.append(
+            {
+                "name": f"r{i:05d}",
+                "series": "prices.close",
+                "condition": tmpl.format(x=x),
+                **({} if every else {"entities": [tickers[j] for j in chosen]}),
+            }
+        )
+        for t in tickers if every else [tickers[j] for j in chosen]:
             rows.append({"rule": f"r{i:05d}", "ticker": t, "shape": k, "x": x})
     rules, errors = parse_rules({"rules": raw})
     assert not errors, errors[:3]
@@ -99,14 +115,20 @@ def duck_tick(con: duckdb.DuckDBPyConnection, at: dt.date) -> pl.DataFrame:
         (value / lag(value, 1) OVER o - 1) * 100 AS change_pct,
         (value / lag(value, 5) OVER o - 1) * 100 AS change_pct_5,
         (value / lag(value, 20) OVER o - 1) * 100 AS change_pct_20,
-        CASE WHEN count(*) OVER (o ROWS 19 PRECEDING) = 20 THEN avg(value) OVER (o ROWS 19 PRECEDING) END sma_20,
-        CASE WHEN count(*) OVER (o ROWS 49 PRECEDING) = 50 THEN avg(value) OVER (o ROWS 49 PRECEDING) END sma_50,
+        value - lag(value) OVER o AS change,
+        CASE WHEN count(*) OVER (o ROWS 19 PRECEDING) = 20
+             THEN avg(value) OVER (o ROWS 19 PRECEDING) END sma_20,
+        CASE WHEN count(*) OVER (o ROWS 49 PRECEDING) = 50
+             THEN avg(value) OVER (o ROWS 49 PRECEDING) END sma_50,
         CASE WHEN count(*) OVER (o ROWS 199 PRECEDING) = 200
              THEN avg(value) OVER (o ROWS 199 PRECEDING) END sma_200,
         CASE WHEN min(date) OVER (PARTITION BY ticker) <= date - 363
-             THEN max(value) OVER (o RANGE BETWEEN INTERVAL 363 DAYS PRECEDING AND CURRENT ROW) END high_52w,
+             THEN max(value) OVER y END high_52w,
+        CASE WHEN min(date) OVER (PARTITION BY ticker) <= date - 363
+             THEN min(value) OVER y END low_52w,
         row_number() OVER (PARTITION BY ticker ORDER BY date DESC) AS rn
-      FROM w WINDOW o AS (PARTITION BY ticker ORDER BY date))
+      FROM w WINDOW o AS (PARTITION BY ticker ORDER BY date),
+                    y AS (o RANGE BETWEEN INTERVAL 363 DAYS PRECEDING AND CURRENT ROW))
     SELECT r.rule, r.ticker AS entity,
       CASE WHEN f.ticker IS NULL THEN NULL ELSE coalesce(CASE r.shape {cases} END, false) END AS holds,
       f.value
@@ -136,8 +158,10 @@ def main() -> None:
 
     t0 = time.perf_counter()
     prices = synthetic(args.tickers, args.years)
-    print(f"synthetic prices: {prices.height:,} rows, {args.tickers} tickers, "
-          f"{prices.estimated_size('mb'):.0f} MB, generated in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"synthetic prices: {prices.height:,} rows, {args.tickers} tickers, "
+        f"{prices.estimated_size('mb'):.0f} MB, generated in {time.perf_counter() - t0:.1f} s"
+    )
     rules, rule_rows = make_rules(prices, args.rules)
     at = prices["date"].max()
     assert isinstance(at, dt.date)
@@ -159,24 +183,40 @@ def main() -> None:
 
     a = res.select("rule", "entity", "holds").sort("rule", "entity")
     b = dres.select("rule", "entity", "holds").sort("rule", "entity")
-    agree = a.join(b, on=["rule", "entity"], how="inner").filter(
-        pl.col("holds").ne_missing(pl.col("holds_right"))).height
-    print(f"\ntick at {at}: {len(rules):,} rules, {res.height:,} (rule, entity) rows, "
-          f"{int(res['holds'].sum()):,} holding; disagreements with DuckDB: {agree}")
+    agree = (
+        a.join(b, on=["rule", "entity"], how="inner")
+        .filter(pl.col("holds").ne_missing(pl.col("holds_right")))
+        .height
+    )
+    print(
+        f"\ntick at {at}: {len(rules):,} rules, {res.height:,} (rule, entity) rows, "
+        f"{int(res['holds'].sum()):,} holding; disagreements with DuckDB: {agree}"
+    )
     print(f"{'':28}{'median':>10}")
     print(f"{'metrics (polars) tick':28}{t_ours * 1000:>8.1f} ms")
     print(f"{'DuckDB same tick':28}{t_duck * 1000:>8.1f} ms")
     print(f"{'ratio DuckDB / metrics':28}{t_duck / t_ours:>8.2f} x")
 
-    del prices, lazy, con
     real = pl.read_parquet(REAL).lazy()
-    one, _ = parse_rules({"rules": [{"name": "fall-10pct-5d", "series": "prices.close",
-                                     "condition": "change_pct_5 <= -10", "keep_firing_for": "3d"}]})
+    one, _ = parse_rules(
+        {
+            "rules": [
+                {
+                    "name": "fall-10pct-5d",
+                    "series": "prices.close",
+                    "condition": "change_pct_5 <= -10",
+                    "keep_firing_for": "3d",
+                }
+            ]
+        }
+    )
     start, end = dt.date(2023, 1, 1), dt.date(2026, 5, 29)
     backtest(one, real, facts, start=start, end=end)  # warm-up
     t_bt, bt = median_time(lambda: backtest(one, real, facts, start=start, end=end), args.repeat)
-    print(f"\nbacktest of one rule over {REAL.name} ({real.select(pl.len()).collect().item():,} bars, "
-          f"{bt['entity'].n_unique()} tickers with changes, {bt.height:,} state changes)")
+    print(
+        f"\nbacktest of one rule over {REAL.name} ({real.select(pl.len()).collect().item():,} bars, "
+        f"{bt['entity'].n_unique()} tickers with changes, {bt.height:,} state changes)"
+    )
     print(f"{'metrics backtest':28}{t_bt * 1000:>8.1f} ms  (target < 1000 ms)")
 
 

@@ -38,21 +38,36 @@ ONCE_JOBS = (*STARTUP_JOBS, "compact")
 
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """While inside, SIGTERM and SIGINT set ``stop`` (the jobs in hand finish); then restore."""
+    """While inside, SIGTERM and SIGINT set ``stop`` (the jobs in hand finish); then restore.
+
+    The handler only sets the event: it runs on the main thread between two bytecodes, possibly
+    while that thread holds the log's lock, so the ``daemon.stopping`` event is logged by a watcher
+    thread instead.
+    """
     if threading.current_thread() is not threading.main_thread():  # signals only reach the main thread
         yield
         return
+    received: list[str] = []
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("daemon.stopping", signal=signal.Signals(signum).name, again=stop.is_set())
+        received.append(signal.Signals(signum).name)
         stop.set()
 
+    def watch() -> None:
+        stop.wait()
+        if received:
+            log.info("daemon.stopping", signal=received[0], pid=os.getpid())
+
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    watcher = threading.Thread(target=watch, name="stop-watcher", daemon=True)
+    watcher.start()
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        stop.set()  # ends the watcher (it logs only if a signal came)
+        watcher.join(timeout=5)
 
 
 def run_jobs(services: Services, names: tuple[str, ...], clock: Clock) -> list[JobResult]:
@@ -79,33 +94,37 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
     clock: Clock = (lambda: now) if now is not None else utc_now
     services = build_services(settings, price_source=price_source)
     try:
-        with DaemonLock(settings.root, now=clock()):
+        with stop_on_signals(services.stop), DaemonLock(settings.root, now=clock()):
             services.registry  # noqa: B018 - a bad companies file refuses to start
             rules = services.rules.load()
             log.info("daemon.started", pid=os.getpid(), root=str(settings.root), once=once,
                      rules=len(rules), rules_file=str(settings.rules_file), inbox=str(settings.inbox),
                      channels=sorted(settings.channels))
-            with stop_on_signals(services.stop):
-                if once:
-                    results = run_jobs(services, ONCE_JOBS, clock)
-                    log.info("daemon.stopped", once=True, jobs=len(results))
-                    return exit_status(results)
-                run_jobs(services, STARTUP_JOBS, clock)
-                log.info("daemon.ready", see_alerts="metrics alerts", see_jobs="metrics status",
-                         query='metrics query "select * from facts"', stop="Ctrl-C or SIGTERM")
-                if services.stop.is_set():
-                    log.info("daemon.stopped", once=False)
-                    return 0
-                schedule = Schedule(services, clock=clock)
-                from jobs.prices import tickers_by_exchange
-
-                schedule.build(tickers_by_exchange(services))
-                schedule.start()
-                log.info("daemon.scheduled", next=schedule.next_runs())
-                while not services.stop.wait(1.0):
-                    pass
-                schedule.shutdown()
-                log.info("daemon.stopped", once=False)
-                return 0
+            if once:
+                results = run_jobs(services, ONCE_JOBS, clock)
+                log.info("daemon.stopped", once=True, jobs=len(results))
+                return exit_status(results)
+            return _serve(services, clock)
     finally:
         services.close()
+
+
+def _serve(services: Services, clock: Clock) -> int:
+    """The start-up jobs, then the schedule until a signal sets ``services.stop``."""
+    from jobs.prices import tickers_by_exchange
+
+    run_jobs(services, STARTUP_JOBS, clock)
+    if services.stop.is_set():
+        log.info("daemon.stopped", once=False)
+        return 0
+    log.info("daemon.ready", see_alerts="metrics alerts", see_jobs="metrics status",
+             query='metrics query "select * from facts"', stop="Ctrl-C or SIGTERM")
+    schedule = Schedule(services, clock=clock)
+    schedule.build(tickers_by_exchange(services))
+    schedule.start()
+    log.info("daemon.scheduled", next=schedule.next_runs())
+    while not services.stop.wait(1.0):
+        pass
+    schedule.shutdown()
+    log.info("daemon.stopped", once=False)
+    return 0

@@ -16,7 +16,7 @@ from metrics.settings import Settings
 from metrics.statedb import StateDB
 
 SUMMARY_KEYS = ("documents", "facts", "rows", "tickers", "evaluated", "transitions", "notifications",
-                "delivered", "retried", "dead", "failed", "error", "rules_error")
+                "delivered", "retried", "dead", "failed")
 
 
 def _expected_every(settings: Settings) -> dict[str, float]:
@@ -33,15 +33,16 @@ def jobs_status(db: StateDB, settings: Settings, *, now: dt.datetime) -> dict[st
         finished = run["finished_at"]
         lag = (now - finished).total_seconds() if finished is not None else None
         summary = run["summary"] or {}
+        counts = " ".join(f"{k}={summary[k]}" for k in SUMMARY_KEYS if k in summary)
         jobs.append({
             "job": run["job"],
             "status": run["status"],
-            "started_at": run["started_at"],
-            "finished_at": finished,
+            "finished_at": finished.replace(microsecond=0) if finished is not None else None,
             "duration_s": summary.get("duration_s"),
             "lag_s": round(lag, 1) if lag is not None else None,
             "overdue": bool(lag is not None and run["job"] in every and lag > 2 * every[run["job"]]),
-            "summary": {k: summary[k] for k in SUMMARY_KEYS if k in summary},
+            "counts": counts,
+            "error": summary.get("error") or summary.get("rules_error"),
         })
     last = db.last_evaluation()
     behind = len(calendars.closes_between(calendars.DEFAULT_EXCHANGE, last, now)) if last else None

@@ -43,8 +43,14 @@ class Evaluation:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Evaluation:
         """From a dict with at least ``rule``, ``entity`` and ``holds``."""
-        return cls(rule=row["rule"], entity=row["entity"], holds=row["holds"], value=row.get("value"),
-                   statement=row.get("statement"), period=row.get("period"))
+        return cls(
+            rule=row["rule"],
+            entity=row["entity"],
+            holds=row["holds"],
+            value=row.get("value"),
+            statement=row.get("statement"),
+            period=row.get("period"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +60,10 @@ class AlertState:
     rule: str
     entity: str
     state: State = "inactive"
-    active_since: dt.datetime | None = None      # the first holding evaluation of this episode
-    pending_evals: int = 0                       # holding evaluations after that first one
+    active_since: dt.datetime | None = None  # the first holding evaluation of this episode
+    pending_evals: int = 0  # holding evaluations after that first one
     fired_at: dt.datetime | None = None
-    cleared_since: dt.datetime | None = None     # first failing evaluation while firing
+    cleared_since: dt.datetime | None = None  # first failing evaluation while firing
     last_notified_at: dt.datetime | None = None
     value: float | None = None
     statement: str | None = None
@@ -100,19 +106,41 @@ def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.d
         if not holds:
             return Step(seen, None, False, "inactive")
         if rule.hold.immediate:
-            fired = replace(seen, state="firing", active_since=now, pending_evals=0, fired_at=now,
-                            cleared_since=None, last_notified_at=now, statement=ev.statement)
+            fired = replace(
+                seen,
+                state="firing",
+                active_since=now,
+                pending_evals=0,
+                fired_at=now,
+                cleared_since=None,
+                last_notified_at=now,
+                statement=ev.statement,
+            )
             return Step(fired, "firing", True, "fired")
-        pending = replace(seen, state="pending", active_since=now, pending_evals=0, fired_at=None,
-                          cleared_since=None, statement=ev.statement)
+        pending = replace(
+            seen,
+            state="pending",
+            active_since=now,
+            pending_evals=0,
+            fired_at=None,
+            cleared_since=None,
+            statement=ev.statement,
+        )
         return Step(pending, "pending", False, "pending")
     if s.state == "pending":
         if not holds:
             return Step(initial(s.rule, s.entity), None, False, "pending_cleared")
         evals = s.pending_evals + 1
         if _due(rule, s, evals, now):
-            fired = replace(seen, state="firing", pending_evals=evals, fired_at=now, cleared_since=None,
-                            last_notified_at=now, statement=ev.statement)
+            fired = replace(
+                seen,
+                state="firing",
+                pending_evals=evals,
+                fired_at=now,
+                cleared_since=None,
+                last_notified_at=now,
+                statement=ev.statement,
+            )
             return Step(fired, "firing", True, "fired")
         return Step(replace(seen, pending_evals=evals, statement=ev.statement), None, False, "pending")
     # firing
@@ -124,8 +152,9 @@ def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.d
         return _maybe_repeat(held, rule, now, "firing")
     since = s.cleared_since or now
     if now - since >= rule.keep_firing_for:
-        resolved = replace(initial(s.rule, s.entity), value=ev.value, last_notified_at=now,
-                           statement=s.statement)
+        resolved = replace(
+            initial(s.rule, s.entity), value=ev.value, last_notified_at=now, statement=s.statement
+        )
         return Step(resolved, "resolved", True, "resolved")
     return _maybe_repeat(replace(seen, cleared_since=since), rule, now, "keep_firing")
 

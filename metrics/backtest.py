@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+
 import numpy as np
 import polars as pl
 
@@ -33,13 +34,19 @@ from metrics.evaluate import (
 )
 from metrics.rules import Rule, compile_condition
 
-RESULT_SCHEMA = pl.Schema({"rule": pl.String, "entity": pl.String, "state": pl.String, "at": pl.Date,
-                           "value": pl.Float64})
+RESULT_SCHEMA = pl.Schema(
+    {"rule": pl.String, "entity": pl.String, "state": pl.String, "at": pl.Date, "value": pl.Float64}
+)
 _DAY = 86400
 
 
-def replay(rule: Rule, entities: Sequence[str], times: Sequence[int], holds: Sequence[bool | None],
-           statements: Sequence[str | None] | None = None) -> list[tuple[int, str]]:
+def replay(
+    rule: Rule,
+    entities: Sequence[str],
+    times: Sequence[int],
+    holds: Sequence[bool | None],
+    statements: Sequence[str | None] | None = None,
+) -> list[tuple[int, str]]:
     """The state changes of ``rule`` over rows sorted by (entity, time): (row index, change).
 
     ``times`` are seconds; ``holds`` None is missing data. Same lifecycle as
@@ -53,7 +60,7 @@ def replay(rule: Rule, entities: Sequence[str], times: Sequence[int], holds: Seq
     stmts = statements if statements is not None else [None] * len(holds)
     out: list[tuple[int, str]] = []
     cur: str | None = None
-    state = 0          # 0 inactive, 1 pending, 2 firing
+    state = 0  # 0 inactive, 1 pending, 2 firing
     since = 0
     evals = 0
     cleared: int | None = None
@@ -98,8 +105,43 @@ def replay(rule: Rule, entities: Sequence[str], times: Sequence[int], holds: Seq
     return out
 
 
-def _eval_dates(rule_tickers: pl.Series, prices: pl.LazyFrame, start: dt.date, end: dt.date,
-                calendar: str | None) -> pl.Series:
+def compress(df: pl.DataFrame, rule: Rule) -> pl.DataFrame:
+    """The rows of ``df`` (sorted by entity, time ``__t``) that can change the state of ``rule``.
+
+    Missing data (holds null) never changes anything. In a run of equal ``holds`` of one entity only
+    the first rows can: a holding run until the ``for`` is reached (its N-th bar, or the first row
+    at least the duration after the run's start), a failing run until ``keep_firing_for`` is
+    reached, plus for a fact series each row whose statement differs from the previous one.
+    ``replay`` over the result gives the same changes as over ``df`` (property-tested).
+    """
+    d = df.filter(pl.col("holds").is_not_null())
+    n = d.height
+    if n == 0:
+        return d
+    ent = d["entity"].rle_id().to_numpy()
+    h = d["holds"].to_numpy().astype(np.int8)
+    t = d["__t"].to_numpy()
+    idx = np.arange(n)
+    start = np.ones(n, dtype=bool)
+    start[1:] = (ent[1:] != ent[:-1]) | (h[1:] != h[:-1])
+    run_start = np.maximum.accumulate(np.where(start, idx, 0))
+    k = idx - run_start
+    prev_elapsed = np.zeros(n, dtype=np.int64)
+    prev_elapsed[1:] = t[:-1] - t[run_start[1:]]
+    hold = rule.hold
+    hold_ok = k <= hold.bars if hold.bars is not None else prev_elapsed < hold.duration.total_seconds()
+    keep_ok = prev_elapsed < rule.keep_firing_for.total_seconds()
+    mask = start | np.where(h == 1, hold_ok, keep_ok)
+    if rule.is_fact_series:
+        st = d["statement"]
+        changed = st.ne_missing(st.shift(1)).fill_null(True).to_numpy()
+        mask |= changed
+    return d.filter(pl.Series(mask))
+
+
+def _eval_dates(
+    rule_tickers: pl.Series, prices: pl.LazyFrame, start: dt.date, end: dt.date, calendar: str | None
+) -> pl.Series:
     if calendar is not None:
         sess = _sessions(calendar)
         lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
@@ -116,53 +158,71 @@ def _eval_dates(rule_tickers: pl.Series, prices: pl.LazyFrame, start: dt.date, e
     return mine["date"].sort().rename("at")
 
 
-def backtest(rules: Sequence[Rule], prices: pl.LazyFrame, facts: pl.LazyFrame, *,
-             start: dt.date | dt.datetime, end: dt.date | dt.datetime, calendar: str | None = None,
-             names: Mapping[str, str] | None = None,
-             calendars: Mapping[str, str] | None = None) -> pl.DataFrame:
+def backtest(
+    rules: Sequence[Rule],
+    prices: pl.LazyFrame,
+    facts: pl.LazyFrame,
+    *,
+    start: dt.date | dt.datetime,
+    end: dt.date | dt.datetime,
+    calendar: str | None = None,
+    names: Mapping[str, str] | None = None,
+    calendars: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
     """Every state change of ``rules`` over [start, end]: rule, entity, state, at, value."""
     start_d, end_d = _date_of(start), _date_of(end)
     ticker_of = _name_map(facts, names)
-    hist_cache: dict[str, pl.DataFrame] = {}
+    hist_cache: dict[tuple[str, frozenset[str]], pl.DataFrame] = {}
     results: list[pl.DataFrame] = []
     for rule in rules:
-        if rule.series not in hist_cache:
+        cond = compile_condition(rule.condition, rule.shape)
+        used = frozenset(cond.meta.root_names())
+        if (rule.series, used) not in hist_cache:
             series = series_frame(rule.series, prices, facts, end=end_d)
-            hist_cache[rule.series] = history_features(series, rule.shape).collect()
-        hist = hist_cache[rule.series]
+            hist_cache[rule.series, used] = history_features(series, rule.shape, only=used).collect()
+        hist = hist_cache[rule.series, used]
         entities = hist.select(pl.lit(rule.series).alias("series"), "entity").unique()
         pairs = Evaluator([rule])._pairs(entities, ticker_of)
         if pairs.height == 0:
             continue
         ents = pairs.select("entity").unique().sort("entity")
-        tickers = (ents["entity"] if rule.shape == "prices" else
-                   ticker_of.filter(pl.col("entity").is_in(ents["entity"].implode()))["ticker"])
+        tickers = (
+            ents["entity"]
+            if rule.shape == "prices"
+            else ticker_of.filter(pl.col("entity").is_in(ents["entity"].implode()))["ticker"]
+        )
         dates = _eval_dates(tickers, prices, start_d, end_d, calendar)
         if dates.len() == 0:
             continue
-        grid = ents.join(dates.to_frame(), how="cross").sort("entity", "at")
-        feats = (hist.filter(pl.col("entity").is_in(ents["entity"].implode()))
-                 .rename({"date": "data_at"}).sort("entity", "data_at"))
+        # both sorted by (entity, date): ents is sorted, dates are sorted, hist comes sorted
+        grid = ents.join(dates.to_frame(), how="cross", maintain_order="left_right")
+        feats = hist.filter(pl.col("entity").is_in(ents["entity"].implode())).rename({"date": "data_at"})
         # asof: the latest value dated at or before each evaluation date (last row of a date wins)
-        df = grid.join_asof(feats, left_on="at", right_on="data_at", by="entity", strategy="backward",
-                            check_sortedness=False)
+        df = grid.join_asof(
+            feats, left_on="at", right_on="data_at", by="entity", strategy="backward", check_sortedness=False
+        )
         df = df.with_columns(age_days=(pl.col("at") - pl.col("data_at")).dt.total_days().cast(pl.Int64))
         if rule.shape == "prices" and "stale_bars" in rule.condition:
             stale = _stale(df.with_columns(data_at=pl.coalesce("data_at", "at")), calendars)
             df = df.with_columns(stale_bars=pl.when(pl.col("data_at").is_not_null()).then(stale))
         else:
             df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))
-        cond = compile_condition(rule.condition, rule.shape)
         df = df.with_columns(holds=pl.when(pl.col("data_at").is_not_null()).then(cond.fill_null(False)))
-        times = (df["at"].cast(pl.Int32).cast(pl.Int64) * _DAY).to_list()
-        stmts = df["statement"].to_list() if rule.is_fact_series else None
-        changes = replay(rule, df["entity"].to_list(), times, df["holds"].to_list(), stmts)
+        df = df.with_columns(__t=pl.col("at").cast(pl.Int32).cast(pl.Int64) * _DAY)
+        rows = compress(df, rule)
+        stmts = rows["statement"].to_list() if rule.is_fact_series else None
+        changes = replay(
+            rule, rows["entity"].to_list(), rows["__t"].to_list(), rows["holds"].to_list(), stmts
+        )
         if not changes:
             continue
         idx = pl.Series("i", [i for i, _ in changes], dtype=pl.UInt32)
-        picked = df[idx].select("entity", "at", "value")
-        results.append(picked.with_columns(
-            rule=pl.lit(rule.name), state=pl.Series([c for _, c in changes], dtype=pl.String)))
+        picked = rows[idx].select("entity", "at", "value")
+        results.append(
+            picked.with_columns(
+                rule=pl.lit(rule.name), state=pl.Series([c for _, c in changes], dtype=pl.String)
+            )
+        )
     if not results:
         return pl.DataFrame(schema=RESULT_SCHEMA)
     return pl.concat(results).select(list(RESULT_SCHEMA)).sort("at", "rule", "entity", maintain_order=True)

@@ -7,11 +7,12 @@ the rest of the CLI never loads APScheduler.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from metrics.cli_common import app_context, err
+from metrics.cli_common import AppContext, app_context, err
+from metrics.cli_store import add_status_section
 from metrics.errors import UsageError
 
 
@@ -49,6 +50,22 @@ def daemon(
         err.print(f"error: {e}; stop it first, or use another --root", markup=False, highlight=False)
         raise typer.Exit(2) from None
     raise typer.Exit(status)
+
+
+def jobs_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
+    """The ``jobs`` section of ``metrics status``: each job's last run and lag, the daemon, the backlog."""
+    from jobs.status import jobs_status
+    from metrics.statedb import open_db
+
+    settings = app_ctx.settings
+    db = open_db(settings.database_url)
+    try:
+        return jobs_status(db, settings, now=now)
+    finally:
+        db.close()
+
+
+add_status_section("jobs", jobs_section)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,8 +19,9 @@ import typer
 from metrics.cli_common import app_context, emit, err, out
 from metrics.errors import ConfigError, UsageError
 
-rules_app = typer.Typer(help="Threshold rules: validate a rules file, backtest rules over history.",
-                        no_args_is_help=True)
+rules_app = typer.Typer(
+    help="Threshold rules: validate a rules file, backtest rules over history.", no_args_is_help=True
+)
 
 
 def _parse_date(text: str, option: str) -> dt.date:
@@ -51,17 +52,25 @@ def check(
 
 
 @rules_app.command("backtest")
-def backtest_cmd(
+def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     ctx: typer.Context,
     date_from: Annotated[str, typer.Option("--from", help="First evaluation date (YYYY-MM-DD).")],
     date_to: Annotated[str, typer.Option("--to", help="Last evaluation date (YYYY-MM-DD).")],
-    rules_file: Annotated[Path | None, typer.Option("--rules", help="Rules file (default: <config>/rules.toml).")]
-    = None,
+    rules_file: Annotated[
+        Path | None, typer.Option("--rules", help="Rules file (default: <config>/rules.toml).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or jsonl.")] = "table",
-    calendar: Annotated[str | None, typer.Option(
-        "--calendar", help="Exchange calendar (MIC, e.g. XNYS) for the evaluation days; default: the "
-                           "dates with bars of each rule's entities.")] = None,
-    rule_names: Annotated[list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")] = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            "--calendar",
+            help="Exchange calendar (MIC, e.g. XNYS) for the evaluation days; default: the "
+            "dates with bars of each rule's entities.",
+        ),
+    ] = None,
+    rule_names: Annotated[
+        list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")
+    ] = None,
 ) -> None:
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
     from metrics.backtest import backtest
@@ -82,8 +91,9 @@ def backtest_cmd(
         rules = [r for r in rules if r.name in rule_names]
     store = app_ctx.store
     with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
-        result = backtest(rules, store.scan("prices"), store.scan("facts"), start=start, end=end,
-                          calendar=calendar)
+        result = backtest(
+            rules, store.scan("prices"), store.scan("facts"), start=start, end=end, calendar=calendar
+        )
     output: Literal["table", "jsonl"] = "jsonl" if fmt == "jsonl" else "table"
     emit(result, output, title=f"backtest {start} .. {end}")
 

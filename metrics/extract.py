@@ -17,14 +17,14 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
 
 from metrics.cues import MONEY_METRICS, Cue, CueIndex
 from metrics.normalize import normalize
 from metrics.numbers import Quantity, find_quantities, has_lost_decimals
-from metrics.periods import current_fiscal_year, find_periods
+from metrics.periods import PeriodSpan, current_fiscal_year, find_periods
 
 __all__ = ["Fact", "extract_article", "extract_text"]
 
@@ -90,10 +90,8 @@ class _Doc(Protocol):
 
 
 _CUES = CueIndex()
-_SENT = re.compile(r"[。！？!?；;\n]|\.(?=\s)|\[\d+\](?:\[\d+\])*|(?:^|\s)[-*•●]\s")
-_CLAUSE = re.compile(
-    r"[,，、:：()（）“”\"《》]|(?<=[^\x00-\x7f%]) | (?=[^\x00-\x7f])|(?<=%) (?=[^\x00-\x7f])"
-)
+_SENT = re.compile(r"[。！？!?；;\n]|\.(?=\s)|\[\d+\](?:\[\d+\])*|\s[-*•●]\s")
+_CLAUSE = re.compile(r"[,，、:：()（）“”\"《》]| (?:(?=[^\x00-\x7f])|(?<=[^\x00-\x7f%] ))")
 _OBJECT_MARK = (
     "向",
     "为",
@@ -198,15 +196,19 @@ def extract_article(article: _Article, registry: _Registry) -> list[Fact]:
     norm, repair = _doc_view(text)
     start = article.start
     seg = norm[start : article.end]
-    head = normalize(article.headline.strip()) if article.headline else ""
+    raw = text[start : article.end]
+    head = article.headline.strip() if article.headline else ""
     body0 = 0
+    main: _Mention | None = None
     if head:
-        k = seg.find(head[: max(4, min(len(head), 12))])
+        k = raw.find(head[: max(4, min(len(head), 12))])
         if 0 <= k <= 8:
-            nl = seg.find("\n", k)
+            # the headline opens the article: skip it, its companies are found with the body's
+            nl = raw.find("\n", k)
             body0 = nl + 1 if nl >= 0 else 0
-    head_ms = [m for m in registry.find(head) if not getattr(m, "ambiguous", False)] if head else []
-    main = head_ms[0] if head_ms else None
+        else:
+            head_ms = [m for m in registry.find(normalize(head)) if not getattr(m, "ambiguous", False)]
+            main = head_ms[0] if head_ms else None
     facts = _extract(seg, body0, registry=registry, published=article.published, repair=repair, main=main)
     out: list[Fact] = []
     for f in facts:
@@ -271,6 +273,7 @@ class _Ctx:
     mention_starts: list[int]
     published: date | None
     main: _Mention | None = None
+    period_cache: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)
 
     def sentence(self, pos: int) -> tuple[int, int]:
         i = bisect.bisect_right(self.sent_bounds, pos)
@@ -308,8 +311,17 @@ def _bounds(rx: re.Pattern[str], text: str) -> list[int]:
 
 
 def _is_object(text: str, m: _Mention) -> bool:
+    """A company after a preposition (向/为/与 X, 'with X') is an object, not the subject."""
     before = text[max(0, m.start - 4) : m.start].rstrip().lower()
-    return before.endswith(_OBJECT_MARK)
+    if before.endswith(_OBJECT_MARK):
+        return True
+    # '与英国云平台企业X': a preposition opening the noun phrase that ends in the name
+    phrase = _PHRASE_START.split(text[max(0, m.start - 12) : m.start])[-1]
+    return bool(_PREP_IN_PHRASE.search(phrase))
+
+
+_PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
+_PREP_IN_PHRASE = re.compile(r"(?<![成作认因称以行])为(?!止)|[向与跟同把替帮给对]")
 
 
 def _is_possessive(text: str, m: _Mention) -> bool:
@@ -387,6 +399,9 @@ def _extract(
     main: _Mention | None = None,
 ) -> list[Fact]:
     mentions = [m for m in registry.find(text) if not getattr(m, "ambiguous", False)]
+    if main is None and body0 > 0:
+        # the article's main company: the first one its headline names
+        main = next((m for m in mentions if m.end <= body0), None)
     cues = _CUES.find(text)
     sent_bounds = _bounds(_SENT, text)
     ctx = _Ctx(
@@ -409,10 +424,9 @@ def _extract(
         s_lo, s_hi = ctx.sentence(q.start)
         if (s_lo, s_hi) != last_sent:
             # the topic: the subject of the sentences read so far
-            for b_lo, b_hi in _sentences_between(ctx, last_sent[1] if last_sent[1] >= 0 else body0, s_lo):
+            for b_lo, b_hi in _sentences_between(ctx, last_sent[0] if last_sent[0] >= 0 else body0, s_lo):
                 topic = _sentence_topic(ctx, b_lo, b_hi, topic)
             last_sent = (s_lo, s_hi)
-        subj_here = _subject(ctx, s_lo, q.start)
         for fact in _facts_for(ctx, q, s_lo, topic=topic):
             key = (fact.entity, fact.metric, round(fact.value, 6), fact.low, fact.high, fact.qualifier)
             k = seen.get(key)
@@ -424,8 +438,6 @@ def _extract(
                 facts[k] = replace(facts[k], period=fact.period)
             elif fact.period not in (None, facts[k].period):
                 facts.append(fact)
-        if subj_here is not None:
-            topic = subj_here
     return facts
 
 
@@ -712,13 +724,14 @@ def _future(period: str | None, published: date | None, company: _Company) -> bo
 
 
 def _period(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, metric: str, company: _Company) -> str | None:  # noqa: PLR0917
-    spans = [
-        p
-        for p in find_periods(
-            ctx.text, s_lo, q.end, published=ctx.published, fiscal_year_end=company.fiscal_year_end
+    key = (s_lo, company.fiscal_year_end)
+    found = ctx.period_cache.get(key)
+    if found is None:
+        s_hi = ctx.sentence(q.start)[1]
+        found = ctx.period_cache[key] = find_periods(
+            ctx.text, s_lo, s_hi, published=ctx.published, fiscal_year_end=company.fiscal_year_end
         )
-        if p.period and p.end <= q.start + 1
-    ]
+    spans = [p for p in found if p.period and p.end <= q.start + 1]
     in_clause = [p for p in spans if p.start >= c_lo]
     if metric in _PERIOD_METRICS_ASOF and metric != "cash":
         return in_clause[-1].period if in_clause and metric not in ("valuation", "market_cap") else "ASOF"

@@ -652,6 +652,13 @@ class _Scanner:
                 return None, max(k, i + 1)
             if p.isdigit() or (p in ".," and i > 1 and t[i - 2].isdigit()):
                 return None, i + 1
+        if t[i].isdigit():
+            # fast path: a number followed by nothing that could make it a figure (dates, years, notes)
+            m = _ARABIC.match(t, i)
+            e = m.end() if m else i + 1
+            k = e + 1 if e < self.n and t[e] == " " else e
+            if k >= self.n or (t[k] not in _FOLLOW and not (k > e and t[k].isdigit())):
+                return None, e
         vague = False
         up_qual: str | None = None
         start = i
@@ -788,6 +795,13 @@ class _Scanner:
 
 
 _ALT_CACHE: dict[tuple[str, ...], re.Pattern[str]] = {}
+# characters that may follow a number that is a figure: magnitudes, units, range separators, qualifiers
+_FOLLOW = frozenset(
+    "十百千万亿兆多余%倍×至到~-–—－〜左上以/每吉"
+    + "".join(_COUNTERS)
+    + "".join(w[0] for w in _CUR_SUFFIX)
+    + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 _PRE_QUAL_MAP: dict[str, str | None] = dict(_PRE_QUAL)
 _PRE_QUAL_LAST = frozenset(w.rstrip()[-1] for w, _ in _PRE_QUAL)
 _PCT_WORDS = tuple(p for p, _ in _PCT)

@@ -42,10 +42,10 @@ SeriesKind = Literal["prices", "facts", "derived"]
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
 DERIVED: dict[str, str] = {
     # name -> shape of the series: "facts" (one value per statement) or "prices" (one value per bar)
-    "net_margin": "facts",        # net_income / revenue * 100, same entity and period
+    "net_margin": "facts",  # net_income / revenue * 100, same entity and period
     "capex_to_revenue": "facts",  # capex / revenue * 100, same entity and period
-    "market_cap": "prices",       # close * shares_outstanding (latest statement as of the bar)
-    "price_to_sales": "prices",   # market_cap / revenue of the latest fiscal year (same currency)
+    "market_cap": "prices",  # close * shares_outstanding (latest statement as of the bar)
+    "price_to_sales": "prices",  # market_cap / revenue of the latest fiscal year (same currency)
 }
 
 # Features of every series (null where not applicable or where history is too short).
@@ -72,8 +72,9 @@ FACT_FEATURES: dict[str, pl.DataType] = {
     "unit": pl.String(),
 }
 FEATURES: dict[str, pl.DataType] = {**COMMON_FEATURES, **FACT_FEATURES}
-SUMMARY_FIELDS: frozenset[str] = frozenset({*FEATURES, "entity", "rule", "series", "severity",
-                                            "statement", "data_at"})
+SUMMARY_FIELDS: frozenset[str] = frozenset(
+    {*FEATURES, "entity", "rule", "series", "severity", "statement", "data_at"}
+)
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -106,7 +107,7 @@ class Rule:
     condition: str
     hold: Hold
     keep_firing_for: dt.timedelta
-    repeat_interval: dt.timedelta        # zero: never re-notify
+    repeat_interval: dt.timedelta  # zero: never re-notify
     severity: str
     channels: tuple[str, ...]
     summary: str
@@ -154,7 +155,7 @@ def parse_duration(text: str) -> dt.timedelta:
     pos = 0
     seconds = 0.0
     for m in _DURATION.finditer(s):
-        if s[pos:m.start()].strip():
+        if s[pos : m.start()].strip():
             break
         seconds += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
@@ -240,11 +241,14 @@ def _check_summary(summary: str) -> None:
             continue
         root = re.split(r"[.\[]", field, maxsplit=1)[0]
         if root not in SUMMARY_FIELDS:
-            raise ValueError(f"summary names unknown field {{{field}}}; known: {', '.join(sorted(SUMMARY_FIELDS))}")
+            raise ValueError(
+                f"summary names unknown field {{{field}}}; known: {', '.join(sorted(SUMMARY_FIELDS))}"
+            )
 
 
-def _build(raw: Any, index: int, *, source: str | Path | None,
-           channels: Iterable[str] | None) -> tuple[Rule | None, list[RuleError]]:
+def _build(
+    raw: Any, index: int, *, source: str | Path | None, channels: Iterable[str] | None
+) -> tuple[Rule | None, list[RuleError]]:
     name = raw.get("name") if isinstance(raw, dict) else None
     label = name if isinstance(name, str) and name.strip() else f"#{index + 1}"
     errors: list[RuleError] = []
@@ -261,9 +265,11 @@ def _build(raw: Any, index: int, *, source: str | Path | None,
             fail(loc, msg)
         return None, errors
     parsed: dict[str, Any] = {}
-    for field, fn, text in (("for", parse_hold, spec.hold),
-                            ("keep_firing_for", parse_duration, spec.keep_firing_for),
-                            ("repeat_interval", parse_duration, spec.repeat_interval)):
+    for field, fn, text in (
+        ("for", parse_hold, spec.hold),
+        ("keep_firing_for", parse_duration, spec.keep_firing_for),
+        ("repeat_interval", parse_duration, spec.repeat_interval),
+    ):
         try:
             parsed[field] = fn(text)
         except ValueError as e:
@@ -277,7 +283,8 @@ def _build(raw: Any, index: int, *, source: str | Path | None,
     if series_ok:
         kind, _, name = spec.series.partition(".")
         shape: Literal["prices", "facts"] = (
-            "prices" if kind == "prices" or (kind == "derived" and DERIVED[name] == "prices") else "facts")
+            "prices" if kind == "prices" or (kind == "derived" and DERIVED[name] == "prices") else "facts"
+        )
         try:
             compile_condition(spec.condition, shape)
         except ValueError as e:
@@ -300,17 +307,23 @@ def _build(raw: Any, index: int, *, source: str | Path | None,
     if errors:
         return None, errors
     rule = Rule(
-        name=spec.name, series=spec.series,
+        name=spec.name,
+        series=spec.series,
         entities=tuple(e.strip() for e in spec.entities) if spec.entities is not None else None,
-        condition=spec.condition, hold=parsed["for"], keep_firing_for=parsed["keep_firing_for"],
-        repeat_interval=parsed["repeat_interval"], severity=spec.severity,
-        channels=tuple(spec.channels), summary=spec.summary,
+        condition=spec.condition,
+        hold=parsed["for"],
+        keep_firing_for=parsed["keep_firing_for"],
+        repeat_interval=parsed["repeat_interval"],
+        severity=spec.severity,
+        channels=tuple(spec.channels),
+        summary=spec.summary,
     )
     return rule, []
 
 
-def parse_rules(data: Mapping[str, Any], *, source: str | Path | None = None,
-                channels: Iterable[str] | None = None) -> tuple[list[Rule], list[RuleError]]:
+def parse_rules(
+    data: Mapping[str, Any], *, source: str | Path | None = None, channels: Iterable[str] | None = None
+) -> tuple[list[Rule], list[RuleError]]:
     """Validate the parsed TOML ``data``; returns the good rules and every error found."""
     known_channels = list(channels) if channels is not None else None
     try:
@@ -318,8 +331,11 @@ def parse_rules(data: Mapping[str, Any], *, source: str | Path | None = None,
     except ValidationError as e:
         err = e.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key (a rules file holds only [[rules]] tables)" if err["type"] == "extra_forbidden" \
+        msg = (
+            "unknown key (a rules file holds only [[rules]] tables)"
+            if err["type"] == "extra_forbidden"
             else err["msg"]
+        )
         raise ConfigError(msg, source=source, key=key) from e
     rules: list[Rule] = []
     errors: list[RuleError] = []

@@ -136,6 +136,18 @@ def _dates(path: Path, df: pl.DataFrame, original: str, *, csv: bool) -> pl.Seri
     return parsed
 
 
+def _check_unique(path: Path, bars: pl.DataFrame, df: pl.DataFrame, column: str, *, csv: bool) -> None:
+    """Raise naming the first line that repeats an earlier (ticker, date); sort-based, no hashing."""
+    ordered = bars.select("ticker", "date").with_row_index("__i").sort("ticker", "date", "__i")
+    repeats = ordered.filter((pl.col("ticker") == pl.col("ticker").shift(1))
+                             & (pl.col("date") == pl.col("date").shift(1)))
+    if repeats.height:
+        row = repeats.sort("__i").row(0, named=True)
+        mask = pl.Series([False] * bars.height).scatter(row["__i"], True)
+        raise _fail(path, f"duplicated (ticker, date) ({row['ticker']}, {row['date']})", df, mask,
+                    column=column, csv=csv)
+
+
 def import_price_file(path: Path | str, *, now: dt.datetime,
                       currencies: Mapping[str, str] | None = None) -> pl.DataFrame:
     """Read and validate one price file; return its bars conforming to ``schema.PRICES``.
@@ -185,13 +197,7 @@ def import_price_file(path: Path | str, *, now: dt.datetime,
     if no_close.any():
         raise _fail(path, "missing close", df, no_close, column=originals["close"], csv=csv)
     bars = pl.DataFrame(cols)
-    dup = bars.select(pl.struct("ticker", "date").is_duplicated()).to_series()
-    if dup.any():
-        first = bars.filter(dup).row(0, named=True)
-        # report the second occurrence: the line that repeats an earlier one
-        again = dup & bars.select(pl.struct("ticker", "date").is_first_distinct().not_()).to_series()
-        raise _fail(path, f"duplicated (ticker, date) ({first['ticker']}, {first['date']})", df, again,
-                    column=originals["date"], csv=csv)
+    _check_unique(path, bars, df, originals["date"], csv=csv)
     if "currency" in df.columns:
         currency = df.get_column("currency").cast(pl.String)
     else:

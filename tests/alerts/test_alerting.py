@@ -17,23 +17,30 @@ DAY = dt.timedelta(days=1)
 
 
 def rule(**kw: Any) -> Rule:
-    spec: dict[str, Any] = {"name": "r", "series": "prices.close", "condition": "value < 100",
-                            "repeat_interval": "0"}
+    spec: dict[str, Any] = {
+        "name": "r",
+        "series": "prices.close",
+        "condition": "value < 100",
+        "repeat_interval": "0",
+    }
     spec.update(kw)
     rules, errors = parse_rules({"rules": [spec]})
     assert not errors, errors
     return rules[0]
 
 
-def run(r: Rule, holds: list[bool | None], *, step: dt.timedelta = DAY,
-        statements: list[str | None] | None = None) -> list[tuple[int, str | None, bool, str]]:
+def run(
+    r: Rule, holds: list[bool | None], *, step: dt.timedelta = DAY, statements: list[str | None] | None = None
+) -> list[tuple[int, str | None, bool, str]]:
     """Feed ``holds`` (one evaluation per ``step``); the (index, change, notify, reason) of each step
     that changed or notified."""
     state: AlertState | None = None
     out = []
     for i, h in enumerate(holds):
         s = statements[i] if statements else None
-        st_: Step = transition(state, Evaluation("r", "X", h, value=float(i), statement=s), r, now=T0 + i * step)
+        st_: Step = transition(
+            state, Evaluation("r", "X", h, value=float(i), statement=s), r, now=T0 + i * step
+        )
         if st_.change is not None or st_.notify:
             out.append((i, st_.change, st_.notify, st_.reason))
         state = st_.state
@@ -50,8 +57,11 @@ CASES = [
     ({"for": "2 bars"}, [T, T, T, T], [(0, "pending", False, "pending"), (2, "firing", True, "fired")]),
     ({"for": "1 bar"}, [T, T], [(0, "pending", False, "pending"), (1, "firing", True, "fired")]),
     # pending that fails returns to inactive silently; the next holding one starts over
-    ({"for": "2 bars"}, [T, T, F, T, T, T],
-     [(0, "pending", False, "pending"), (3, "pending", False, "pending"), (5, "firing", True, "fired")]),
+    (
+        {"for": "2 bars"},
+        [T, T, F, T, T, T],
+        [(0, "pending", False, "pending"), (3, "pending", False, "pending"), (5, "firing", True, "fired")],
+    ),
     # missing data does not count as a bar, nor break the pending run
     ({"for": "2 bars"}, [T, N, T, N, T], [(0, "pending", False, "pending"), (4, "firing", True, "fired")]),
     # a duration: the first evaluation at least that long after the first holding one
@@ -61,25 +71,50 @@ CASES = [
     # durations count time, so missing data in between still counts
     ({"for": "2d"}, [T, N, T], [(0, "pending", False, "pending"), (2, "firing", True, "fired")]),
     # keep_firing_for counts from the first failing evaluation
-    ({"keep_firing_for": "2d"}, [T, F, F, F], [(0, "firing", True, "fired"), (3, "resolved", True, "resolved")]),
+    (
+        {"keep_firing_for": "2d"},
+        [T, F, F, F],
+        [(0, "firing", True, "fired"), (3, "resolved", True, "resolved")],
+    ),
     # ... and restarts when the condition holds again
-    ({"keep_firing_for": "2d"}, [T, F, T, F, F, F],
-     [(0, "firing", True, "fired"), (5, "resolved", True, "resolved")]),
+    (
+        {"keep_firing_for": "2d"},
+        [T, F, T, F, F, F],
+        [(0, "firing", True, "fired"), (5, "resolved", True, "resolved")],
+    ),
     ({"keep_firing_for": "1d"}, [T, F, F], [(0, "firing", True, "fired"), (2, "resolved", True, "resolved")]),
     # missing data never resolves, even past keep_firing_for; the next failing evaluation does
     ({}, [T, N, N, N], [(0, "firing", True, "fired")]),
-    ({"keep_firing_for": "1d"}, [T, F, N, N, F], [(0, "firing", True, "fired"), (4, "resolved", True, "resolved")]),
+    (
+        {"keep_firing_for": "1d"},
+        [T, F, N, N, F],
+        [(0, "firing", True, "fired"), (4, "resolved", True, "resolved")],
+    ),
     # repeat_interval re-notifies a still-firing alert, without a state change
-    ({"repeat_interval": "2d"}, [T, T, T, T, T],
-     [(0, "firing", True, "fired"), (2, None, True, "repeat"), (4, None, True, "repeat")]),
+    (
+        {"repeat_interval": "2d"},
+        [T, T, T, T, T],
+        [(0, "firing", True, "fired"), (2, None, True, "repeat"), (4, None, True, "repeat")],
+    ),
     ({"repeat_interval": "0"}, [T, T, T, T], [(0, "firing", True, "fired")]),
     # re-notifications go on while kept firing
-    ({"repeat_interval": "1d", "keep_firing_for": "3d"}, [T, F, F],
-     [(0, "firing", True, "fired"), (1, None, True, "repeat"), (2, None, True, "repeat")]),
+    (
+        {"repeat_interval": "1d", "keep_firing_for": "3d"},
+        [T, F, F],
+        [(0, "firing", True, "fired"), (1, None, True, "repeat"), (2, None, True, "repeat")],
+    ),
     # after a resolve the alert can go through the whole cycle again
-    ({"for": "1 bars"}, [T, T, F, T, T],
-     [(0, "pending", False, "pending"), (1, "firing", True, "fired"), (2, "resolved", True, "resolved"),
-      (3, "pending", False, "pending"), (4, "firing", True, "fired")]),
+    (
+        {"for": "1 bars"},
+        [T, T, F, T, T],
+        [
+            (0, "pending", False, "pending"),
+            (1, "firing", True, "fired"),
+            (2, "resolved", True, "resolved"),
+            (3, "pending", False, "pending"),
+            (4, "firing", True, "fired"),
+        ],
+    ),
     ({}, [N, N, F, N], []),
     ({"for": "3 bars"}, [T, T, T, F], [(0, "pending", False, "pending")]),
 ]
@@ -123,8 +158,11 @@ def test_fact_rule_fires_once_per_new_statement() -> None:
     """A fact rule fires for each new statement, never again for the same one."""
     r = rule(series="facts.capex_guidance", condition="revision_pct > 10")
     got = run(r, [T, T, T, T, T], statements=["a", "a", "b", "b", "a"])
-    assert got == [(0, "firing", True, "fired"), (2, "firing", True, "new_statement"),
-                   (4, "firing", True, "new_statement")]
+    assert got == [
+        (0, "firing", True, "fired"),
+        (2, "firing", True, "new_statement"),
+        (4, "firing", True, "new_statement"),
+    ]
     # re-ingesting the same statement (same fact_id) changes nothing
     assert run(r, [T, T, T], statements=["a", "a", "a"]) == [(0, "firing", True, "fired")]
 
@@ -144,18 +182,31 @@ def test_missing_data_keeps_state_untouched() -> None:
 
 def test_evaluation_from_row() -> None:
     """An evaluation is built from a row of ``evaluate``."""
-    ev = Evaluation.from_row({"rule": "r", "entity": "NVDA", "holds": True, "value": 3.0, "statement": None,
-                              "period": None, "data_at": None})
+    ev = Evaluation.from_row(
+        {
+            "rule": "r",
+            "entity": "NVDA",
+            "holds": True,
+            "value": 3.0,
+            "statement": None,
+            "period": None,
+            "data_at": None,
+        }
+    )
     assert ev == Evaluation("r", "NVDA", True, 3.0)
 
 
-timing = st.fixed_dictionaries({
-    "for": st.sampled_from(["0", "1 bars", "3 bars", "1d", "2d", "36h"]),
-    "keep_firing_for": st.sampled_from(["0", "1d", "2d", "3d"]),
-    "repeat_interval": st.sampled_from(["0", "1d", "2d"]),
-})
-evaluations = st.lists(st.tuples(st.sampled_from([True, False, None]), st.integers(1, 48),
-                                 st.sampled_from(["s1", "s2", None])), max_size=60)
+timing = st.fixed_dictionaries(
+    {
+        "for": st.sampled_from(["0", "1 bars", "3 bars", "1d", "2d", "36h"]),
+        "keep_firing_for": st.sampled_from(["0", "1d", "2d", "3d"]),
+        "repeat_interval": st.sampled_from(["0", "1d", "2d"]),
+    }
+)
+evaluations = st.lists(
+    st.tuples(st.sampled_from([True, False, None]), st.integers(1, 48), st.sampled_from(["s1", "s2", None])),
+    max_size=60,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -172,8 +223,9 @@ def test_never_two_firings_without_resolve(fields: dict[str, str], evs: list[Any
         now += dt.timedelta(hours=hours)
         step = transition(state, Evaluation("r", "X", holds, statement=statement), r, now=now)
         if step.change == "firing":
-            assert not is_firing or (r.is_fact_series and step.reason == "new_statement"
-                                     and statement != firing_statement)
+            assert not is_firing or (
+                r.is_fact_series and step.reason == "new_statement" and statement != firing_statement
+            )
             is_firing, firing_statement = True, statement
         elif step.change == "resolved":
             assert is_firing

@@ -20,7 +20,7 @@ from metrics.rules import (
 
 PROJECT = Path(__file__).resolve().parents[2]
 
-CONTRACT_EXAMPLE = '''
+CONTRACT_EXAMPLE = """
 [[rules]]
 name = "nvda-below-100"
 series = "prices.close"
@@ -32,7 +32,7 @@ repeat_interval = "1d"
 severity = "warning"
 channels = ["log"]
 summary = "{entity} closed at {value:.2f}"
-'''
+"""
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -54,8 +54,13 @@ def test_contract_example_loads(tmp_path: Path) -> None:
     assert r.name == "nvda-below-100" and r.series == "prices.close" and r.entities == ("NVDA",)
     assert r.hold == Hold(duration=dt.timedelta(days=2))
     assert r.keep_firing_for == dt.timedelta(0) and r.repeat_interval == dt.timedelta(days=1)
-    assert (r.severity, r.channels, r.source, r.column, r.shape) == ("warning", ("log",), "prices", "close",
-                                                                      "prices")
+    assert (r.severity, r.channels, r.source, r.column, r.shape) == (
+        "warning",
+        ("log",),
+        "prices",
+        "close",
+        "prices",
+    )
     assert r.render_summary({"entity": "NVDA", "value": 99.5}) == "NVDA closed at 99.50"
 
 
@@ -74,11 +79,19 @@ def test_defaults() -> None:
     assert r.entities is None and r.hold.immediate and r.channels == ("log",) and r.is_fact_series
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("0", dt.timedelta(0)), ("30m", dt.timedelta(minutes=30)), ("2d", dt.timedelta(days=2)),
-    ("1h30m", dt.timedelta(hours=1, minutes=30)), ("1.5h", dt.timedelta(hours=1.5)),
-    ("1w", dt.timedelta(weeks=1)), ("0d", dt.timedelta(0)), ("45s", dt.timedelta(seconds=45)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", dt.timedelta(0)),
+        ("30m", dt.timedelta(minutes=30)),
+        ("2d", dt.timedelta(days=2)),
+        ("1h30m", dt.timedelta(hours=1, minutes=30)),
+        ("1.5h", dt.timedelta(hours=1.5)),
+        ("1w", dt.timedelta(weeks=1)),
+        ("0d", dt.timedelta(0)),
+        ("45s", dt.timedelta(seconds=45)),
+    ],
+)
 def test_durations(text: str, expected: dt.timedelta) -> None:
     """Durations are numbers with s, m, h, d or w, possibly combined, or "0"."""
     assert parse_duration(text) == expected
@@ -99,27 +112,30 @@ def test_hold_in_bars() -> None:
     assert not parse_hold("2d").immediate
 
 
-@pytest.mark.parametrize(("spec", "field", "fragment"), [
-    ({"colour": "red"}, "colour", "unknown key"),
-    ({"for": "2 days"}, "for", "bad 'for'"),
-    ({"keep_firing_for": "soon"}, "keep_firing_for", "bad duration"),
-    ({"repeat_interval": "1y"}, "repeat_interval", "bad duration"),
-    ({"series": "prices.closing"}, "series", "unknown prices name 'closing'"),
-    ({"series": "facts.profit"}, "series", "unknown facts name 'profit'"),
-    ({"series": "derived.ebit_margin"}, "series", "unknown derived name"),
-    ({"series": "news.close"}, "series", "unknown series"),
-    ({"condition": "valeu < 3"}, "condition", "does not compile"),
-    ({"condition": "value <<< 3"}, "condition", "does not compile"),
-    ({"condition": "value + 3"}, "condition", "not boolean"),
-    ({"condition": "revision_pct > 10"}, "condition", "does not compile"),   # a fact feature on prices
-    ({"severity": "fatal"}, "severity", "unknown severity"),
-    ({"channels": ["pager"]}, "channels", "unknown channel 'pager'"),
-    ({"summary": "{entity} {price}"}, "summary", "unknown field {price}"),
-    ({"summary": "{entity"}, "summary", "bad summary"),
-    ({"entities": []}, "entities", "non-empty"),
-    ({"name": ""}, "name", "at least 1"),
-    ({"condition": None}, "condition", "required"),
-])
+@pytest.mark.parametrize(
+    ("spec", "field", "fragment"),
+    [
+        ({"colour": "red"}, "colour", "unknown key"),
+        ({"for": "2 days"}, "for", "bad 'for'"),
+        ({"keep_firing_for": "soon"}, "keep_firing_for", "bad duration"),
+        ({"repeat_interval": "1y"}, "repeat_interval", "bad duration"),
+        ({"series": "prices.closing"}, "series", "unknown prices name 'closing'"),
+        ({"series": "facts.profit"}, "series", "unknown facts name 'profit'"),
+        ({"series": "derived.ebit_margin"}, "series", "unknown derived name"),
+        ({"series": "news.close"}, "series", "unknown series"),
+        ({"condition": "valeu < 3"}, "condition", "does not compile"),
+        ({"condition": "value <<< 3"}, "condition", "does not compile"),
+        ({"condition": "value + 3"}, "condition", "not boolean"),
+        ({"condition": "revision_pct > 10"}, "condition", "does not compile"),  # a fact feature on prices
+        ({"severity": "fatal"}, "severity", "unknown severity"),
+        ({"channels": ["pager"]}, "channels", "unknown channel 'pager'"),
+        ({"summary": "{entity} {price}"}, "summary", "unknown field {price}"),
+        ({"summary": "{entity"}, "summary", "bad summary"),
+        ({"entities": []}, "entities", "non-empty"),
+        ({"name": ""}, "name", "at least 1"),
+        ({"condition": None}, "condition", "required"),
+    ],
+)
 def test_invalid_field_names_rule_and_field(spec: dict[str, Any], field: str, fragment: str) -> None:
     """Each kind of mistake is a RuleError naming the rule and the field."""
     errs = errors_of(spec, channels=["log", "ops"])
@@ -132,15 +148,21 @@ def test_invalid_field_names_rule_and_field(spec: dict[str, Any], field: str, fr
 
 def test_fact_features_allowed_on_fact_series() -> None:
     """Fact series may use revision_pct, period and kind; derived statement series too."""
-    assert not errors_of({"series": "facts.capex_guidance",
-                          "condition": "revision_pct > 10 and period like 'FY%' and kind = 'guidance'"})
+    assert not errors_of(
+        {
+            "series": "facts.capex_guidance",
+            "condition": "revision_pct > 10 and period like 'FY%' and kind = 'guidance'",
+        }
+    )
     assert not errors_of({"series": "derived.net_margin", "condition": "value < 10"})
     assert errors_of({"series": "derived.market_cap", "condition": "revision_pct > 1"})
 
 
 def test_check_rules_lists_every_error(tmp_path: Path) -> None:
     """check_rules reports all errors of all rules, not just the first."""
-    path = write(tmp_path, '''
+    path = write(
+        tmp_path,
+        """
 [[rules]]
 name = "a"
 series = "prices.close"
@@ -163,7 +185,8 @@ condition = "value < 2"
 name = "ok"
 series = "prices.close"
 condition = "value < 2"
-''')
+""",
+    )
     errs = check_rules(path, channels=["log"])
     got = {(e.rule, e.field) for e in errs}
     assert got == {("a", "colour"), ("b", "series"), ("b", "channels"), ("a", "name")}
@@ -184,7 +207,17 @@ def test_not_toml_is_a_config_error(tmp_path: Path) -> None:
 
 def test_summary_with_null_value_renders() -> None:
     """A summary whose numeric field is null renders as n/a instead of failing."""
-    (r,), _ = parse_rules({"rules": [{"name": "a", "series": "prices.close", "condition": "value < 1",
-                                      "summary": "{entity}: {sma_200:.2f} ({rule})"}]})
+    (r,), _ = parse_rules(
+        {
+            "rules": [
+                {
+                    "name": "a",
+                    "series": "prices.close",
+                    "condition": "value < 1",
+                    "summary": "{entity}: {sma_200:.2f} ({rule})",
+                }
+            ]
+        }
+    )
     assert r.render_summary({"entity": "X", "sma_200": None}) == "X: n/a (a)"
     assert r.render_summary({"entity": "X", "sma_200": 1.5}) == "X: 1.50 (a)"

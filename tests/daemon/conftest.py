@@ -204,3 +204,6 @@ def events(stderr: str) -> list[dict[str, Any]]:
             except ValueError:
                 continue
     return out
+
+
+from tests.store.conftest import yahoo  # noqa: E402, F401 - Yahoo replayed from recorded responses

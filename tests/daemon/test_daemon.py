@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import signal
 import time
@@ -90,6 +91,7 @@ def test_status_shows_each_jobs_last_run(capsys: pytest.CaptureFixture[str],
     assert set(by_job) == {"seed", "ingest", "prices", "evaluate", "deliver", "compact"}
     assert all(j["status"] == "ok" for j in by_job.values())
     assert 3500 < by_job["evaluate"]["lag_s"] < 3700
+    assert "evaluated=" in by_job["evaluate"]["counts"] and by_job["evaluate"]["error"] is None
     assert section["evaluated_to"] == dt.datetime(2026, 5, 22, 22, 0, tzinfo=UTC)
     assert section["closes_behind"] == 0
     assert section["daemon"] is None
@@ -205,7 +207,7 @@ def test_sigterm_finishes_the_job_in_hand_and_exits_cleanly(daemon_env: tuple[Pa
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     names = [e.get("event") for e in seen + events(err)]
-    assert "daemon.stopping" in names and names[-1] == "daemon.stopped"
+    assert "daemon.stopping" in names and "daemon.stopped" in names
     assert not list(root.rglob("*.tmp"))
     for part in root.rglob("*.parquet"):
         pl.read_parquet(part)
@@ -258,15 +260,18 @@ def test_sigkill_at_a_random_point_then_restart_loses_and_doubles_nothing(
 
 def test_first_run_of_the_shipped_project_shows_facts_and_alerts(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """The shipped config, example documents and sample prices give facts and firing alerts at once."""
-    shipped_rules = PROJECT / "config" / "rules.toml"
-    if not shipped_rules.exists():
-        pytest.skip("config/rules.toml not shipped yet")
+    """The shipped rules, example documents and sample prices give facts and firing alerts at once,
+    and ``metrics status`` then shows every job's last run."""
     root = tmp_path / "store"
-    config = write_config(tmp_path / "cfg", root, rules=shipped_rules.read_text(encoding="utf-8"),
-                          replay_max_days=30)
+    rules = (PROJECT / "config" / "rules.toml").read_text(encoding="utf-8")
+    config = write_config(tmp_path / "cfg", root, rules=rules)
     res = run_metrics(capsys, *store_args(config, root), "daemon", "--once")
     assert res.code == 0, res.err[-3000:]
-    assert "notify.log" in res.err
+    assert any(e["event"] == "notify.log" and e["state"] == "firing" for e in events(res.err))
+    assert Store(root).scan("facts").select(pl.len()).collect().item() > 0
     listed = run_metrics(capsys, *store_args(config, root), "alerts", "--format", "json")
-    assert listed.code == 0 and listed.out.strip() not in ("", "[]")
+    assert listed.code == 0 and "firing" in listed.out
+    status = run_metrics(capsys, *store_args(config, root), "status", "--format", "json")
+    assert status.code == 0, status.err
+    jobs = {j["job"]: j for j in json.loads(status.out)["jobs"]["jobs"]}
+    assert set(jobs) == {"seed", "ingest", "prices", "evaluate", "deliver", "compact"}

@@ -125,3 +125,11 @@ def test_rules_load_with_errors_raises_naming_rule_and_field(tmp_path: Path) -> 
     with pytest.raises(RuleError) as e:
         RulesHolder(path, ["log"]).load()
     assert e.value.rule == "broken" and e.value.field == "channels"
+
+
+def test_first_evaluation_replays_the_end_of_the_price_history() -> None:
+    """On a fresh store whose prices stop before now, the closes replayed are the last ones with data."""
+    now = dt.datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    end_of_data = dt.datetime(2026, 5, 30, tzinfo=UTC)  # the sample's last bar is 2026-05-29
+    points = evaluation_points(None, now, max_closes=3, history_end=end_of_data)
+    assert points == [close("2026-05-27"), close("2026-05-28"), close("2026-05-29"), now]
