@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,7 +64,7 @@ def _jsonable(v: Any) -> Any:
         return v.isoformat().replace("+00:00", "Z")
     if isinstance(v, dt.date):
         return v.isoformat()
-    if isinstance(v, float) and v != v:  # NaN
+    if isinstance(v, float) and math.isnan(v):
         return None
     return v
 
@@ -84,13 +85,13 @@ def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None) -> No
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(df.columns)
-        for row in df.iter_rows():
-            w.writerow(["" if v is None else _jsonable(v) for v in row])
+        for values in df.iter_rows():
+            w.writerow(["" if v is None else _jsonable(v) for v in values])
         sys.stdout.write(buf.getvalue())
     else:
         table = Table(title=title, show_lines=False)
         for c in df.columns:
             table.add_column(c, overflow="fold")
-        for row in df.iter_rows():
-            table.add_row(*("" if v is None else str(_jsonable(v)) for v in row))
+        for values in df.iter_rows():
+            table.add_row(*("" if v is None else str(_jsonable(v)) for v in values))
         out.print(table)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
+from polars.datatypes import DataType, DataTypeClass
 
 UTC_TS = pl.Datetime("us", "UTC")
 
@@ -25,7 +26,7 @@ QUALIFIERS: tuple[str, ...] = ("gt", "lt", "approx")
 NON_MONEY_UNITS: tuple[str, ...] = ("pct", "x", "count", "GW", "MW")
 ALERT_STATES: tuple[str, ...] = ("pending", "firing", "resolved")
 
-FACTS = pl.Schema({
+_FACTS: dict[str, DataType | DataTypeClass] = {
     "fact_id": pl.String,        # stable hash: same document twice -> same ids
     "doc": pl.String,            # file name
     "doc_hash": pl.String,       # sha256 of the file's bytes
@@ -47,9 +48,10 @@ FACTS = pl.Schema({
     "value_usd": pl.Float64,     # money converted at `published`, else null
     "repaired": pl.Boolean,      # a lost decimal point was repaired
     "ingested_at": UTC_TS,       # when we learned it
-})
+}
+FACTS = pl.Schema(_FACTS)
 
-PRICES = pl.Schema({
+_PRICES: dict[str, DataType | DataTypeClass] = {
     "ticker": pl.String,
     "date": pl.Date,
     "open": pl.Float64,
@@ -61,9 +63,10 @@ PRICES = pl.Schema({
     "currency": pl.String,
     "source": pl.String,         # yahoo | file:<name>
     "fetched_at": UTC_TS,
-})
+}
+PRICES = pl.Schema(_PRICES)
 
-ALERTS = pl.Schema({
+_ALERTS: dict[str, DataType | DataTypeClass] = {
     "alert_id": pl.String,       # stable hash of (rule, entity, state, at)
     "rule": pl.String,
     "entity": pl.String,
@@ -74,9 +77,10 @@ ALERTS = pl.Schema({
     "summary": pl.String,
     "statement": pl.String,      # fact rules: the statement (fact_id) that fired, else null
     "recorded_at": UTC_TS,
-})
+}
+ALERTS = pl.Schema(_ALERTS)
 
-DOCUMENTS = pl.Schema({
+_DOCUMENTS: dict[str, DataType | DataTypeClass] = {
     "doc_hash": pl.String,       # sha256 of the bytes
     "path": pl.String,
     "name": pl.String,
@@ -87,7 +91,8 @@ DOCUMENTS = pl.Schema({
     "articles": pl.Int64,
     "facts": pl.Int64,
     "ingested_at": UTC_TS,
-})
+}
+DOCUMENTS = pl.Schema(_DOCUMENTS)
 
 
 @dataclass(frozen=True, slots=True)

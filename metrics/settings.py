@@ -9,8 +9,8 @@ entry point; it turns validation failures into ``ConfigError`` naming the file a
 from __future__ import annotations
 
 import contextvars
-import os
 import datetime as dt
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -103,6 +103,10 @@ class DeliverySettings(Strict):
     batch_size: int = Field(100, ge=1)
 
 
+def _default_channels() -> dict[str, Channel]:
+    return {"log": LogChannel()}
+
+
 class Settings(BaseSettings):
     """Everything the library and the daemon are configured by."""
 
@@ -121,7 +125,7 @@ class Settings(BaseSettings):
     prices: PricesSettings = PricesSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     delivery: DeliverySettings = DeliverySettings()
-    channels: dict[str, Channel] = Field(default_factory=lambda: {"log": LogChannel()})
+    channels: dict[str, Channel] = Field(default_factory=_default_channels)
 
     @classmethod
     def settings_customise_sources(
