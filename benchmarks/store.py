@@ -1,17 +1,24 @@
-"""Store benchmark: import the 1.72 M real bars, then two queries against DuckDB on the same files.
+"""Store benchmark: import the 1.72 M real bars, then the same queries on the store and on DuckDB.
 
 Run: ``.venv/bin/python benchmarks/store.py [PARQUET] [--repeat N]``. Prints medians (ms) and the
 ratio store / DuckDB (below 1: the store is faster). Each query is run on a warm ``Store`` object
 (as a notebook or the daemon holds one) and DuckDB on a warm connection, both over the same hive
-files under a temporary root. "latest" = the latest close of every ticker; "history" = one
-ticker's full history, sorted by date, both as polars DataFrames; the last row is the same
-without the sort and with DuckDB's result left in Arrow (DuckDB's cheapest output).
+files under a temporary root, and both sides return the same thing, fully materialized:
+
+- "latest close": the latest close of every ticker, polars DataFrames;
+- "history, DataFrame": one ticker's full history sorted by date (``Store.prices_for``), polars
+  DataFrames on both sides;
+- "history, Arrow": the same as a pyarrow Table on both sides (DuckDB 1.4+ returns a lazy
+  ``RecordBatchReader`` from ``.arrow()``: ``read_all()`` runs the query to the end);
+- "history, scan+filter": the general lazy path ``scan("prices").filter(ticker == X)`` unsorted
+  against DuckDB's unsorted query, DataFrames on both sides.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import statistics
 import tempfile
 import time
@@ -29,14 +36,17 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices" / "
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
-def median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm-up
-    times = []
+def median_ms(fns: tuple[Callable[[], Any], Callable[[], Any]], repeat: int) -> tuple[float, float]:
+    """Median ms of each of two functions, run alternately (so both see the same machine load)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for fn in fns:
+        fn()  # warm-up
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+        for fn, out in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
 
 
 def main() -> None:
@@ -46,9 +56,10 @@ def main() -> None:
     parser.add_argument("--ticker", default="NVDA")
     args = parser.parse_args()
 
-    imports = []
+    imports, roots = [], []
     for _ in range(3):
         root = Path(tempfile.mkdtemp(prefix="bench-store-"))
+        roots.append(root)
         t0 = time.perf_counter()
         bars = import_price_file(args.parquet, now=NOW)
         Store(root).append("prices", bars, now=NOW)
@@ -61,27 +72,38 @@ def main() -> None:
     con = duckdb.connect()
     files = f"read_parquet('{root}/prices/*/*.parquet', hive_partitioning = true)"
     t = args.ticker
+    by_date = f"select * from {files} where ticker = '{t}' order by date"
     cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
         "latest close of every ticker": (
             lambda: store.prices_as_of(NOW.date()).select("ticker", "date", "close").collect(),
             lambda: con.sql(f"select ticker, max(date) as date, arg_max(close, date) as close "
                             f"from {files} group by ticker").pl(),
         ),
-        f"{t} full history": (
-            lambda: store.scan("prices").filter(pl.col("ticker") == t).sort("date").collect(),
-            lambda: con.sql(f"select * from {files} where ticker = '{t}' order by date").pl(),
+        f"{t} history, DataFrame": (
+            lambda: store.prices_for(t).collect(),
+            lambda: con.sql(by_date).pl(),
         ),
-        f"{t} history, unsorted, duckdb to Arrow": (
+        f"{t} history, Arrow table": (
+            lambda: store.prices_for(t).collect().to_arrow(),
+            lambda: con.sql(by_date).arrow().read_all(),
+        ),
+        f"{t} history, scan+filter, unsorted": (
             lambda: store.scan("prices").filter(pl.col("ticker") == t).collect(),
-            lambda: con.sql(f"select * from {files} where ticker = '{t}'").arrow(),
+            lambda: con.sql(f"select * from {files} where ticker = '{t}'").pl(),
         ),
     }
     a, b = cases["latest close of every ticker"]
     assert a().sort("ticker").select("ticker", "close").equals(b().sort("ticker").select("ticker", "close"))
+    a, b = cases[f"{t} history, DataFrame"]
+    got, expected = a(), b()
+    assert got.height == expected.height > 0
+    assert got.select("date", "close").equals(expected.select("date", "close"))
     print(f"{'query':40} {'store ms':>9} {'duckdb ms':>10} {'ratio':>6}")
-    for name, (mine, theirs) in cases.items():
-        m, d = median_ms(mine, args.repeat), median_ms(theirs, args.repeat)
+    for name, fns in cases.items():
+        m, d = median_ms(fns, args.repeat)
         print(f"{name:40} {m:9.1f} {d:10.1f} {m / d:6.2f}")
+    for old in roots:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 if __name__ == "__main__":

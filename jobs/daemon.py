@@ -3,10 +3,11 @@
 Start-up, in order: take ``<root>/daemon.lock`` (a second daemon on the same store exits 2 naming
 the holder); load the company registry and the rules (an error refuses to start: exit 2, naming the
 file, rule and field); seed prices from ``prices.seed_files`` if the store has none; then ingest,
-prices, evaluate (replaying missed closes) and deliver run at once, so a first run shows facts and
-alerts immediately. ``--once`` also compacts and exits; otherwise the schedule of
-``jobs.scheduler`` takes over until SIGTERM or SIGINT, which let the jobs in hand finish (a replay
-stops after its current tick) and exit 0.
+prices, evaluate (replaying missed closes) and deliver run at once. On a first start (just seeded)
+the fetch is left to its schedule so that facts and alerts show immediately, even offline.
+``--once`` runs every job (compact too) and exits; otherwise the schedule of ``jobs.scheduler``
+takes over until SIGTERM or SIGINT, which let the jobs in hand finish (a replay stops after its
+current tick) and exit 0.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ log = get_logger("jobs.daemon")
 
 STARTUP_JOBS = ("seed", "ingest", "prices", "evaluate", "deliver")
 ONCE_JOBS = (*STARTUP_JOBS, "compact")
+# A first start (the store was just seeded from the sample) shows alerts at once: the fetch waits
+# for its schedule. A restart fetches first, so the closes it replays have their bars.
+FIRST_START_JOBS = ("ingest", "evaluate", "deliver")
 
 
 @contextmanager
@@ -113,7 +117,12 @@ def _serve(services: Services, clock: Clock) -> int:
     """The start-up jobs, then the schedule until a signal sets ``services.stop``."""
     from jobs.prices import tickers_by_exchange
 
-    run_jobs(services, STARTUP_JOBS, clock)
+    seeded = run_jobs(services, ("seed",), clock)
+    first_start = bool(seeded and seeded[0].summary.get("files"))
+    if first_start:
+        log.info("daemon.first_start", seeded=seeded[0].summary.get("rows"),
+                 prices="fetched after each exchange's next close (or: metrics prices fetch)")
+    run_jobs(services, FIRST_START_JOBS if first_start else STARTUP_JOBS[1:], clock)
     if services.stop.is_set():
         log.info("daemon.stopped", once=False)
         return 0

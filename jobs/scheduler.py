@@ -84,7 +84,8 @@ class Schedule:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = BackgroundScheduler(
             timezone=dt.UTC,
-            executors={"default": ThreadPoolExecutor(workers)},
+            # fetches run one at a time (one rate-limited source); the other jobs share a pool
+            executors={"default": ThreadPoolExecutor(workers), "prices": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": s.misfire_grace_s},
         )
         self.exchanges: dict[str, str] = {}
@@ -100,7 +101,8 @@ class Schedule:
                 exchange, session_of_fetch(exchange, now, delay)):
             log.info("prices.skipped", exchange=exchange, reason="not a session")
             return None
-        result = execute(job, JOBS[job], self.services, now=now, **kwargs)
+        name = f"{job}-{exchange}" if exchange is not None else job  # one status row per exchange
+        result = execute(name, JOBS[job], self.services, now=now, **kwargs)
         if job == "prices" and result.summary.get("rows"):
             self.wake("evaluate")
         if job == "evaluate" and result.summary.get("notifications"):
@@ -125,7 +127,8 @@ class Schedule:
         delay = self.services.settings.prices.fetch_delay_minutes
         for exchange, tickers in exchanges.items():
             trigger, when = fetch_trigger(exchange, delay)
-            add(self.run, trigger, args=["prices"], kwargs={"exchange": exchange}, id=f"prices-{exchange}")
+            add(self.run, trigger, args=["prices"], kwargs={"exchange": exchange}, id=f"prices-{exchange}",
+                executor="prices")
             self.exchanges[exchange] = when
             log.info("prices.scheduled", exchange=exchange, tickers=len(tickers), at=when)
 

@@ -22,7 +22,7 @@ SUMMARY_KEYS = ("documents", "facts", "rows", "tickers", "evaluated", "transitio
 def _expected_every(settings: Settings) -> dict[str, float]:
     s = settings.scheduler
     return {"ingest": s.ingest_every_s, "evaluate": s.evaluate_every_s, "deliver": s.deliver_every_s,
-            "compact": 86400.0, "prices": 86400.0}
+            "compact": 86400.0, "prices": 2 * 86400.0}  # prices: Friday's fetch is followed by Monday's
 
 
 def jobs_status(db: StateDB, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
@@ -33,6 +33,7 @@ def jobs_status(db: StateDB, settings: Settings, *, now: dt.datetime) -> dict[st
         finished = run["finished_at"]
         lag = (now - finished).total_seconds() if finished is not None else None
         summary = run["summary"] or {}
+        kind = run["job"].split("-", 1)[0]          # prices-XNYS -> prices
         counts = " ".join(f"{k}={summary[k]}" for k in SUMMARY_KEYS if k in summary)
         jobs.append({
             "job": run["job"],
@@ -40,7 +41,7 @@ def jobs_status(db: StateDB, settings: Settings, *, now: dt.datetime) -> dict[st
             "finished_at": finished.replace(microsecond=0) if finished is not None else None,
             "duration_s": summary.get("duration_s"),
             "lag_s": round(lag, 1) if lag is not None else None,
-            "overdue": bool(lag is not None and run["job"] in every and lag > 2 * every[run["job"]]),
+            "overdue": bool(lag is not None and kind in every and lag > 2 * every[kind]),
             "counts": counts,
             "error": summary.get("error") or summary.get("rules_error"),
         })

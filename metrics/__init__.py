@@ -1,8 +1,76 @@
-"""Financial-metrics time-series store and alerting: the library (see README)."""
+"""Financial-metrics time-series store and alerting: the library (see README).
 
+Everything users, notebooks and the daemon's jobs may rely on is re-exported here; the rest of the
+modules are internal. ``tests/test_public_api.py`` keeps this list honest.
+"""
+
+from metrics.alerting import AlertState, Evaluation, Step, transition
 from metrics.backtest import backtest
+from metrics.documents import Article, Document, read_document, split_articles
+from metrics.entities import Company, Registry
+from metrics.errors import (
+    ConfigError,
+    DeliveryError,
+    DocumentError,
+    InputError,
+    LockTimeout,
+    MetricsError,
+    PriceDataError,
+    RuleError,
+    StoreError,
+)
 from metrics.evaluate import evaluate
-from metrics.rules import Rule, load_rules
+from metrics.extract import Fact, extract_article, extract_text
+from metrics.fx import to_usd
+from metrics.ingest import IngestReport, ingest_paths
+from metrics.outbox import deliver_due
+from metrics.prices import FetchReport, PriceSource, update_prices
+from metrics.rules import Rule, check_rules, load_rules
+from metrics.settings import Settings, load_settings
+from metrics.statedb import StateDB, open_db
 from metrics.store import Store, open_store
+from metrics.tick import run_tick
 
-__all__ = ["Rule", "Store", "backtest", "evaluate", "load_rules", "open_store"]
+__all__ = [
+    "AlertState",
+    "Article",
+    "Company",
+    "ConfigError",
+    "DeliveryError",
+    "Document",
+    "DocumentError",
+    "Evaluation",
+    "Fact",
+    "FetchReport",
+    "IngestReport",
+    "InputError",
+    "LockTimeout",
+    "MetricsError",
+    "PriceDataError",
+    "PriceSource",
+    "Registry",
+    "Rule",
+    "RuleError",
+    "Settings",
+    "StateDB",
+    "Step",
+    "Store",
+    "StoreError",
+    "backtest",
+    "check_rules",
+    "deliver_due",
+    "evaluate",
+    "extract_article",
+    "extract_text",
+    "ingest_paths",
+    "load_rules",
+    "load_settings",
+    "open_db",
+    "open_store",
+    "read_document",
+    "run_tick",
+    "split_articles",
+    "to_usd",
+    "transition",
+    "update_prices",
+]

@@ -9,7 +9,8 @@ Layout under the root::
 ``seq`` is a per-dataset counter taken under the writer lock, so a larger number is a later write.
 Rows with a null partition value go to ``year=0``. Every file is written sorted by the dataset's
 sort columns (prices: ticker, date) in row groups of ``ROW_GROUP_ROWS`` rows with statistics, so
-readers that filter on the leading sort column skip most of each file.
+readers that filter on the leading sort column skip most of each file (4,096 rows: a ticker's year
+of bars spans one or two row groups, so a one-ticker read decodes about 1/20 of a year's file).
 
 **Writes.** One writer at a time: ``append`` and ``compact`` hold a file lock (``writer()``); a
 second writer waits up to ``lock_timeout`` seconds, then gets ``LockTimeout`` naming the holder's
@@ -24,6 +25,11 @@ partition can share a key. A partition of one part, or of parts with disjoint ke
 import plus the days fetched since), is read as is; only overlapping partitions are deduplicated.
 Where the partition column is not part of the key (documents: ``ingested_at``), the whole dataset is
 one such group.
+
+**Point reads.** ``prices_for(tickers, start, end)`` is the fast path for one or a few tickers: the
+cached footer statistics (per-row-group ticker ranges, per-part date ranges) pick the parts that can
+hold those tickers and dates before any file is opened, the rest is a plain filtered scan of them
+(deduplicated only where the chosen parts may share a key).
 
 **Compaction** (``compact``) rewrites each group that has more than one part as one part per
 partition, without duplicates: it publishes the new parts first and removes the old ones after. A
@@ -67,7 +73,7 @@ def _log() -> Any:
     return get_logger(__name__)
 
 
-ROW_GROUP_ROWS = 16_384
+ROW_GROUP_ROWS = 4_096
 _PART_RE = re.compile(r"^part-(\d+)-")
 _SEQ = "__seq"
 
@@ -90,7 +96,15 @@ class Part:
     year: str
     rows: int = 0
     key_ranges: tuple[tuple[Any, Any] | None, ...] = ()
+    # min/max of the first key column in each row group (None: a group without statistics)
+    group_ranges: tuple[tuple[Any, Any] | None, ...] = ()
     error: str | None = None     # set when the part is damaged; the other fields are then empty
+
+    def may_hold(self, values: Iterable[Any]) -> bool:
+        """False only when no row group's range of the first key column contains any of ``values``."""
+        if not self.group_ranges and self.rows:
+            return True
+        return any(r is None or r[0] <= v <= r[1] for r in self.group_ranges for v in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +200,7 @@ def _read_part(path: Path, spec: Dataset) -> Part:
         if missing:
             return Part(path, seq, year, error=f"columns missing: {missing}")
         ranges: list[tuple[Any, Any] | None] = []
+        groups: list[tuple[Any, Any] | None] = []
         for col in spec.key:
             idx = names.index(col)
             lo: Any = None
@@ -193,15 +208,17 @@ def _read_part(path: Path, spec: Dataset) -> Part:
             known = True
             for i in range(meta.num_row_groups):
                 stats = meta.row_group(i).column(idx).statistics
+                if col == spec.key[0]:
+                    has = stats is not None and stats.has_min_max
+                    if has or meta.row_group(i).num_rows:
+                        groups.append((stats.min, stats.max) if has else None)
                 if stats is None or not stats.has_min_max:
-                    known = meta.row_group(i).num_rows == 0
-                    if not known:
-                        break
+                    known = known and meta.row_group(i).num_rows == 0
                     continue
                 lo = stats.min if lo is None or stats.min < lo else lo
                 hi = stats.max if hi is None or stats.max > hi else hi
             ranges.append((lo, hi) if known and lo is not None else None)
-        return Part(path, seq, year, rows=meta.num_rows, key_ranges=tuple(ranges))
+        return Part(path, seq, year, rows=meta.num_rows, key_ranges=tuple(ranges), group_ranges=tuple(groups))
     except (OSError, ValueError) as e:  # pyarrow raises ArrowInvalid (a ValueError) or OSError
         return Part(path, seq, year, error=f"{type(e).__name__}: {e}")
 
@@ -361,10 +378,15 @@ class Store:
     def _scan_files(self, dataset: str, paths: Sequence[Path]) -> pl.LazyFrame:
         return pl.scan_parquet(list(paths), schema=DATASETS[dataset].schema, hive_partitioning=False)
 
-    def _dedup(self, dataset: str, parts: Sequence[Part]) -> pl.LazyFrame:
+    def _dedup(self, dataset: str, parts: Sequence[Part], where: pl.Expr | None = None) -> pl.LazyFrame:
+        """One row per key of ``parts`` (rows first filtered by ``where``, which must be a condition
+        on key columns only, so that it keeps or drops all the versions of a key alike)."""
         spec = DATASETS[dataset]
-        frames = [self._scan_files(dataset, [p.path]).with_columns(pl.lit(p.seq, pl.Int64).alias(_SEQ))
-                  for p in parts]
+        scans = [self._scan_files(dataset, [p.path]) for p in parts]
+        if where is not None:
+            scans = [s.filter(where) for s in scans]
+        frames = [s.with_columns(pl.lit(p.seq, pl.Int64).alias(_SEQ))
+                  for s, p in zip(scans, parts, strict=True)]
         return _latest_per_key(pl.concat(frames, how="vertical"), spec, seq=True).drop(_SEQ)
 
     def scan_raw(self, dataset: str) -> pl.LazyFrame:
@@ -393,6 +415,44 @@ class Store:
         if not frames:
             return pl.LazyFrame(schema=spec.schema)
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
+
+    def prices_for(self, tickers: str | Iterable[str], start: dt.date | None = None,
+                   end: dt.date | None = None) -> pl.LazyFrame:
+        """The bars of ``tickers`` dated ``start`` .. ``end`` (both included, None: unbounded), one
+        row per (ticker, date) as ``scan`` gives them, sorted by ticker and date.
+
+        Same rows as ``scan("prices").filter(...)``, but the parts are chosen before any file is
+        opened: a part is read only when its year can hold the dates and one of its row groups'
+        ticker ranges (footer statistics, cached) contains a wanted ticker; the chosen parts of a
+        partition are deduplicated only when they may share a key.
+        """
+        wanted = sorted({tickers} if isinstance(tickers, str) else set(tickers))
+        cond = pl.col("ticker").is_in(wanted) if len(wanted) != 1 else pl.col("ticker") == wanted[0]
+        if start is not None:
+            cond &= pl.col("date") >= start
+        if end is not None:
+            cond &= pl.col("date") <= end
+        lo_year = start.year if start is not None else None
+        hi_year = end.year if end is not None else None
+        plain: list[Path] = []
+        frames: list[pl.LazyFrame] = []
+        for group in self._groups("prices"):
+            year = _year_of(group)
+            if (lo_year is not None or hi_year is not None) and (
+                    year == 0 or (lo_year is not None and year < lo_year)
+                    or (hi_year is not None and year > hi_year)):
+                continue
+            chosen = [p for p in group if wanted and p.may_hold(wanted)]
+            if _needs_dedup(chosen):
+                frames.append(self._dedup("prices", chosen, cond))
+            else:
+                plain.extend(p.path for p in chosen)
+        if plain:
+            frames.insert(0, self._scan_files("prices", plain).filter(cond))
+        if not frames:
+            return pl.LazyFrame(schema=DATASETS["prices"].schema)
+        lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
+        return lf.sort("ticker", "date")
 
     # -- point in time -----------------------------------------------------------------------
 

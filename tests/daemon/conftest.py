@@ -125,13 +125,34 @@ def receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
+US_COMPANIES = """
+[[company]]
+name = "NVIDIA"
+ticker = "NVDA"
+exchange = "XNAS"
+currency = "USD"
+fiscal_year_end = 1
+aliases = ["英伟达", "輝達", "Nvidia"]
+
+[[company]]
+name = "Microsoft"
+ticker = "MSFT"
+exchange = "XNAS"
+currency = "USD"
+fiscal_year_end = 6
+aliases = ["微软", "微軟"]
+"""
+
+
 def write_config(config: Path, root: Path, *, hook_url: str | None = None, rules: str | None = None,
-                 replay_max_days: int = 10, extra: str = "") -> Path:
-    """Write ``settings.toml`` (and ``rules.toml`` if given) into ``config``; copy companies."""
+                 replay_max_days: int = 10, extra: str = "", companies: str | None = None) -> Path:
+    """Write ``settings.toml`` (and ``rules.toml`` if given) into ``config``; the project's companies
+    unless ``companies`` gives a registry of its own."""
     config.mkdir(parents=True, exist_ok=True)
-    companies = PROJECT / "config" / "companies.toml"
-    if companies.exists() and not (config / "companies.toml").exists():
-        shutil.copy(companies, config / "companies.toml")
+    if companies is not None:
+        (config / "companies.toml").write_text(companies, encoding="utf-8")
+    elif not (config / "companies.toml").exists():
+        shutil.copy(PROJECT / "config" / "companies.toml", config / "companies.toml")
     if rules is not None:
         (config / "rules.toml").write_text(rules, encoding="utf-8")
     hook = (f'\n[channels.hook]\ntype = "webhook"\nurl = "{hook_url}"\nsecret = "{SECRET}"\ntimeout_s = 5\n'

@@ -18,6 +18,7 @@ from tests.daemon.conftest import (
     EVENING,
     PROJECT,
     TEST_RULES,
+    US_COMPANIES,
     Receiver,
     events,
     run_metrics,
@@ -123,17 +124,9 @@ def test_downtime_replays_missed_closes_in_order(capsys: pytest.CaptureFixture[s
     assert receiver.unique == {}  # NVDA closed at 215.20: nothing fired yet
     res = run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-15T22:00:00Z")
     assert res.code == 0, res.err
-    db = open_db(f"sqlite:///{root / 'state.db'}")
-    try:
-        with db.read() as conn:
-            from metrics.statedb import evaluations
-            ats = [r.at for r in conn.execute(evaluations.select().order_by(evaluations.c.ran_at,
-                                                                              evaluations.c.at))]
-    finally:
-        db.close()
-    replayed = [a for a in ats if a > dt.datetime(2026, 5, 8, 22, 0, tzinfo=UTC)]
-    assert replayed == [dt.datetime(2026, 5, d, 20, 0, tzinfo=UTC) for d in (11, 12, 13, 14, 15)] + [
-        dt.datetime(2026, 5, 15, 22, 0, tzinfo=UTC)]
+    ticks = [e["at"] for e in events(res.err) if e["event"] == "tick.done"]
+    assert ticks == [f"2026-05-{d}T20:00:00+00:00" for d in (11, 12, 13, 14, 15)] + [
+        "2026-05-15T22:00:00+00:00"]
     assert len(receiver.unique) == 2  # firing on the 14th (235.74), resolved on the 15th
     alerts = Store(root).scan("alerts").sort("at").collect()
     assert alerts.select("state", "at").rows() == [
@@ -275,3 +268,49 @@ def test_first_run_of_the_shipped_project_shows_facts_and_alerts(
     assert status.code == 0, status.err
     jobs = {j["job"]: j for j in json.loads(status.out)["jobs"]["jobs"]}
     assert set(jobs) == {"seed", "ingest", "prices", "evaluate", "deliver", "compact"}
+
+
+def test_evaluate_job_keeps_the_last_good_rules_when_the_file_breaks(
+        capsys: pytest.CaptureFixture[str], daemon_env: tuple[Path, Path]) -> None:
+    """A rules file broken while the daemon runs is reported (rules.reload_failed, rules_error) and
+    the evaluation goes on with the rules last loaded."""
+    from jobs import evaluate, prices
+    from jobs.runner import execute
+    from jobs.services import build_services
+    from metrics.settings import load_settings
+
+    config, root = daemon_env
+    services = build_services(load_settings(config, root=root))
+    try:
+        services.rules.load()
+        prices.seed(services, now=dt.datetime(2026, 5, 22, 22, 0, tzinfo=UTC))
+        (config / "rules.toml").write_text(TEST_RULES.replace('for = "0"', 'for = "whenever"', 1),
+                                           encoding="utf-8")
+        result = execute("evaluate", evaluate.run, services,
+                         now=dt.datetime(2026, 5, 22, 22, 0, tzinfo=UTC))
+    finally:
+        services.close()
+    assert result.status == "ok" and result.summary["rules"] == 2
+    assert "nvda-close-seen" in result.summary["rules_error"]
+    assert any(e["event"] == "rules.reload_failed" for e in events(capsys.readouterr().err))
+    assert set(Store(root).scan("alerts").collect().get_column("rule")) == {"nvda-close-seen",
+                                                                          "msft-close-seen"}
+
+
+def test_the_schedule_runs_jobs_on_their_intervals(tmp_path: Path, receiver: Receiver) -> None:
+    """After the start-up jobs the scheduler keeps running each job on its own interval."""
+    root = tmp_path / "store"
+    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=TEST_RULES,
+                          extra="deliver_every_s = 1\ningest_every_s = 1\n", companies=US_COMPANIES)
+    proc = spawn(*store_args(config, root), "daemon")
+    seen: list[dict[str, object]] = []
+    try:
+        wait_for_event(proc, "daemon.scheduled", seen)
+        start = len(seen)
+        while not {"deliver", "ingest"} <= {e.get("job") for e in seen[start:]
+                                            if e.get("event") == "job.finished"}:
+            wait_for_event(proc, "job.finished", seen)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0

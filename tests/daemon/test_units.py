@@ -133,3 +133,28 @@ def test_first_evaluation_replays_the_end_of_the_price_history() -> None:
     end_of_data = dt.datetime(2026, 5, 30, tzinfo=UTC)  # the sample's last bar is 2026-05-29
     points = evaluation_points(None, now, max_closes=3, history_end=end_of_data)
     assert points == [close("2026-05-27"), close("2026-05-28"), close("2026-05-29"), now]
+
+
+def test_schedule_has_every_job_coalesced_single_instance_with_grace(tmp_path: Path) -> None:
+    """Every job is coalesced, never overlaps itself, has the configured grace; fetches are per exchange."""
+    from jobs.scheduler import Schedule
+    from jobs.services import build_services
+    from metrics.settings import load_settings
+
+    config = tmp_path / "cfg"
+    config.mkdir()
+    (config / "settings.toml").write_text("[scheduler]\nmisfire_grace_s = 7200\n", encoding="utf-8")
+    services = build_services(load_settings(config, root=tmp_path / "store"))
+    try:
+        schedule = Schedule(services)
+        schedule.build({"XNYS": ["NVDA"], "XTAI": ["2330.TW"]})
+        schedule.scheduler.start(paused=True)  # job defaults apply once the scheduler starts
+        jobs = {j.id: j for j in schedule.scheduler.get_jobs()}
+        schedule.shutdown()
+        assert set(jobs) == {"ingest", "evaluate", "deliver", "compact", "prices-XNYS", "prices-XTAI"}
+        assert all(j.coalesce and j.max_instances == 1 and j.misfire_grace_time == 7200
+                   for j in jobs.values())
+        assert jobs["prices-XTAI"].executor == "prices" and jobs["prices-XTAI"].kwargs == {"exchange": "XTAI"}
+        assert schedule.exchanges["XTAI"] == "mon,tue,wed,thu,fri 14:00 Asia/Taipei"
+    finally:
+        services.close()

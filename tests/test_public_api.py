@@ -1,0 +1,33 @@
+"""The library's public API is explicit: a sorted ``__all__`` of names that really exist."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import metrics
+
+
+def test_all_is_sorted_and_complete() -> None:
+    """``metrics.__all__`` is sorted, unique, and every name resolves to an object of the package."""
+    names = metrics.__all__
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    for name in names:
+        obj = getattr(metrics, name)
+        assert obj.__module__.startswith("metrics."), name
+
+
+def test_exported_members_match_public_namespace() -> None:
+    """Every public name bound in ``metrics`` (not a submodule) is listed in ``__all__``."""
+    public = {n for n, v in vars(metrics).items()
+              if not n.startswith("_") and not isinstance(v, type(importlib))}
+    assert public == set(metrics.__all__)
+
+
+def test_library_import_does_not_pull_the_scheduler() -> None:
+    """Importing the library never imports APScheduler (jobs/ is the application)."""
+    code = "import sys, metrics; print('apscheduler' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
