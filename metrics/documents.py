@@ -439,14 +439,19 @@ _MONTHS = {m: i for i, names in enumerate(
      ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
      ("oct", "october"), ("nov", "november"), ("dec", "december")]) for m in names}
 _TEXT_DATE = re.compile(
+    # every date starts with a digit or a month name's letter: the lookahead lets the scan skip
+    # everything else fast (\u017f: the long s that IGNORECASE matches to 's')
+    r"(?=[0-9A-Za-z\u017f])(?:"
     r"(?:(?P<y>(?:19|20)\d{2})\s*年\s*)?(?<![\d.])(?P<m>1[0-2]|0?[1-9])\s*月\s*(?P<d>3[01]|[12]\d|0?[1-9])\s*[日号號]"
     r"|(?<!\d)(?P<iy>(?:19|20)\d{2})-(?P<im>1[0-2]|0[1-9])-(?P<id>3[01]|[12]\d|0[1-9])(?!\d)"
     r"|\b(?P<em>(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*)\.?\s+(?P<ed>3[01]|[12]\d|0?[1-9])"
     r"(?:st|nd|rd|th)?(?:,?\s+(?P<ey>(?:19|20)\d{2}))?\b"
     r"|\b(?P<ed2>3[01]|[12]\d|0?[1-9])\s+(?P<em2>(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*)"
     r"\.?(?:,?\s+(?P<ey2>(?:19|20)\d{2}))?\b"
+    r")"
 )
-_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.%])")
+# a year not preceded by a digit or dot (the lookbehind after the digits keeps a fast literal scan)
+_YEAR = re.compile(r"((?:19|20)\d{2})(?<![\d.]\d{4})(?![\d.%])")
 _FUTURE_BEFORE = re.compile(
     r"(预计|預計|将|將|计划|計畫|計劃|到|至|若|预期|預期|目标|目標|明年|by|until|through)\s*$", re.IGNORECASE)
 _REPORTED_PERIOD = re.compile(r"^\s*年?\s*(?:前三季|上半年|下半年|全年|第?[一二三四1-4]季|[QH][1-4])")

@@ -84,15 +84,9 @@ def normalize(text: str) -> str:
     return out
 
 
-_UPPER_RUN = re.compile("[A-Z]+")
-
-
-def _lower_run(m: re.Match[str]) -> str:
-    return m.group().lower()
-
-
 def ascii_lower(text: str) -> str:
     """``text`` with only ASCII A-Z lowered (``str.lower`` may change the length of some letters)."""
     if text.isascii():
         return text.lower()
-    return _UPPER_RUN.sub(_lower_run, text)
+    # bytes.lower() touches only ASCII letters, and UTF-8 never uses ASCII bytes inside a character
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")

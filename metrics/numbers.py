@@ -345,8 +345,10 @@ _START = re.compile(
     r"|[一二两三四五六七八九十百千](?=[零〇一二两三四五六七八九十百千万亿]*[万亿])"
     r"|[一二两三四五六七八九十](?=倍)|(?<=[数几上过破])[十百千万亿]"
 )
-_FAST = re.compile(r"[0-9$€£¥￥UHNSACREGKJ人港一二两三四五六七八九十百千万亿]")
-_LOST_FIG = re.compile(r"(?<![\d.,])\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿倍%股]|美元|英镑|欧元|元)")
+# a candidate start: one of the characters a figure can begin with (the lookahead rejects every other
+# position at once), then the start grammar proper
+_SCAN = re.compile(r"(?=[0-9$€£¥￥UHNSACREGKJ人港一二两三四五六七八九十百千万亿])(?:" + _START.pattern + ")")
+_LOST_FIG = re.compile(r"(?=\d)(?<![\d.,])\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿倍%股]|美元|英镑|欧元|元)")
 _LOST_VER = re.compile(r"[A-Za-z]{2,} \d{1,2} \d{1,2}(?![\d.%]|,\d)")
 
 
@@ -406,12 +408,8 @@ class _Scanner:
         self.repair = repair
 
     # -- small helpers
-    def _startswith_any(self, i: int, words: tuple[str, ...]) -> str | None:
-        rx = _ALT_CACHE.get(words)
-        if rx is None:
-            rx = _ALT_CACHE[words] = re.compile(
-                "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-            )
+    def _startswith_any(self, i: int, rx: re.Pattern[str]) -> str | None:
+        """The longest word of the alternation ``rx`` (see ``_alternation``) that starts at i."""
         m = rx.match(self.t, i)
         return m.group() if m else None
 
@@ -438,7 +436,7 @@ class _Scanner:
             flags: set[str] = set()
             # lost decimal point: '43 5亿' -> 43.5 (only the integer part may precede the space)
             if "." not in raw and "," not in raw and t.startswith(" ", end):
-                m2 = re.compile(r"\d{1,2}(?![\d.,])").match(t, end + 1)
+                m2 = _DECIMALS.match(t, end + 1)
                 if m2 and self._unit_or_mag_follows(m2.end()):
                     if not self.repair:
                         flags.add("ambiguous")
@@ -471,7 +469,7 @@ class _Scanner:
         ch = self.t[i]
         return (
             ch in "万亿倍%"
-            or self._startswith_any(i, tuple(_CUR_SUFFIX)) is not None
+            or self._startswith_any(i, _RX_CUR_SUFFIX) is not None
             or ch in _COUNTERS
             or self.t.startswith(("billion", "million", "trillion"), i)
         )
@@ -484,9 +482,7 @@ class _Scanner:
         mag = 1.0
         k = j
         while k < self.n and t[k] in _CN_MAG:
-            if self._startswith_any(
-                k, ("千兆瓦", "兆瓦", "千瓦", "兆赫", "兆字节", "兆位", "兆比特", "十分")
-            ):
+            if self._startswith_any(k, _RX_NOT_MAGNITUDE):
                 break
             mag *= _CN_MAG[t[k]]
             k += 1
@@ -509,14 +505,15 @@ class _Scanner:
         j = self._skip_spaces(i)
         if j >= self.n:
             return None
-        for word, u, _f in _POWER:
-            if t.startswith(word, j):
-                return u, j + len(word), None
-        pct = self._startswith_any(j, _PCT_WORDS)
+        if t[j] in _POWER_FIRST:
+            for word, u, _f in _POWER:
+                if t.startswith(word, j):
+                    return u, j + len(word), None
+        pct = self._startswith_any(j, _RX_PCT)
         if pct is not None and (pct == "%" or j == i or pct[0].isascii()):
             unit = dict(_PCT)[pct]
             return unit, j + len(pct), None
-        cur = self._startswith_any(j, _SORTED_CUR_SUFFIX)
+        cur = self._startswith_any(j, _RX_CUR_SUFFIX)
         if cur is not None:
             end = j + len(cur)
             if cur == "元" and end < self.n and t[end] in _NOT_CURRENCY_AFTER_YUAN:
@@ -590,7 +587,7 @@ class _Scanner:
                     value *= f
                     break
             unit_end = j
-        elif u is None and prefix_cur is None and self._startswith_any(self._skip_spaces(j), _NON_FIGURE):
+        elif u is None and prefix_cur is None and self._startswith_any(self._skip_spaces(j), _RX_NON_FIGURE):
             return None
         if unit_ is not None and len(unit_) == 3 and unit_.isupper():
             per = self.per_unit(j)
@@ -599,7 +596,7 @@ class _Scanner:
                 flags.add("per_unit")
                 j = per[1]
                 unit_end = j
-        if post_qual is None:
+        if post_qual is None and j < self.n and t[j] in _POST_QUAL_FIRST:
             for word, q in _POST_QUAL:
                 if t.startswith(word, j):
                     if word in "多余" and unit_ is None and mag is None:
@@ -611,6 +608,8 @@ class _Scanner:
 
     def prefix_currency(self, i: int) -> tuple[str, int] | None:
         t = self.t
+        if i >= self.n or t[i] not in _CUR_PREFIX_FIRST:
+            return None
         for word in _SORTED_CUR_PREFIX:
             if t.startswith(word, i):
                 j = i + len(word)
@@ -762,7 +761,7 @@ class _Scanner:
         if a.post_qual is not None:
             return None
         k = self._skip_spaces(j) if t.startswith(" ", j) and not t.startswith((" to ", " and "), j) else j
-        sep = self._startswith_any(k, _RANGE_SEP)
+        sep = self._startswith_any(k, _RX_RANGE_SEP)
         if sep is None:
             return None
         if sep in (" and ",) and "between" not in t[max(0, a.num_start - 40) : a.num_start]:
@@ -794,7 +793,14 @@ class _Scanner:
         return b, b.end
 
 
-_ALT_CACHE: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _alternation(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern matching any of ``words``, the longest first."""
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+_DECIMALS = re.compile(r"\d{1,2}(?![\d.,])")
 # characters that may follow a number that is a figure: magnitudes, units, range separators, qualifiers
 _FOLLOW = frozenset(
     "十百千万亿兆多余%倍×至到~-–—－〜左上以/每吉"
@@ -815,6 +821,14 @@ _PRE_QUAL_RX = re.compile(
 )
 _SORTED_CUR_SUFFIX = tuple(sorted(_CUR_SUFFIX, key=len, reverse=True))
 _SORTED_CUR_PREFIX = tuple(sorted(_CUR_PREFIX, key=len, reverse=True))
+_CUR_PREFIX_FIRST = frozenset(w[0] for w in _CUR_PREFIX)
+_POWER_FIRST = frozenset(w[0] for w, _u, _f in _POWER)
+_POST_QUAL_FIRST = frozenset(w[0] for w, _q in _POST_QUAL)
+_RX_CUR_SUFFIX = _alternation(_SORTED_CUR_SUFFIX)
+_RX_PCT = _alternation(_PCT_WORDS)
+_RX_NON_FIGURE = _alternation(_NON_FIGURE)
+_RX_RANGE_SEP = _alternation(_RANGE_SEP)
+_RX_NOT_MAGNITUDE = _alternation(("千兆瓦", "兆瓦", "千瓦", "兆赫", "兆字节", "兆位", "兆比特", "十分"))
 _PER_UNIT = re.compile(
     r"(?:/|每)(?P<c>[颗片块台套个张股件])|\s?(?:per|a|/)\s?(?P<w>chip|unit|share|GPU|card)\b"
 )
@@ -827,13 +841,9 @@ def find_quantities(text: str, *, repair_decimals: bool = False) -> list[Quantit
     pos = 0
     n = len(text)
     while pos < n:
-        f = _FAST.search(text, pos)
-        if f is None:
-            break
-        m = _START.match(text, f.start())
+        m = _SCAN.search(text, pos)
         if m is None:
-            pos = f.start() + 1
-            continue
+            break
         q, resume = sc.quantity(m.start())
         if q is not None:
             out.append(q)

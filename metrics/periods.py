@@ -201,10 +201,12 @@ def _next_any(m: re.Match[str], c: _Ctx) -> str | None:
 
 _Q = r"(?:第)?(?P<q>[一二三四1-4])(?:季度|财季|季)"
 _Y = r"(?P<y>(?:19|20)\d{2})"
-_RULES: tuple[tuple[re.Pattern[str], _Resolver, bool], ...] = tuple(
-    (re.compile(p, re.IGNORECASE), f, rel)
-    for p, f, rel in (
-        (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", _fyq, False),
+# (pattern, resolver, relative, needles): a rule runs only on text holding one of its needles (lower
+# case), so that the two dozen patterns cost nothing on the many sentences that name no period
+_RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), f, rel, frozenset(needles))
+    for p, f, rel, needles in (
+        (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", _fyq, False, ("fy",)),
         (
             (
                 r"(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth) quarter)\s*(?:of\s+)?"
@@ -212,43 +214,64 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool], ...] = tuple(
             ),
             lambda m, c: f"FY{m['y']}Q{m['q'] or _num(m['q2'])}",
             False,
+            ("fiscal",),
         ),
-        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))", _fyq, False),
-        (_Y + r"\s*财年\s*" + _Q, _fyq, False),
-        (r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})", _fyh, False),
-        (_Y + r"\s*财年\s*(?P<h>[上下])半年", _fyh, False),
-        (r"FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fy, False),
-        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})", _fy, False),
-        (_Y + r"\s*(?:财年|财政年度|会计年度)", _fy, False),
+        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))", _fyq, False, ("fiscal",)),
+        (_Y + r"\s*财年\s*" + _Q, _fyq, False, ("财年",)),
+        (r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})", _fyh, False, ("fiscal",)),
+        (_Y + r"\s*财年\s*(?P<h>[上下])半年", _fyh, False, ("财年",)),
+        (r"FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fy, False, ("fy",)),
+        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})", _fy, False, ("fiscal",)),
+        (_Y + r"\s*(?:财年|财政年度|会计年度)", _fy, False, ("财年", "财政年度", "会计年度")),
         (
             r"(?:下一|下个|下|上一|上个|上|本|当前|今)财年|(?:next|last|previous|this|current) fiscal year",
             _rel_fy,
             True,
+            ("财年", "fiscal year"),
         ),
         (
             r"(?:" + _Y + r"\s*年?\s*)?(?:前三季度|前三季|前3季度|1-9月|1至9月|first nine months)",
             _ytd9,
             False,
+            ("前三季", "前3季度", "1-9月", "1至9月", "first nine months"),
         ),
-        (r"(?:" + _Y + r"\s*年?\s*)?(?P<h>[上下])半年", _half, False),
+        (r"(?:" + _Y + r"\s*年?\s*)?(?P<h>[上下])半年", _half, False, ("半年",)),
         (
             _Y + r"\s*(?P<h>[12])H|H(?P<h2>[12])\s*(?P<y2>(?:19|20)\d{2})",
             lambda m, c: f"{m['y'] or m['y2']}H{m['h'] or m['h2']}",
             False,
+            ("h",),
         ),
         (
             r"(?:" + _Y + r"\s*年?\s*)?(?:" + _Q + r"|Q(?P<q2>[1-4])(?![\d]))",
             _quarter_any,
             False,
+            ("季", "q"),
         ),
-        (r"(?P<q>first|second|third|fourth) quarter(?: of)?\s*(?P<y>\d{4})?", _quarter, False),
-        (r"Q(?P<q>[1-4])\s*'?(?P<y>\d{4}|\d{2})(?![\d])", _quarter, False),
-        (r"(?:上一|上个|上|本|下一|下个|下)季度|(?:last|previous|this|next) quarter", _rel_quarter, True),
-        (r"(?P<a>(?:19|20)\d{2})\s*年?\s*[-–~至到]\s*(?P<b>(?:19|20)\d{2})\s*年?", _year_range, False),
+        (
+            r"(?P<q>first|second|third|fourth) quarter(?: of)?\s*(?P<y>\d{4})?",
+            _quarter,
+            False,
+            ("quarter",),
+        ),
+        (r"Q(?P<q>[1-4])\s*'?(?P<y>\d{4}|\d{2})(?![\d])", _quarter, False, ("q",)),
+        (
+            r"(?:上一|上个|上|本|下一|下个|下)季度|(?:last|previous|this|next) quarter",
+            _rel_quarter,
+            True,
+            ("季度", "quarter"),
+        ),
+        (
+            r"(?P<a>(?:19|20)\d{2})\s*年?\s*[-–~至到]\s*(?P<b>(?:19|20)\d{2})\s*年?",
+            _year_range,
+            False,
+            ("19", "20"),
+        ),
         (
             r"(?:自|从)(?P<a>(?:19|20)\d{2})\s*年(?:以来|至今|开始)|since (?P<a2>(?:19|20)\d{2})",
             _since_any,
             True,
+            ("自", "从", "since"),
         ),
         (
             (
@@ -258,16 +281,21 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool], ...] = tuple(
             ),
             _next_any,
             True,
+            ("未来", "今后", "接下来", "之后", "years"),
         ),
-        (r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])", _next_years, True),
+        (r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])", _next_years, True, ("年",)),
         (
             r"今年|本年度|明年|去年|this year|next year|last year|年底|年末|year-end|end of the year",
             _rel_year,
             True,
+            ("年", "year"),
         ),
-        (r"(?<![\d.,])" + _Y + r"(?![\d.,%])\s*年?(?:度|底|末|初|内)?", _plain_year, False),
+        (r"(?<![\d.,])" + _Y + r"(?![\d.,%])\s*年?(?:度|底|末|初|内)?", _plain_year, False, ("19", "20")),
     )
 )
+_NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
+# letters that IGNORECASE matches to ASCII letters but str.lower() does not turn into them
+_ODD_CASE = ("\u0131", "\u017f", "\u212a")
 
 
 def find_periods(
@@ -277,7 +305,13 @@ def find_periods(
     end = len(text) if end is None else end
     ctx = _Ctx(published, fiscal_year_end)
     found: list[PeriodSpan] = []
-    for rx, resolve, rel in _RULES:
+    seg = text[start:end]
+    low = seg.lower()
+    odd = not seg.isascii() and any(c in seg for c in _ODD_CASE)
+    present = frozenset(n for n in _NEEDLES if n in low)
+    for rx, resolve, rel, needles in _RULES:
+        if not odd and present.isdisjoint(needles):
+            continue
         for m in rx.finditer(text, start, end):
             if m.end() == m.start():
                 continue

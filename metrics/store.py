@@ -10,7 +10,7 @@ Layout under the root::
 Rows with a null partition value go to ``year=0``. Every file is written sorted by the dataset's
 sort columns (prices: ticker, date) in row groups of ``ROW_GROUP_ROWS`` rows with statistics, so
 readers that filter on the leading sort column skip most of each file (4,096 rows: a ticker's year
-of bars spans one or two row groups, so a one-ticker read decodes about 1/20 of a year's file).
+of bars lies in one or two of the ~20 row groups of a year of prices).
 
 **Writes.** One writer at a time: ``append`` and ``compact`` hold a file lock (``writer()``); a
 second writer waits up to ``lock_timeout`` seconds, then gets ``LockTimeout`` naming the holder's
@@ -27,8 +27,8 @@ Where the partition column is not part of the key (documents: ``ingested_at``), 
 one such group.
 
 **Point reads.** ``prices_for(tickers, start, end)`` is the fast path for one or a few tickers: the
-cached footer statistics (per-row-group ticker ranges, per-part date ranges) pick the parts that can
-hold those tickers and dates before any file is opened, the rest is a plain filtered scan of them
+partition years and the cached footer statistics (per-row-group ticker ranges) pick the parts that
+can hold those tickers and dates before any file is opened, the rest is a plain filtered scan of them
 (deduplicated only where the chosen parts may share a key).
 
 **Compaction** (``compact``) rewrites each group that has more than one part as one part per
@@ -608,34 +608,27 @@ def _latest_per_key(frame: FrameT, spec: Dataset, *, seq: bool = False) -> Frame
 
 
 def _unique_sorted(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
-    """One row per key (largest version, then the last in ``data``), sorted by the dataset's sort.
+    """One row per key (largest version, then the last in ``data``), sorted by the dataset's sort,
+    with a ``__year`` column (the partition; 0 for a null partition value).
 
     Sort by key, version and position, then keep each row whose next row has another key: one
-    multi-threaded sort and a vectorized comparison, cheaper than hashing the keys.
+    multi-threaded sort and a vectorized comparison, cheaper than hashing the keys. (Sorting by
+    year first would make the sort several times slower: inputs usually come sorted by key, which
+    polars' sort exploits; ``_by_year`` splits the years afterwards, keeping the order.)
     """
     key = list(spec.key)
-    years = pl.col(spec.partition_by).dt.year().fill_null(0).alias("__year")
-    # a key lives in one partition when the partition column is part of it: sort by year first, so
-    # that each year is one contiguous slice (``_by_year``)
-    lead = ["__year"] if spec.partition_by in spec.key and tuple(spec.sort) == tuple(spec.key) else []
-    ordered = data.with_columns(years).with_row_index("__i").sort([*lead, *key, spec.version, "__i"],
-                                                                 nulls_last=False)
+    ordered = data.with_row_index("__i").sort([*key, spec.version, "__i"], nulls_last=False)
     same_as_next = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in key)
     unique = ordered.filter(~same_as_next).drop("__i")
-    if not lead:
-        unique = unique.sort(["__year", *spec.sort], nulls_last=True, maintain_order=True)
-    return unique
+    if tuple(spec.sort) != tuple(spec.key):
+        unique = unique.sort(list(spec.sort), nulls_last=True, maintain_order=True)
+    return unique.with_columns(pl.col(spec.partition_by).dt.year().fill_null(0).alias("__year"))
 
 
 def _by_year(data: pl.DataFrame) -> list[tuple[int, pl.DataFrame]]:
-    """``data`` (sorted by its ``__year`` column) cut into one zero-copy slice per year."""
-    runs = data.get_column("__year").rle()
-    out, offset = [], 0
-    for run in runs.struct.unnest().iter_rows(named=True):
-        year, length = run["value"], run["len"]
-        out.append((int(year), data.slice(offset, length).drop("__year")))
-        offset += length
-    return out
+    """``data`` split by its ``__year`` column, in year order, each year's rows in their order."""
+    years = data.partition_by("__year", maintain_order=True, include_key=False, as_dict=True)
+    return sorted(((int(year), frame) for (year,), frame in years.items()), key=lambda item: item[0])
 
 
 def _write_all(targets: Sequence[tuple[Path, pl.DataFrame]]) -> None:

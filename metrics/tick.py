@@ -147,8 +147,7 @@ def _charts(store: Store, rules: Mapping[str, Rule], wanted: set[tuple[str, str]
     tickers = sorted(set().union(*by_col.values()))
     cols = sorted(by_col)
     try:
-        bars = (store.scan("prices")
-                .filter(pl.col("ticker").is_in(tickers), pl.col("date") <= at.date())
+        bars = (store.prices_for(tickers, end=at.date())
                 .select("ticker", "date", *cols)
                 .sort("ticker", "date")
                 .group_by("ticker", maintain_order=True)

@@ -70,7 +70,7 @@ def missing_ranges(store: Store, tickers: Iterable[str], *, start: dt.date,
     left out.
     """
     wanted = sorted(set(tickers))
-    known = (store.scan("prices").filter(pl.col("ticker").is_in(wanted))
+    known = (store.prices_for(wanted)
              .group_by("ticker")
              .agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last"),
                   pl.col("fetched_at").sort_by("date").last())

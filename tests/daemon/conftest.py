@@ -178,7 +178,8 @@ type = "log"
 def daemon_env(tmp_path: Path, receiver: Receiver) -> tuple[Path, Path]:
     """(config dir, store root) of a daemon with our test rules and a webhook channel ``hook``."""
     root = tmp_path / "store"
-    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=TEST_RULES)
+    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=TEST_RULES,
+                          companies=US_COMPANIES)
     return config, root
 
 

@@ -93,7 +93,7 @@ def test_status_shows_each_jobs_last_run(capsys: pytest.CaptureFixture[str],
     assert all(j["status"] == "ok" for j in by_job.values())
     assert 3500 < by_job["evaluate"]["lag_s"] < 3700
     assert "evaluated=" in by_job["evaluate"]["counts"] and by_job["evaluate"]["error"] is None
-    assert section["evaluated_to"] == dt.datetime(2026, 5, 22, 22, 0, tzinfo=UTC)
+    assert section["evaluated_to"] == dt.datetime(2026, 5, 22, 20, 0, tzinfo=UTC)  # Friday's close
     assert section["closes_behind"] == 0
     assert section["daemon"] is None
 
@@ -118,15 +118,15 @@ def test_downtime_replays_missed_closes_in_order(capsys: pytest.CaptureFixture[s
     """Down from one close to five closes later: each missed close is evaluated in order, and the
     alert that fired and resolved in between is delivered exactly once each way."""
     root = tmp_path / "store"
-    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=BETWEEN_RULE)
+    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=BETWEEN_RULE,
+                          companies=US_COMPANIES)
     args = store_args(config, root)
     assert run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-08T22:00:00Z").code == 0
     assert receiver.unique == {}  # NVDA closed at 215.20: nothing fired yet
     res = run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-15T22:00:00Z")
     assert res.code == 0, res.err
     ticks = [e["at"] for e in events(res.err) if e["event"] == "tick.done"]
-    assert ticks == [f"2026-05-{d}T20:00:00+00:00" for d in (11, 12, 13, 14, 15)] + [
-        "2026-05-15T22:00:00+00:00"]
+    assert ticks == [f"2026-05-{d}T20:00:00+00:00" for d in (11, 12, 13, 14, 15)]
     assert len(receiver.unique) == 2  # firing on the 14th (235.74), resolved on the 15th
     alerts = Store(root).scan("alerts").sort("at").collect()
     assert alerts.select("state", "at").rows() == [
@@ -218,7 +218,8 @@ def test_sigkill_at_a_random_point_then_restart_loses_and_doubles_nothing(
     notification of an uninterrupted run, none twice after the receiver's dedup by webhook-id."""
     rules = TEST_RULES + BETWEEN_RULE.replace('channels = ["hook"]', 'channels = ["hook", "log"]')
     clean_root = tmp_path / "clean"
-    clean_cfg = write_config(tmp_path / "clean_cfg", clean_root, hook_url=receiver.url, rules=rules)
+    clean_cfg = write_config(tmp_path / "clean_cfg", clean_root, hook_url=receiver.url, rules=rules,
+                             companies=US_COMPANIES)
     now = "2026-05-15T22:00:00Z"
     clean = run_metrics(capsys, *store_args(clean_cfg, clean_root), "daemon", "--once", "--now", now)
     assert clean.code == 0, clean.err
@@ -228,7 +229,8 @@ def test_sigkill_at_a_random_point_then_restart_loses_and_doubles_nothing(
     receiver.unique.clear()
 
     root = tmp_path / "killed"
-    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=rules)
+    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=rules,
+                          companies=US_COMPANIES)
     kill_after = random.Random(seed).randint(1, lines)
     proc = spawn(*store_args(config, root), "daemon", "--once", "--now", now)
     seen: list[dict[str, object]] = []

@@ -105,3 +105,14 @@ def test_seed_imports_only_into_an_empty_store(tmp_path: Path) -> None:
         assert second["files"] == 0 and second["skipped"] == "store already has prices"
     finally:
         services.close()
+
+
+def test_missing_seed_file_is_noted_not_failed(tmp_path: Path) -> None:
+    """A seed file that does not exist (run outside the project folder) is noted, not a failure."""
+    services = build_services(load_settings(settings_for(tmp_path)))
+    try:
+        summary = prices.seed(services, now=dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
+                              files=[tmp_path / "absent.parquet"])
+        assert summary["failed"] == 0 and summary["files"] == 0 and "absent.parquet" in summary["missing"]
+    finally:
+        services.close()

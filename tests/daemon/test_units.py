@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobs import calendars
-from jobs.evaluate import evaluation_points
+from jobs.evaluate import Point, evaluation_points, tick_rules
 from jobs.lock import DaemonLock, DaemonLocked, current_holder
 from jobs.scheduler import fetch_trigger, session_of_fetch
 from jobs.services import RulesHolder
@@ -54,26 +54,56 @@ def test_nasdaq_shares_the_nyse_calendar() -> None:
     assert calendars.canonical("XNAS") == "XNYS"
 
 
+def ats(points: list[Point]) -> list[dt.datetime]:
+    return [p.at for p in points]
+
+
 def test_evaluation_points_replay_missed_closes_in_order_then_now() -> None:
     """After downtime the points are every close since the last evaluation, oldest first, then now."""
     last = close("2026-05-08")
     now = dt.datetime(2026, 5, 15, 22, 0, tzinfo=UTC)
     points = evaluation_points(last, now, max_closes=30)
-    assert points == [close(d) for d in
-                      ("2026-05-11", "2026-05-12", "2026-05-13", "2026-05-14", "2026-05-15")] + [now]
+    assert ats(points) == [close(d) for d in
+                           ("2026-05-11", "2026-05-12", "2026-05-13", "2026-05-14", "2026-05-15")] + [now]
+    assert [p.close for p in points] == [True] * 5 + [False]
 
 
 def test_evaluation_points_skip_holidays_and_are_bounded() -> None:
     """Memorial Day has no close, and at most ``max_closes`` of the latest closes are replayed."""
     now = dt.datetime(2026, 5, 27, 21, 0, tzinfo=UTC)
     points = evaluation_points(None, now, max_closes=3)
-    assert points == [close("2026-05-22"), close("2026-05-26"), close("2026-05-27"), now]
+    assert ats(points) == [close("2026-05-22"), close("2026-05-26"), close("2026-05-27"), now]
 
 
 def test_evaluation_points_nothing_when_already_evaluated() -> None:
     """A tick at or before the last evaluation has nothing to do."""
     now = dt.datetime(2026, 5, 15, 22, 0, tzinfo=UTC)
     assert evaluation_points(now, now, max_closes=30) == []
+
+
+def test_a_close_waits_for_its_bars_and_no_tick_passes_it() -> None:
+    """Before the close's fetch had time to run, neither the close nor a tick after it is evaluated;
+    once the fetch finished (or the delay passed), the close is evaluated, then the tick."""
+    last = close("2026-05-14")
+    now = dt.datetime(2026, 5, 15, 20, 40, tzinfo=UTC)
+    wait = dt.timedelta(hours=1)
+    assert evaluation_points(last, now, max_closes=30, due_after=wait) == []
+    fetched = (dt.datetime(2026, 5, 15, 20, 35, tzinfo=UTC), dt.timedelta(minutes=30))
+    assert ats(evaluation_points(last, now, max_closes=30, due_after=wait, fetched=fetched)) == [
+        close("2026-05-15"), now]
+    later = now + wait
+    assert ats(evaluation_points(last, later, max_closes=30, due_after=wait)) == [close("2026-05-15"), later]
+
+
+def test_ticks_between_closes_evaluate_only_fact_rules_without_bar_holds(tmp_path: Path) -> None:
+    """Price series and holds counted in bars advance only at closes, as in the backtest."""
+    path = tmp_path / "rules.toml"
+    fact = RULE.format(name="capex").replace('series = "prices.close"', 'series = "facts.capex"')
+    bars = RULE.format(name="capex-bars").replace('series = "prices.close"', 'series = "facts.capex"')
+    path.write_text(RULE.format(name="price") + fact + bars.replace('for = "0"', 'for = "2 bars"'),
+                    encoding="utf-8")
+    rules = RulesHolder(path, ["log"]).load()
+    assert [r.name for r in tick_rules(rules)] == ["capex"]
 
 
 def test_second_lock_on_the_same_store_names_the_holder(tmp_path: Path) -> None:
@@ -132,7 +162,7 @@ def test_first_evaluation_replays_the_end_of_the_price_history() -> None:
     now = dt.datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
     end_of_data = dt.datetime(2026, 5, 30, tzinfo=UTC)  # the sample's last bar is 2026-05-29
     points = evaluation_points(None, now, max_closes=3, history_end=end_of_data)
-    assert points == [close("2026-05-27"), close("2026-05-28"), close("2026-05-29"), now]
+    assert ats(points) == [close("2026-05-27"), close("2026-05-28"), close("2026-05-29"), now]
 
 
 def test_schedule_has_every_job_coalesced_single_instance_with_grace(tmp_path: Path) -> None:

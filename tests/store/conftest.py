@@ -73,7 +73,7 @@ class YahooReplay:
     cache_dir: Path
 
     def chart_calls(self, ticker: str | None = None) -> list[str]:
-        urls = [c.request.url for c in self.mock.calls if "/v8/finance/chart/" in (c.request.url or "")]
+        urls = [u for c in self.mock.calls if (u := c.request.url or "") and "/v8/finance/chart/" in u]
         return [u for u in urls if ticker is None or f"/chart/{ticker}?" in u]
 
     def add_chart(self, ticker: str, body: Any = None, *, status: int = 200) -> None:

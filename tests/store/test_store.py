@@ -269,3 +269,51 @@ def test_round_trip_and_idempotent_reimport(tmp_path_factory: pytest.TempPathFac
     assert store.scan("prices").collect().sort("ticker", "date").equals(expected)
     store.compact(now=NOW)
     assert store.scan("prices").collect().sort("ticker", "date").equals(expected)
+
+
+def test_prices_for_gives_one_row_per_date_of_a_reimported_ticker(store: Store) -> None:
+    """A ticker imported twice (and partly re-fetched) comes back once per date, latest version winning."""
+    store.append("prices", pl.concat([bars("A", days(D0, 4), 1.0), bars("B", days(D0, 4), 7.0)]), now=NOW)
+    store.append("prices", bars("A", days(D0, 4), 1.0), now=NOW)
+    store.append("prices", bars("A", days(D0 + dt.timedelta(days=2), 3), 2.0,
+                                fetched_at=NOW + dt.timedelta(hours=1)), now=NOW)
+    got = store.prices_for("A").collect()
+    assert got.select("date", "close").rows() == [
+        (D0, 1.0), (D0 + dt.timedelta(days=1), 1.0), (D0 + dt.timedelta(days=2), 2.0),
+        (D0 + dt.timedelta(days=3), 2.0), (D0 + dt.timedelta(days=4), 2.0)]
+    assert got.equals(store.scan("prices").filter(pl.col("ticker") == "A").sort("date").collect())
+    assert store.prices_for(["B", "A"]).collect()["ticker"].to_list() == ["A"] * 5 + ["B"] * 4
+
+
+def test_prices_for_bounds_dates_and_handles_unknown_tickers(store: Store) -> None:
+    """start and end bound the dates (both included) across partitions; an unknown ticker gives no rows."""
+    store.append("prices", bars("A", days(dt.date(2023, 12, 30), 5)), now=NOW)
+    got = store.prices_for("A", start=dt.date(2023, 12, 31), end=dt.date(2024, 1, 2)).collect()
+    assert got["date"].to_list() == days(dt.date(2023, 12, 31), 3)
+    assert store.prices_for("A", end=dt.date(2023, 12, 30)).collect().height == 1
+    assert store.prices_for("ZZZ").collect().height == 0
+    assert store.prices_for([]).collect().schema == store.scan("prices").collect_schema()
+
+
+def test_prices_for_opens_only_parts_that_can_hold_the_tickers_and_dates(store: Store) -> None:
+    """Parts of other tickers, or of years outside the dates, are left out of the scan plan."""
+    store.append("prices", bars("A", days(D0, 3)), now=NOW)
+    store.append("prices", bars("B", days(D0, 3)), now=NOW)
+    store.append("prices", bars("A", days(dt.date(2024, 3, 1), 3)), now=NOW)
+    wanted = [p.path.name for p in store.parts("prices") if p.year == "2025" and p.may_hold(["A"])]
+    plan = store.prices_for("A", start=D0).explain()
+    assert len(wanted) == 1
+    assert [p.path.name for p in store.parts("prices") if p.path.name in plan] == wanted
+    assert "UNIQUE" not in plan.upper()
+
+
+def test_parts_record_the_ticker_range_of_each_row_group(store: Store) -> None:
+    """A part larger than a row group lists one ticker range per row group, which rules tickers in or out."""
+    tickers = [f"T{i:02d}" for i in range(20)]
+    store.append("prices", pl.concat([bars(t, days(dt.date(2025, 1, 1), 300)) for t in tickers]), now=NOW)
+    (part,) = store.parts("prices")
+    assert len(part.group_ranges) == 2
+    assert part.group_ranges[0] is not None and part.group_ranges[0][0] == "T00"
+    assert part.may_hold(["T00"]) and part.may_hold(["T19"]) and not part.may_hold(["A", "U"])
+    got = store.prices_for(["T13", "T14"]).collect()
+    assert got.height == 600 and got["ticker"].unique().sort().to_list() == ["T13", "T14"]
