@@ -732,11 +732,14 @@ def _period(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, metric: str, company: 
         found = ctx.period_cache[key] = find_periods(
             ctx.text, s_lo, s_hi, published=ctx.published, fiscal_year_end=company.fiscal_year_end
         )
-    spans = [p for p in found if p.period and p.end <= q.start + 1]
+    # period "" is a stated month without a quarter (今年9月): the figure's period is not stated
+    spans = [p for p in found if p.period is not None and p.end <= q.start + 1]
     in_clause = [p for p in spans if p.start >= c_lo]
     if metric in _PERIOD_METRICS_ASOF and metric != "cash":
-        return in_clause[-1].period if in_clause and metric not in ("valuation", "market_cap") else "ASOF"
-    if not spans:
+        if in_clause and in_clause[-1].period and metric not in ("valuation", "market_cap"):
+            return in_clause[-1].period
+        return "ASOF"
+    if not spans or not spans[-1].period:
         return "ASOF" if metric == "cash" else None
     return spans[-1].period
 

@@ -535,6 +535,13 @@ class _Scanner:
                 return _CUR_PREFIX[word], w_end, None
             if word.lower() in _CUR_WORDS:
                 return _CUR_WORDS[word.lower()], w_end, None
+        if j == i + 1 and t[i] == " " and not (mag is None and _YEAR_BEFORE.search(t, max(0, i - 5), i)):
+            # English things counted ('24.3 billion shares', '500,000 MI300 accelerators'): a count;
+            # the noun stays outside the figure (the extractor reads it as a cue)
+            m = _EN_COUNT.match(t, i)
+            if m is not None:
+                noun = m.group("w").lower()
+                return "count", i, _EN_COUNTERS.get(noun, noun)
         return None
 
     def per_unit(self, i: int) -> tuple[str, int] | None:
@@ -800,6 +807,13 @@ def _alternation(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
+_EN_COUNTERS = {"shares": "股", "share": "股"}
+_YEAR_BEFORE = re.compile(r"(?<![\d,.])(?:19|20)\d\d\Z")
+_EN_COUNT = re.compile(
+    r" (?:[A-Za-z][\w-]*\d[\w-]* )?(?P<w>customers|clients|shares|chips|gpus|tpus|accelerators|wafers|"
+    r"servers|units)(?![\w-])",
+    re.IGNORECASE,
+)
 _DECIMALS = re.compile(r"\d{1,2}(?![\d.,])")
 # characters that may follow a number that is a figure: magnitudes, units, range separators, qualifiers
 _FOLLOW = frozenset(

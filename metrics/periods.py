@@ -171,12 +171,99 @@ def _plain_year(m: re.Match[str], c: _Ctx) -> str | None:
     return f"FY{int(m['y'])}"
 
 
+def _fiscal_quarter_now(m: re.Match[str], c: _Ctx) -> str | None:
+    """'fiscal Q3 2026' is FY2026Q3; without a year, the latest fiscal third quarter begun by the
+    article date."""
+    if m["y"]:
+        return f"FY{_year(m['y'])}Q{_num(m['q'] or m['q2'])}"
+    if c.published is None:
+        return None
+    q = _num(m["q"] or m["q2"])
+    fy = current_fiscal_year(c.published, c.fye)
+    if (c.published.month - c.fye - 1) % 12 < (q - 1) * 3:  # months into the fiscal year
+        fy -= 1
+    return f"FY{fy}Q{q}"
+
+
+_MONTH_NAMES = {
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+}
+
+
+def _quarter_ending(year: int | None, month: int, c: _Ctx) -> str | None:
+    """The quarter that ends with ``month``: a calendar one when the month closes a calendar quarter,
+    else the company's fiscal quarter ending then; the year, when not given, is the latest such month
+    not after the article date."""
+    if not 1 <= month <= 12:
+        return None
+    if year is None:
+        if c.published is None:
+            return None
+        year = c.published.year - (1 if month > c.published.month else 0)
+    if month % 3 == 0:
+        return f"{year}Q{month // 3}"
+    if (month - c.fye) % 3 != 0:
+        return None
+    fy = current_fiscal_year(date(year, month, 1), c.fye)
+    return f"FY{fy}Q{(month - c.fye - 1) % 12 // 3 + 1}"
+
+
+def _month_quarter_en(m: re.Match[str], c: _Ctx) -> str | None:
+    return _quarter_ending(int(m["y"]) if m["y"] else None, _MONTH_NAMES[m["mon"].lower()], c)
+
+
+_REL_SHIFT = {"今": 0, "本": 0, "去": -1, "明": 1}
+
+
+def _month_cn(m: re.Match[str], c: _Ctx) -> str | None:
+    """A month (今年9月, 2025年9月, 9月份): a quarter only when 季度 follows it (the quarter ending
+    that month); otherwise the text states no period ("": known to be unstated, not unknowable)."""
+    if not m["qtr"]:
+        return ""
+    year: int | None = None
+    if m["y"]:
+        year = _year(m["y"])
+    elif m["rel"]:
+        if c.published is None:
+            return None
+        year = c.published.year + _REL_SHIFT[m["rel"][0]]
+    return _quarter_ending(year, int(m["mo"]), c)
+
+
+def _full_year(m: re.Match[str], c: _Ctx) -> str | None:
+    """'full-year' (and 'full-year 2025'): the fiscal year named, else the current fiscal year, or
+    the one just ended when the article is in the first quarter of a new fiscal year."""
+    if m["y"]:
+        return f"FY{m['y']}"
+    if c.published is None:
+        return None
+    fy = current_fiscal_year(c.published, c.fye)
+    if (c.published.month - c.fye - 1) % 12 < 3:
+        fy -= 1
+    return f"FY{fy}"
+
+
 _EN_NUM = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 
 
 def _quarter_any(m: re.Match[str], c: _Ctx) -> str | None:
     q = m["q"] or m["q2"]
     y = m["y"] and _year(m["y"])
+    if not y and m["rel"]:
+        if c.published is None:
+            return None
+        y = c.published.year + _REL_SHIFT[m["rel"][0]]
     if not y:
         if c.published is None:
             return None
@@ -217,6 +304,14 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
             ("fiscal",),
         ),
         (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))", _fyq, False, ("fiscal",)),
+        (r"Q(?P<q>[1-4])\s*(?:of\s+)?FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fyq, False, ("fy",)),
+        (
+            r"fiscal\s+(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)(?![\d])"
+            r"(?:,?\s*(?:of\s+)?(?:year\s*)?'?(?P<y>(?:19|20)\d{2}|\d{2})(?![\d]))?",
+            _fiscal_quarter_now,
+            True,
+            ("fiscal",),
+        ),
         (_Y + r"\s*财年\s*" + _Q, _fyq, False, ("财年",)),
         (r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})", _fyh, False, ("fiscal",)),
         (_Y + r"\s*财年\s*(?P<h>[上下])半年", _fyh, False, ("财年",)),
@@ -243,17 +338,25 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
             ("h",),
         ),
         (
-            r"(?:" + _Y + r"\s*年?\s*)?(?:" + _Q + r"|Q(?P<q2>[1-4])(?![\d]))",
+            r"(?:" + _Y + r"\s*年?\s*|(?P<rel>今年|本年|去年|明年)\s*)?(?:" + _Q + r"|Q(?P<q2>[1-4])(?![\d]))",
             _quarter_any,
             False,
             ("季", "q"),
         ),
         (
-            r"(?P<q>first|second|third|fourth) quarter(?: of)?\s*(?P<y>\d{4})?",
+            r"(?P<q>first|second|third|fourth)[- ]quarter(?: of)?\s*(?P<y>\d{4})?",
             _quarter,
             False,
             ("quarter",),
         ),
+        (
+            r"(?:the\s+)?(?P<mon>march|june|september|december|january|february|april|may|july|august|"
+            r"october|november)(?:-ended)?[- ]quarter(?:\s+of\s+(?P<y>\d{4}))?",
+            _month_quarter_en,
+            False,
+            ("quarter",),
+        ),
+        (r"full[- ]year(?:\s+(?P<y>(?:19|20)\d{2}))?", _full_year, True, ("full",)),
         (r"Q(?P<q>[1-4])\s*'?(?P<y>\d{4}|\d{2})(?![\d])", _quarter, False, ("q",)),
         (
             r"(?:上一|上个|上|本|下一|下个|下)季度|(?:last|previous|this|next) quarter",
@@ -284,6 +387,14 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
             ("未来", "今后", "接下来", "之后", "years"),
         ),
         (r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])", _next_years, True, ("年",)),
+        (
+            r"(?:(?P<rel>今年|本年|去年|明年)|(?<![\d.])(?P<y>(?:19|20)\d{2})\s*年)?\s*(?<![\d.\-~])(?<!\d至)(?<!\d到)"
+            r"(?P<mo>1[0-2]|[1-9])\s*月(?:份)?(?![\d\s]*[日号])"
+            r"(?P<qtr>(?:底|末)?(?:止|结束)?(?:的)?(?:那个|这个)?(?:财季|季度))?",
+            _month_cn,
+            True,
+            ("月",),
+        ),
         (
             r"今年|本年度|明年|去年|this year|next year|last year|年底|年末|year-end|end of the year",
             _rel_year,
