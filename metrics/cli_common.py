@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 OutputFormat = Literal["table", "csv", "json", "jsonl"]
 
-out = Console(soft_wrap=True)                 # requested output only
+# requested output only; piped output is not cut to 80 columns (wide tables stay readable in less/files)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True, soft_wrap=True)    # messages, progress
 
 

@@ -455,6 +455,9 @@ _YEAR = re.compile(r"((?:19|20)\d{2})(?<![\d.]\d{4})(?![\d.%])")
 _FUTURE_BEFORE = re.compile(
     r"(预计|預計|将|將|计划|計畫|計劃|到|至|若|预期|預期|目标|目標|明年|by|until|through)\s*$", re.IGNORECASE)
 _REPORTED_PERIOD = re.compile(r"^\s*年?\s*(?:前三季|上半年|下半年|全年|第?[一二三四1-4]季|[QH][1-4])")
+_EARLY_PERIOD = re.compile(
+    r"^\s*年?\s*(?:第?[一1]季|首季|Q1|H1|上半年|初|[1-3]月(?!\d)|[一二三]月|"
+    r"first (?:quarter|half))", re.IGNORECASE)
 _FUTURE_AFTER = re.compile(r"^\s*(?:年前(?![三两兩]季)|年?[^，,。；;\d]{0,4}(?:将|將|预计|預計))")
 
 
@@ -484,20 +487,26 @@ def text_date(text: str, *, year: int | None) -> tuple[dt.date | None, bool]:
     return None, False
 
 
-def context_year(text: str) -> int | None:
+def context_year(text: str, *, month: int | None = None) -> int | None:
     """The year a text most likely speaks from, judged by the years it mentions.
 
     Each mention votes for its year (twice when it names a reported period: 前三季度, 上半年,
     第三季度), unless a future marker surrounds it (预计, 将, 到, 若, by...), in which case it votes
-    half for the year before. The most voted year wins (ties: the later).
+    half for the year before. When the text is known to be written late in a year (``month`` of
+    its month-day date is July or later), a mention of a year's first quarter or first half
+    (2026年Q1, 2026年上半年, 2026年初) is a plan for the next year, not a report: it votes for the
+    year before. The most voted year wins (ties: the later).
     """
     votes: dict[int, float] = {}
+    late = month is not None and month >= 7
     for m in _YEAR.finditer(text):
         y = int(m.group(1))
         before = text[max(0, m.start() - 6):m.start()]
         after = text[m.end():m.end() + 8]
         if _FUTURE_BEFORE.search(before) or _FUTURE_AFTER.match(after):
             votes[y - 1] = votes.get(y - 1, 0.0) + 0.5
+        elif late and _EARLY_PERIOD.match(after):
+            votes[y - 1] = votes.get(y - 1, 0.0) + 1.0
         else:
             weight = 2.0 if _REPORTED_PERIOD.match(after) else 1.0
             votes[y] = votes.get(y, 0.0) + weight
@@ -506,17 +515,36 @@ def context_year(text: str) -> int | None:
     return max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
 
 
+def _month_day_month(text: str) -> int | None:
+    """The month of the first date of ``text`` when it is a month-day without a year, else None."""
+    for m in _TEXT_DATE.finditer(text):
+        if m.group("m"):
+            return None if m.group("y") else int(m.group("m"))
+        if m.group("iy"):
+            return None
+        name = (m.group("em") or m.group("em2") or "").lower()
+        mo = _MONTHS.get(name) or _MONTHS.get(name[:3])
+        if mo is None:
+            continue
+        return None if (m.group("ey") or m.group("ey2")) else mo
+    return None
+
+
 def _with_dates(doc: Document,
                 raw: list[tuple[str, dt.date | None, int, int]]) -> list[Article]:
     known = [p for _, p, _, _ in raw if p is not None]
-    doc_year: int | None = None
-    if not known:
-        doc_year = context_year(doc.text)
+    doc_years: dict[int | None, int | None] = {}
     articles = []
     for i, (headline, given, start, end) in enumerate(raw):
         published = given
         if published is None:
-            year = doc_year
+            year: int | None = None
+            if not known:
+                # the document's year, judged knowing the month the article's date names
+                month = _month_day_month(doc.text[start:end])
+                if month not in doc_years:
+                    doc_years[month] = context_year(doc.text, month=month)
+                year = doc_years[month]
             if known:
                 before = [p for _, p, s, _ in raw[:i] if p is not None]
                 after = [p for _, p, s, _ in raw[i + 1:] if p is not None]

@@ -297,6 +297,16 @@ class _Ctx:
             i += 1
         return out
 
+    def cues_starting(self, lo: int, start_hi: int, hi: int) -> list[Cue]:
+        """The cues that start in [lo, start_hi) and end by hi (a long English word after a figure)."""
+        i = bisect.bisect_left(self.cue_starts, lo)
+        out = []
+        while i < len(self.cues) and self.cues[i].start < start_hi:
+            if self.cues[i].end <= hi:
+                out.append(self.cues[i])
+            i += 1
+        return out
+
     def mentions_in(self, lo: int, hi: int) -> list[_Mention]:
         i = bisect.bisect_left(self.mention_starts, lo)
         out = []
@@ -421,6 +431,8 @@ def _extract(
     seen: dict[tuple[str, str, float, float | None, float | None, str | None], int] = {}
     topic: _Mention | None = None
     last_sent = (-1, -1)
+    prev: Quantity | None = None
+    prev_metric: str | None = None
     for q in quantities:
         s_lo, s_hi = ctx.sentence(q.start)
         if (s_lo, s_hi) != last_sent:
@@ -428,7 +440,14 @@ def _extract(
             for b_lo, b_hi in _sentences_between(ctx, last_sent[0] if last_sent[0] >= 0 else body0, s_lo):
                 topic = _sentence_topic(ctx, b_lo, b_hi, topic)
             last_sent = (s_lo, s_hi)
-        for fact in _facts_for(ctx, q, s_lo, topic=topic):
+        carried: str | None = None
+        if prev is not None and _carries_unit(text, prev, q, s_lo):
+            # '从40万颗提高到50万、60万': the first amount's counter holds for the bare ones after it
+            q = replace(q, unit=prev.unit, counter=prev.counter, flags=q.flags - {"bare"})
+            carried = prev_metric
+        q_facts = _facts_for(ctx, q, s_lo, topic=topic, carried=carried)
+        prev, prev_metric = q, (q_facts[0].metric if q_facts else None)
+        for fact in q_facts:
             key = (fact.entity, fact.metric, round(fact.value, 6), fact.low, fact.high, fact.qualifier)
             k = seen.get(key)
             if k is None:
@@ -440,6 +459,18 @@ def _extract(
             elif fact.period not in (None, facts[k].period):
                 facts.append(fact)
     return facts
+
+
+_LIST_BREAK = re.compile(r"[。！？!?;；\n\d]")
+
+
+def _carries_unit(text: str, prev: Quantity, q: Quantity, s_lo: int) -> bool:
+    """Whether the bare amount q continues an enumeration that prev, a count or power, opened."""
+    if q.unit is not None or "bare" not in q.flags or prev.unit not in ("count", "GW", "MW"):
+        return False
+    if prev.start < s_lo or q.start - prev.end > 12:
+        return False
+    return _LIST_BREAK.search(text, prev.end, q.start) is None
 
 
 _OPENING_PRONOUN = re.compile(
@@ -529,7 +560,7 @@ def _classify(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> tuple[
     uc = _unit_class(q)
     text = ctx.text
     before_clause = ctx.cues_in(c_lo, q.start)
-    after = ctx.cues_in(q.end, min(c_hi, q.end + _AFTER_WINDOW))
+    after = ctx.cues_starting(q.end, q.end + _AFTER_WINDOW, c_hi)
     blocks = [c for c in before_clause if c.role == "block"] + [
         c for c in after if c.role == "block" and c.start - q.end <= 3
     ]
@@ -580,12 +611,14 @@ def _classify(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> tuple[
         if cust:
             return "customers", cust[0]
         if q.counter == "股":
-            so = _metric_cues(ctx.cues_in(s_lo, q.start), frozenset(("shares_outstanding",)))
+            so = _metric_cues(ctx.cues_in(s_lo, q.start), frozenset(("shares_outstanding",))) or [
+                c for c in after if c.role == "metric" and c.name == "shares_outstanding" and c.start - q.end <= 3
+            ]
             return ("shares_outstanding", so[-1]) if so else None
-        if q.counter in ("颗", "片", "块", "套", "台", "个", "张"):
+        if q.counter in _UNIT_COUNTERS:
             nouns = [
                 c
-                for c in ctx.cues_in(q.end, min(c_hi, q.end + _COUNT_NOUNS_AFTER))
+                for c in ctx.cues_starting(q.end, q.end + _COUNT_NOUNS_AFTER, c_hi)
                 if c.role == "metric" and c.name == "units"
             ]
             before_units = [
@@ -604,7 +637,7 @@ def _classify(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> tuple[
         aft = [
             c
             for c in _metric_cues(after, _MONEY_ALLOWED)
-            if c.start - q.end <= 3 or text[q.end : c.start].strip() in ("的", "的新", "新", "的年")
+            if c.start - q.end <= 3 or text[q.end : c.start].strip() in _AFTER_GLUE
         ]
         cands = own_cues + aft
         long_aft = [
@@ -645,6 +678,9 @@ def _classify(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> tuple[
     return None
 
 
+_AFTER_GLUE = frozenset(("的", "的新", "新", "的年", "share", "stock"))
+_UNIT_COUNTERS = frozenset(("颗", "片", "块", "套", "台", "个", "张", "chips", "gpus", "tpus", "accelerators",
+                            "wafers", "servers", "units"))
 _PROJECT_CUES = frozenset(("建设", "投资", "投资计划", "建设计划"))
 _CONTINUES = re.compile(r"(?:至|到|为|达|减少|增加|降|升|和|及|或|\bto|\bat|\bof)\s*$")
 _LEADING_PERIOD = re.compile(
@@ -735,6 +771,14 @@ def _period(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, metric: str, company: 
     # period "" is a stated month without a quarter (今年9月): the figure's period is not stated
     spans = [p for p in found if p.period is not None and p.end <= q.start + 1]
     in_clause = [p for p in spans if p.start >= c_lo]
+    if not in_clause:
+        # English states the period after the figure: '$70 billion in 2025', '35% for fiscal Q1'
+        trailing = next((p for p in found if p.period is not None and p.start >= q.end), None)
+        if trailing is not None and (
+            _TRAILING_PERIOD.fullmatch(ctx.text, q.end, trailing.start)
+            or (ctx.text[q.end : trailing.start].strip() == "" and _EN_RELATIVE.match(ctx.text, trailing.start))
+        ):
+            spans = in_clause = [trailing]
     if metric in _PERIOD_METRICS_ASOF and metric != "cash":
         if in_clause and in_clause[-1].period and metric not in ("valuation", "market_cap"):
             return in_clause[-1].period
@@ -744,11 +788,19 @@ def _period(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, metric: str, company: 
     return spans[-1].period
 
 
-def _facts_for(ctx: _Ctx, q: Quantity, s_lo: int, *, topic: _Mention | None) -> list[Fact]:
+_TRAILING_PERIOD = re.compile(r",?\s*(?:in|for|during|over|of|through)\s+(?:the\s+)?", re.IGNORECASE)
+_EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re.IGNORECASE)
+
+
+def _facts_for(
+    ctx: _Ctx, q: Quantity, s_lo: int, *, topic: _Mention | None, carried: str | None = None
+) -> list[Fact]:
     if "vague" in q.flags or _in_parentheses(ctx.text, q.start, s_lo):
         return []
     c_lo, c_hi = ctx.clause(q.start, q.end)
     got = _classify(ctx, q, s_lo, c_lo, c_hi)
+    if got is None and carried is not None:
+        got = (carried, None)
     if got is None:
         return []
     metric, cue = got

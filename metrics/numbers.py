@@ -862,4 +862,33 @@ def find_quantities(text: str, *, repair_decimals: bool = False) -> list[Quantit
         if q is not None:
             out.append(q)
         pos = max(resume, m.start() + 1)
+    return _floor_stretch(text, out)
+
+
+_FLOOR = re.compile(r"(?:保底|至少|最低|底线)\s*\Z")
+_STRETCH = re.compile(r"\s*[、,，/]?\s*(?:冲刺|力争|最高|挑战|上看)\s*")
+
+
+def _floor_stretch(text: str, qs: list[Quantity]) -> list[Quantity]:
+    """'保底50万、冲刺60万' (a floor and a stretch target): one range from the floor to the stretch."""
+    out: list[Quantity] = []
+    for q in qs:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.low is None
+            and q.low is None
+            and prev.unit in (None, q.unit)
+            and prev.value < q.value
+            and _STRETCH.fullmatch(text, prev.end, q.start)
+        ):
+            fl = _FLOOR.search(text, max(0, prev.start - 4), prev.start)
+            if fl is not None:
+                flags = (prev.flags | q.flags) - ({"bare"} if q.unit is not None else set())
+                out[-1] = Quantity(
+                    (prev.value + q.value) / 2, prev.value, q.value, q.unit, None, fl.start(), q.end,
+                    frozenset(flags), q.counter or prev.counter, prev.num_start,
+                )
+                continue
+        out.append(q)
     return out

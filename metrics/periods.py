@@ -203,14 +203,18 @@ _MONTH_NAMES = {
 
 def _quarter_ending(year: int | None, month: int, c: _Ctx) -> str | None:
     """The quarter that ends with ``month``: a calendar one when the month closes a calendar quarter,
-    else the company's fiscal quarter ending then; the year, when not given, is the latest such month
-    not after the article date."""
+    else the company's fiscal quarter ending then; the year, when not given, that of the latest such
+    quarter begun by the article date."""
     if not 1 <= month <= 12:
         return None
     if year is None:
         if c.published is None:
             return None
-        year = c.published.year - (1 if month > c.published.month else 0)
+        # the latest such quarter begun by the article date (it starts two months before it ends)
+        now = c.published.year * 12 + c.published.month - 1
+        year = c.published.year + 1
+        while year * 12 + month - 3 > now:
+            year -= 1
     if month % 3 == 0:
         return f"{year}Q{month // 3}"
     if (month - c.fye) % 3 != 0:
@@ -401,7 +405,7 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
             True,
             ("年", "year"),
         ),
-        (r"(?<![\d.,])" + _Y + r"(?![\d.,%])\s*年?(?:度|底|末|初|内)?", _plain_year, False, ("19", "20")),
+        (r"(?<![\d.,])" + _Y + r"(?![\d,%]|\.\d)\s*年?(?:度|底|末|初|内)?", _plain_year, False, ("19", "20")),
     )
 )
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))

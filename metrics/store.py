@@ -57,7 +57,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -74,6 +74,8 @@ def _log() -> Any:
 
 
 ROW_GROUP_ROWS = 4_096
+# snappy: about 1.5x the bytes of zstd-1, but a third faster to decode (point reads) and faster to write
+COMPRESSION: Literal["snappy"] = "snappy"
 _PART_RE = re.compile(r"^part-(\d+)-")
 _SEQ = "__seq"
 
@@ -175,7 +177,7 @@ def write_parquet_atomic(df: pl.DataFrame, target: Path, *, row_group_size: int 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     try:
-        df.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True,
+        df.write_parquet(tmp, compression=COMPRESSION, statistics=True,
                          row_group_size=row_group_size)
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
