@@ -441,12 +441,13 @@ def _extract(
                 topic = _sentence_topic(ctx, b_lo, b_hi, topic)
             last_sent = (s_lo, s_hi)
         carried: str | None = None
+        qq = q
         if prev is not None and _carries_unit(text, prev, q, s_lo):
             # '从40万颗提高到50万、60万': the first amount's counter holds for the bare ones after it
-            q = replace(q, unit=prev.unit, counter=prev.counter, flags=q.flags - {"bare"})
+            qq = replace(q, unit=prev.unit, counter=prev.counter, flags=q.flags - {"bare"})
             carried = prev_metric
-        q_facts = _facts_for(ctx, q, s_lo, topic=topic, carried=carried)
-        prev, prev_metric = q, (q_facts[0].metric if q_facts else None)
+        q_facts = _facts_for(ctx, qq, s_lo, topic=topic, carried=carried)
+        prev, prev_metric = qq, (q_facts[0].metric if q_facts else None)
         for fact in q_facts:
             key = (fact.entity, fact.metric, round(fact.value, 6), fact.low, fact.high, fact.qualifier)
             k = seen.get(key)
@@ -612,7 +613,9 @@ def _classify(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> tuple[
             return "customers", cust[0]
         if q.counter == "股":
             so = _metric_cues(ctx.cues_in(s_lo, q.start), frozenset(("shares_outstanding",))) or [
-                c for c in after if c.role == "metric" and c.name == "shares_outstanding" and c.start - q.end <= 3
+                c
+                for c in after
+                if c.role == "metric" and c.name == "shares_outstanding" and c.start - q.end <= 3
             ]
             return ("shares_outstanding", so[-1]) if so else None
         if q.counter in _UNIT_COUNTERS:
@@ -776,7 +779,10 @@ def _period(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, metric: str, company: 
         trailing = next((p for p in found if p.period is not None and p.start >= q.end), None)
         if trailing is not None and (
             _TRAILING_PERIOD.fullmatch(ctx.text, q.end, trailing.start)
-            or (ctx.text[q.end : trailing.start].strip() == "" and _EN_RELATIVE.match(ctx.text, trailing.start))
+            or (
+                ctx.text[q.end : trailing.start].strip() == ""
+                and _EN_RELATIVE.match(ctx.text, trailing.start) is not None
+            )
         ):
             spans = in_clause = [trailing]
     if metric in _PERIOD_METRICS_ASOF and metric != "cash":

@@ -310,8 +310,10 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
         (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))", _fyq, False, ("fiscal",)),
         (r"Q(?P<q>[1-4])\s*(?:of\s+)?FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fyq, False, ("fy",)),
         (
-            r"fiscal\s+(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)(?![\d])"
-            r"(?:,?\s*(?:of\s+)?(?:year\s*)?'?(?P<y>(?:19|20)\d{2}|\d{2})(?![\d]))?",
+            (
+                r"fiscal\s+(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)(?![\d])"
+                r"(?:,?\s*(?:of\s+)?(?:year\s*)?'?(?P<y>(?:19|20)\d{2}|\d{2})(?![\d]))?"
+            ),
             _fiscal_quarter_now,
             True,
             ("fiscal",),
@@ -342,7 +344,8 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
             ("h",),
         ),
         (
-            r"(?:" + _Y + r"\s*年?\s*|(?P<rel>今年|本年|去年|明年)\s*)?(?:" + _Q + r"|Q(?P<q2>[1-4])(?![\d]))",
+            r"(?:" + _Y + r"\s*年?\s*|(?P<rel>今年|本年|去年|明年)\s*)?"
+            r"(?:" + _Q + r"|Q(?P<q2>[1-4])(?![\d]))",
             _quarter_any,
             False,
             ("季", "q"),
@@ -354,8 +357,10 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
             ("quarter",),
         ),
         (
-            r"(?:the\s+)?(?P<mon>march|june|september|december|january|february|april|may|july|august|"
-            r"october|november)(?:-ended)?[- ]quarter(?:\s+of\s+(?P<y>\d{4}))?",
+            (
+                r"(?:the\s+)?(?P<mon>march|june|september|december|january|february|april|may|july|"
+                r"august|october|november)(?:-ended)?[- ]quarter(?:\s+of\s+(?P<y>\d{4}))?"
+            ),
             _month_quarter_en,
             False,
             ("quarter",),
@@ -392,9 +397,11 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
         ),
         (r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])", _next_years, True, ("年",)),
         (
-            r"(?:(?P<rel>今年|本年|去年|明年)|(?<![\d.])(?P<y>(?:19|20)\d{2})\s*年)?\s*(?<![\d.\-~])(?<!\d至)(?<!\d到)"
-            r"(?P<mo>1[0-2]|[1-9])\s*月(?:份)?(?![\d\s]*[日号])"
-            r"(?P<qtr>(?:底|末)?(?:止|结束)?(?:的)?(?:那个|这个)?(?:财季|季度))?",
+            (
+                r"(?:(?P<rel>今年|本年|去年|明年)|(?<![\d.])(?P<y>(?:19|20)\d{2})\s*年)?\s*"
+                r"(?<![\d.\-~])(?<!\d至)(?<!\d到)(?P<mo>1[0-2]|[1-9])\s*月(?:份)?(?![\d\s]*[日号])"
+                r"(?P<qtr>(?:底|末)?(?:止|结束)?(?:的)?(?:那个|这个)?(?:财季|季度))?"
+            ),
             _month_cn,
             True,
             ("月",),
