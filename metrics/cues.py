@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-__all__ = ["MONEY_METRICS", "UNIT_CLASS", "Cue", "CueIndex"]
+__all__ = ["DOWN_VERBS", "MONEY_METRICS", "UNIT_CLASS", "Cue", "CueIndex"]
 
 # the unit class each metric accepts
 UNIT_CLASS: dict[str, str] = {
@@ -59,7 +59,7 @@ UNIT_CLASS: dict[str, str] = {
 MONEY_METRICS = frozenset(m for m, c in UNIT_CLASS.items() if c == "money")
 
 # role of a cue: "metric" names what a figure is; "growth" turns the preceding metric into its
-# growth rate; "move_up"/"move_down" a share-price move; "block" takes the figure out of scope
+# growth rate; "up"/"down" a share-price move; "block" takes the figure out of scope
 _METRIC_CUES: dict[str, tuple[str, ...]] = {
     "revenue": (
         "营收",
@@ -216,6 +216,8 @@ _MOVE_UP = (
     "rallied",
     "soared",
 )
+# English verbs of a falling price (the extractor also signs a share-price move with them)
+DOWN_VERBS = ("fell", "dropped", "slid", "declined", "lost", "plunged", "sank", "tumbled", "slumped")
 _MOVE_DOWN = (
     "跌",
     "下跌",
@@ -227,15 +229,7 @@ _MOVE_DOWN = (
     "重挫",
     "走低",
     "下滑",
-    "fell",
-    "dropped",
-    "slid",
-    "declined",
-    "lost",
-    "plunged",
-    "sank",
-    "tumbled",
-    "slumped",
+    *DOWN_VERBS,
 )
 _BLOCK = (
     "市场规模",

@@ -170,15 +170,6 @@ def read_document(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Do
     return doc
 
 
-def document_hash(path: Path | str) -> str:
-    """sha256 of a file's bytes (read in chunks)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- front matter
 
 _FM_OPEN = re.compile(r"\A---[ \t]*\r?\n")

@@ -268,8 +268,3 @@ def _company(entry: object, i: int, path: Path) -> Company:
                    aliases=tuple(a.strip() for a in aliases), listed=listed,
                    ambiguous=tuple(a.strip() for a in ambiguous),
                    case_sensitive=tuple(a.strip() for a in case_sensitive))
-
-
-def load_registry(path: Path | str) -> Registry:
-    """Shorthand for ``Registry.load(path)``."""
-    return Registry.load(path)

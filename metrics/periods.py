@@ -14,21 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from metrics.numbers import parse_chinese_numeral
+
 __all__ = ["PeriodSpan", "current_fiscal_year", "find_periods", "last_quarter"]
 
-_CN_SMALL = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-}
 _ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 
 
@@ -62,18 +51,22 @@ def last_quarter(on: date) -> tuple[int, int]:
 
 
 def _num(s: str) -> int:
+    """A count or ordinal: arabic digits, a Chinese numeral (一, 两, 十二) or first..4th; else 0."""
     if s.isdigit():
         return int(s)
-    if s in _CN_SMALL:
-        return _CN_SMALL[s]
-    if len(s) == 2 and s[0] == "十":
-        return 10 + _CN_SMALL.get(s[1], 0)
-    return _ORD.get(s.lower(), 0)
+    return parse_chinese_numeral(s) or _ORD.get(s.lower(), 0)
 
 
 def _year(s: str) -> int:
     y = int(s)
     return 2000 + y if y < 100 else y
+
+
+def _stated_year(m: re.Match[str], c: _Ctx) -> int | None:
+    """The year the match names (group ``y``), else the article's year (None without a date)."""
+    if m["y"]:
+        return _year(m["y"])
+    return None if c.published is None else c.published.year
 
 
 _Resolver = Callable[[re.Match[str], _Ctx], str | None]
@@ -100,21 +93,13 @@ def _rel_fy(m: re.Match[str], c: _Ctx) -> str | None:
 
 
 def _ytd9(m: re.Match[str], c: _Ctx) -> str | None:
-    y = m["y"] and _year(m["y"])
-    if not y:
-        if c.published is None:
-            return None
-        y = c.published.year
-    return f"{y}-9M"
+    y = _stated_year(m, c)
+    return None if y is None else f"{y}-9M"
 
 
 def _half(m: re.Match[str], c: _Ctx) -> str | None:
-    y = m["y"] and _year(m["y"])
-    if not y:
-        if c.published is None:
-            return None
-        y = c.published.year
-    return f"{y}H{1 if m['h'] in ('上', '1', 'first') else 2}"
+    y = _stated_year(m, c)
+    return None if y is None else f"{y}H{1 if m['h'] in ('上', '1', 'first') else 2}"
 
 
 def _quarter(m: re.Match[str], c: _Ctx) -> str | None:
@@ -144,12 +129,6 @@ def _rel_quarter(m: re.Match[str], c: _Ctx) -> str | None:
 def _year_range(m: re.Match[str], c: _Ctx) -> str | None:
     a, b = int(m["a"]), int(m["b"])
     return f"{a}..{b}" if a < b else None
-
-
-def _since(m: re.Match[str], c: _Ctx) -> str | None:
-    if c.published is None:
-        return None
-    return f"{int(m['a'])}..{c.published.year}"
 
 
 def _next_years(m: re.Match[str], c: _Ctx) -> str | None:

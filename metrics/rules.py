@@ -26,7 +26,7 @@ import datetime as dt
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -379,8 +379,3 @@ def load_rules(path: Path | str, channels: Iterable[str] | None = None) -> list[
     if errors:
         raise errors[0]
     return rules
-
-
-def rules_by_name(rules: Sequence[Rule]) -> dict[str, Rule]:
-    """Rules keyed by name."""
-    return {r.name: r for r in rules}

@@ -210,18 +210,25 @@ rows_strategy = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(spec=rule_specs, rows=rows_strategy)
-def test_replay_agrees_with_transition(spec: dict[str, Any], rows: list[Any]) -> None:
-    """The backtest's tight loop and the pure transition function give the same changes."""
-    (r,) = make_rules({"name": "r", "condition": "value > 0", **spec})
-    rows = sorted(rows, key=lambda x: x[0])  # by entity, then in time order
+def _times(rows: list[Any]) -> list[int]:
+    """Time of each row (rows sorted by entity) in seconds: each entity's clock starts at 0 and
+    moves on by the row's gap in half-days."""
     times, t, prev = [], 0, None
     for ent, gap, _, _ in rows:
         t = 0 if ent != prev else t
         t += gap * 43200
         prev = ent
         times.append(t)
+    return times
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec=rule_specs, rows=rows_strategy)
+def test_replay_agrees_with_transition(spec: dict[str, Any], rows: list[Any]) -> None:
+    """The backtest's tight loop and the pure transition function give the same changes."""
+    (r,) = make_rules({"name": "r", "condition": "value > 0", **spec})
+    rows = sorted(rows, key=lambda x: x[0])  # by entity, then in time order
+    times = _times(rows)
     ents, holds, stmts = [x[0] for x in rows], [x[2] for x in rows], [x[3] for x in rows]
     fast = replay(r, ents, times, holds, stmts)
     slow: list[tuple[int, str]] = []
@@ -246,12 +253,7 @@ def test_compress_keeps_every_change(spec: dict[str, Any], rows: list[Any]) -> N
     """Replaying only the rows ``compress`` keeps gives the same changes as replaying all rows."""
     (r,) = make_rules({"name": "r", "condition": "value > 0", **spec})
     rows = sorted(rows, key=lambda x: x[0])
-    times, t, prev = [], 0, None
-    for ent, gap, _, _ in rows:
-        t = 0 if ent != prev else t
-        t += gap * 43200
-        prev = ent
-        times.append(t)
+    times = _times(rows)
     df = pl.DataFrame(
         {
             "entity": [x[0] for x in rows],

@@ -35,32 +35,27 @@ SECRET = "whsec_" + base64.b64encode(b"daemon-tests-secret-0123456789ab").decode
 FRIDAY = dt.date(2026, 5, 22)
 EVENING = "2026-05-22T22:00:00Z"
 
-# Rules of our own (the shipped ones may change): always true on the sample, both channels.
-TEST_RULES = """
-[[rules]]
-name = "nvda-close-seen"
-series = "prices.close"
-entities = ["NVDA"]
-condition = "value > 1"
-for = "0"
-keep_firing_for = "0d"
-repeat_interval = "0"
-severity = "info"
-channels = ["log", "hook"]
-summary = "{entity} closed at {value:.2f}"
 
+def _close_seen_rule(name: str, entities: str) -> str:
+    """A rule of our own (the shipped ones may change): always true on the sample, both channels."""
+    return f"""
 [[rules]]
-name = "msft-close-seen"
+name = "{name}"
 series = "prices.close"
-entities = ["MSFT", "AMD"]
+entities = {entities}
 condition = "value > 1"
 for = "0"
 keep_firing_for = "0d"
 repeat_interval = "0"
 severity = "info"
 channels = ["log", "hook"]
-summary = "{entity} closed at {value:.2f}"
+summary = "{{entity}} closed at {{value:.2f}}"
 """
+
+
+TEST_RULES = _close_seen_rule("nvda-close-seen", '["NVDA"]') + _close_seen_rule(
+    "msft-close-seen", '["MSFT", "AMD"]'
+)
 
 
 @pytest.fixture(autouse=True)

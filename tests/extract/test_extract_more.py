@@ -130,6 +130,13 @@ def test_floor_and_stretch_is_a_range(registry: Registry) -> None:
     assert [(f.metric, f.unit, f.low, f.high) for f in ranged] == [("units", "count", 1e5, 1.2e5)]
 
 
+def published_of(path: Path, text: str) -> date | None:
+    """The publication date of the one article of ``text``, written as a document at ``path``."""
+    path.write_text(text, encoding="utf-8")
+    (art,) = split_articles(read_document(path))
+    return art.published
+
+
 def test_publication_year_ignores_next_years_plans(tmp_path: Path) -> None:
     """A December month-day in an article planning for next year's first quarter is published in the
     earlier year, even when next year is the year the text names most."""
@@ -138,10 +145,7 @@ def test_publication_year_ignores_next_years_plans(tmp_path: Path) -> None:
         "据供应链人士12月20日透露,该厂要求在2027年Q1前完成扩产,2027年一季度出货将明显增加,"
         "并已为2027年上半年预留产能。市场人士认为,2027年的需求仍将强劲。(某财经媒体)\n"
     )
-    path = tmp_path / "plans.txt"
-    path.write_text(text, encoding="utf-8")
-    (art,) = split_articles(read_document(path))
-    assert art.published == date(2026, 12, 20)
+    assert published_of(tmp_path / "plans.txt", text) == date(2026, 12, 20)
 
 
 def test_publication_year_reported_quarter_kept(tmp_path: Path) -> None:
@@ -151,10 +155,7 @@ def test_publication_year_reported_quarter_kept(tmp_path: Path) -> None:
         "该公司4月28日公布,2026年第一季度营收同比增长,2026年一季度净利润创新高,"
         "管理层对全年保持乐观。(某财经媒体)\n"
     )
-    path = tmp_path / "report.txt"
-    path.write_text(text, encoding="utf-8")
-    (art,) = split_articles(read_document(path))
-    assert art.published == date(2026, 4, 28)
+    assert published_of(tmp_path / "report.txt", text) == date(2026, 4, 28)
 
 
 def test_fast_text_folds_keep_results() -> None:
