@@ -4,6 +4,6 @@
 library's objects; each job is a thin module with ``run(services, *, now) -> summary``
 (``ingest``, ``prices`` (and ``prices.seed``), ``evaluate``, ``deliver``, ``compact``), run and
 recorded by ``jobs.runner.execute`` and scheduled by ``jobs.scheduler`` (APScheduler 3.11, the only
-module importing it). ``jobs.calendars`` holds the exchange calendars, ``jobs.lock`` the one-daemon-
+module importing it). ``jobs.calendars`` the exchanges' close times, ``jobs.lock`` the one-daemon-
 per-store lock, ``jobs.status`` the ``jobs`` section of ``metrics status``.
 """

@@ -10,10 +10,10 @@ tick is evaluated past it, so it is never skipped.
 After downtime the closes missed since the state database's last evaluation are replayed one
 ``run_tick`` each, oldest first (at most ``scheduler.replay_max_days`` of them), so an alert that
 should have fired in between fires, at its own close; ticks are idempotent (stable keys), so a point
-evaluated twice after a crash notifies nothing twice. The first evaluation of a store replays the
-latest closes of its price history (a first run over the bundled sample shows the shipped rules
-firing on history). The rules file is reloaded first if it changed (a bad file keeps the last good
-rules: ``rules_error`` in the summary).
+evaluated twice after a crash notifies nothing twice. The facts are read once for all the points of
+a run. The first evaluation of a store replays the latest closes of its price history (a first run
+over the bundled sample shows the shipped rules firing on history). The rules file is reloaded
+first if it changed (a bad file keeps the last good rules: ``rules_error`` in the summary).
 """
 
 from __future__ import annotations
@@ -114,6 +114,9 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
                                "from": points[0].at if points else None, "to": None}
     if services.rules.error:
         summary["rules_error"] = services.rules.error
+    # one read (and de-duplication) of the facts serves every point; the bars are read per point,
+    # each a window of dates (the whole price history need not be held in memory)
+    facts = services.store.scan("facts").collect().lazy() if points else None
     for point in points:
         if services.stop.is_set():
             summary["stopped_early"] = True
@@ -121,7 +124,7 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
         subset = rules if point.close else tick_rules(rules)
         if not subset:
             continue
-        report = run_tick(services.store, services.db, subset, now=now, at=point.at)
+        report = run_tick(services.store, services.db, subset, now=now, at=point.at, facts=facts)
         summary["evaluated"] += 0 if report.skipped else 1
         summary["transitions"] += len(report.transitions)
         summary["notifications"] += report.notifications

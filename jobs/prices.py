@@ -14,21 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jobs import calendars
 from jobs.services import Services
-from metrics.errors import InputError
-
-# Yahoo symbol suffix -> MIC, for extra tickers that no company of the registry names.
-SUFFIX_EXCHANGE = {"KS": "XKRX", "KQ": "XKRX", "HK": "XHKG", "T": "XTKS", "TW": "XTAI", "TWO": "XTAI",
-                   "SS": "XSHG", "SZ": "XSHE", "L": "XLON", "PA": "XPAR", "DE": "XETR", "AS": "XAMS",
-                   "TO": "XTSE", "AX": "XASX", "SW": "XSWX", "NS": "XNSE", "BO": "XBOM"}
-
-
-def exchange_of_ticker(ticker: str) -> str:
-    """The MIC a Yahoo symbol trades on, from its suffix (``XNYS`` without one)."""
-    _, dot, suffix = ticker.rpartition(".")
-    default = calendars.DEFAULT_EXCHANGE
-    return SUFFIX_EXCHANGE.get(suffix.upper(), default) if dot else default
+from metrics.calendars import DEFAULT_EXCHANGE, canonical, exchange_of_ticker
+from metrics.errors import ConfigError, InputError
 
 
 def tickers_by_exchange(services: Services) -> dict[str, list[str]]:
@@ -40,9 +28,9 @@ def tickers_by_exchange(services: Services) -> dict[str, list[str]]:
     pairs += [(t, exchange_of_ticker(t)) for t in services.settings.prices.tickers]
     for ticker, exchange in pairs:
         try:
-            name = calendars.canonical(exchange)
-        except Exception:  # unknown MIC: fetch it with the default exchange's schedule
-            name = calendars.DEFAULT_EXCHANGE
+            name = canonical(exchange)
+        except ConfigError:  # unknown MIC: fetch it with the default exchange's schedule
+            name = DEFAULT_EXCHANGE
         groups.setdefault(name, set()).add(ticker)
     return {ex: sorted(ts) for ex, ts in sorted(groups.items())}
 

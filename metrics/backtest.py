@@ -22,15 +22,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from metrics.calendars import DEFAULT_EXCHANGE
 from metrics.evaluate import (
     Evaluator,
     _date_of,
     _name_map,
     _sessions,
-    calendar_of,
+    _stale_bars,
     history_features,
     series_frame,
-    sessions_between,
 )
 from metrics.rules import Rule, compile_condition
 
@@ -139,22 +139,25 @@ def compress(df: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     return d.filter(pl.Series(mask))
 
 
+def _session_days(mic: str, start: dt.date, end: dt.date) -> pl.Series:
+    """Sessions of ``mic`` in [start, end] (every day if the calendar is unknown)."""
+    sess = _sessions(mic)
+    lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
+    days = sess[(sess >= lo) & (sess <= hi)] if len(sess) else np.arange(lo, hi + 1)
+    return pl.Series("at", days, dtype=pl.Date)
+
+
 def _eval_dates(
     rule_tickers: pl.Series, prices: pl.LazyFrame, start: dt.date, end: dt.date, calendar: str | None
 ) -> pl.Series:
     if calendar is not None:
-        sess = _sessions(calendar)
-        lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
-        days = sess[(sess >= lo) & (sess <= hi)] if len(sess) else np.arange(lo, hi + 1)
-        return pl.Series("at", days, dtype=pl.Date)
+        return _session_days(calendar, start, end)
     bars = prices.filter(pl.col("date").is_between(start, end)).select("ticker", "date")
     mine = bars.filter(pl.col("ticker").is_in(rule_tickers.implode())).select("date").unique().collect()
     if mine.height == 0:
         mine = bars.select("date").unique().collect()
     if mine.height == 0:
-        sess = _sessions("XNYS")
-        lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
-        return pl.Series("at", sess[(sess >= lo) & (sess <= hi)], dtype=pl.Date)
+        return _session_days(DEFAULT_EXCHANGE, start, end)
     return mine["date"].sort().rename("at")
 
 
@@ -203,7 +206,7 @@ def backtest(
         )
         df = df.with_columns(age_days=(pl.col("at") - pl.col("data_at")).dt.total_days().cast(pl.Int64))
         if rule.shape == "prices" and "stale_bars" in rule.condition:
-            stale = _stale(df.with_columns(data_at=pl.coalesce("data_at", "at")), calendars)
+            stale = _stale_bars(df["entity"], df["data_at"].fill_null(df["at"]), df["at"], calendars)
             df = df.with_columns(stale_bars=pl.when(pl.col("data_at").is_not_null()).then(stale))
         else:
             df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))
@@ -227,15 +230,3 @@ def backtest(
         return pl.DataFrame(schema=RESULT_SCHEMA)
     return pl.concat(results).select(list(RESULT_SCHEMA)).sort("at", "rule", "entity", maintain_order=True)
 
-
-def _stale(df: pl.DataFrame, calendars: Mapping[str, str] | None) -> pl.Series:
-    uniq = df["entity"].unique().to_list()
-    mic_of = {e: calendar_of(e, calendars) for e in uniq}
-    mics = df["entity"].replace_strict(mic_of, return_dtype=pl.String).to_numpy()
-    after = df["data_at"].to_numpy().astype("datetime64[D]")
-    upto = df["at"].to_numpy().astype("datetime64[D]")
-    out = np.zeros(len(after), dtype=np.int64)
-    for mic in set(mic_of.values()):
-        idx = np.nonzero(mics == mic)[0]
-        out[idx] = sessions_between(mic, after[idx], upto[idx])
-    return pl.Series("stale_bars", out, dtype=pl.Int64)

@@ -47,17 +47,19 @@ def _db(ctx: typer.Context) -> StateDB:
     return open_db(app_context(ctx).settings.database_url)
 
 
+def parse_utc(text: str, option: str) -> dt.datetime:
+    """``option``'s ISO 8601 date (midnight) or time (``2026-05-29T21:00:00Z``), in UTC; a date or
+    time without zone is taken as UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError as e:
+        raise UsageError(f"{option}: not an ISO 8601 date or time: {text!r}") from e
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def parse_until(text: str, *, now: dt.datetime) -> dt.datetime:
     """``--until``: an ISO date (midnight UTC) or date-time (UTC when no zone is given)."""
-    try:
-        if len(text.strip()) == 10:
-            d = dt.date.fromisoformat(text.strip())
-            value = dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
-        else:
-            value = dt.datetime.fromisoformat(text.strip())
-    except ValueError as e:
-        raise UsageError(f"--until: not an ISO date or time: {text!r}") from e
-    value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    value = parse_utc(text, "--until")
     if value <= now:
         raise UsageError(f"--until {text}: already past")
     return value

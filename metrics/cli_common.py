@@ -11,6 +11,7 @@ import io
 import json
 import math
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -60,7 +61,8 @@ def app_context(ctx: typer.Context) -> AppContext:
     return obj
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """A scalar as JSON and tables show it: dates ISO, datetimes ISO with ``Z``, NaN as null."""
     if isinstance(v, dt.datetime):
         return v.isoformat().replace("+00:00", "Z")
     if isinstance(v, dt.date):
@@ -72,7 +74,7 @@ def _jsonable(v: Any) -> Any:
 
 def rows_as_dicts(df: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows of ``df`` as JSON-ready dicts (dates ISO, datetimes ISO with ``Z``)."""
-    return [{k: _jsonable(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
+    return [{k: jsonable(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
 
 
 def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None) -> None:
@@ -87,12 +89,18 @@ def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None) -> No
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(df.columns)
         for values in df.iter_rows():
-            w.writerow(["" if v is None else _jsonable(v) for v in values])
+            w.writerow(["" if v is None else jsonable(v) for v in values])
         sys.stdout.write(buf.getvalue())
     else:
-        table = Table(title=title, show_lines=False)
-        for c in df.columns:
-            table.add_column(c, overflow="fold")
-        for values in df.iter_rows():
-            table.add_row(*("" if v is None else str(_jsonable(v)) for v in values))
-        out.print(table)
+        print_table(df.columns, df.iter_rows(), title=title)
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
+                **options: Any) -> None:
+    """Print ``rows`` as a rich table on stdout (``options``: more ``rich.table.Table`` arguments)."""
+    table = Table(title=title, **options)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for values in rows:
+        table.add_row(*("" if v is None else str(jsonable(v)) for v in values))
+    out.print(table)

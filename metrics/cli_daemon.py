@@ -11,18 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
+from metrics.cli_alerts import parse_utc
 from metrics.cli_common import AppContext, app_context, err
 from metrics.cli_store import add_status_section
 from metrics.errors import UsageError
-
-
-def parse_now(text: str) -> dt.datetime:
-    """An ISO 8601 time (``2026-05-29T21:00:00Z``); a time without zone is taken as UTC."""
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError as e:
-        raise UsageError(f"--now: not an ISO 8601 time: {text!r}") from e
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def daemon(
@@ -40,7 +32,7 @@ def daemon(
     from jobs.daemon import main
     from jobs.lock import DaemonLocked
 
-    at = parse_now(now) if now is not None else None
+    at = parse_utc(now, "--now") if now is not None else None
     if at is not None and not once:
         raise UsageError("--now is only valid with --once")
     settings = app_context(ctx).settings

@@ -18,18 +18,13 @@ from typing import Annotated, Any, Literal
 import polars as pl
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from metrics.cli_common import AppContext, app_context, emit, err, out, rows_as_dicts
+from metrics.cli_common import AppContext, app_context, emit, err, jsonable, out, print_table, rows_as_dicts
 from metrics.errors import ConfigError, InputError, UsageError
 from metrics.log import get_logger
 from metrics.schema import DATASETS
 
-
-def _log() -> Any:
-    """This module's logger, bound at call time (after the CLI or daemon configured logging)."""
-    return get_logger(__name__)
-
+log = get_logger(__name__)
 
 StatusSection = Callable[[AppContext, dt.datetime], Any]
 STATUS_SECTIONS: list[tuple[str, StatusSection]] = []
@@ -97,13 +92,13 @@ def prices_import(
             except InputError as e:
                 failed += 1
                 _fail(str(e))
-                _log().warning("prices.import_failed", file=str(path), error=str(e))
+                log.warning("prices.import_failed", file=str(path), error=str(e))
             progress.advance(task)
         progress.update(task, description="writing")
         rows = sum(f.height for f in frames)
         if frames:
             app_ctx.store.append("prices", pl.concat(frames), now=now)
-    _log().info("prices.imported", files=len(frames), rows=rows, failed=failed)
+    log.info("prices.imported", files=len(frames), rows=rows, failed=failed)
     err.print(f"imported {rows} bars from {len(frames)} file(s); {failed} failed",
               markup=False, highlight=False)
     if failed:
@@ -200,7 +195,7 @@ def compact(ctx: typer.Context) -> None:
 def datasets_section(app_ctx: AppContext, now: dt.datetime) -> list[dict[str, Any]]:
     """Each dataset: rows as queries see them, stored rows, files, partitions, date range."""
     del now
-    return [asdict(d) for d in app_ctx.store.status().datasets]
+    return [asdict(d) for d in app_ctx.store.dataset_status()]
 
 
 def damaged_section(app_ctx: AppContext, now: dt.datetime) -> list[dict[str, Any]]:
@@ -213,7 +208,7 @@ def damaged_section(app_ctx: AppContext, now: dt.datetime) -> list[dict[str, Any
 def failed_documents_section(app_ctx: AppContext, now: dt.datetime) -> list[dict[str, Any]]:
     """Documents the registry records as failed, with the reason."""
     del now
-    return [asdict(d) for d in app_ctx.store.status().failed_documents]
+    return [asdict(d) for d in app_ctx.store.failed_documents()]
 
 
 add_status_section("datasets", datasets_section)
@@ -230,11 +225,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+    return jsonable(value)
 
 
 def _render(name: str, data: Any) -> None:
@@ -242,22 +233,13 @@ def _render(name: str, data: Any) -> None:
         if not data:
             out.print(f"{name}: none", markup=False, highlight=False)
             return
-        table = Table(title=name, title_justify="left")
         columns = list(dict.fromkeys(k for r in data for k in r))
-        for c in columns:
-            table.add_column(c, overflow="fold")
-        for r in data:
-            table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
-        out.print(table)
+        print_table(columns, ([r.get(c) for c in columns] for r in data), title=name, title_justify="left")
     elif isinstance(data, dict):
         scalars = {k: v for k, v in data.items() if not isinstance(v, list | dict)}
         if scalars:
-            table = Table(title=name, title_justify="left", show_header=False)
-            table.add_column("key")
-            table.add_column("value", overflow="fold")
-            for k, v in scalars.items():
-                table.add_row(k, "" if v is None else str(v))
-            out.print(table)
+            print_table(["key", "value"], scalars.items(), title=name, title_justify="left",
+                        show_header=False)
         for k, v in data.items():
             if isinstance(v, list | dict):
                 _render(f"{name}.{k}", v)
@@ -279,7 +261,7 @@ def status(
         except (ConfigError, UsageError):
             raise
         except Exception as e:  # one broken section must not hide the others
-            _log().warning("status.section_failed", section=name, error=str(e))
+            log.warning("status.section_failed", section=name, error=str(e))
             sections[name] = {"error": f"{type(e).__name__}: {e}"}
     if fmt == "json":
         sys.stdout.write(json.dumps(sections, ensure_ascii=False, default=str) + "\n")

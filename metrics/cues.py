@@ -12,51 +12,29 @@ from typing import NamedTuple
 
 import ahocorasick
 
-__all__ = ["DOWN_VERBS", "MONEY_METRICS", "UNIT_CLASS", "Cue", "CueIndex"]
+__all__ = ["DOWN_VERBS", "MONEY_METRICS", "Cue", "CueIndex"]
 
-# the unit class each metric accepts
-UNIT_CLASS: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "revenue",
-            "net_income",
-            "net_loss",
-            "operating_loss",
-            "ebitda",
-            "capex",
-            "capex_guidance",
-            "investment_commitment",
-            "deal_value",
-            "valuation",
-            "market_cap",
-            "funding_raised",
-            "buyback",
-            "cash",
-            "corporate_costs",
-            "unit_price",
-        ),
-        "money",
-    ),
-    **dict.fromkeys(
-        (
-            "revenue_growth_yoy",
-            "net_income_growth_yoy",
-            "gross_margin",
-            "net_margin",
-            "operating_margin",
-            "share_price_change",
-            "dividend_yield",
-            "ebitda_change",
-        ),
-        "pct",
-    ),
-    "leverage": "x",
-    "customers": "count",
-    "units": "count",
-    "shares_outstanding": "count",
-    "power_capacity": "power",
-}
-MONEY_METRICS = frozenset(m for m, c in UNIT_CLASS.items() if c == "money")
+# the metrics whose figure is an amount of money (a bare amount may take its currency from context)
+MONEY_METRICS = frozenset(
+    (
+        "revenue",
+        "net_income",
+        "net_loss",
+        "operating_loss",
+        "ebitda",
+        "capex",
+        "capex_guidance",
+        "investment_commitment",
+        "deal_value",
+        "valuation",
+        "market_cap",
+        "funding_raised",
+        "buyback",
+        "cash",
+        "corporate_costs",
+        "unit_price",
+    )
+)
 
 # role of a cue: "metric" names what a figure is; "growth" turns the preceding metric into its
 # growth rate; "up"/"down" a share-price move; "block" takes the figure out of scope

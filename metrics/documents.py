@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -362,18 +363,14 @@ def split_articles(doc: Document) -> list[Article]:
         return [Article(doc, 0, doc.title or "", doc.date, doc.body_start, len(doc.text))]
     if doc.single:
         headline = doc.title or _clean_headline(lines[0].stripped)
-        raw = [(headline, doc.date, lines[0].start, _end(doc, lines[-1]))]
+        raw = [(headline, doc.date, lines[0].start, lines[-1].end)]
     else:
-        raw = _split_bylines(doc, lines) or _split_outlets(doc, lines) or [
-            (_clean_headline(lines[0].stripped), None, lines[0].start, _end(doc, lines[-1]))]
+        raw = _split_bylines(lines) or _split_outlets(lines) or [
+            (_clean_headline(lines[0].stripped), None, lines[0].start, lines[-1].end)]
     return _with_dates(doc, raw)
 
 
-def _end(doc: Document, line: _Line) -> int:
-    return line.end
-
-
-def _split_bylines(doc: Document, lines: list[_Line]) -> list[tuple[str, dt.date | None, int, int]]:
+def _split_bylines(lines: list[_Line]) -> list[tuple[str, dt.date | None, int, int]]:
     marks: list[tuple[int, dt.date | None]] = []  # (index of the headline line, byline date)
     for i, ln in enumerate(lines):
         if i == 0:
@@ -393,7 +390,7 @@ def _split_bylines(doc: Document, lines: list[_Line]) -> list[tuple[str, dt.date
     return out
 
 
-def _split_outlets(doc: Document, lines: list[_Line]) -> list[tuple[str, dt.date | None, int, int]]:
+def _split_outlets(lines: list[_Line]) -> list[tuple[str, dt.date | None, int, int]]:
     ends = [i for i, ln in enumerate(lines)
             if len(ln.stripped) > 40 and _OUTLET_END.search(ln.stripped)]
     if not ends:
@@ -452,24 +449,27 @@ _EARLY_PERIOD = re.compile(
 _FUTURE_AFTER = re.compile(r"^\s*(?:年前(?![三两兩]季)|年?[^，,。；;\d]{0,4}(?:将|將|预计|預計))")
 
 
+def _written_dates(text: str) -> Iterator[tuple[int | None, int, int]]:
+    """(year or None when not written, month, day) of each date written in ``text``, in order."""
+    for m in _TEXT_DATE.finditer(text):
+        if m.group("m"):
+            yield (int(m.group("y")) if m.group("y") else None), int(m.group("m")), int(m.group("d"))
+        elif m.group("iy"):
+            yield int(m.group("iy")), int(m.group("im")), int(m.group("id"))
+        else:
+            name = (m.group("em") or m.group("em2") or "").lower()
+            mo = _MONTHS.get(name) or _MONTHS.get(name[:3])
+            if mo is None:
+                continue
+            ey = m.group("ey") or m.group("ey2")
+            yield (int(ey) if ey else None), mo, int(m.group("ed") or m.group("ed2"))
+
+
 def text_date(text: str, *, year: int | None) -> tuple[dt.date | None, bool]:
     """The first date written in ``text`` (year from ``year`` if the text omits it) and whether
     the text gave a month and day (True even when no year is known and None is returned)."""
-    for m in _TEXT_DATE.finditer(text):
-        if m.group("m"):
-            y = int(m.group("y")) if m.group("y") else year
-            mo, d = int(m.group("m")), int(m.group("d"))
-        elif m.group("iy"):
-            y, mo, d = int(m.group("iy")), int(m.group("im")), int(m.group("id"))
-        else:
-            name = (m.group("em") or m.group("em2") or "").lower()
-            mo_opt = _MONTHS.get(name) or _MONTHS.get(name[:3])
-            if mo_opt is None:
-                continue
-            mo = mo_opt
-            d = int(m.group("ed") or m.group("ed2"))
-            ey = m.group("ey") or m.group("ey2")
-            y = int(ey) if ey else year
+    for written, mo, d in _written_dates(text):
+        y = written if written is not None else year
         if y is None:
             return None, True
         found = _make_date(y, mo, d)
@@ -508,16 +508,8 @@ def context_year(text: str, *, month: int | None = None) -> int | None:
 
 def _month_day_month(text: str) -> int | None:
     """The month of the first date of ``text`` when it is a month-day without a year, else None."""
-    for m in _TEXT_DATE.finditer(text):
-        if m.group("m"):
-            return None if m.group("y") else int(m.group("m"))
-        if m.group("iy"):
-            return None
-        name = (m.group("em") or m.group("em2") or "").lower()
-        mo = _MONTHS.get(name) or _MONTHS.get(name[:3])
-        if mo is None:
-            continue
-        return None if (m.group("ey") or m.group("ey2")) else mo
+    for y, mo, _ in _written_dates(text):
+        return None if y is not None else mo
     return None
 
 
@@ -529,17 +521,17 @@ def _with_dates(doc: Document,
     for i, (headline, given, start, end) in enumerate(raw):
         published = given
         if published is None:
-            year: int | None = None
-            if not known:
+            year: int | None
+            if known:
+                before = [p for _, p, _, _ in raw[:i] if p is not None]
+                after = [p for _, p, _, _ in raw[i + 1:] if p is not None]
+                year = (before[-1] if before else after[0]).year
+            else:
                 # the document's year, judged knowing the month the article's date names
                 month = _month_day_month(doc.text[start:end])
                 if month not in doc_years:
                     doc_years[month] = context_year(doc.text, month=month)
                 year = doc_years[month]
-            if known:
-                before = [p for _, p, s, _ in raw[:i] if p is not None]
-                after = [p for _, p, s, _ in raw[i + 1:] if p is not None]
-                year = (before[-1] if before else after[0]).year
             published, _ = text_date(doc.text[start:end], year=year)
         articles.append(Article(doc, i, headline, published, start, end))
     return articles

@@ -40,11 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metrics.calendars import calendar_mic
 from metrics.errors import ConfigError
 from metrics.normalize import ascii_lower, normalize
-
-# exchange-calendars has no separate calendar for these MICs; they trade on the same days as
-CALENDAR_ALIASES: dict[str, str] = {"XSHE": "XSHG", "XKOS": "XKRX", "XNSE": "XBOM", "ROCO": "XTAI"}
 
 _KEYS = frozenset({"name", "ticker", "exchange", "currency", "fiscal_year_end", "aliases", "ambiguous",
                    "case_sensitive", "listed"})
@@ -69,9 +67,7 @@ class Company:
     @property
     def calendar(self) -> str | None:
         """The exchange-calendars name of the company's trading calendar (None if private)."""
-        if self.exchange is None:
-            return None
-        return CALENDAR_ALIASES.get(self.exchange, self.exchange)
+        return calendar_mic(self.exchange) if self.exchange is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -44,6 +43,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from metrics.calendars import calendar, exchange_of_ticker
+from metrics.errors import ConfigError
 from metrics.log import get_logger
 from metrics.rules import COMMON_FEATURES, FACT_FEATURES, FEATURES, Rule, compile_condition
 
@@ -52,23 +53,6 @@ Shape = Literal["prices", "facts"]
 TICK_WINDOW_DAYS = 371  # calendar days of bars a tick needs (52w, sma_200); more fetched if short
 SMA_BARS = 200
 WINDOW_52W = 364
-DEFAULT_CALENDAR = "XNYS"
-SUFFIX_CALENDARS: dict[str, str] = {
-    "KS": "XKRX",
-    "KQ": "XKRX",
-    "SS": "XSHG",
-    "SZ": "XSHG",
-    "HK": "XHKG",
-    "TW": "XTAI",
-    "TWO": "XTAI",
-    "T": "XTKS",
-    "L": "XLON",
-    "DE": "XFRA",
-    "PA": "XPAR",
-    "AS": "XAMS",
-    "TO": "XTSE",
-    "AX": "XASX",
-}
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "rule",
     "entity",
@@ -324,31 +308,14 @@ def history_features(series: pl.LazyFrame, shape: Shape, only: Iterable[str] | N
     return lf.with_columns(cols)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.cache
 def _sessions(mic: str) -> np.ndarray:
-    """Session dates of an exchange calendar (datetime64[D]); business days if it is unknown."""
-    import exchange_calendars as xc
-
-    with warnings.catch_warnings():  # pandas deprecations raised inside exchange_calendars
-        warnings.simplefilter("ignore")
-        try:
-            try:
-                cal = xc.get_calendar(mic, start="1990-01-01", end="2035-12-31")
-            except ValueError:
-                cal = xc.get_calendar(mic)
-        except Exception as e:  # unknown MIC: weekdays stand in
-            log.warning("evaluate.calendar_unknown", calendar=mic, error=str(e))
-            return np.array([], dtype="datetime64[D]")
-        return np.asarray(cal.sessions.to_numpy().astype("datetime64[D]"))
-
-
-def calendar_of(ticker: str, calendars: Mapping[str, str] | None = None) -> str:
-    """The exchange calendar (MIC) of ``ticker``: ``calendars``, else its Yahoo suffix, else XNYS."""
-    if calendars and ticker in calendars:
-        return calendars[ticker]
-    if "." in ticker:
-        return SUFFIX_CALENDARS.get(ticker.rsplit(".", 1)[1].upper(), DEFAULT_CALENDAR)
-    return DEFAULT_CALENDAR
+    """Session dates of an exchange calendar (datetime64[D]); empty (weekdays) if it is unknown."""
+    try:
+        return calendar(mic).sessions
+    except ConfigError as e:  # unknown MIC: weekdays stand in
+        log.warning("evaluate.calendar_unknown", calendar=mic, error=str(e))
+        return np.array([], dtype="datetime64[D]")
 
 
 def sessions_between(mic: str, after: np.ndarray, upto: np.ndarray) -> np.ndarray:
@@ -365,14 +332,20 @@ def sessions_between(mic: str, after: np.ndarray, upto: np.ndarray) -> np.ndarra
 def _stale_bars(
     entities: pl.Series, data_at: pl.Series, at_date: pl.Series | dt.date, calendars: Mapping[str, str] | None
 ) -> pl.Series:
-    mics = np.array([calendar_of(t, calendars) for t in entities.to_list()], dtype=object)
+    """Sessions of each entity's exchange in (data_at, at_date]: the MIC from ``calendars`` (ticker ->
+    MIC), else from the ticker's Yahoo suffix, else XNYS."""
+    mic_of = {
+        t: calendars[t] if calendars and t in calendars else exchange_of_ticker(t)
+        for t in entities.unique().to_list()
+    }
+    mics = entities.replace_strict(mic_of, return_dtype=pl.String).to_numpy()
     after = data_at.to_numpy().astype("datetime64[D]")
     if isinstance(at_date, dt.date):
         upto = np.full(len(after), np.datetime64(at_date, "D"))
     else:
         upto = at_date.to_numpy().astype("datetime64[D]")
     out = np.zeros(len(after), dtype=np.int64)
-    for mic in set(mics.tolist()):
+    for mic in set(mic_of.values()):
         idx = np.nonzero(mics == mic)[0]
         out[idx] = sessions_between(mic, after[idx], upto[idx])
     return pl.Series("stale_bars", out, dtype=pl.Int64)
@@ -568,16 +541,17 @@ class Evaluator:
         self.max_params = 0
         for rule in self.rules:
             text, params = templatize(rule.condition)
-            schema = {**FEATURES, **{f"__p{i}": pl.Float64() for i in range(len(params))}}
-            try:
-                expr = pl.sql_expr(text)
-                pl.DataFrame(schema=schema).select(expr)
-            except Exception:  # a literal that must stay literal (e.g. round(value, 2))
-                text, params = rule.condition, ()
-                expr = compile_condition(text, rule.shape)
-            if text not in index:
-                index[text] = len(self.templates)
-                self.templates.append(_Template(text, expr, len(params)))
+            if text not in index:  # a new shape of condition: compile it once
+                schema = {**FEATURES, **{f"__p{i}": pl.Float64() for i in range(len(params))}}
+                try:
+                    expr = pl.sql_expr(text)
+                    pl.DataFrame(schema=schema).select(expr)
+                except Exception:  # a literal that must stay literal (e.g. round(value, 2))
+                    text, params = rule.condition, ()
+                    expr = compile_condition(text, rule.shape)
+                if text not in index:
+                    index[text] = len(self.templates)
+                    self.templates.append(_Template(text, expr, len(params)))
             self.max_params = max(self.max_params, len(params))
             rows.append(
                 {
@@ -612,6 +586,7 @@ class Evaluator:
                 chain = chain.when(pl.col("tmpl") == i).then(t.expr)
             self._holds = pl.when(pl.col("__present")).then(chain.fill_null(False))
         self.series = sorted({(r.series, r.shape) for r in self.rules})
+        self._stale_series = {r.series for r in self.rules if "stale_bars" in r.condition + r.summary}
         self._pairs_cache: tuple[tuple[int, ...], pl.DataFrame] | None = None
 
     def features(
@@ -625,7 +600,7 @@ class Evaluator:
         """Features of every series the rules use, stacked: series, entity, data_at, FEATURES..."""
         frames = []
         for series, shape in self.series:
-            stale = any("stale_bars" in r.condition + r.summary for r in self.rules if r.series == series)
+            stale = series in self._stale_series
             f = tick_features(series, prices, facts, at=at, shape=shape, calendars=calendars, stale=stale)
             frames.append(f.with_columns(series=pl.lit(series)))
         return _stack_features(frames)

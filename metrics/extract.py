@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from metrics.cues import DOWN_VERBS, MONEY_METRICS, Cue, CueIndex
 from metrics.normalize import normalize
 from metrics.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.periods import PeriodSpan, current_fiscal_year, find_periods
+
+if TYPE_CHECKING:
+    from metrics.documents import Article
+    from metrics.entities import Company, Mention, Registry
 
 __all__ = ["Fact", "extract_article", "extract_text"]
 
@@ -47,46 +51,6 @@ class Fact:
     span_start: int
     span_end: int
     repaired: bool = False
-
-
-class _Company(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def ticker(self) -> str | None: ...
-    @property
-    def fiscal_year_end(self) -> int: ...
-
-
-class _Mention(Protocol):
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def company(self) -> _Company: ...
-
-
-class _Registry(Protocol):
-    def find(self, text: str) -> Sequence[_Mention]: ...
-
-
-class _Article(Protocol):
-    @property
-    def headline(self) -> str: ...
-    @property
-    def published(self) -> date | None: ...
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def doc(self) -> _Doc: ...
-
-
-class _Doc(Protocol):
-    @property
-    def text(self) -> str: ...
 
 
 _CUES = CueIndex()
@@ -118,29 +82,8 @@ _OBJECT_MARK = (
     "for",
     "from",
 )
-_STRONG = frozenset(
-    (
-        "revenue",
-        "net_income",
-        "net_loss",
-        "operating_loss",
-        "ebitda",
-        "capex",
-        "valuation",
-        "market_cap",
-        "funding_raised",
-        "buyback",
-        "cash",
-        "corporate_costs",
-        "dividend_yield",
-        "gross_margin",
-        "net_margin",
-        "operating_margin",
-        "leverage",
-        "customers",
-        "shares_outstanding",
-    )
-)
+# the money cues that name a figure outright; the generic ones (投资, 协议, 价格) yield to them
+_STRONG = MONEY_METRICS - {"capex_guidance", "investment_commitment", "deal_value", "unit_price"}
 _WEAK_INVEST = frozenset(
     (
         "投资",
@@ -174,23 +117,17 @@ _PERIOD_METRICS_ASOF = frozenset(
 )
 _COUNT_NOUNS_AFTER = 12
 _AFTER_WINDOW = 8
-_CACHE: dict[tuple[int, int], tuple[str, bool]] = {}
 
 
+@lru_cache(maxsize=1)
 def _doc_view(text: str) -> tuple[str, bool]:
-    """Normalized text and lost-decimal evidence of a document, cached for its articles."""
-    key = (id(text), len(text))
-    hit = _CACHE.get(key)
-    if hit is None:
-        norm = normalize(text)
-        hit = (norm, has_lost_decimals(norm))
-        if len(_CACHE) > 8:
-            _CACHE.clear()
-        _CACHE[key] = hit
-    return hit
+    """Normalized text and lost-decimal evidence of a document, cached for its articles (keyed on the
+    text itself: a key on ``id(text)`` could hand a later document of the same length this one's view)."""
+    norm = normalize(text)
+    return norm, has_lost_decimals(norm)
 
 
-def extract_article(article: _Article, registry: _Registry) -> list[Fact]:
+def extract_article(article: Article, registry: Registry) -> list[Fact]:
     """The company figures of one article; spans index ``article.doc.text``."""
     text = article.doc.text
     norm, repair = _doc_view(text)
@@ -199,7 +136,7 @@ def extract_article(article: _Article, registry: _Registry) -> list[Fact]:
     raw = text[start : article.end]
     head = article.headline.strip() if article.headline else ""
     body0 = 0
-    main: _Mention | None = None
+    main: Mention | None = None
     if head:
         k = raw.find(head[: max(4, min(len(head), 12))])
         if 0 <= k <= 8:
@@ -207,13 +144,13 @@ def extract_article(article: _Article, registry: _Registry) -> list[Fact]:
             nl = raw.find("\n", k)
             body0 = nl + 1 if nl >= 0 else 0
         else:
-            head_ms = [m for m in registry.find(normalize(head)) if not getattr(m, "ambiguous", False)]
+            head_ms = [m for m in registry.find(normalize(head)) if not m.ambiguous]
             main = head_ms[0] if head_ms else None
     facts = _extract(seg, body0, registry=registry, published=article.published, repair=repair, main=main)
     return [_in_text(f, text, start) for f in facts]
 
 
-def extract_text(text: str, registry: _Registry, *, published: date | None = None) -> list[Fact]:
+def extract_text(text: str, registry: Registry, *, published: date | None = None) -> list[Fact]:
     """The company figures of a plain text (one article, no headline); spans index ``text``."""
     norm = normalize(text)
     facts = _extract(norm, 0, registry=registry, published=published, repair=has_lost_decimals(norm))
@@ -237,10 +174,10 @@ class _Ctx:
     clause_bounds: list[int]
     cues: list[Cue]
     cue_starts: list[int]
-    mentions: list[_Mention]
+    mentions: list[Mention]
     mention_starts: list[int]
     published: date | None
-    main: _Mention | None = None
+    main: Mention | None = None
     period_cache: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)
 
     def sentence(self, pos: int) -> tuple[int, int]:
@@ -269,7 +206,7 @@ class _Ctx:
             i += 1
         return out
 
-    def mentions_in(self, lo: int, hi: int) -> list[_Mention]:
+    def mentions_in(self, lo: int, hi: int) -> list[Mention]:
         i = bisect.bisect_left(self.mention_starts, lo)
         out = []
         while i < len(self.mentions) and self.mentions[i].start < hi:
@@ -283,7 +220,7 @@ def _bounds(rx: re.Pattern[str], text: str) -> list[int]:
     return [m.end() for m in rx.finditer(text)]
 
 
-def _is_object(text: str, m: _Mention) -> bool:
+def _is_object(text: str, m: Mention) -> bool:
     """A company after a preposition (向/为/与 X, 'with X') is an object, not the subject."""
     before = text[max(0, m.start - 4) : m.start].rstrip().lower()
     if before.endswith(_OBJECT_MARK):
@@ -297,17 +234,17 @@ _PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
 _PREP_IN_PHRASE = re.compile(r"(?<![成作认因称以行])为(?!止)|[向与跟同把替帮给对]")
 
 
-def _is_possessive(text: str, m: _Mention) -> bool:
+def _is_possessive(text: str, m: Mention) -> bool:
     return text.startswith("的", m.end) and not text.startswith(
         ("的营", "的收", "的净", "的资本", "的股"), m.end
     )
 
 
-def _valid_subject(text: str, m: _Mention) -> bool:
+def _valid_subject(text: str, m: Mention) -> bool:
     return not _is_object(text, m) and not _is_possessive(text, m) and not _is_modifier(text, m)
 
 
-def _subject(ctx: _Ctx, lo: int, hi: int) -> _Mention | None:
+def _subject(ctx: _Ctx, lo: int, hi: int) -> Mention | None:
     """The subject of text[lo:hi]: the mention opening the nearest clause that opens with one (walking
     back), else the first subject-like mention."""
     ms = ctx.mentions_in(lo, hi)
@@ -326,7 +263,7 @@ def _subject(ctx: _Ctx, lo: int, hi: int) -> _Mention | None:
     return cands[0] if cands else None
 
 
-def _is_modifier(text: str, m: _Mention) -> bool:
+def _is_modifier(text: str, m: Mention) -> bool:
     """A brand before its product (英伟达GB300芯片, 英伟达GPU): not the subject."""
     nxt = text[m.end : m.end + 4].lstrip(" ")
     if not nxt:
@@ -344,7 +281,7 @@ _PRONOUN = re.compile(
 )
 
 
-def _pronoun_referent(ctx: _Ctx, lo: int, hi: int, topic: _Mention | None) -> tuple[bool, _Mention | None]:
+def _pronoun_referent(ctx: _Ctx, lo: int, hi: int, topic: Mention | None) -> tuple[bool, Mention | None]:
     """(whether text[lo:hi] has a pronoun, the company it refers to).
 
     "该公司", "其", "its" name the company last named; a bare "公司"/"the company" names the article's
@@ -366,12 +303,12 @@ def _extract(
     text: str,
     body0: int,
     *,
-    registry: _Registry,
+    registry: Registry,
     published: date | None,
     repair: bool,
-    main: _Mention | None = None,
+    main: Mention | None = None,
 ) -> list[Fact]:
-    mentions = [m for m in registry.find(text) if not getattr(m, "ambiguous", False)]
+    mentions = [m for m in registry.find(text) if not m.ambiguous]
     if main is None and body0 > 0:
         # the article's main company: the first one its headline names
         main = next((m for m in mentions if m.end <= body0), None)
@@ -391,7 +328,7 @@ def _extract(
     quantities = [q for q in find_quantities(text, repair_decimals=repair) if q.start >= body0]
     facts: list[Fact] = []
     seen: dict[tuple[str, str, float, float | None, float | None, str | None], int] = {}
-    topic: _Mention | None = None
+    topic: Mention | None = None
     last_sent = (-1, -1)
     prev: Quantity | None = None
     prev_metric: str | None = None
@@ -441,7 +378,7 @@ _OPENING_PRONOUN = re.compile(
 )
 
 
-def _sentence_topic(ctx: _Ctx, lo: int, hi: int, topic: _Mention | None) -> _Mention | None:
+def _sentence_topic(ctx: _Ctx, lo: int, hi: int, topic: Mention | None) -> Mention | None:
     """The company a sentence is about, for the sentences after it: its subject, or the company its
     opening pronoun refers to; else the topic so far."""
     m = _OPENING_PRONOUN.match(ctx.text, lo, hi)
@@ -646,7 +583,7 @@ def _continues(prefix: str) -> bool:
     return not p or (len(p) <= 14 and bool(_CONTINUES.search(p)))
 
 
-def _implied_currency(ctx: _Ctx, q: Quantity, s_lo: int) -> str | None:
+def _implied_currency(ctx: _Ctx, q: Quantity) -> str | None:
     seg = ctx.text[max(0, q.start - 200) : q.start]
     for code, words in (("USD", ("美元",)), ("CNY", ("元", "人民币"))):
         if any(w in seg for w in words):
@@ -660,7 +597,7 @@ def _implied_currency(ctx: _Ctx, q: Quantity, s_lo: int) -> str | None:
     return None
 
 
-def _resolve_entities(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, topic: _Mention | None) -> list[_Mention]:
+def _resolve_entities(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, topic: Mention | None) -> list[Mention]:
     text = ctx.text
     in_clause = [
         m for m in ctx.mentions_in(c_lo, q.start) if not _is_object(text, m) and not _is_modifier(text, m)
@@ -692,7 +629,7 @@ def _resolve_entities(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, topic: _Ment
     return [fallback] if fallback is not None else []
 
 
-def _kind(ctx: _Ctx, metric: str, q: Quantity, lo: int, period: str | None, company: _Company) -> str:  # noqa: PLR0917
+def _kind(ctx: _Ctx, metric: str, q: Quantity, lo: int, period: str | None, company: Company) -> str:  # noqa: PLR0917
     cues = ctx.cues_in(lo, q.start)
     roles = {c.role for c in cues}
     if metric in ("investment_commitment", "deal_value"):
@@ -706,13 +643,13 @@ def _kind(ctx: _Ctx, metric: str, q: Quantity, lo: int, period: str | None, comp
     return "actual"
 
 
-def _future(period: str | None, published: date | None, company: _Company) -> bool:
+def _future(period: str | None, published: date | None, company: Company) -> bool:
     if not period or published is None or not period.startswith("FY") or len(period) != 6:
         return False
     return int(period[2:]) > current_fiscal_year(published, company.fiscal_year_end)
 
 
-def _period(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, metric: str, company: _Company) -> str | None:  # noqa: PLR0917
+def _period(ctx: _Ctx, q: Quantity, s_lo: int, c_lo: int, metric: str, company: Company) -> str | None:  # noqa: PLR0917
     key = (s_lo, company.fiscal_year_end)
     found = ctx.period_cache.get(key)
     if found is None:
@@ -748,7 +685,7 @@ _EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re
 
 
 def _facts_for(
-    ctx: _Ctx, q: Quantity, s_lo: int, *, topic: _Mention | None, carried: str | None = None
+    ctx: _Ctx, q: Quantity, s_lo: int, *, topic: Mention | None, carried: str | None = None
 ) -> list[Fact]:
     if "vague" in q.flags or _in_parentheses(ctx.text, q.start, s_lo):
         return []
@@ -763,7 +700,7 @@ def _facts_for(
     if unit is None:
         if metric not in MONEY_METRICS:
             return []
-        unit = _implied_currency(ctx, q, s_lo)
+        unit = _implied_currency(ctx, q)
         if unit is None:
             return []
     companies = _resolve_entities(ctx, q, s_lo, c_lo, topic)

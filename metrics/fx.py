@@ -16,11 +16,7 @@ from typing import Any
 
 from metrics.log import get_logger
 
-
-def _log() -> Any:
-    """This module's logger, bound at call time (after the CLI or daemon configured logging)."""
-    return get_logger(__name__)
-
+log = get_logger(__name__)
 
 MAX_GAP_DAYS = 4
 _ALIASES: dict[str, tuple[str, float]] = {"RMB": ("CNY", 1.0), "CNH": ("CNY", 1.0), "GBP": ("GBP", 1.0),
@@ -43,7 +39,7 @@ def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
 
     conv = _converter()
     if code not in conv.currencies:
-        _log().warning("fx.missing_rate", currency=currency, on=on.isoformat() if on else None,
+        log.warning("fx.missing_rate", currency=currency, on=on.isoformat() if on else None,
                     reason="currency not quoted by the ECB")
         return None
     if on is None:
@@ -54,6 +50,6 @@ def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
                 return float(conv.convert(amount * factor, code, "USD", date=day))
             except RateNotFoundError:
                 continue
-    _log().warning("fx.missing_rate", currency=currency, on=on.isoformat(),
+    log.warning("fx.missing_rate", currency=currency, on=on.isoformat(),
                 reason=f"no ECB rate within {MAX_GAP_DAYS} days")
     return None

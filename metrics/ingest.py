@@ -34,6 +34,8 @@ import polars as pl
 from metrics.documents import DEFAULT_MAX_BYTES, SUFFIXES, Article, Document, read_document, split_articles
 from metrics.entities import Registry
 from metrics.errors import DocumentError, InputError, MetricsError
+from metrics.extract import Fact, extract_article
+from metrics.fx import to_usd
 from metrics.log import get_logger
 from metrics.schema import DOCUMENTS, FACTS, NON_MONEY_UNITS
 from metrics.store import Store
@@ -135,26 +137,8 @@ def _failed_key(path: Path) -> str:
     return "path:" + hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()
 
 
-def _extractor() -> Callable[[Article, Registry], Sequence[Any]]:
-    try:
-        from metrics.extract import extract_article
-    except ImportError as e:  # pragma: no cover - extract.py is part of the package
-        raise ImportError(f"metrics.extract.extract_article is not available: {e}") from e
-    return extract_article
-
-
-def _fx() -> Callable[[float, str, dt.date | None], float | None] | None:
-    try:
-        from metrics.fx import to_usd
-    except ImportError:  # pragma: no cover - fx.py is part of the package
-        _log().warning("ingest.fx_unavailable")
-        return None
-    return to_usd
-
-
-def _value_usd(to_usd: Callable[[float, str, dt.date | None], float | None] | None, value: float | None,
-               unit: str | None, published: dt.date | None) -> float | None:
-    if to_usd is None or value is None or not unit or unit in NON_MONEY_UNITS:
+def _value_usd(value: float | None, unit: str | None, published: dt.date | None) -> float | None:
+    if value is None or not unit or unit in NON_MONEY_UNITS:
         return None
     try:
         return to_usd(value, unit, published)
@@ -163,10 +147,9 @@ def _value_usd(to_usd: Callable[[float, str, dt.date | None], float | None] | No
         return None
 
 
-def document_rows(doc: Document, articles: Sequence[Article], facts_per_article: Sequence[Sequence[Any]], *,
+def document_rows(doc: Document, articles: Sequence[Article], facts_per_article: Sequence[Sequence[Fact]], *,
                   now: dt.datetime) -> list[dict[str, Any]]:
     """Fact rows (FACTS columns) of one document, one per fact id."""
-    to_usd = _fx()
     rows: dict[str, dict[str, Any]] = {}
     for article, facts in zip(articles, facts_per_article, strict=True):
         for f in facts:
@@ -179,8 +162,8 @@ def document_rows(doc: Document, articles: Sequence[Article], facts_per_article:
                 "value": f.value, "low": f.low, "high": f.high, "qualifier": f.qualifier, "unit": f.unit,
                 "period": f.period, "kind": f.kind, "quote": f.quote, "span_start": f.span_start,
                 "span_end": f.span_end,
-                "value_usd": _value_usd(to_usd, f.value, f.unit, article.published),
-                "repaired": bool(getattr(f, "repaired", False)), "ingested_at": now,
+                "value_usd": _value_usd(f.value, f.unit, article.published),
+                "repaired": f.repaired, "ingested_at": now,
             }
     return list(rows.values())
 
@@ -205,7 +188,6 @@ def ingest_paths(paths: Iterable[Path | str], store: Store, registry: Registry, 
     """Ingest documents under ``paths``; see the module docstring. ``progress`` is called per file."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
-    extract = _extractor()
     files, path_errors = expand_paths(paths)
     report = IngestReport(dry_run=dry_run)
     registered_ok, failed_by_path = _registered(store) if not dry_run else (set(), {})
@@ -261,7 +243,7 @@ def ingest_paths(paths: Iterable[Path | str], store: Store, registry: Registry, 
         seen_hashes[doc.doc_hash] = doc.name
         try:
             articles = split_articles(doc)
-            facts = [extract(a, registry) for a in articles]
+            facts = [extract_article(a, registry) for a in articles]
             rows = document_rows(doc, articles, facts, now=now)
         except Exception as e:
             err = DocumentError(f"extraction failed: {type(e).__name__}: {e}", source=path)

@@ -511,8 +511,7 @@ class _Scanner:
                     return u, j + len(word), None
         pct = self._startswith_any(j, _RX_PCT)
         if pct is not None and (pct == "%" or j == i or pct[0].isascii()):
-            unit = dict(_PCT)[pct]
-            return unit, j + len(pct), None
+            return _PCT_UNIT[pct], j + len(pct), None
         cur = self._startswith_any(j, _RX_CUR_SUFFIX)
         if cur is not None:
             end = j + len(cur)
@@ -764,9 +763,9 @@ class _Scanner:
 
     def _range(self, a: _Amount, prefix_cur: str | None) -> tuple[_Amount, int] | None:
         t = self.t
-        j = a.unit_end if a.post_qual is None else a.end
         if a.post_qual is not None:
             return None
+        j = a.unit_end
         k = self._skip_spaces(j) if t.startswith(" ", j) and not t.startswith((" to ", " and "), j) else j
         sep = self._startswith_any(k, _RX_RANGE_SEP)
         if sep is None:
@@ -780,8 +779,6 @@ class _Scanner:
             cur2, k = pc
             if prefix_cur is not None and cur2 != prefix_cur:
                 return None
-        elif prefix_cur is not None and sep in (" to ", " and "):
-            pass
         if k >= self.n or not t[k].isdigit():
             return None
         b = self.amount(k, cur2 or prefix_cur)
@@ -798,8 +795,6 @@ class _Scanner:
         if b.unit is None and a.unit is None and b.mag is None:
             return None
         return b, b.end
-
-
 
 
 def _alternation(words: tuple[str, ...]) -> re.Pattern[str]:
@@ -824,7 +819,7 @@ _FOLLOW = frozenset(
 )
 _PRE_QUAL_MAP: dict[str, str | None] = dict(_PRE_QUAL)
 _PRE_QUAL_LAST = frozenset(w.rstrip()[-1] for w, _ in _PRE_QUAL)
-_PCT_WORDS = tuple(p for p, _ in _PCT)
+_PCT_UNIT = dict(_PCT)
 _PRE_QUAL_RX = re.compile(
     "(?P<w>"
     + "|".join(
@@ -833,13 +828,12 @@ _PRE_QUAL_RX = re.compile(
     )
     + r") *\Z"
 )
-_SORTED_CUR_SUFFIX = tuple(sorted(_CUR_SUFFIX, key=len, reverse=True))
 _SORTED_CUR_PREFIX = tuple(sorted(_CUR_PREFIX, key=len, reverse=True))
 _CUR_PREFIX_FIRST = frozenset(w[0] for w in _CUR_PREFIX)
 _POWER_FIRST = frozenset(w[0] for w, _u, _f in _POWER)
 _POST_QUAL_FIRST = frozenset(w[0] for w, _q in _POST_QUAL)
-_RX_CUR_SUFFIX = _alternation(_SORTED_CUR_SUFFIX)
-_RX_PCT = _alternation(_PCT_WORDS)
+_RX_CUR_SUFFIX = _alternation(tuple(_CUR_SUFFIX))
+_RX_PCT = _alternation(tuple(_PCT_UNIT))
 _RX_NON_FIGURE = _alternation(_NON_FIGURE)
 _RX_RANGE_SEP = _alternation(_RANGE_SEP)
 _RX_NOT_MAGNITUDE = _alternation(("千兆瓦", "兆瓦", "千瓦", "兆赫", "兆字节", "兆位", "兆比特", "十分"))

@@ -28,7 +28,6 @@ class PeriodSpan:
     start: int
     end: int
     period: str | None
-    relative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +75,12 @@ def _fyq(m: re.Match[str], c: _Ctx) -> str | None:
     return f"FY{_year(m['y'])}Q{_num(m['q'])}"
 
 
+def _half_no(h: str) -> int:
+    return 1 if h in ("上", "first", "1") else 2
+
+
 def _fyh(m: re.Match[str], c: _Ctx) -> str | None:
-    return f"FY{_year(m['y'])}H{1 if m['h'] in ('上', 'first', '1') else 2}"
+    return f"FY{_year(m['y'])}H{_half_no(m['h'])}"
 
 
 def _fy(m: re.Match[str], c: _Ctx) -> str | None:
@@ -99,12 +102,11 @@ def _ytd9(m: re.Match[str], c: _Ctx) -> str | None:
 
 def _half(m: re.Match[str], c: _Ctx) -> str | None:
     y = _stated_year(m, c)
-    return None if y is None else f"{y}H{1 if m['h'] in ('上', '1', 'first') else 2}"
+    return None if y is None else f"{y}H{_half_no(m['h'])}"
 
 
-def _quarter(m: re.Match[str], c: _Ctx) -> str | None:
-    q = _num(m["q"])
-    y = m["y"] and _year(m["y"])
+def _calendar_quarter(y: int | None, q: int, c: _Ctx) -> str | None:
+    """Quarter ``q`` of year ``y``; without a year, the latest quarter ``q`` begun by the article date."""
     if not y:
         if c.published is None:
             return None
@@ -112,6 +114,10 @@ def _quarter(m: re.Match[str], c: _Ctx) -> str | None:
         if (q - 1) * 3 + 1 > c.published.month:
             y -= 1
     return f"{y}Q{q}"
+
+
+def _quarter(m: re.Match[str], c: _Ctx) -> str | None:
+    return _calendar_quarter(_year(m["y"]) if m["y"] else None, _num(m["q"]), c)
 
 
 def _rel_quarter(m: re.Match[str], c: _Ctx) -> str | None:
@@ -131,11 +137,15 @@ def _year_range(m: re.Match[str], c: _Ctx) -> str | None:
     return f"{a}..{b}" if a < b else None
 
 
-def _next_years(m: re.Match[str], c: _Ctx) -> str | None:
-    n = _num(m["n"])
+def _years_ahead(n: int, c: _Ctx) -> str | None:
+    """The ``n`` years from the article's year on (2 to 30 of them)."""
     if c.published is None or not 1 < n <= 30:
         return None
     return f"{c.published.year}..{c.published.year + n - 1}"
+
+
+def _next_years(m: re.Match[str], c: _Ctx) -> str | None:
+    return _years_ahead(_num(m["n"]), c)
 
 
 def _rel_year(m: re.Match[str], c: _Ctx) -> str | None:
@@ -241,19 +251,12 @@ _EN_NUM = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ei
 
 
 def _quarter_any(m: re.Match[str], c: _Ctx) -> str | None:
-    q = m["q"] or m["q2"]
-    y = m["y"] and _year(m["y"])
+    y = _year(m["y"]) if m["y"] else None
     if not y and m["rel"]:
         if c.published is None:
             return None
         y = c.published.year + _REL_SHIFT[m["rel"][0]]
-    if not y:
-        if c.published is None:
-            return None
-        y = c.published.year
-        if (_num(q) - 1) * 3 + 1 > c.published.month:
-            y -= 1
-    return f"{y}Q{_num(q)}"
+    return _calendar_quarter(y, _num(m["q"] or m["q2"]), c)
 
 
 def _since_any(m: re.Match[str], c: _Ctx) -> str | None:
@@ -263,76 +266,66 @@ def _since_any(m: re.Match[str], c: _Ctx) -> str | None:
 
 def _next_any(m: re.Match[str], c: _Ctx) -> str | None:
     n = m["n"] or m["n2"]
-    k = _EN_NUM.get(n.lower(), 0) or _num(n)
-    if c.published is None or not 1 < k <= 30:
-        return None
-    return f"{c.published.year}..{c.published.year + k - 1}"
+    return _years_ahead(_EN_NUM.get(n.lower(), 0) or _num(n), c)
 
 
 _Q = r"(?:第)?(?P<q>[一二三四1-4])(?:季度|财季|季)"
 _Y = r"(?P<y>(?:19|20)\d{2})"
-# (pattern, resolver, relative, needles): a rule runs only on text holding one of its needles (lower
+# (pattern, resolver, needles): a rule runs only on text holding one of its needles (lower
 # case), so that the two dozen patterns cost nothing on the many sentences that name no period
-_RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tuple(
-    (re.compile(p, re.IGNORECASE), f, rel, frozenset(needles))
-    for p, f, rel, needles in (
-        (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", _fyq, False, ("fy",)),
+_RULES: tuple[tuple[re.Pattern[str], _Resolver, frozenset[str]], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), f, frozenset(needles))
+    for p, f, needles in (
+        (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", _fyq, ("fy",)),
         (
             (
                 r"(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth) quarter)\s*(?:of\s+)?"
                 r"fiscal\s*(?:year\s*)?(?P<y>\d{4})"
             ),
             lambda m, c: f"FY{m['y']}Q{m['q'] or _num(m['q2'])}",
-            False,
             ("fiscal",),
         ),
-        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))", _fyq, False, ("fiscal",)),
-        (r"Q(?P<q>[1-4])\s*(?:of\s+)?FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fyq, False, ("fy",)),
+        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))", _fyq, ("fiscal",)),
+        (r"Q(?P<q>[1-4])\s*(?:of\s+)?FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fyq, ("fy",)),
         (
             (
                 r"fiscal\s+(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)(?![\d])"
                 r"(?:,?\s*(?:of\s+)?(?:year\s*)?'?(?P<y>(?:19|20)\d{2}|\d{2})(?![\d]))?"
             ),
             _fiscal_quarter_now,
-            True,
             ("fiscal",),
         ),
-        (_Y + r"\s*财年\s*" + _Q, _fyq, False, ("财年",)),
-        (r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})", _fyh, False, ("fiscal",)),
-        (_Y + r"\s*财年\s*(?P<h>[上下])半年", _fyh, False, ("财年",)),
-        (r"FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fy, False, ("fy",)),
-        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})", _fy, False, ("fiscal",)),
-        (_Y + r"\s*(?:财年|财政年度|会计年度)", _fy, False, ("财年", "财政年度", "会计年度")),
+        (_Y + r"\s*财年\s*" + _Q, _fyq, ("财年",)),
+        (r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})", _fyh, ("fiscal",)),
+        (_Y + r"\s*财年\s*(?P<h>[上下])半年", _fyh, ("财年",)),
+        (r"FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", _fy, ("fy",)),
+        (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})", _fy, ("fiscal",)),
+        (_Y + r"\s*(?:财年|财政年度|会计年度)", _fy, ("财年", "财政年度", "会计年度")),
         (
             r"(?:下一|下个|下|上一|上个|上|本|当前|今)财年|(?:next|last|previous|this|current) fiscal year",
             _rel_fy,
-            True,
             ("财年", "fiscal year"),
         ),
         (
             r"(?:" + _Y + r"\s*年?\s*)?(?:前三季度|前三季|前3季度|1-9月|1至9月|first nine months)",
             _ytd9,
-            False,
             ("前三季", "前3季度", "1-9月", "1至9月", "first nine months"),
         ),
-        (r"(?:" + _Y + r"\s*年?\s*)?(?P<h>[上下])半年", _half, False, ("半年",)),
+        (r"(?:" + _Y + r"\s*年?\s*)?(?P<h>[上下])半年", _half, ("半年",)),
         (
             _Y + r"\s*(?P<h>[12])H|H(?P<h2>[12])\s*(?P<y2>(?:19|20)\d{2})",
             lambda m, c: f"{m['y'] or m['y2']}H{m['h'] or m['h2']}",
-            False,
             ("h",),
         ),
         (
             r"(?:" + _Y + r"\s*年?\s*|(?P<rel>今年|本年|去年|明年)\s*)?"
             r"(?:" + _Q + r"|Q(?P<q2>[1-4])(?![\d]))",
             _quarter_any,
-            False,
             ("季", "q"),
         ),
         (
             r"(?P<q>first|second|third|fourth)[- ]quarter(?: of)?\s*(?P<y>\d{4})?",
             _quarter,
-            False,
             ("quarter",),
         ),
         (
@@ -341,27 +334,23 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
                 r"august|october|november)(?:-ended)?[- ]quarter(?:\s+of\s+(?P<y>\d{4}))?"
             ),
             _month_quarter_en,
-            False,
             ("quarter",),
         ),
-        (r"full[- ]year(?:\s+(?P<y>(?:19|20)\d{2}))?", _full_year, True, ("full",)),
-        (r"Q(?P<q>[1-4])\s*'?(?P<y>\d{4}|\d{2})(?![\d])", _quarter, False, ("q",)),
+        (r"full[- ]year(?:\s+(?P<y>(?:19|20)\d{2}))?", _full_year, ("full",)),
+        (r"Q(?P<q>[1-4])\s*'?(?P<y>\d{4}|\d{2})(?![\d])", _quarter, ("q",)),
         (
             r"(?:上一|上个|上|本|下一|下个|下)季度|(?:last|previous|this|next) quarter",
             _rel_quarter,
-            True,
             ("季度", "quarter"),
         ),
         (
             r"(?P<a>(?:19|20)\d{2})\s*年?\s*[-–~至到]\s*(?P<b>(?:19|20)\d{2})\s*年?",
             _year_range,
-            False,
             ("19", "20"),
         ),
         (
             r"(?:自|从)(?P<a>(?:19|20)\d{2})\s*年(?:以来|至今|开始)|since (?P<a2>(?:19|20)\d{2})",
             _since_any,
-            True,
             ("自", "从", "since"),
         ),
         (
@@ -371,10 +360,9 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
                 r"(?P<n2>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten) years"
             ),
             _next_any,
-            True,
             ("未来", "今后", "接下来", "之后", "years"),
         ),
-        (r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])", _next_years, True, ("年",)),
+        (r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])", _next_years, ("年",)),
         (
             (
                 r"(?:(?P<rel>今年|本年|去年|明年)|(?<![\d.])(?P<y>(?:19|20)\d{2})\s*年)?\s*"
@@ -382,16 +370,14 @@ _RULES: tuple[tuple[re.Pattern[str], _Resolver, bool, frozenset[str]], ...] = tu
                 r"(?P<qtr>(?:底|末)?(?:止|结束)?(?:的)?(?:那个|这个)?(?:财季|季度))?"
             ),
             _month_cn,
-            True,
             ("月",),
         ),
         (
             r"今年|本年度|明年|去年|this year|next year|last year|年底|年末|year-end|end of the year",
             _rel_year,
-            True,
             ("年", "year"),
         ),
-        (r"(?<![\d.,])" + _Y + r"(?![\d,%]|\.\d)\s*年?(?:度|底|末|初|内)?", _plain_year, False, ("19", "20")),
+        (r"(?<![\d.,])" + _Y + r"(?![\d,%]|\.\d)\s*年?(?:度|底|末|初|内)?", _plain_year, ("19", "20")),
     )
 )
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
@@ -410,13 +396,13 @@ def find_periods(
     low = seg.lower()
     odd = not seg.isascii() and any(c in seg for c in _ODD_CASE)
     present = frozenset(n for n in _NEEDLES if n in low)
-    for rx, resolve, rel, needles in _RULES:
+    for rx, resolve, needles in _RULES:
         if not odd and present.isdisjoint(needles):
             continue
         for m in rx.finditer(text, start, end):
             if m.end() == m.start():
                 continue
-            found.append(PeriodSpan(m.start(), m.end(), resolve(m, ctx), rel))
+            found.append(PeriodSpan(m.start(), m.end(), resolve(m, ctx)))
     found.sort(key=lambda p: (p.start, -(p.end - p.start)))
     out: list[PeriodSpan] = []
     last_end = -1

@@ -131,7 +131,8 @@ def fingerprint(rule: str, entity: str) -> str:
     return hashlib.sha256(f"{rule}\x1f{entity}".encode()).hexdigest()[:16]
 
 
-def _finite(v: object) -> object:
+def finite(v: Any) -> Any:
+    """``v``, or None for a NaN or infinite float (JSON has neither)."""
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
@@ -149,7 +150,7 @@ def webhook_payload(key: str, channel: str, payload: Mapping[str, Any], *,
         "annotations": annotations,
         "startsAt": payload.get("started_at") or payload.get("at"),
         "endsAt": payload.get("ended_at") or ZERO_TIME,
-        "value": _finite(payload.get("value")),
+        "value": finite(payload.get("value")),
         "series": payload.get("series"),
         "period": payload.get("period"),
         "statement": payload.get("statement"),

@@ -126,9 +126,7 @@ class Rule:
     @property
     def shape(self) -> Literal["prices", "facts"]:
         """Whether the series has one value per bar (``prices``) or per statement (``facts``)."""
-        if self.source == "derived":
-            return "prices" if DERIVED[self.column] == "prices" else "facts"
-        return "prices" if self.source == "prices" else "facts"
+        return series_shape(self.series)
 
     @property
     def is_fact_series(self) -> bool:
@@ -145,6 +143,12 @@ class Rule:
             # a null value under a numeric format spec: show it plainly
             plain = re.sub(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}", r"{\1}", self.summary)
             return plain.format_map({k: ("n/a" if v is None else v) for k, v in values.items()})
+
+
+def series_shape(series: str) -> Literal["prices", "facts"]:
+    """Whether a (valid) series has one value per bar (``prices``) or per statement (``facts``)."""
+    kind, _, name = series.partition(".")
+    return "prices" if kind == "prices" or (kind == "derived" and DERIVED[name] == "prices") else "facts"
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -281,12 +285,8 @@ def _build(
         series_ok = False
         fail("series", str(e))
     if series_ok:
-        kind, _, name = spec.series.partition(".")
-        shape: Literal["prices", "facts"] = (
-            "prices" if kind == "prices" or (kind == "derived" and DERIVED[name] == "prices") else "facts"
-        )
         try:
-            compile_condition(spec.condition, shape)
+            compile_condition(spec.condition, series_shape(spec.series))
         except ValueError as e:
             fail("condition", str(e))
     if spec.entities is not None and (not spec.entities or any(not e.strip() for e in spec.entities)):

@@ -232,32 +232,26 @@ def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
 
 
 def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
-                  index: Sequence[str]) -> list[Mapping[str, Any]]:
-    """INSERT ... ON CONFLICT (``index``) DO NOTHING; returns the rows that were new.
+                  key: str) -> list[Mapping[str, Any]]:
+    """INSERT ... ON CONFLICT (``key``, a unique column) DO NOTHING; returns the rows that were new.
 
     Call it inside a write transaction (``StateDB.write``): the rows already present are read
     first, so the answer is exact without relying on a driver's executemany rowcount.
     """
     if not rows:
         return []
-    key_cols = [table.c[c] for c in index]
-    present: set[tuple[Any, ...]] = set()
-    keys = [tuple(r[c] for c in index) for r in rows]
-    if len(index) == 1:
-        for i in range(0, len(keys), 500):
-            chunk = [k[0] for k in keys[i:i + 500]]
-            present.update((v,) for v in conn.execute(sa.select(key_cols[0]).where(key_cols[0].in_(chunk)))
-                           .scalars())
-    else:
-        present.update(tuple(r) for r in conn.execute(sa.select(*key_cols)))
+    col = table.c[key]
+    keys = [r[key] for r in rows]
+    present: set[Any] = set()
+    for i in range(0, len(keys), 500):
+        present.update(conn.execute(sa.select(col).where(col.in_(keys[i:i + 500]))).scalars())
     new: list[Mapping[str, Any]] = []
-    seen: set[tuple[Any, ...]] = set()
-    for key, row in zip(keys, rows, strict=True):
-        if key not in present and key not in seen:
-            seen.add(key)
+    for k, row in zip(keys, rows, strict=True):
+        if k not in present:
+            present.add(k)
             new.append(row)
     if new:
-        stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(index))
+        stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=[key])
         conn.execute(stmt, list(new))
     return new
 
@@ -270,6 +264,12 @@ def upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
     stmt = _dialect_insert(conn, table)
     cols = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in index}
     conn.execute(stmt.on_conflict_do_update(index_elements=list(index), set_=cols), list(rows))
+
+
+def evaluated_to(conn: Connection) -> dt.datetime | None:
+    """The latest evaluation time of the rule set, read in ``conn``'s transaction (None before any)."""
+    value: dt.datetime | None = conn.execute(sa.select(sa.func.max(evaluations.c.at))).scalar()
+    return value
 
 
 class StateDB:
@@ -320,14 +320,6 @@ class StateDB:
         self.engine.dispose()
 
     # -- alert states -------------------------------------------------------------------------
-
-    def load_states(self, rules: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-        """Stored states keyed by (rule, entity), each a dict of ``ALERT_STATE_FIELDS``."""
-        q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
-        if rules is not None:
-            q = q.where(alert_states.c.rule.in_(list(rules)))
-        with self.read() as conn:
-            return {(r.rule, r.entity): dict(r._mapping) for r in conn.execute(q)}
 
     def states(self, *, state: str | None = None) -> list[dict[str, Any]]:
         """Every stored alert instance (optionally one state), ordered by rule and entity."""
@@ -396,8 +388,7 @@ class StateDB:
     def last_evaluation(self) -> dt.datetime | None:
         """The latest evaluation time of the rule set, or None before the first tick."""
         with self.read() as conn:
-            value: dt.datetime | None = conn.execute(sa.select(sa.func.max(evaluations.c.at))).scalar()
-        return value
+            return evaluated_to(conn)
 
     def start_job(self, job: str, *, now: dt.datetime) -> int:
         """Record that ``job`` started at ``now``; returns the run id for ``finish_job``."""

@@ -57,21 +57,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import polars as pl
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from filelock import FileLock, Timeout
 
 from metrics.errors import LockTimeout
 from metrics.log import get_logger
 from metrics.schema import DATASETS, Dataset, conform
 
-
-def _log() -> Any:
-    """This module's logger, bound at call time (after the CLI or daemon configured logging)."""
-    return get_logger(__name__)
-
+log = get_logger(__name__)
 
 ROW_GROUP_ROWS = 4_096
 # snappy: about 1.5x the bytes of zstd-1, but a third faster to decode (point reads) and faster to write
@@ -104,8 +99,6 @@ class Part:
 
     def may_hold(self, values: Iterable[Any]) -> bool:
         """False only when no row group's range of the first key column contains any of ``values``."""
-        if not self.group_ranges and self.rows:
-            return True
         return any(r is None or r[0] <= v <= r[1] for r in self.group_ranges for v in values)
 
 
@@ -192,8 +185,30 @@ def _seq_of(path: Path) -> int:
     return int(m.group(1)) if m else 0
 
 
+def _group_ranges(meta: Any, column: int) -> tuple[tuple[Any, Any] | None, ...]:
+    """min/max of ``column`` in each row group of ``meta`` (None: a non-empty group without statistics)."""
+    ranges: list[tuple[Any, Any] | None] = []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        stats = group.column(column).statistics
+        if stats is not None and stats.has_min_max:
+            ranges.append((stats.min, stats.max))
+        elif group.num_rows:
+            ranges.append(None)
+    return tuple(ranges)
+
+
+def _span(ranges: Sequence[tuple[Any, Any] | None]) -> tuple[Any, Any] | None:
+    """The range covering all of ``ranges``; None when there are none or one is unknown."""
+    if not ranges or any(r is None for r in ranges):
+        return None
+    return min(r[0] for r in ranges if r), max(r[1] for r in ranges if r)
+
+
 def _read_part(path: Path, spec: Dataset) -> Part:
     """Read ``path``'s footer: rows and key ranges, or the reason it is unreadable."""
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]  # not at import: keeps CLI start-up light
+
     seq, year = _seq_of(path), path.parent.name.removeprefix("year=")
     try:
         meta = pq.read_metadata(path)
@@ -201,26 +216,9 @@ def _read_part(path: Path, spec: Dataset) -> Part:
         missing = [c for c in spec.schema if c not in names]
         if missing:
             return Part(path, seq, year, error=f"columns missing: {missing}")
-        ranges: list[tuple[Any, Any] | None] = []
-        groups: list[tuple[Any, Any] | None] = []
-        for col in spec.key:
-            idx = names.index(col)
-            lo: Any = None
-            hi: Any = None
-            known = True
-            for i in range(meta.num_row_groups):
-                stats = meta.row_group(i).column(idx).statistics
-                if col == spec.key[0]:
-                    has = stats is not None and stats.has_min_max
-                    if has or meta.row_group(i).num_rows:
-                        groups.append((stats.min, stats.max) if has else None)
-                if stats is None or not stats.has_min_max:
-                    known = known and meta.row_group(i).num_rows == 0
-                    continue
-                lo = stats.min if lo is None or stats.min < lo else lo
-                hi = stats.max if hi is None or stats.max > hi else hi
-            ranges.append((lo, hi) if known and lo is not None else None)
-        return Part(path, seq, year, rows=meta.num_rows, key_ranges=tuple(ranges), group_ranges=tuple(groups))
+        ranges = [_group_ranges(meta, names.index(col)) for col in spec.key]
+        return Part(path, seq, year, rows=meta.num_rows, key_ranges=tuple(_span(r) for r in ranges),
+                    group_ranges=ranges[0])
     except (OSError, ValueError) as e:  # pyarrow raises ArrowInvalid (a ValueError) or OSError
         return Part(path, seq, year, error=f"{type(e).__name__}: {e}")
 
@@ -248,7 +246,7 @@ class Store:
         self.lock_timeout = lock_timeout
         self._parts: dict[tuple[str, int, int], Part] = {}
         self._reported: set[Path] = set()
-        self._values: dict[tuple[str, int, str], frozenset[Any]] = {}
+        self._values: dict[tuple[Path, str], frozenset[Any]] = {}
         self._lock = FileLock(str(self.root / ".lock") + ".flock", timeout=lock_timeout)
         self._guard = threading.Lock()
 
@@ -346,13 +344,13 @@ class Store:
                     self._parts[key] = part
             if part.error is not None and path not in self._reported:
                 self._reported.add(path)
-                _log().warning("store.corrupt_part", dataset=dataset, path=str(path), error=part.error)
+                log.warning("store.corrupt_part", dataset=dataset, path=str(path), error=part.error)
             out.append(part)
         return out
 
     def _distinct(self, part: Part, column: str) -> frozenset[Any]:
         """The distinct values of ``column`` in ``part`` (cached: parts never change)."""
-        key = (str(part.path), part.seq, column)
+        key = (part.path, column)
         with self._guard:
             values = self._values.get(key)
         if values is None:
@@ -389,7 +387,11 @@ class Store:
             scans = [s.filter(where) for s in scans]
         frames = [s.with_columns(pl.lit(p.seq, pl.Int64).alias(_SEQ))
                   for s, p in zip(scans, parts, strict=True)]
-        return _latest_per_key(pl.concat(frames, how="vertical"), spec, seq=True).drop(_SEQ)
+        # the largest version wins, then the largest seq (the later part), then the later row
+        return (pl.concat(frames, how="vertical")
+                .sort([*spec.key, spec.version, _SEQ], nulls_last=False, maintain_order=True)
+                .unique(subset=list(spec.key), keep="last", maintain_order=True)
+                .drop(_SEQ))
 
     def scan_raw(self, dataset: str) -> pl.LazyFrame:
         """Every stored row of ``dataset`` (damaged parts skipped), duplicates included."""
@@ -404,18 +406,24 @@ class Store:
         Groups whose parts cannot share a key are scanned together as plain Parquet (predicate and
         projection pushdown, row-group pruning); only groups that may repeat a key are deduplicated.
         """
-        spec = DATASETS[dataset]
+        return self._scan_groups(dataset, self._groups(dataset))
+
+    def _scan_groups(self, dataset: str, groups: Iterable[Sequence[Part]],
+                     where: pl.Expr | None = None) -> pl.LazyFrame:
+        """``scan`` over ``groups`` (from ``_groups``: keys never cross groups), rows filtered by
+        ``where`` (a condition on key columns only, see ``_dedup``)."""
         plain: list[Path] = []
         frames: list[pl.LazyFrame] = []
-        for group in self._groups(dataset):
+        for group in groups:
             if _needs_dedup(group):
-                frames.append(self._dedup(dataset, group))
+                frames.append(self._dedup(dataset, group, where))
             else:
                 plain.extend(p.path for p in group)
         if plain:
-            frames.insert(0, self._scan_files(dataset, plain))
+            lf = self._scan_files(dataset, plain)
+            frames.insert(0, lf if where is None else lf.filter(where))
         if not frames:
-            return pl.LazyFrame(schema=spec.schema)
+            return pl.LazyFrame(schema=DATASETS[dataset].schema)
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
 
     def prices_for(self, tickers: str | Iterable[str], start: dt.date | None = None,
@@ -436,25 +444,15 @@ class Store:
             cond &= pl.col("date") <= end
         lo_year = start.year if start is not None else None
         hi_year = end.year if end is not None else None
-        plain: list[Path] = []
-        frames: list[pl.LazyFrame] = []
+        chosen: list[list[Part]] = []
         for group in self._groups("prices"):
             year = _year_of(group)
             if (lo_year is not None or hi_year is not None) and (
                     year == 0 or (lo_year is not None and year < lo_year)
                     or (hi_year is not None and year > hi_year)):
                 continue
-            chosen = [p for p in group if wanted and p.may_hold(wanted)]
-            if _needs_dedup(chosen):
-                frames.append(self._dedup("prices", chosen, cond))
-            else:
-                plain.extend(p.path for p in chosen)
-        if plain:
-            frames.insert(0, self._scan_files("prices", plain).filter(cond))
-        if not frames:
-            return pl.LazyFrame(schema=DATASETS["prices"].schema)
-        lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
-        return lf.sort("ticker", "date")
+            chosen.append([p for p in group if wanted and p.may_hold(wanted)])
+        return self._scan_groups("prices", chosen, cond).sort("ticker", "date")
 
     # -- point in time -----------------------------------------------------------------------
 
@@ -480,10 +478,8 @@ class Store:
                 break
             if not missing & set().union(*(self._distinct(p, "ticker") for p in group)):
                 continue
-            paths = [p.path for p in group]
-            lf = self._dedup("prices", group) if _needs_dedup(group) else self._scan_files("prices", paths)
-            latest = _latest_bar(lf.filter(pl.col("date") <= date)
-                                 .filter(pl.col("ticker").is_in(sorted(missing)))).collect()
+            cond = (pl.col("date") <= date) & pl.col("ticker").is_in(sorted(missing))
+            latest = _latest_bar(self._scan_groups("prices", [group], cond)).collect()
             found.append(latest)
             missing -= set(latest.get_column("ticker").to_list())
         if not found:
@@ -525,9 +521,9 @@ class Store:
                 self._remove_stale_tmp(name, now - stale_tmp_after)
         for r in results:
             if r.groups:
-                _log().info("store.compacted", dataset=r.dataset, groups=r.groups,
-                            files_before=r.files_before, files_after=r.files_after,
-                            rows_before=r.rows_before, rows_after=r.rows_after)
+                log.info("store.compacted", dataset=r.dataset, groups=r.groups,
+                         files_before=r.files_before, files_after=r.files_after,
+                         rows_before=r.rows_before, rows_after=r.rows_after)
         return results
 
     def _compact_dataset(self, dataset: str) -> CompactResult:
@@ -562,12 +558,21 @@ class Store:
             try:
                 if tmp.stat().st_mtime < before.timestamp():
                     tmp.unlink()
-                    _log().info("store.stale_tmp_removed", path=str(tmp))
+                    log.info("store.stale_tmp_removed", path=str(tmp))
             except FileNotFoundError:
                 continue
 
     def status(self) -> StoreStatus:
         """Rows, files, partitions and date range of every dataset; damaged parts; failed documents."""
+        return StoreStatus(
+            root=self.root,
+            datasets=self.dataset_status(),
+            damaged=tuple(self.damaged_parts()),
+            failed_documents=self.failed_documents(),
+        )
+
+    def dataset_status(self) -> tuple[DatasetStatus, ...]:
+        """Rows as queries see them, stored rows, files, partitions and date range of every dataset."""
         datasets = []
         for name, spec in DATASETS.items():
             parts = [p for p in self.parts(name) if p.error is None]
@@ -578,14 +583,13 @@ class Store:
                 name, int(row["n"]), sum(p.rows for p in parts), len(parts), len({p.year for p in parts}),
                 _as_date(row["lo"]), _as_date(row["hi"]),
             ))
+        return tuple(datasets)
+
+    def failed_documents(self) -> tuple[FailedDocument, ...]:
+        """The documents the registry records as failed, oldest first."""
         failed = (self.scan("documents").filter(pl.col("status") == "failed")
                   .select("name", "path", "error", "ingested_at").sort("ingested_at").collect())
-        return StoreStatus(
-            root=self.root,
-            datasets=tuple(datasets),
-            damaged=tuple(self.damaged_parts()),
-            failed_documents=tuple(FailedDocument(**r) for r in failed.iter_rows(named=True)),
-        )
+        return tuple(FailedDocument(**r) for r in failed.iter_rows(named=True))
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -597,16 +601,6 @@ def _year_of(group: Sequence[Part]) -> int:
         return int(group[0].year)
     except ValueError:
         return 0
-
-
-FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
-
-
-def _latest_per_key(frame: FrameT, spec: Dataset, *, seq: bool = False) -> FrameT:
-    """One row per key of ``spec``: the largest version, then the largest ``__seq`` / the last row."""
-    order = [*spec.key, spec.version, *([_SEQ] if seq else [])]
-    return (frame.sort(order, nulls_last=False, maintain_order=True)
-            .unique(subset=list(spec.key), keep="last", maintain_order=True))
 
 
 def _unique_sorted(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:

@@ -23,25 +23,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from metrics.alerting import AlertState, Evaluation, Step, transition
 from metrics.errors import StoreError
 from metrics.log import get_logger
-from metrics.render import threshold_of
+from metrics.render import finite, threshold_of
 from metrics.rules import Rule
 from metrics.statedb import (
     ALERT_STATE_FIELDS,
     Silence,
     StateDB,
     alert_states,
+    evaluated_to,
     evaluations,
     insert_ignore,
     notifications,
@@ -105,13 +104,9 @@ def _to_state(row: Mapping[str, Any]) -> AlertState:
 
 def _state_row(s: AlertState, *, now: dt.datetime) -> dict[str, Any]:
     row = {f: getattr(s, f) for f in ALERT_STATE_FIELDS}
-    row["value"] = _finite(row["value"])
+    row["value"] = finite(row["value"])
     row["updated_at"] = now
     return row
-
-
-def _finite(v: Any) -> Any:
-    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 def _iso(v: dt.datetime | dt.date | None) -> str | None:
@@ -166,20 +161,24 @@ def _charts(store: Store, rules: Mapping[str, Rule], wanted: set[tuple[str, str]
         out[(rule_name, entity)] = {
             "label": f"{entity} {rule.column}",
             "dates": [d.isoformat() for d in series["date"]],
-            "values": [None if v is None else _finite(float(v)) for v in series[rule.column]],
+            "values": [None if v is None else finite(float(v)) for v in series[rule.column]],
             "threshold": threshold_of(rule.condition),
         }
     return out
 
 
-def _notify_state(step: Step) -> str:
-    return "resolved" if step.change == "resolved" else "firing"
+def _episode(prev: AlertState | None, step: Step) -> tuple[str, dt.datetime | None, str | None]:
+    """The notified state (firing | resolved), and the start and statement of the firing episode it
+    is about: a resolve reports the episode it ends (``prev``)."""
+    if step.change == "resolved":
+        if prev is not None:
+            return "resolved", prev.fired_at, prev.statement
+        return "resolved", step.state.fired_at, step.state.statement
+    return "firing", step.state.fired_at, step.state.statement
 
 
-def _payload(rule: Rule, row: Mapping[str, Any], prev: AlertState | None, step: Step, *,
+def _payload(rule: Rule, row: Mapping[str, Any], step: Step, *, state: str, fired_at: dt.datetime | None,
              at: dt.datetime, repeat: int) -> dict[str, Any]:
-    state = _notify_state(step)
-    fired_at = prev.fired_at if state == "resolved" and prev is not None else step.state.fired_at
     fields = {k: _jsonable(v) for k, v in row.items()}
     return {
         "rule": rule.name,
@@ -187,7 +186,7 @@ def _payload(rule: Rule, row: Mapping[str, Any], prev: AlertState | None, step: 
         "state": state,
         "severity": rule.severity,
         "summary": rule.render_summary(row),
-        "value": _finite(row.get("value")),
+        "value": finite(row.get("value")),
         "statement": row.get("statement") if state != "resolved" else step.state.statement,
         "period": row.get("period"),
         "series": rule.series,
@@ -206,7 +205,7 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, dt.datetime | dt.date):
         return _iso(v)
     if isinstance(v, float):
-        return _finite(v)
+        return finite(v)
     return v if v is None or isinstance(v, str | int | bool) else str(v)
 
 
@@ -242,33 +241,30 @@ def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
         return 0
 
 
-def _evaluate(store: Store, rules: Sequence[Rule], at: dt.datetime) -> pl.DataFrame:
+def _evaluate(store: Store, rules: Sequence[Rule], at: dt.datetime,
+              facts: pl.LazyFrame | None) -> pl.DataFrame:
     from metrics.evaluate import evaluate
 
-    return evaluate(list(rules), store.scan("prices"), store.scan("facts"), at=at, with_features=True)
-
-
-def _last_evaluation(conn: Connection) -> dt.datetime | None:
-    value: dt.datetime | None = conn.execute(sa.select(sa.func.max(evaluations.c.at))).scalar()
-    return value
+    facts = facts if facts is not None else store.scan("facts")
+    return evaluate(list(rules), store.scan("prices"), facts, at=at, with_features=True)
 
 
 def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
-             at: dt.datetime | None = None, frame: pl.DataFrame | None = None) -> TickReport:
+             at: dt.datetime | None = None, facts: pl.LazyFrame | None = None) -> TickReport:
     """Evaluate ``rules`` at ``at`` (default ``now``) and persist the outcome; see the module docstring.
 
-    ``frame`` may carry an evaluation already computed (rows as ``metrics.evaluate.evaluate``
-    returns them); otherwise the store is evaluated.
+    ``facts`` may carry the ``facts`` dataset already read (a replay reads it once for all its
+    ticks); by default the store's is scanned.
     """
     at = at or now
     report = TickReport(at=at, rules=len(rules))
     report.recorded += _flush_quietly(store, db, now=now)
     by_name = {r.name: r for r in rules}
-    df = frame if frame is not None else _evaluate(store, rules, at)
+    df = _evaluate(store, rules, at, facts)
     report.instances = df.height
     silences = db.silences(now=now)
     with db.write() as conn:
-        last = _last_evaluation(conn)
+        last = evaluated_to(conn)
         if last is not None and at <= last:
             report.skipped = True
             log.info("tick.skipped", at=at.isoformat(), last=last.isoformat())
@@ -282,7 +278,7 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
         todo = _candidates(df, active)
         new_states: list[dict[str, Any]] = []
         trans_rows: list[dict[str, Any]] = []
-        outbox: list[tuple[Rule, dict[str, Any], AlertState | None, Step, int]] = []
+        outbox: list[tuple[Rule, dict[str, Any], Step, tuple[str, dt.datetime | None, str | None], int]] = []
         for row in todo.iter_rows(named=True):
             rule = by_name.get(row["rule"])
             if rule is None:
@@ -295,25 +291,21 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
                 new_states.append(_state_row(step.state, now=now))
             if step.change is not None:
                 t = {"alert_id": alert_id(rule.name, key[1], step.change, at), "rule": rule.name,
-                     "entity": key[1], "state": step.change, "at": at, "value": _finite(row.get("value")),
+                     "entity": key[1], "state": step.change, "at": at, "value": finite(row.get("value")),
                      "severity": rule.severity, "summary": rule.render_summary(row),
                      "statement": step.state.statement, "recorded": False, "created_at": now}
                 trans_rows.append(t)
             if step.notify:
-                state = _notify_state(step)
-                fired_at = prev.fired_at if state == "resolved" and prev is not None else step.state.fired_at
-                repeat = repeat_number(fired_at, at, rule.repeat_interval) if step.repeat else 0
-                outbox.append((rule, row, prev, step, repeat))
-        wanted = {(o[0].name, str(o[1]["entity"])) for o in outbox if _notify_state(o[3]) == "firing"}
+                episode = _episode(prev, step)
+                repeat = repeat_number(episode[1], at, rule.repeat_interval) if step.repeat else 0
+                outbox.append((rule, row, step, episode, repeat))
+        wanted = {(o[0].name, str(o[1]["entity"])) for o in outbox if o[3][0] == "firing"}
         charts = _charts(store, by_name, wanted, at)
         note_rows: list[dict[str, Any]] = []
-        for rule, row, prev, step, repeat in outbox:
+        for rule, row, step, (state, fired_at, statement), repeat in outbox:
             entity = str(row["entity"])
-            payload = _payload(rule, row, prev, step, at=at, repeat=repeat)
+            payload = _payload(rule, row, step, state=state, fired_at=fired_at, at=at, repeat=repeat)
             payload["chart"] = charts.get((rule.name, entity))
-            state = payload["state"]
-            fired_at = prev.fired_at if state == "resolved" and prev is not None else step.state.fired_at
-            statement = prev.statement if state == "resolved" and prev is not None else step.state.statement
             muted = _silenced(silences, rule.name, entity, now)
             for channel in rule.channels:
                 note_rows.append({
@@ -326,8 +318,8 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
                     "status": "silenced" if muted else "queued",
                 })
         upsert(conn, alert_states, new_states, ["rule", "entity"])
-        insert_ignore(conn, transitions, trans_rows, ["alert_id"])
-        for n in insert_ignore(conn, notifications, note_rows, ["idempotency_key"]):
+        insert_ignore(conn, transitions, trans_rows, "alert_id")
+        for n in insert_ignore(conn, notifications, note_rows, "idempotency_key"):
             if n["status"] == "silenced":
                 report.silenced += 1
             else:

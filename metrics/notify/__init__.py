@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from metrics.errors import ConfigError
@@ -37,7 +37,6 @@ class Notification:
     now: dt.datetime               # time of this attempt (signature timestamps, Date header)
     id: int = 0                    # outbox row id (0 when not from the outbox)
     attempt: int = 1               # 1 for the first attempt
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import polars as pl
 
@@ -21,10 +21,7 @@ from metrics.schema import PRICES
 if TYPE_CHECKING:
     from metrics.store import Store
 
-
-def _log() -> Any:
-    """This module's logger, bound at call time (after the CLI or daemon configured logging)."""
-    return get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass
@@ -114,7 +111,7 @@ def update_prices(store: Store, source: PriceSource, tickers: Iterable[str], *, 
     if bars.height:
         store.append("prices", bars, now=now)
     for ticker, error in report.errors.items():
-        _log().warning("prices.fetch_failed", ticker=ticker, error=str(error))
-    _log().info("prices.fetched", tickers=len(report.frames), rows=report.rows, failed=len(report.errors),
+        log.warning("prices.fetch_failed", ticker=ticker, error=str(error))
+    log.info("prices.fetched", tickers=len(report.frames), rows=report.rows, failed=len(report.errors),
              skipped=len(report.skipped))
     return report

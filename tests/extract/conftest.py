@@ -7,6 +7,7 @@ Everything is real: the project's ``config/companies.toml`` registry, documents 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,13 @@ EXAMPLES = PROJECT / "examples" / "documents"
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
 
 WriteDoc = Callable[..., Path]
+
+
+def copy_examples(tmp_path: Path) -> Path:
+    """A copy of the project's example documents in ``tmp_path/inbox``."""
+    dst = tmp_path / "inbox"
+    shutil.copytree(EXAMPLES, dst)
+    return dst
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typer.testing import CliRunner
 
 from metrics.cli import app
 
-from .conftest import EXAMPLES, PROJECT, WriteDoc
+from .conftest import EXAMPLES, PROJECT, WriteDoc, copy_examples
 
 CONTRACT_FIELDS = {"doc", "article", "published", "entity", "ticker", "metric", "value", "low", "high",
                    "qualifier", "unit", "period", "kind", "quote", "value_usd", "span_start", "span_end",
@@ -24,15 +23,10 @@ def run(tmp_path: Path, config_dir: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def inbox(tmp_path: Path) -> Path:
-    dst = tmp_path / "inbox"
-    shutil.copytree(EXAMPLES, dst)
-    return dst
-
-
 def test_dry_run_jsonl_prints_contract_fields_and_stores_nothing(tmp_path: Path, config_dir: Path) -> None:
     """--dry-run --format jsonl prints one fact a line with every contract field; the store stays empty."""
-    code, out, _ = run(tmp_path, config_dir, "ingest", "--dry-run", "--format", "jsonl", str(inbox(tmp_path)))
+    folder = copy_examples(tmp_path)
+    code, out, _ = run(tmp_path, config_dir, "ingest", "--dry-run", "--format", "jsonl", str(folder))
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows and all(set(r) >= CONTRACT_FIELDS for r in rows)
@@ -42,7 +36,7 @@ def test_dry_run_jsonl_prints_contract_fields_and_stores_nothing(tmp_path: Path,
 
 def test_ingest_then_facts_lists_them(tmp_path: Path, config_dir: Path) -> None:
     """Stored facts are listed by `facts`, filtered by entity (name, ticker or alias) and metric."""
-    code, _, err = run(tmp_path, config_dir, "ingest", str(inbox(tmp_path)))
+    code, _, err = run(tmp_path, config_dir, "ingest", str(copy_examples(tmp_path)))
     assert code == 0, err
     _, out, _ = run(tmp_path, config_dir, "facts", "--format", "jsonl")
     every = [json.loads(line) for line in out.splitlines()]
@@ -58,7 +52,7 @@ def test_ingest_then_facts_lists_them(tmp_path: Path, config_dir: Path) -> None:
 
 def test_facts_as_of_keeps_the_latest_statement_known_then(tmp_path: Path, config_dir: Path) -> None:
     """--as-of shows facts published by that date, one (the latest) per entity, metric and period."""
-    run(tmp_path, config_dir, "ingest", str(inbox(tmp_path)))
+    run(tmp_path, config_dir, "ingest", str(copy_examples(tmp_path)))
     _, out, _ = run(tmp_path, config_dir, "facts", "--entity", "Amazon", "--metric", "capex_guidance",
                     "--as-of", "2025-09-30", "--format", "json")
     [early] = json.loads(out)
@@ -71,7 +65,7 @@ def test_facts_as_of_keeps_the_latest_statement_known_then(tmp_path: Path, confi
 
 def test_second_ingest_adds_nothing(tmp_path: Path, config_dir: Path) -> None:
     """Ingesting the same folder twice reports every document skipped and stores no new fact."""
-    folder = inbox(tmp_path)
+    folder = copy_examples(tmp_path)
     run(tmp_path, config_dir, "ingest", str(folder))
     _, before, _ = run(tmp_path, config_dir, "facts", "--format", "jsonl")
     code, _, err = run(tmp_path, config_dir, "ingest", str(folder))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -13,18 +12,12 @@ from metrics.ingest import fact_id, ingest_paths
 from metrics.schema import FACTS
 from metrics.store import Store
 
-from .conftest import EXAMPLES, WriteDoc
+from .conftest import WriteDoc, copy_examples
 
 NEWS = """英伟达第三季度营收大增
 科技日报· 2025-11-20 07:00
 英伟达第三季度营收570亿美元,同比增长62%,净利润319亿美元。
 """
-
-
-def copy_examples(tmp_path: Path) -> Path:
-    dst = tmp_path / "inbox"
-    shutil.copytree(EXAMPLES, dst)
-    return dst
 
 
 def test_ingest_stores_facts_with_provenance(
