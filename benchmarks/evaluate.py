@@ -2,7 +2,7 @@
 
 1. Tick: synthetic seeded daily closes, 5,000 tickers x 20 years of business days (~26 M rows),
    10,000 rules (each over 1-3 tickers, plus a few over all tickers) of several condition shapes.
-   Timed: features at ``at`` (point in time) + every condition, with ``metrics.evaluate.Evaluator``
+   Timed: features at ``at`` (point in time) + every condition, with ``metrics.alerting.evaluate.Evaluator``
    (rules compiled once, as the daemon does at load), against DuckDB computing the same features
    with SQL window functions and the same conditions on the same in-memory Arrow table.
 2. Backtest: one rule (``change_pct_5 <= -10``) over every ticker of
@@ -25,10 +25,10 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from metrics.backtest import backtest
-from metrics.evaluate import TICK_WINDOW_DAYS, Evaluator
-from metrics.rules import parse_rules
-from metrics.schema import FACTS
+from metrics.alerting.backtest import backtest
+from metrics.alerting.evaluate import TICK_WINDOW_DAYS, Evaluator
+from metrics.alerting.rules import parse_rules
+from metrics.store.schema import FACTS
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices" / "daily_2023_2026.parquet"
 if not REAL.exists():

@@ -41,10 +41,10 @@ def speed(seeds: Path, target_mb: float, runs: int = 3) -> dict[str, float]:
     """MB/s of the full pipeline (read + split + normalize + extract, document by document, as
     ``metrics ingest`` does), median of ``runs``: wall clock and CPU time of this one process, plus
     the share of each stage and normalization alone (the floor every extractor pays) as the peer."""
-    from metrics import extract as extract_mod
-    from metrics.documents import read_document, split_articles
-    from metrics.entities import Registry
-    from metrics.normalize import normalize
+    from metrics.extraction import extract as extract_mod
+    from metrics.extraction.documents import read_document, split_articles
+    from metrics.extraction.entities import Registry
+    from metrics.extraction.normalize import normalize
 
     registry = Registry.load(ROOT / "config" / "companies.toml")
     sources = [p for p in sorted(seeds.iterdir()) if p.is_file()]

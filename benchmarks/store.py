@@ -29,8 +29,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from metrics.prices.files import import_price_file
-from metrics.store import Store
+from metrics.store.prices.files import import_price_file
+from metrics.store.tables import Store
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices" / "daily_1999_2026.parquet"
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

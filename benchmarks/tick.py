@@ -19,12 +19,12 @@ from pathlib import Path
 import polars as pl
 import structlog
 
-from metrics.evaluate import evaluate
-from metrics.rules import parse_rules
-from metrics.schema import conform
-from metrics.statedb import open_db
-from metrics.store import Store
-from metrics.tick import run_tick
+from metrics.alerting.evaluate import evaluate
+from metrics.alerting.rules import parse_rules
+from metrics.alerting.state import open_db
+from metrics.alerting.tick import run_tick
+from metrics.store.schema import conform
+from metrics.store.tables import Store
 
 COLUMNS = ("ticker", "date", "open", "high", "low", "close", "adj_close", "volume", "currency")
 

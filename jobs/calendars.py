@@ -1,4 +1,4 @@
-"""The daemon's view of the exchange calendars (``metrics.calendars``): close times and sessions.
+"""The daemon's view of the exchange calendars (``metrics.store.calendars``): close times and sessions.
 
 An exchange is named by its ISO MIC as exchange-calendars knows it (``XNYS``, ``XNAS`` is an alias of
 it, ``XKRX``, ``XTAI``, ``XHKG``...).
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metrics.calendars import DEFAULT_EXCHANGE, calendar, canonical
+from metrics.store.calendars import DEFAULT_EXCHANGE, calendar, canonical
 
 __all__ = ["DEFAULT_EXCHANGE", "CloseTime", "calendar", "canonical", "closes_between", "is_session",
            "regular_close"]

@@ -29,7 +29,7 @@ from metrics.log import get_logger
 from metrics.settings import Settings
 
 if TYPE_CHECKING:
-    from metrics.prices import PriceSource
+    from metrics.store.prices import PriceSource
 
 log = get_logger("jobs.daemon")
 

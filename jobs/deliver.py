@@ -16,7 +16,7 @@ from jobs.services import Services
 
 def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     """Deliver every notification due at ``now``."""
-    from metrics.outbox import deliver_due
+    from metrics.alerting.outbox import deliver_due
 
     settings = services.settings.delivery
     summary: dict[str, Any] = {"delivered": 0, "retried": 0, "dead": 0, "disabled": 0, "batches": 0,

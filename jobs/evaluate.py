@@ -30,7 +30,7 @@ from jobs.services import Services
 from metrics.log import get_logger
 
 if TYPE_CHECKING:
-    from metrics.rules import Rule
+    from metrics.alerting.rules import Rule
 
 log = get_logger(__name__)
 
@@ -97,7 +97,7 @@ def history_end(services: Services) -> dt.datetime | None:
 
 def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     """Reload rules if changed, then ``run_tick`` at every missed evaluation point up to ``now``."""
-    from metrics.tick import run_tick
+    from metrics.alerting.tick import run_tick
 
     services.rules.refresh()
     rules = services.rules.rules

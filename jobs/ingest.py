@@ -15,7 +15,7 @@ from jobs.services import Services
 
 def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     """Ingest every document of the inbox not ingested before."""
-    from metrics.ingest import ingest_paths
+    from metrics.extraction.ingest import ingest_paths
 
     inbox = services.settings.inbox
     summary: dict[str, Any] = {"inbox": str(inbox), "documents": 0, "skipped": 0, "facts": 0,

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from jobs.services import Services
-from metrics.calendars import DEFAULT_EXCHANGE, canonical, exchange_of_ticker
 from metrics.errors import ConfigError, InputError
+from metrics.store.calendars import DEFAULT_EXCHANGE, canonical, exchange_of_ticker
 
 
 def tickers_by_exchange(services: Services) -> dict[str, list[str]]:
@@ -37,7 +37,7 @@ def tickers_by_exchange(services: Services) -> dict[str, list[str]]:
 
 def run(services: Services, *, now: dt.datetime, exchange: str | None = None) -> dict[str, Any]:
     """Fetch the missing days of every ticker (or of ``exchange``'s tickers) up to ``now``."""
-    from metrics.prices import update_prices
+    from metrics.store.prices import update_prices
 
     groups = tickers_by_exchange(services)
     if exchange is not None:
@@ -64,7 +64,7 @@ def _has_prices(services: Services) -> bool:
 
 def seed(services: Services, *, now: dt.datetime, files: Iterable[Path] | None = None) -> dict[str, Any]:
     """Import ``prices.seed_files`` when the store has no prices yet; otherwise do nothing."""
-    from metrics.prices.files import import_price_file
+    from metrics.store.prices.files import import_price_file
 
     summary: dict[str, Any] = {"files": 0, "rows": 0, "failed": 0, "failures": []}
     if _has_prices(services):

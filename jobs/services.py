@@ -15,17 +15,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from metrics.alerting.state import StateDB, open_db
 from metrics.errors import ConfigError
 from metrics.log import get_logger
 from metrics.settings import Settings
-from metrics.statedb import StateDB, open_db
-from metrics.store import Store
+from metrics.store.tables import Store
 
 if TYPE_CHECKING:
-    from metrics.entities import Registry
-    from metrics.notify import Notifier
-    from metrics.prices import PriceSource
-    from metrics.rules import Rule
+    from metrics.alerting.notify import Notifier
+    from metrics.alerting.rules import Rule
+    from metrics.extraction.entities import Registry
+    from metrics.store.prices import PriceSource
 
 log = get_logger(__name__)
 
@@ -53,7 +53,7 @@ class RulesHolder:
 
     def load(self) -> list[Rule]:
         """Load the rules file; raises ``ConfigError``/``RuleError`` naming the rule and field."""
-        from metrics.rules import load_rules
+        from metrics.alerting.rules import load_rules
 
         digest = self._read_digest()
         self.rules = load_rules(self.path, channels=self.channels)
@@ -62,7 +62,7 @@ class RulesHolder:
 
     def refresh(self) -> bool:
         """Reload if the file changed; True when new rules are in force. Errors keep the old ones."""
-        from metrics.rules import load_rules
+        from metrics.alerting.rules import load_rules
 
         digest = self._read_digest()
         if digest == self._digest:
@@ -95,14 +95,14 @@ class Services:
     @cached_property
     def registry(self) -> Registry:
         """The company registry of ``<config>/companies.toml`` (``ConfigError`` names the entry)."""
-        from metrics.entities import Registry
+        from metrics.extraction.entities import Registry
 
         return Registry.load(self.settings.companies_file)
 
     @cached_property
     def notifiers(self) -> dict[str, Notifier]:
         """A notifier per configured channel."""
-        from metrics.notify import build_notifiers
+        from metrics.alerting.notify import build_notifiers
 
         return build_notifiers(self.settings.channels)
 
@@ -111,14 +111,14 @@ class Services:
         """Where fresh bars come from: Yahoo through yfinance unless a test or caller gave one."""
         if self.price_source_override is not None:
             return self.price_source_override
-        from metrics.prices.yahoo import YahooSource
+        from metrics.store.prices.yahoo import YahooSource
 
         return YahooSource(max_attempts=self.settings.prices.max_attempts)
 
     def close(self) -> None:
         """Release connections (notifiers, the state database)."""
         if "notifiers" in self.__dict__:
-            from metrics.notify import close_notifiers
+            from metrics.alerting.notify import close_notifiers
 
             close_notifiers(self.notifiers)
         self.db.close()

@@ -12,8 +12,8 @@ from typing import Any
 
 from jobs import calendars
 from jobs.lock import current_holder
+from metrics.alerting.state import StateDB
 from metrics.settings import Settings
-from metrics.statedb import StateDB
 
 SUMMARY_KEYS = ("documents", "facts", "rows", "tickers", "evaluated", "transitions", "notifications",
                 "delivered", "retried", "dead", "failed")

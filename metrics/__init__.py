@@ -4,10 +4,13 @@ Everything users, notebooks and the daemon's jobs may rely on is re-exported her
 modules are internal. ``tests/test_public_api.py`` keeps this list honest.
 """
 
-from metrics.alerting import AlertState, Evaluation, Step, transition
-from metrics.backtest import backtest
-from metrics.documents import Article, Document, read_document, split_articles
-from metrics.entities import Company, Registry
+from metrics.alerting.backtest import backtest
+from metrics.alerting.evaluate import evaluate
+from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
+from metrics.alerting.outbox import deliver_due
+from metrics.alerting.rules import Rule, check_rules, load_rules
+from metrics.alerting.state import StateDB, open_db
+from metrics.alerting.tick import run_tick
 from metrics.errors import (
     ConfigError,
     DeliveryError,
@@ -19,17 +22,14 @@ from metrics.errors import (
     RuleError,
     StoreError,
 )
-from metrics.evaluate import evaluate
-from metrics.extract import Fact, extract_article, extract_text
-from metrics.fx import to_usd
-from metrics.ingest import IngestReport, ingest_paths
-from metrics.outbox import deliver_due
-from metrics.prices import FetchReport, PriceSource, update_prices
-from metrics.rules import Rule, check_rules, load_rules
+from metrics.extraction.documents import Article, Document, read_document, split_articles
+from metrics.extraction.entities import Company, Registry
+from metrics.extraction.extract import Fact, extract_article, extract_text
+from metrics.extraction.ingest import IngestReport, ingest_paths
 from metrics.settings import Settings, load_settings
-from metrics.statedb import StateDB, open_db
-from metrics.store import Store, open_store
-from metrics.tick import run_tick
+from metrics.store.fx import to_usd
+from metrics.store.prices import FetchReport, PriceSource, update_prices
+from metrics.store.tables import Store, open_store
 
 __all__ = [
     "AlertState",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from metrics.store import Store
+from metrics.store.tables import Store
 
 PROJECT = Path(__file__).resolve().parents[1]
 DATA = PROJECT / "tests" / "data"

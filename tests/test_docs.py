@@ -9,8 +9,8 @@ import typer.main
 from pydantic import BaseModel
 from typer.core import TyperGroup
 
-from metrics.cli import app
-from metrics.rules import _RuleSpec
+from jobs.cli import app
+from metrics.alerting.rules import _RuleSpec
 from metrics.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

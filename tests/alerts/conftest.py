@@ -27,8 +27,8 @@ import polars as pl
 import pytest
 from aiosmtpd.controller import Controller
 
-from metrics.rules import Rule, parse_rules
-from metrics.statedb import StateDB, open_db
+from metrics.alerting.rules import Rule, parse_rules
+from metrics.alerting.state import StateDB, open_db
 
 # ------------------------------------------------------------------------ DELIVERY: helpers
 
@@ -62,7 +62,7 @@ def price_frame(ticker: str, start: dt.date, closes: list[float], *, now: dt.dat
 
 def enqueue(db: StateDB, count: int, *, channel: str, now: dt.datetime, prefix: str = "key") -> list[str]:
     """Put ``count`` firing notifications for ``channel`` in the outbox, due at ``now``; their keys."""
-    from metrics.statedb import notifications
+    from metrics.alerting.state import notifications
 
     keys = [f"{prefix}-{i}" for i in range(count)]
     with db.write() as conn:
@@ -285,7 +285,7 @@ UTC = dt.UTC
 
 def empty_facts() -> pl.LazyFrame:
     """A facts table with no rows (the declared schema)."""
-    from metrics.schema import FACTS
+    from metrics.store.schema import FACTS
 
     return pl.LazyFrame(schema=FACTS)
 
@@ -307,7 +307,7 @@ def bars(ticker: str, closes: list[float | None], *, start: dt.date = dt.date(20
 
 def facts_frame(rows: list[dict[str, Any]]) -> pl.LazyFrame:
     """A facts table from partial rows (entity, ticker, metric, value, period, published, ...)."""
-    from metrics.schema import FACTS
+    from metrics.store.schema import FACTS
 
     full = []
     for i, r in enumerate(rows):

@@ -1,4 +1,4 @@
-"""The alert lifecycle: ``metrics.alerting.transition`` from a table of cases, and its laws."""
+"""The alert lifecycle: ``metrics.alerting.lifecycle.transition`` from a table of cases, and its laws."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.alerting import AlertState, Evaluation, Step, transition
-from metrics.rules import Rule, parse_rules
+from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
+from metrics.alerting.rules import Rule, parse_rules
 
 T0 = dt.datetime(2025, 3, 3, 21, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

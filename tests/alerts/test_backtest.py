@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from metrics.alerting import AlertState, Evaluation, transition
-from metrics.backtest import backtest, compress, replay
-from metrics.cli import app
-from metrics.evaluate import Evaluator
-from metrics.rules import Rule
-from metrics.store import Store
+from jobs.cli import app
+from metrics.alerting.backtest import backtest, compress, replay
+from metrics.alerting.evaluate import Evaluator
+from metrics.alerting.lifecycle import AlertState, Evaluation, transition
+from metrics.alerting.rules import Rule
+from metrics.store.tables import Store
 
 D = dt.date
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -339,7 +339,7 @@ def test_cli_backtest_bad_usage(tmp_path: Path, config_dir: Path) -> None:
     args = ["--root", str(tmp_path / "root"), "--config", str(config_dir)]
     import sys
 
-    from metrics.cli import main
+    from jobs.cli import main
 
     for extra in (
         ["--from", "2025-13-01", "--to", "2025-12-31"],
@@ -361,7 +361,7 @@ def test_cli_rules_check(tmp_path: Path, config_dir: Path, capsys: Any) -> None:
     """``rules check`` says OK for the shipped file and exits 2 naming rule and field otherwise."""
     import sys
 
-    from metrics.cli import main
+    from jobs.cli import main
 
     def run(*extra: str) -> int:
         old = sys.argv

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from metrics.alerting.notify import Notification, build_notifiers
+from metrics.alerting.notify.email import EmailNotifier, build_message, message_id
+from metrics.alerting.outbox import deliver_due
+from metrics.alerting.state import StateDB, notifications
 from metrics.errors import PermanentDeliveryError, TransientDeliveryError
-from metrics.notify import Notification, build_notifiers
-from metrics.notify.email import EmailNotifier, build_message, message_id
-from metrics.outbox import deliver_due
 from metrics.settings import DeliverySettings, EmailChannel
-from metrics.statedb import StateDB, notifications
 from tests.alerts.conftest import Certs, SMTPServer
 
 NOW = dt.datetime(2026, 3, 2, 21, 0, tzinfo=dt.UTC)

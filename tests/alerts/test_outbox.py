@@ -17,12 +17,12 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from metrics.cli import app
+from jobs.cli import app
+from metrics.alerting.notify import Notifier, build_notifiers, close_notifiers
+from metrics.alerting.outbox import backoff_delay, deliver_due, requeue_dead
+from metrics.alerting.state import StateDB, delivery_status, open_db
 from metrics.errors import StoreError
-from metrics.notify import Notifier, build_notifiers, close_notifiers
-from metrics.outbox import backoff_delay, deliver_due, requeue_dead
 from metrics.settings import DeliverySettings, LogChannel, WebhookChannel
-from metrics.statedb import StateDB, delivery_status, open_db
 from tests.alerts.conftest import WEBHOOK_SECRET, Received, Receiver, enqueue
 
 NOW = dt.datetime(2026, 3, 2, 21, 0, tzinfo=dt.UTC)
@@ -166,10 +166,10 @@ SENDER = """
 import datetime as dt, sys
 from pydantic import SecretStr
 from typer.testing import CliRunner
-from metrics.notify import build_notifiers
-from metrics.outbox import deliver_due
+from metrics.alerting.notify import build_notifiers
+from metrics.alerting.outbox import deliver_due
 from metrics.settings import WebhookChannel
-from metrics.statedb import open_db
+from metrics.alerting.state import open_db
 db = open_db(sys.argv[1])
 notifiers = build_notifiers({"hook": WebhookChannel(url=sys.argv[2], secret=SecretStr(sys.argv[3]))})
 deliver_due(db, notifiers, now=dt.datetime.fromisoformat(sys.argv[4]))

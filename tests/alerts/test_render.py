@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.render import (
+from metrics.alerting.render import (
     chart_png,
     clean_header,
     fmt_value,

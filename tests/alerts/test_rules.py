@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from metrics.errors import ConfigError, RuleError
-from metrics.rules import (
+from metrics.alerting.rules import (
     Hold,
     check_rules,
     load_rules,
@@ -17,6 +16,7 @@ from metrics.rules import (
     parse_hold,
     parse_rules,
 )
+from metrics.errors import ConfigError, RuleError
 
 PROJECT = Path(__file__).resolve().parents[2]
 

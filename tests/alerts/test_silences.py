@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from metrics.cli import app
+from jobs.cli import app
+from metrics.alerting.state import StateDB, open_db
+from metrics.alerting.tick import run_tick
 from metrics.errors import UsageError
-from metrics.statedb import StateDB, open_db
-from metrics.store import Store
-from metrics.tick import run_tick
+from metrics.store.tables import Store
 from tests.alerts.conftest import make_rules, price_frame
 
 NOW = dt.datetime(2026, 3, 2, 21, 0, tzinfo=dt.UTC)

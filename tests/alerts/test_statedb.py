@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from metrics.alerting.state import StateDB, delivery_status, evaluations, metadata, open_db
 from metrics.errors import StoreError
-from metrics.statedb import StateDB, delivery_status, evaluations, metadata, open_db
 from tests.alerts.conftest import enqueue
 
 NOW = dt.datetime(2026, 3, 2, 21, 0, tzinfo=dt.UTC)

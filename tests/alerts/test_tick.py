@@ -8,13 +8,13 @@ from collections.abc import Callable
 import polars as pl
 import sqlalchemy as sa
 
-from metrics.notify import build_notifiers
-from metrics.outbox import deliver_due
-from metrics.schema import conform
+from metrics.alerting.notify import build_notifiers
+from metrics.alerting.outbox import deliver_due
+from metrics.alerting.state import StateDB, alert_states, evaluations, notifications, transitions
+from metrics.alerting.tick import idempotency_key, run_tick
 from metrics.settings import EmailChannel, LogChannel
-from metrics.statedb import StateDB, alert_states, evaluations, notifications, transitions
-from metrics.store import Store
-from metrics.tick import idempotency_key, run_tick
+from metrics.store.schema import conform
+from metrics.store.tables import Store
 from tests.alerts.conftest import Certs, SMTPServer, make_rules, price_frame
 
 LOADED = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from metrics.alerting.notify import Notification
+from metrics.alerting.notify.webhook import WebhookNotifier, parse_retry_after
 from metrics.errors import ConfigError, EndpointGoneError, PermanentDeliveryError, TransientDeliveryError
-from metrics.notify import Notification
-from metrics.notify.webhook import WebhookNotifier, parse_retry_after
 from metrics.settings import WebhookChannel
 from tests.alerts.conftest import WEBHOOK_SECRET, Receiver, free_port
 

@@ -1,6 +1,6 @@
 """Fixtures of the daemon tests: a tmp store and config, a real webhook receiver, CLI runners.
 
-The daemon runs for real: in-process through ``metrics.cli.main`` (exit codes as the console script
+The daemon runs for real: in-process through ``jobs.cli.main`` (exit codes as the console script
 gives them) or as a subprocess of ``.venv/bin/metrics`` where signals are involved. Time is fixed
 with the daemon's hidden ``--now`` option, so evaluations land on known closes of the sample prices.
 """
@@ -187,7 +187,7 @@ class Result:
 
 def run_metrics(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
     """Run ``metrics ARGS`` in-process through the console-script entry point."""
-    from metrics.cli import main
+    from jobs.cli import main
 
     capsys.readouterr()
     old = sys.argv

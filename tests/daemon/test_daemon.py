@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from metrics.statedb import open_db
-from metrics.store import Store
+from metrics.alerting.state import open_db
+from metrics.store.tables import Store
 from tests.daemon.conftest import (
     EVENING,
     PROJECT,

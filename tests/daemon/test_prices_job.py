@@ -11,8 +11,8 @@ import stamina
 from jobs import prices
 from jobs.runner import execute
 from jobs.services import build_services
-from metrics.prices.yahoo import YahooSource
 from metrics.settings import load_settings
+from metrics.store.prices.yahoo import YahooSource
 from tests.daemon.conftest import SAMPLE_PRICES
 from tests.store.conftest import YahooReplay
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from metrics.entities import Registry
+from metrics.extraction.entities import Registry
 
 PROJECT = Path(__file__).resolve().parents[2]
 COMPANIES = PROJECT / "config" / "companies.toml"

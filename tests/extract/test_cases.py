@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from metrics.entities import Registry
-from metrics.extract import extract_text
-from metrics.normalize import normalize
-from metrics.numbers import find_quantities, has_lost_decimals
+from metrics.extraction.entities import Registry
+from metrics.extraction.extract import extract_text
+from metrics.extraction.normalize import normalize
+from metrics.extraction.numbers import find_quantities, has_lost_decimals
 
 # (case, sentence, [(value, low, high, unit, qualifier)]) -- low/high None when not a range
 Q = tuple[float, float | None, float | None, str | None, str | None]

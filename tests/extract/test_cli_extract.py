@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from metrics.cli import app
+from jobs.cli import app
 
 from .conftest import EXAMPLES, PROJECT, WriteDoc, copy_examples
 

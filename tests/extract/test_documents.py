@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from metrics.documents import context_year, read_document, split_articles, text_date
 from metrics.errors import DocumentError
+from metrics.extraction.documents import context_year, read_document, split_articles, text_date
 
 from .conftest import EXAMPLES, WriteDoc
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from metrics.entities import Registry
 from metrics.errors import ConfigError
-from metrics.normalize import normalize
+from metrics.extraction.entities import Registry
+from metrics.extraction.normalize import normalize
 
 GOLD = Path("/work/shared/gold/seeds.jsonl")
 

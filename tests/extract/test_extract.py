@@ -1,5 +1,5 @@
-"""The extractor (metrics/extract.py): metrics, companies, kinds, periods and provenance, on our own
-Chinese and English sentences, with the project's company registry."""
+"""The extractor (metrics/extraction/extract.py): metrics, companies, kinds, periods and provenance,
+on our own Chinese and English sentences, with the project's company registry."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from metrics.documents import read_document, split_articles
-from metrics.entities import Registry
-from metrics.extract import Fact, extract_article, extract_text
+from metrics.extraction.documents import read_document, split_articles
+from metrics.extraction.entities import Registry
+from metrics.extraction.extract import Fact, extract_article, extract_text
 
 NOV = date(2025, 11, 20)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from metrics.documents import read_document, split_articles
-from metrics.entities import Registry
-from metrics.extract import Fact, extract_text
-from metrics.normalize import ascii_lower, fold_width
-from metrics.periods import find_periods
+from metrics.extraction.documents import read_document, split_articles
+from metrics.extraction.entities import Registry
+from metrics.extraction.extract import Fact, extract_text
+from metrics.extraction.normalize import ascii_lower, fold_width
+from metrics.extraction.periods import find_periods
 
 
 def facts(text: str, registry: Registry, published: date = date(2025, 10, 30)) -> list[Fact]:

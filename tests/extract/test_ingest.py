@@ -7,10 +7,10 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics.entities import Registry
-from metrics.ingest import fact_id, ingest_paths
-from metrics.schema import FACTS
-from metrics.store import Store
+from metrics.extraction.entities import Registry
+from metrics.extraction.ingest import fact_id, ingest_paths
+from metrics.store.schema import FACTS
+from metrics.store.tables import Store
 
 from .conftest import WriteDoc, copy_examples
 

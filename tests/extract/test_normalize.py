@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.normalize import ascii_lower, fold_width, normalize, to_simplified
+from metrics.extraction.normalize import ascii_lower, fold_width, normalize, to_simplified
 
 
 def test_traditional_becomes_simplified() -> None:

@@ -1,11 +1,11 @@
-"""The quantity grammar (metrics/numbers.py) on sentences written for these tests."""
+"""The quantity grammar (metrics/extraction/numbers.py) on sentences written for these tests."""
 
 from __future__ import annotations
 
 import pytest
 
-from metrics.normalize import normalize
-from metrics.numbers import Quantity, find_quantities, has_lost_decimals, parse_chinese_numeral
+from metrics.extraction.normalize import normalize
+from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals, parse_chinese_numeral
 
 
 def one(text: str, *, repair: bool = False) -> Quantity:

@@ -1,4 +1,4 @@
-"""Period expressions (metrics/periods.py) resolved against the article date and the fiscal year."""
+"""Period expressions (metrics/extraction/periods.py) resolved against the article date and fiscal year."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from metrics.periods import current_fiscal_year, find_periods, last_quarter
+from metrics.extraction.periods import current_fiscal_year, find_periods, last_quarter
 
 NOV = date(2025, 11, 20)
 

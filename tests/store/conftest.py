@@ -24,7 +24,7 @@ os.environ.setdefault("YF_DISABLE_CURL_CFFI", "1")  # plain requests, so `respon
 import requests
 import responses
 
-from metrics.schema import PRICES
+from metrics.store.schema import PRICES
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 YAHOO = DATA / "yahoo_http"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from metrics.cli import main
-from metrics.store import Store
+from jobs.cli import main
+from metrics.store.tables import Store
 from tests.store.conftest import PRICE_SAMPLES
 
 SAMPLE = PRICE_SAMPLES / "sample_2025q4.parquet"
@@ -126,7 +126,7 @@ def test_status_reports_a_damaged_part(cli: Cli) -> None:
 
 def test_status_sections_can_be_added(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another area's section appears in status; one that fails shows its error, not a crash."""
-    from metrics import cli_store
+    from jobs.cli import store as cli_store
 
     monkeypatch.setattr(cli_store, "STATUS_SECTIONS", list(cli_store.STATUS_SECTIONS))
     cli_store.add_status_section("queue", lambda app_ctx, now: {"queued": 3, "dead": []})

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from metrics.errors import PriceDataError
-from metrics.prices.files import import_price_file
-from metrics.schema import PRICES
+from metrics.store.prices.files import import_price_file
+from metrics.store.schema import PRICES
 from tests.store.conftest import NOW, PRICE_SAMPLES
 
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"

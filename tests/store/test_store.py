@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics.errors import LockTimeout
-from metrics.store import Store, open_store
+from metrics.store.tables import Store, open_store
 from tests.store.conftest import NOW, bars, days
 
 D0 = dt.date(2025, 3, 3)
@@ -127,7 +127,7 @@ def _hold_lock_script(root: Path, seconds: float) -> str:
     return textwrap.dedent(f"""
         import sys, time, datetime as dt
         import polars as pl
-        from metrics.store import Store
+        from metrics.store.tables import Store
         from tests.store.conftest import bars
         s = Store({str(root)!r})
         with s.writer():

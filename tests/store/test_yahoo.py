@@ -9,10 +9,10 @@ import pytest
 import stamina
 import structlog
 
-from metrics.fx import to_usd
-from metrics.prices import PriceSource, update_prices
-from metrics.prices.yahoo import YahooSource
-from metrics.store import Store
+from metrics.store.fx import to_usd
+from metrics.store.prices import PriceSource, update_prices
+from metrics.store.prices.yahoo import YahooSource
+from metrics.store.tables import Store
 from tests.store.conftest import NOW, YahooReplay, recorded_body
 
 A0, A1 = dt.date(2020, 8, 31), dt.date(2020, 11, 6)

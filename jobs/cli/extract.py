@@ -19,10 +19,10 @@ import polars as pl
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from metrics.cli_common import OutputFormat, app_context, emit, err
-from metrics.entities import Registry
+from jobs.cli.common import OutputFormat, app_context, emit, err
 from metrics.errors import UsageError
-from metrics.schema import METRICS
+from metrics.extraction.entities import Registry
+from metrics.store.schema import METRICS
 
 # the fields of a fact as ``ingest --format jsonl`` prints them (contract order, then the extras)
 FACT_FIELDS: tuple[str, ...] = (
@@ -47,8 +47,8 @@ def ingest(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
 ) -> None:
     """Read documents, extract company figures and store them as facts."""
-    from metrics.documents import SUFFIXES
-    from metrics.ingest import expand_paths, ingest_paths
+    from metrics.extraction.documents import SUFFIXES
+    from metrics.extraction.ingest import expand_paths, ingest_paths
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format {fmt!r}: expected table or jsonl")

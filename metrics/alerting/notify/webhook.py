@@ -22,6 +22,8 @@ import math
 
 import httpx
 
+from metrics.alerting.notify import Notification
+from metrics.alerting.render import clean_header, webhook_payload
 from metrics.errors import (
     ConfigError,
     EndpointGoneError,
@@ -29,8 +31,6 @@ from metrics.errors import (
     TransientDeliveryError,
 )
 from metrics.log import get_logger
-from metrics.notify import Notification
-from metrics.render import clean_header, webhook_payload
 from metrics.settings import WebhookChannel
 
 log = get_logger(__name__)

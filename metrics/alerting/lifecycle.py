@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from metrics.rules import Rule
+from metrics.alerting.rules import Rule
 
 State = Literal["inactive", "pending", "firing"]
 Change = Literal["pending", "firing", "resolved"]
@@ -31,7 +31,7 @@ Change = Literal["pending", "firing", "resolved"]
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """One evaluation of a rule for one entity (a row of ``metrics.evaluate.evaluate``)."""
+    """One evaluation of a rule for one entity (a row of ``metrics.alerting.evaluate.evaluate``)."""
 
     rule: str
     entity: str

@@ -3,10 +3,10 @@
 ``run_tick(store, db, rules, *, now, at=None)``:
 
 1. evaluates every rule over the store point-in-time at ``at`` (default ``now``) with
-   ``metrics.evaluate.evaluate`` (vectorized; no database lock is held meanwhile);
+   ``metrics.alerting.evaluate.evaluate`` (vectorized; no database lock is held meanwhile);
 2. in ONE write transaction of the state database: skips the tick if ``at`` is not after the
    last evaluation (a replayed or out-of-order tick changes nothing), loads the prior states, applies
-   ``metrics.alerting.transition`` to the instances that hold or are not inactive (the others cannot
+   ``metrics.alerting.lifecycle.transition`` to the instances that hold or are not inactive (the others cannot
    change), writes the changed states, the transitions (``recorded = false``), one notification
    per channel of the rule for each step that notifies, and the evaluation time;
 3. appends the unrecorded transitions to the ``alerts`` Parquet dataset and marks them recorded.
@@ -30,12 +30,10 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from metrics.alerting import AlertState, Evaluation, Step, transition
-from metrics.errors import StoreError
-from metrics.log import get_logger
-from metrics.render import finite, threshold_of
-from metrics.rules import Rule
-from metrics.statedb import (
+from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
+from metrics.alerting.render import finite, threshold_of
+from metrics.alerting.rules import Rule
+from metrics.alerting.state import (
     ALERT_STATE_FIELDS,
     Silence,
     StateDB,
@@ -47,7 +45,9 @@ from metrics.statedb import (
     transitions,
     upsert,
 )
-from metrics.store import Store
+from metrics.errors import StoreError
+from metrics.log import get_logger
+from metrics.store.tables import Store
 
 log = get_logger(__name__)
 CHART_BARS = 90
@@ -243,7 +243,7 @@ def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
 
 def _evaluate(store: Store, rules: Sequence[Rule], at: dt.datetime,
               facts: pl.LazyFrame | None) -> pl.DataFrame:
-    from metrics.evaluate import evaluate
+    from metrics.alerting.evaluate import evaluate
 
     facts = facts if facts is not None else store.scan("facts")
     return evaluate(list(rules), store.scan("prices"), facts, at=at, with_features=True)

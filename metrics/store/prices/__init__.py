@@ -16,10 +16,10 @@ import polars as pl
 
 from metrics.errors import FetchError
 from metrics.log import get_logger
-from metrics.schema import PRICES
+from metrics.store.schema import PRICES
 
 if TYPE_CHECKING:
-    from metrics.store import Store
+    from metrics.store.tables import Store
 
 log = get_logger(__name__)
 

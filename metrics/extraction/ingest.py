@@ -1,15 +1,15 @@
 """Ingesting documents: read, split, extract, and store facts with provenance.
 
 ``ingest_paths(paths, store, registry, *, now, dry_run=False)`` expands folders (recursively, the
-suffixes of ``metrics.documents.SUFFIXES``, hidden files skipped), reads each document, skips one
+suffixes of ``metrics.extraction.documents.SUFFIXES``, hidden files skipped), reads each document, skips one
 whose content hash the ``documents`` registry already holds with status ``ok`` (unless
-``dry_run``), splits it into articles, runs ``metrics.extract.extract_article`` on each, and builds
+``dry_run``), splits it into articles, runs ``metrics.extraction.extract.extract_article`` on each, and builds
 rows of the ``facts`` dataset:
 
 - ``doc`` = file name, ``doc_hash`` = sha256 of the bytes, ``article`` = headline, ``published``;
 - ``fact_id`` = sha256 of ``doc_hash|span_start|span_end|metric|entity``, first 20 hex digits: the
   same document always gives the same ids, so ingesting it twice stores no second copy;
-- ``value_usd`` = ``metrics.fx.to_usd(value, unit, published)`` for currency units, else null;
+- ``value_usd`` = ``metrics.store.fx.to_usd(value, unit, published)`` for currency units, else null;
 - ``ingested_at`` = ``now``.
 
 One fact per id (a figure repeated at the same place is one fact). Every document is registered
@@ -31,14 +31,21 @@ from typing import Any, Literal
 
 import polars as pl
 
-from metrics.documents import DEFAULT_MAX_BYTES, SUFFIXES, Article, Document, read_document, split_articles
-from metrics.entities import Registry
 from metrics.errors import DocumentError, InputError, MetricsError
-from metrics.extract import Fact, extract_article
-from metrics.fx import to_usd
+from metrics.extraction.documents import (
+    DEFAULT_MAX_BYTES,
+    SUFFIXES,
+    Article,
+    Document,
+    read_document,
+    split_articles,
+)
+from metrics.extraction.entities import Registry
+from metrics.extraction.extract import Fact, extract_article
 from metrics.log import get_logger
-from metrics.schema import DOCUMENTS, FACTS, NON_MONEY_UNITS
-from metrics.store import Store
+from metrics.store.fx import to_usd
+from metrics.store.schema import DOCUMENTS, FACTS, NON_MONEY_UNITS
+from metrics.store.tables import Store
 
 
 def _log() -> Any:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from metrics.alerting.notify import Notification
 from metrics.log import get_logger
-from metrics.notify import Notification
 
 log = get_logger(__name__)
 

@@ -8,7 +8,7 @@ null feature is false.
 Point in time: at ``at`` only bars dated on or before ``at``'s (UTC) date and facts published on or
 before it are used. A series is a sequence of values per entity ordered by date: the bars of a
 price column (entity = ticker), or the statements of a fact metric ordered by ``published`` (entity
-= the canonical name; each statement is a ``fact_id``). Features (``metrics.rules.FEATURES``) are
+= the canonical name; each statement is a ``fact_id``). Features (``metrics.alerting.rules.FEATURES``) are
 computed from that sequence, in one polars pass for all entities:
 
 - ``value``, ``prev_value``, ``change``, ``change_pct``, ``change_pct_5``/``_20`` (against the
@@ -43,10 +43,10 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from metrics.calendars import calendar, exchange_of_ticker
+from metrics.alerting.rules import COMMON_FEATURES, FACT_FEATURES, FEATURES, Rule, compile_condition
 from metrics.errors import ConfigError
 from metrics.log import get_logger
-from metrics.rules import COMMON_FEATURES, FACT_FEATURES, FEATURES, Rule, compile_condition
+from metrics.store.calendars import calendar, exchange_of_ticker
 
 log = get_logger(__name__)
 Shape = Literal["prices", "facts"]

@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from metrics.errors import PriceDataError
-from metrics.schema import PRICES, conform
+from metrics.store.schema import PRICES, conform
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 REQUIRED = ("date", "open", "high", "low", "close", "volume")

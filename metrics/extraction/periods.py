@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from metrics.numbers import parse_chinese_numeral
+from metrics.extraction.numbers import parse_chinese_numeral
 
 __all__ = ["PeriodSpan", "current_fiscal_year", "find_periods", "last_quarter"]
 

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from metrics.cli_common import AppContext, OutputFormat, app_context, emit, err
-from metrics.cli_store import add_status_section
+from jobs.cli.common import AppContext, OutputFormat, app_context, emit, err
+from jobs.cli.store import add_status_section
+from metrics.alerting.state import StateDB, delivery_status, open_db
 from metrics.errors import ConfigError, UsageError
-from metrics.statedb import StateDB, delivery_status, open_db
 
 STATES = ("inactive", "pending", "firing")
 ALERT_COLUMNS: dict[str, pl.DataType] = {
@@ -112,7 +112,7 @@ def _check_rule_known(ctx: typer.Context, rule: str) -> None:
     settings = app_context(ctx).settings
     if not settings.rules_file.exists():
         return
-    from metrics.rules import load_rules
+    from metrics.alerting.rules import load_rules
 
     try:
         names = {r.name for r in load_rules(settings.rules_file, channels=list(settings.channels))}
@@ -134,7 +134,7 @@ def silence_add(
     fmt: FormatOpt = "table",
 ) -> None:
     """Mute RULE (one --entity or all) --for a duration or --until a time; alerts still change state."""
-    from metrics.rules import parse_duration
+    from metrics.alerting.rules import parse_duration
 
     now = _now()
     if (for_ is None) == (until is None):
@@ -233,7 +233,7 @@ def outbox_requeue(
         "--channel", help="Only this channel (and re-enable it if a 410 disabled it).")] = None,
 ) -> None:
     """Put dead and disabled notifications back in the queue (after fixing the receiver)."""
-    from metrics.outbox import requeue_dead
+    from metrics.alerting.outbox import requeue_dead
 
     db = _db(ctx)
     try:

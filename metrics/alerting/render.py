@@ -1,6 +1,6 @@
 """Alert text for humans and machines: subject, plain text, HTML, webhook JSON and a small chart.
 
-A notification's ``payload`` (written by ``metrics.tick``) holds::
+A notification's ``payload`` (written by ``metrics.alerting.tick``) holds::
 
     rule, entity, state ("firing" | "resolved"), severity, summary, value, statement, period,
     series, at (ISO evaluation time), started_at (ISO), ended_at (ISO or null), repeat (0, 1, ...),

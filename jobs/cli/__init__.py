@@ -12,8 +12,12 @@ from typing import Annotated
 
 import typer
 
-from metrics import cli_alerts, cli_daemon, cli_extract, cli_rules, cli_store
-from metrics.cli_common import AppContext, err
+from jobs.cli import alerts as cli_alerts
+from jobs.cli import daemon as cli_daemon
+from jobs.cli import extract as cli_extract
+from jobs.cli import rules as cli_rules
+from jobs.cli import store as cli_store
+from jobs.cli.common import AppContext, err
 from metrics.errors import ConfigError, MetricsError, UsageError
 from metrics.log import configure
 

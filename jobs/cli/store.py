@@ -19,10 +19,10 @@ import polars as pl
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from metrics.cli_common import AppContext, app_context, emit, err, jsonable, out, print_table, rows_as_dicts
+from jobs.cli.common import AppContext, app_context, emit, err, jsonable, out, print_table, rows_as_dicts
 from metrics.errors import ConfigError, InputError, UsageError
 from metrics.log import get_logger
-from metrics.schema import DATASETS
+from metrics.store.schema import DATASETS
 
 log = get_logger(__name__)
 
@@ -60,7 +60,7 @@ def _registry_companies(app_ctx: AppContext) -> list[tuple[str, str | None, bool
     path = app_ctx.settings.companies_file
     if not path.exists():
         return []
-    from metrics.entities import Registry
+    from metrics.extraction.entities import Registry
 
     registry = Registry.load(path)
     return [(c.ticker, c.currency, c.listed) for c in registry.companies if c.ticker]
@@ -76,7 +76,7 @@ def prices_import(
         metavar="FILE...", help="Yahoo CSV, or CSV/Parquet with a ticker column.")],
 ) -> None:
     """Import daily bars from files; a bad file is named on stderr and skipped (exit 1)."""
-    from metrics.prices.files import import_price_file
+    from metrics.store.prices.files import import_price_file
 
     app_ctx = app_context(ctx)
     now = _now()
@@ -117,8 +117,8 @@ def prices_fetch(
         "--end", formats=["%Y-%m-%d"], help="Last date wanted (default: today).")] = None,
 ) -> None:
     """Fetch the missing daily bars from Yahoo Finance; a failing ticker is named and skipped (exit 1)."""
-    from metrics.prices import update_prices
-    from metrics.prices.yahoo import YahooSource
+    from metrics.store.prices import update_prices
+    from metrics.store.prices.yahoo import YahooSource
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
@@ -151,7 +151,7 @@ def prices_fetch(
 def run_sql(app_ctx: AppContext, sql: str) -> pl.DataFrame:
     """Run ``sql`` (polars SQL) over the datasets; ``UsageError`` for an invalid statement.
 
-    Retried once when a part file vanished under a concurrent compaction (see ``metrics.store``).
+    Retried once when a part file vanished under a concurrent compaction (see ``metrics.store.tables``).
     """
     for attempt in (1, 2):
         ctx = pl.SQLContext({name: app_ctx.store.scan(name) for name in DATASETS}, eager=False)

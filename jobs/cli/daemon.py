@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from metrics.cli_alerts import parse_utc
-from metrics.cli_common import AppContext, app_context, err
-from metrics.cli_store import add_status_section
+from jobs.cli.alerts import parse_utc
+from jobs.cli.common import AppContext, app_context, err
+from jobs.cli.store import add_status_section
 from metrics.errors import UsageError
 
 
@@ -47,7 +47,7 @@ def daemon(
 def jobs_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
     """The ``jobs`` section of ``metrics status``: each job's last run and lag, the daemon, the backlog."""
     from jobs.status import jobs_status
-    from metrics.statedb import open_db
+    from metrics.alerting.state import open_db
 
     settings = app_ctx.settings
     db = open_db(settings.database_url)

@@ -35,7 +35,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from metrics.errors import ConfigError, RuleError
-from metrics.schema import METRICS
+from metrics.store.schema import METRICS
 
 SeriesKind = Literal["prices", "facts", "derived"]
 

@@ -21,14 +21,14 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from metrics.cues import DOWN_VERBS, MONEY_METRICS, Cue, CueIndex
-from metrics.normalize import normalize
-from metrics.numbers import Quantity, find_quantities, has_lost_decimals
-from metrics.periods import PeriodSpan, current_fiscal_year, find_periods
+from metrics.extraction.cues import DOWN_VERBS, MONEY_METRICS, Cue, CueIndex
+from metrics.extraction.normalize import normalize
+from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
+from metrics.extraction.periods import PeriodSpan, current_fiscal_year, find_periods
 
 if TYPE_CHECKING:
-    from metrics.documents import Article
-    from metrics.entities import Company, Mention, Registry
+    from metrics.extraction.documents import Article
+    from metrics.extraction.entities import Company, Mention, Registry
 
 __all__ = ["Fact", "extract_article", "extract_text"]
 

@@ -4,7 +4,7 @@ A notifier sends one ``Notification`` and returns only once the receiver accepte
 ``TransientDeliveryError`` when a later attempt may succeed (server errors, 429, timeouts, refused
 connections; ``retry_after`` in seconds when the receiver said so), ``PermanentDeliveryError`` when
 none will (``EndpointGoneError`` for 410 Gone, which disables the channel). It never retries by
-itself: the outbox (``metrics.outbox``) owns the retry policy. Every attempt of one notification
+itself: the outbox (``metrics.alerting.outbox``) owns the retry policy. Every attempt of one notification
 carries the same idempotency ``key`` (``webhook-id`` header, email ``Message-ID``), so receivers
 can drop the duplicates that at-least-once delivery implies.
 
@@ -33,7 +33,7 @@ class Notification:
     entity: str
     state: str                     # firing | resolved
     channel: str
-    payload: Mapping[str, Any]     # see metrics.render for the fields
+    payload: Mapping[str, Any]     # see metrics.alerting.render for the fields
     now: dt.datetime               # time of this attempt (signature timestamps, Date header)
     id: int = 0                    # outbox row id (0 when not from the outbox)
     attempt: int = 1               # 1 for the first attempt
@@ -58,9 +58,9 @@ def build_notifiers(channels: Mapping[str, Any], *, external_url: str | None = N
     ``external_url`` (``settings.public_url``) goes into webhook payloads as ``externalURL``. A
     webhook secret that is not ``whsec_<base64>`` raises ``ConfigError`` here, at start.
     """
-    from metrics.notify.email import EmailNotifier
-    from metrics.notify.log import LogNotifier
-    from metrics.notify.webhook import WebhookNotifier
+    from metrics.alerting.notify.email import EmailNotifier
+    from metrics.alerting.notify.log import LogNotifier
+    from metrics.alerting.notify.webhook import WebhookNotifier
 
     result: dict[str, Notifier] = {}
     for name, cfg in channels.items():

@@ -64,7 +64,7 @@ from filelock import FileLock, Timeout
 
 from metrics.errors import LockTimeout
 from metrics.log import get_logger
-from metrics.schema import DATASETS, Dataset, conform
+from metrics.store.schema import DATASETS, Dataset, conform
 
 log = get_logger(__name__)
 

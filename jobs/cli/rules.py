@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from metrics.cli_common import app_context, emit, err, out
+from jobs.cli.common import app_context, emit, err, out
 from metrics.errors import ConfigError, UsageError
 
 rules_app = typer.Typer(
@@ -37,7 +37,7 @@ def check(
     file: Annotated[Path | None, typer.Argument(help="Rules file (default: <config>/rules.toml).")] = None,
 ) -> None:
     """Validate a rules file: unknown keys, durations, series, conditions, channels, summaries."""
-    from metrics.rules import check_rules, load_rules
+    from metrics.alerting.rules import check_rules, load_rules
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
@@ -73,8 +73,8 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     ] = None,
 ) -> None:
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
-    from metrics.backtest import backtest
-    from metrics.rules import load_rules
+    from metrics.alerting.backtest import backtest
+    from metrics.alerting.rules import load_rules
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")

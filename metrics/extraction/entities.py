@@ -16,8 +16,8 @@
 and validates it: an unknown key, a missing or mistyped field, a bad month, a name, ticker or alias
 used by two companies raise ``ConfigError`` naming the file and the entry.
 
-``registry.find(text)`` finds company mentions in *normalized* text (``metrics.normalize``) with one
-Aho-Corasick automaton over every alias in its normalized (simplified, half-width) form, plus the
+``registry.find(text)`` finds company mentions in *normalized* text (``metrics.extraction.normalize``) with
+one Aho-Corasick automaton over every alias in its normalized (simplified, half-width) form, plus the
 alias as written, so raw text works too. Latin letters match case-insensitively, and an alias that
 begins or ends with a Latin letter or digit only matches on a word boundary ("Meta" is not found in
 "metadata", "AMD" not in "AMDX"). Overlapping candidates resolve to the longest, left to right.
@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metrics.calendars import calendar_mic
 from metrics.errors import ConfigError
-from metrics.normalize import ascii_lower, normalize
+from metrics.extraction.normalize import ascii_lower, normalize
+from metrics.store.calendars import calendar_mic
 
 _KEYS = frozenset({"name", "ticker", "exchange", "currency", "fiscal_year_end", "aliases", "ambiguous",
                    "case_sensitive", "listed"})

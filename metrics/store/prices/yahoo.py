@@ -25,8 +25,8 @@ import polars as pl
 import stamina
 
 from metrics.errors import FetchError
-from metrics.prices import FetchReport
-from metrics.schema import PRICES, conform
+from metrics.store.prices import FetchReport
+from metrics.store.schema import PRICES, conform
 
 _COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close",
             "Volume": "volume"}

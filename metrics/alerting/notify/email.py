@@ -2,7 +2,7 @@
 
 The only module that imports ``smtplib``. The ``Message-ID`` is ``<idempotency-key@metrics>``, the
 same on every attempt, so a mailbox or a filter can drop duplicates. Headers are built from cleaned
-values (no CR/LF), the HTML from escaped ones (``metrics.render``). When the payload carries a
+values (no CR/LF), the HTML from escaped ones (``metrics.alerting.render``). When the payload carries a
 price series, a small PNG chart of it and of the threshold is embedded inline (``cid:``).
 
 Errors: SMTP 4xx replies and connection failures (refused, reset, timeout, TLS handshake) are
@@ -17,10 +17,10 @@ import ssl
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
+from metrics.alerting.notify import Notification
+from metrics.alerting.render import chart_png, clean_header, html_body, subject, text_body
 from metrics.errors import PermanentDeliveryError, TransientDeliveryError
 from metrics.log import get_logger
-from metrics.notify import Notification
-from metrics.render import chart_png, clean_header, html_body, subject, text_body
 from metrics.settings import EmailChannel
 
 log = get_logger(__name__)

@@ -24,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from metrics.alerting.notify import Notification, Notifier
+from metrics.alerting.state import StateDB, delivery_attempts, endpoints, notifications
 from metrics.errors import (
     DeliveryError,
     EndpointGoneError,
@@ -31,9 +33,7 @@ from metrics.errors import (
     TransientDeliveryError,
 )
 from metrics.log import get_logger
-from metrics.notify import Notification, Notifier
 from metrics.settings import DeliverySettings
-from metrics.statedb import StateDB, delivery_attempts, endpoints, notifications
 
 log = get_logger(__name__)
 

@@ -4,11 +4,11 @@ One evaluation per trading day at the close, from ``start`` to ``end`` inclusive
 days are the sessions of ``calendar`` (an exchange MIC) when one is given, else the union of the
 dates with bars for the rule's entities (for a fact rule whose entities have no bars: all bar
 dates of the store, then XNYS sessions). At each evaluation date D a price series uses the bars
-dated D or earlier, a fact series the statements published D or earlier (``metrics.evaluate``).
+dated D or earlier, a fact series the statements published D or earlier (``metrics.alerting.evaluate``).
 
 Features are computed for all dates at once (rolling windows over (entity, date)), joined as of
 each evaluation date, the condition is evaluated column-wise, and a tight loop per entity applies
-the lifecycle of ``metrics.alerting.transition`` (tests check that both agree). The result has one
+the lifecycle of ``metrics.alerting.lifecycle.transition`` (tests check that both agree). The result has one
 row per state change: ``rule, entity, state (pending|firing|resolved), at (the evaluation date),
 value (the series' value then)``. Evaluation times are the dates themselves (00:00 UTC), so a
 ``for``/``keep_firing_for`` duration counts whole calendar days between evaluation dates.
@@ -22,8 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from metrics.calendars import DEFAULT_EXCHANGE
-from metrics.evaluate import (
+from metrics.alerting.evaluate import (
     Evaluator,
     _date_of,
     _name_map,
@@ -32,7 +31,8 @@ from metrics.evaluate import (
     history_features,
     series_frame,
 )
-from metrics.rules import Rule, compile_condition
+from metrics.alerting.rules import Rule, compile_condition
+from metrics.store.calendars import DEFAULT_EXCHANGE
 
 RESULT_SCHEMA = pl.Schema(
     {"rule": pl.String, "entity": pl.String, "state": pl.String, "at": pl.Date, "value": pl.Float64}
@@ -50,7 +50,7 @@ def replay(
     """The state changes of ``rule`` over rows sorted by (entity, time): (row index, change).
 
     ``times`` are seconds; ``holds`` None is missing data. Same lifecycle as
-    ``metrics.alerting.transition`` (property-tested against it), without building states.
+    ``metrics.alerting.lifecycle.transition`` (property-tested against it), without building states.
     """
     bars = rule.hold.bars
     dur = rule.hold.duration.total_seconds()

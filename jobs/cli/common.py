@@ -25,7 +25,7 @@ from rich.table import Table
 from metrics.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from metrics.store import Store
+    from metrics.store.tables import Store
 
 OutputFormat = Literal["table", "csv", "json", "jsonl"]
 
@@ -48,7 +48,7 @@ class AppContext:
 
     @cached_property
     def store(self) -> Store:
-        from metrics.store import Store
+        from metrics.store.tables import Store
 
         return Store(self.settings.root, lock_timeout=self.settings.lock_timeout_s)
 
