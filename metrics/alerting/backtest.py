@@ -4,7 +4,7 @@ One evaluation per trading day at the close, from ``start`` to ``end`` inclusive
 days are the sessions of ``calendar`` (an exchange MIC) when one is given, else the union of the
 dates with bars for the rule's entities (for a fact rule whose entities have no bars: all bar
 dates of the store, then XNYS sessions). At each evaluation date D a price series uses the bars
-dated D or earlier, a fact series the statements published D or earlier (``metrics.alerting.evaluate``).
+dated D or earlier, a fact series the statements published D or earlier (``metrics.store.pit``).
 
 Features are computed for all dates at once (rolling windows over (entity, date)), joined as of
 each evaluation date, the condition is evaluated column-wise, and a tight loop per entity applies
@@ -22,17 +22,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from metrics.alerting.evaluate import (
-    Evaluator,
-    _date_of,
-    _name_map,
-    _sessions,
-    _stale_bars,
-    history_features,
-    series_frame,
-)
+from metrics.alerting.evaluate import Evaluator, name_map
+from metrics.alerting.features import history_features, session_dates, stale_bars
 from metrics.alerting.rules import Rule, compile_condition
+from metrics.alerting.series import series_frame
 from metrics.store.calendars import DEFAULT_EXCHANGE
+from metrics.store.pit import as_of_each_day, day_of
 
 RESULT_SCHEMA = pl.Schema(
     {"rule": pl.String, "entity": pl.String, "state": pl.String, "at": pl.Date, "value": pl.Float64}
@@ -141,7 +136,7 @@ def compress(df: pl.DataFrame, rule: Rule) -> pl.DataFrame:
 
 def _session_days(mic: str, start: dt.date, end: dt.date) -> pl.Series:
     """Sessions of ``mic`` in [start, end] (every day if the calendar is unknown)."""
-    sess = _sessions(mic)
+    sess = session_dates(mic)
     lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
     days = sess[(sess >= lo) & (sess <= hi)] if len(sess) else np.arange(lo, hi + 1)
     return pl.Series("at", days, dtype=pl.Date)
@@ -173,8 +168,8 @@ def backtest(
     calendars: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """Every state change of ``rules`` over [start, end]: rule, entity, state, at, value."""
-    start_d, end_d = _date_of(start), _date_of(end)
-    ticker_of = _name_map(facts, names)
+    start_d, end_d = day_of(start), day_of(end)
+    ticker_of = name_map(facts, names)
     hist_cache: dict[tuple[str, frozenset[str]], pl.DataFrame] = {}
     results: list[pl.DataFrame] = []
     for rule in rules:
@@ -185,7 +180,7 @@ def backtest(
             hist_cache[rule.series, used] = history_features(series, rule.shape, only=used).collect()
         hist = hist_cache[rule.series, used]
         entities = hist.select(pl.lit(rule.series).alias("series"), "entity").unique()
-        pairs = Evaluator([rule])._pairs(entities, ticker_of)
+        pairs = Evaluator([rule]).pairs(entities, ticker_of)
         if pairs.height == 0:
             continue
         ents = pairs.select("entity").unique().sort("entity")
@@ -200,13 +195,11 @@ def backtest(
         # both sorted by (entity, date): ents is sorted, dates are sorted, hist comes sorted
         grid = ents.join(dates.to_frame(), how="cross", maintain_order="left_right")
         feats = hist.filter(pl.col("entity").is_in(ents["entity"].implode())).rename({"date": "data_at"})
-        # asof: the latest value dated at or before each evaluation date (last row of a date wins)
-        df = grid.join_asof(
-            feats, left_on="at", right_on="data_at", by="entity", strategy="backward", check_sortedness=False
-        )
+        # the latest value known on each evaluation date (last row of a date wins)
+        df = as_of_each_day(grid, feats, rule.shape, day="at", dated="data_at", by="entity")
         df = df.with_columns(age_days=(pl.col("at") - pl.col("data_at")).dt.total_days().cast(pl.Int64))
         if rule.shape == "prices" and "stale_bars" in rule.condition:
-            stale = _stale_bars(df["entity"], df["data_at"].fill_null(df["at"]), df["at"], calendars)
+            stale = stale_bars(df["entity"], df["data_at"].fill_null(df["at"]), df["at"], calendars)
             df = df.with_columns(stale_bars=pl.when(pl.col("data_at").is_not_null()).then(stale))
         else:
             df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))

@@ -34,6 +34,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from metrics.alerting.features import WINDOW_FEATURES
 from metrics.errors import ConfigError, RuleError
 from metrics.store.schema import METRICS
 
@@ -51,16 +52,7 @@ DERIVED: dict[str, str] = {
 # Features of every series (null where not applicable or where history is too short).
 COMMON_FEATURES: dict[str, pl.DataType] = {
     "value": pl.Float64(),
-    "prev_value": pl.Float64(),
-    "change": pl.Float64(),
-    "change_pct": pl.Float64(),
-    "change_pct_5": pl.Float64(),
-    "change_pct_20": pl.Float64(),
-    "sma_20": pl.Float64(),
-    "sma_50": pl.Float64(),
-    "sma_200": pl.Float64(),
-    "high_52w": pl.Float64(),
-    "low_52w": pl.Float64(),
+    **{name: pl.Float64() for name in WINDOW_FEATURES},  # the spec table of metrics.alerting.features
     "age_days": pl.Int64(),
     "stale_bars": pl.Int64(),
 }

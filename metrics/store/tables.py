@@ -64,6 +64,7 @@ from filelock import FileLock, Timeout
 
 from metrics.errors import LockTimeout
 from metrics.log import get_logger
+from metrics.store.pit import known_on, latest_bars, latest_facts
 from metrics.store.schema import DATASETS, Dataset, conform
 
 log = get_logger(__name__)
@@ -459,10 +460,7 @@ class Store:
     def facts_as_of(self, date: dt.date) -> pl.LazyFrame:
         """Facts as known on ``date``: published on or before it, the latest statement per
         (entity, metric, period) (latest ``published``, then latest ``ingested_at``)."""
-        return (self.scan("facts")
-                .filter(pl.col("published") <= date)
-                .sort(["published", "ingested_at", "fact_id"], nulls_last=False)
-                .unique(subset=["entity", "metric", "period"], keep="last", maintain_order=True))
+        return latest_facts(self.scan("facts"), date)
 
     def prices_as_of(self, date: dt.date) -> pl.LazyFrame:
         """The latest bar of every ticker dated on or before ``date`` (one row per ticker).
@@ -478,8 +476,8 @@ class Store:
                 break
             if not missing & set().union(*(self._distinct(p, "ticker") for p in group)):
                 continue
-            cond = (pl.col("date") <= date) & pl.col("ticker").is_in(sorted(missing))
-            latest = _latest_bar(self._scan_groups("prices", [group], cond)).collect()
+            cond = known_on("prices", date) & pl.col("ticker").is_in(sorted(missing))
+            latest = latest_bars(self._scan_groups("prices", [group], cond), date).collect()
             found.append(latest)
             missing -= set(latest.get_column("ticker").to_list())
         if not found:

@@ -10,15 +10,8 @@ import polars as pl
 import pytest
 from conftest import bars, empty_facts, facts_frame, make_rules
 
-from metrics.alerting.evaluate import (
-    Evaluator,
-    evaluate,
-    features,
-    history_features,
-    latest_bar_features,
-    sessions_between,
-    templatize,
-)
+from metrics.alerting.evaluate import Evaluator, evaluate, features, templatize
+from metrics.alerting.features import history_features, latest_bar_features, sessions_between
 
 D = dt.date
 
@@ -335,7 +328,7 @@ def test_sessions_between_falls_back_to_weekdays() -> None:
 
 def test_tick_features_equal_history_features(real_prices: pl.LazyFrame) -> None:
     """The numpy tick path gives the same features as the rolling history path, also on shuffled rows."""
-    from metrics.alerting.evaluate import series_frame
+    from metrics.alerting.series import series_frame
 
     for d in (D(2023, 3, 1), D(2024, 1, 31), D(2026, 5, 29)):
         window = series_frame("prices.close", real_prices, empty_facts(), end=d).collect()
