@@ -8,7 +8,7 @@ goes through it:
   ``latest_bars``;
 - rule evaluation (``metrics.alerting.series``) loads every series with ``known``;
 - the backtest joins its features to each evaluation day with ``as_of_each_day``, whose as-of join
-  takes its same-day rule from ``known_on`` (so changing the definition changes all three).
+  takes its day boundary from ``known_on`` (so changing the definition changes all three users).
 
 Pure functions over polars frames; days are dates, and a time is turned into its UTC date by
 ``day_of``.
@@ -59,23 +59,31 @@ def latest_bars(prices: pl.LazyFrame, day: dt.date) -> pl.LazyFrame:
     return seen.filter(pl.col("date") == pl.col("date").max().over("ticker"))
 
 
+def reach_days(dataset: Dataset) -> int:
+    """How many days after D a row may be dated and still be known on D, read from ``known_on``
+    (0: rows of D itself are known on D; -1 they would be known only the day after)."""
+    probe = dt.date(2000, 1, 3)
+    column = KNOWN_BY[dataset]
+    dated = pl.DataFrame({column: [probe + dt.timedelta(days=k) for k in range(-7, 8)]})
+    latest = dated.filter(known_on(dataset, probe))[column].max()
+    return (latest - probe).days if isinstance(latest, dt.date) else -8
+
+
 def as_of_each_day(
     days: pl.DataFrame, rows: pl.DataFrame, dataset: Dataset, *, day: str, dated: str, by: str
 ) -> pl.DataFrame:
     """For each row of ``days`` (column ``day``), the latest row of ``rows`` (dated by ``dated``) of
     the same ``by`` known on that day; nulls where none is. Both frames sorted by (``by``, date).
 
-    The as-of join includes rows dated on the day itself exactly when ``known_on`` says a row is
-    known on its own date, so this stays the definition above, at one join per backtest.
+    One as-of join for all days, on the day each row becomes known (its date moved by
+    ``reach_days``), so it follows ``known_on`` rather than restating it.
     """
-    probe = dt.date(2000, 1, 3)
-    same_day = bool(pl.DataFrame({KNOWN_BY[dataset]: [probe]}).select(known_on(dataset, probe)).item())
+    known_from = pl.col(dated) - pl.duration(days=reach_days(dataset))
     return days.join_asof(
-        rows,
+        rows.with_columns(known_from.alias("__known_from")),
         left_on=day,
-        right_on=dated,
+        right_on="__known_from",
         by=by,
         strategy="backward",
-        allow_exact_matches=same_day,
         check_sortedness=False,
-    )
+    ).drop("__known_from")
