@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 PROJECT = Path(__file__).resolve().parents[1]
-SEEDS = PROJECT.parent / "shared" / "seeds"
 RUN = 16  # characters in a row that would count as copied text
 SUFFIXES = {".py", ".md", ".txt", ".html", ".toml", ".json", ".jsonl"}
 
@@ -20,11 +18,10 @@ def _chunks(text: str) -> set[str]:
             if len(re.findall(r"[\u4e00-\u9fff]", flat[i:i + RUN])) >= RUN // 2}
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is not beside the repository")
-def test_no_seed_sentence_in_the_project() -> None:
+def test_no_seed_sentence_in_the_project(shared_data: Callable[..., Path]) -> None:
     """No run of 16 characters (mostly Chinese) of a seed document occurs in a project file."""
     seed_chunks: set[str] = set()
-    for f in SEEDS.iterdir():
+    for f in shared_data("seeds").iterdir():
         seed_chunks |= _chunks(f.read_text(encoding="utf-8"))
     hits = []
     for f in PROJECT.rglob("*"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,6 @@ import pytest
 from metrics.errors import ConfigError
 from metrics.extraction.entities import Registry
 from metrics.extraction.normalize import normalize
-
-GOLD = Path("/work/shared/gold/seeds.jsonl")
 
 
 def names(registry: Registry, text: str) -> list[str]:
@@ -30,10 +29,11 @@ def test_registry_is_large_enough(registry: Registry) -> None:
     assert len(registry.listed()) >= 250
 
 
-@pytest.mark.skipif(not GOLD.exists(), reason="shared gold file not present")
-def test_every_gold_company_is_registered_with_its_ticker(registry: Registry) -> None:
+def test_every_gold_company_is_registered_with_its_ticker(
+    registry: Registry, shared_data: Callable[..., Path]
+) -> None:
     """Each entity of the gold file is in the registry under the same canonical name and ticker."""
-    for line in GOLD.read_text(encoding="utf-8").splitlines():
+    for line in shared_data("gold", "seeds.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         company = registry.get(row["entity"])
         assert company is not None, row["entity"]
