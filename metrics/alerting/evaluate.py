@@ -8,7 +8,7 @@ null feature is false.
 Point in time: at ``at`` only what is known on ``at``'s (UTC) date is used (``metrics.store.pit``:
 bars dated on or before it, facts published on or before it). Each series the rules use is loaded
 by ``metrics.alerting.series`` and its features computed by ``metrics.alerting.features``, in one
-pass for all entities (``tick_features``).
+pass for all entities (``_tick_features``).
 
 Conditions are compiled once (``Evaluator``): numeric literals become parameters, so thousands of
 rules of one shape (``value < 100``, ``value < 250``...) are evaluated as one vectorized expression.
@@ -28,9 +28,9 @@ from metrics.alerting.features import (
     Shape,
     bars_needed,
     days_needed,
-    finish,
     history_features,
     latest_bar_features,
+    with_age_and_stale_bars,
 )
 from metrics.alerting.rules import COMMON_FEATURES, FACT_FEATURES, FEATURES, Rule, compile_condition
 from metrics.alerting.series import series_frame
@@ -50,7 +50,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def tick_features(
+def _tick_features(
     series: str,
     prices: pl.LazyFrame,
     facts: pl.LazyFrame,
@@ -68,7 +68,7 @@ def tick_features(
     if shape == "facts":
         hist = history_features(series_frame(series, prices, facts, end=at_date), shape).collect()
         latest = hist.group_by("entity", maintain_order=True).last()
-        return finish(latest, shape, at_date, calendars, stale=stale)
+        return with_age_and_stale_bars(latest, shape, at_date, calendars, stale=stale)
     cutoff = at_date - dt.timedelta(days=TICK_WINDOW_DAYS)
     window = series_frame(series, prices, facts, end=at_date, start=cutoff).collect()
     latest = latest_bar_features(window)
@@ -89,7 +89,7 @@ def tick_features(
             redo = older["entity"].unique().implode()
             again = latest_bar_features(pl.concat([older, window.filter(pl.col("entity").is_in(redo))]))
             latest = pl.concat([latest.filter(~pl.col("entity").is_in(redo)), again])
-    return finish(latest.drop("__n", "__first"), shape, at_date, calendars, stale=stale)
+    return with_age_and_stale_bars(latest.drop("__n", "__first"), shape, at_date, calendars, stale=stale)
 
 
 # ------------------------------------------------------------------------------------- conditions
@@ -125,10 +125,10 @@ class Evaluator:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = list(rules)
-        self.templates: list[_Template] = []
+        self._templates: list[_Template] = []
         index: dict[str, int] = {}
         rows: list[dict[str, object]] = []
-        self.max_params = 0
+        self._max_params = 0
         for rule in self.rules:
             text, params = templatize(rule.condition)
             if text not in index:  # a new shape of condition: compile it once
@@ -140,9 +140,9 @@ class Evaluator:
                     text, params = rule.condition, ()
                     expr = compile_condition(text, rule.shape)
                 if text not in index:
-                    index[text] = len(self.templates)
-                    self.templates.append(_Template(text, expr, len(params)))
-            self.max_params = max(self.max_params, len(params))
+                    index[text] = len(self._templates)
+                    self._templates.append(_Template(text, expr, len(params)))
+            self._max_params = max(self._max_params, len(params))
             rows.append(
                 {
                     "rule": rule.name,
@@ -164,15 +164,15 @@ class Evaluator:
                 "given": pl.List(pl.String),
             },
         )
-        self.rule_frame = rule_frame.with_columns(
-            pl.col("params").list.get(i, null_on_oob=True).alias(f"__p{i}") for i in range(self.max_params)
+        self._rule_frame = rule_frame.with_columns(
+            pl.col("params").list.get(i, null_on_oob=True).alias(f"__p{i}") for i in range(self._max_params)
         ).drop("params")
-        self._every = self.rule_frame.filter(pl.col("given").is_null()).drop("given")
-        self._given = self.rule_frame.filter(pl.col("given").is_not_null()).explode("given")
+        self._every = self._rule_frame.filter(pl.col("given").is_null()).drop("given")
+        self._given = self._rule_frame.filter(pl.col("given").is_not_null()).explode("given")
         self._holds = pl.lit(None, pl.Boolean)
-        if self.templates:
-            chain: Any = pl.when(pl.col("tmpl") == 0).then(self.templates[0].expr)
-            for i, t in enumerate(self.templates[1:], start=1):
+        if self._templates:
+            chain: Any = pl.when(pl.col("tmpl") == 0).then(self._templates[0].expr)
+            for i, t in enumerate(self._templates[1:], start=1):
                 chain = chain.when(pl.col("tmpl") == i).then(t.expr)
             self._holds = pl.when(pl.col("__present")).then(chain.fill_null(False))
         self.series = sorted({(r.series, r.shape) for r in self.rules})
@@ -191,7 +191,7 @@ class Evaluator:
         frames = []
         for series, shape in self.series:
             stale = series in self._stale_series
-            f = tick_features(series, prices, facts, at=at, shape=shape, calendars=calendars, stale=stale)
+            f = _tick_features(series, prices, facts, at=at, shape=shape, calendars=calendars, stale=stale)
             frames.append(f.with_columns(series=pl.lit(series)))
         return _stack_features(frames)
 

@@ -22,7 +22,7 @@ Besides the table: ``revision_pct`` (statement series: against the previous stat
 entity, metric and period; history engine only, bar series have none), ``age_days`` (the
 evaluation date minus the latest value's date) and ``stale_bars`` (bar series: trading sessions of
 the ticker's exchange after the latest bar up to and including the evaluation date; XNYS unless the
-ticker's suffix or ``calendars`` says otherwise), added by ``finish``.
+ticker's suffix or ``calendars`` says otherwise), added by ``with_age_and_stale_bars``.
 """
 
 from __future__ import annotations
@@ -302,7 +302,7 @@ def stale_bars(
     return pl.Series("stale_bars", out, dtype=pl.Int64)
 
 
-def finish(
+def with_age_and_stale_bars(
     latest: pl.DataFrame,
     shape: Shape,
     at_date: dt.date,

@@ -41,7 +41,7 @@ def _conform_series(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def price_series(
+def _price_series(
     prices: pl.LazyFrame, column: str, *, end: dt.date | None = None, start: dt.date | None = None
 ) -> pl.LazyFrame:
     """Bars of ``prices.<column>`` as a series: entity (ticker), date, value (one filter pass)."""
@@ -71,7 +71,7 @@ def _statements(facts: pl.LazyFrame, metric: str, end: dt.date | None) -> pl.Laz
     return lf.sort("published", "ingested_at", "fact_id", nulls_last=False)
 
 
-def fact_series(facts: pl.LazyFrame, metric: str, *, end: dt.date | None = None) -> pl.LazyFrame:
+def _fact_series(facts: pl.LazyFrame, metric: str, *, end: dt.date | None = None) -> pl.LazyFrame:
     """Statements of ``facts.<metric>`` published by ``end`` as a series (date = published)."""
     lf = _statements(facts, metric, end).select(
         "entity",
@@ -200,9 +200,9 @@ def series_frame(
     """
     kind, _, name = rule_series.partition(".")
     if kind == "prices":
-        return price_series(prices, name, end=end, start=start)
+        return _price_series(prices, name, end=end, start=start)
     if kind == "facts":
-        return fact_series(facts, name, end=end)
+        return _fact_series(facts, name, end=end)
     if name == "net_margin":
         return _ratio_series(facts, "net_income", "revenue", end)
     if name == "capex_to_revenue":
