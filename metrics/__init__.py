@@ -1,4 +1,9 @@
-"""Financial-metrics time-series store and alerting: the library (see README).
+"""Financial-metrics time-series store and alerting: the library (see README, "How it fits together").
+
+Three parts: ``store`` (the datasets and what is known when), ``extraction`` (figures from documents)
+and ``alerting`` (rules, evaluation, the alert lifecycle, delivery), over the foundation ``errors``,
+``log`` and ``settings``. The library never imports ``jobs`` (the application); the store imports
+neither extraction nor alerting, and those two never import each other (``tests/test_boundaries.py``).
 
 Everything users, notebooks and the daemon's jobs may rely on is re-exported here; the rest of the
 modules are internal. ``tests/test_public_api.py`` keeps this list honest.
