@@ -66,7 +66,9 @@ def reach_days(dataset: Dataset) -> int:
     column = KNOWN_BY[dataset]
     dated = pl.DataFrame({column: [probe + dt.timedelta(days=k) for k in range(-7, 8)]})
     latest = dated.filter(known_on(dataset, probe))[column].max()
-    return (latest - probe).days if isinstance(latest, dt.date) else -8
+    if not isinstance(latest, dt.date):
+        raise ValueError(f"known_on({dataset!r}) knows no row dated within a week of the day")
+    return (latest - probe).days
 
 
 def as_of_each_day(
