@@ -166,19 +166,14 @@ def _segment(fn: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.
     return np.asarray(fn.reduceat(v, idx)[0::2])
 
 
-@dataclass(frozen=True, slots=True)
 class _Runs:
     """A bar series as numpy runs: values, dates (days), run ids, and each run's first/last row."""
 
-    v: np.ndarray
-    d: np.ndarray
-    ids: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-
-    @property
-    def n(self) -> np.ndarray:
-        return np.asarray(self.ends - self.starts + 1)
+    def __init__(self, v: np.ndarray, d: np.ndarray, ids: np.ndarray, ends: np.ndarray) -> None:
+        self.v, self.d, self.ids, self.ends = v, d, ids, ends
+        self.starts = np.concatenate(([0], ends[:-1] + 1))
+        self.n = ends - self.starts + 1
+        self._spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # days -> (rows inside, covered)
 
     def back(self, k: int) -> np.ndarray:
         """The value ``k`` rows before each run's last (NaN where the run is shorter)."""
@@ -198,10 +193,12 @@ class _Runs:
     def extreme(self, fn: np.ufunc, days: int) -> np.ndarray:
         """``fn`` over each run's values dated within ``days`` days ending on its last date (NaN
         unless the run reaches back that far)."""
-        last_d = self.d[self.ends]
-        inside = self.d > np.repeat(last_d, self.n) - days
-        count = np.bincount(self.ids, weights=inside, minlength=len(self.ends)).astype(np.int64)
-        covered = self.d[self.starts] <= last_d - (days - 1)
+        if days not in self._spans:  # shared by the high and the low of one window
+            last_d = self.d[self.ends]
+            inside = self.d > np.repeat(last_d, self.n) - days
+            count = np.bincount(self.ids, weights=inside, minlength=len(self.ends)).astype(np.int64)
+            self._spans[days] = (count, self.d[self.starts] <= last_d - (days - 1))
+        count, covered = self._spans[days]
         return np.where(covered, _segment(fn, self.v, self.ends - count + 1, self.ends + 1), np.nan)
 
 
@@ -235,13 +232,7 @@ def latest_bar_features(window: pl.DataFrame, *, specs: Sequence[Feature] = FEAT
         )
     w, ids = _grouped(window)
     ends = np.append(np.flatnonzero(np.diff(ids)), len(ids) - 1)
-    runs = _Runs(
-        v=w["value"].to_numpy(),
-        d=w["date"].to_physical().to_numpy().astype(np.int64),
-        ids=ids,
-        starts=np.concatenate(([0], ends[:-1] + 1)),
-        ends=ends,
-    )
+    runs = _Runs(w["value"].to_numpy(), w["date"].to_physical().to_numpy().astype(np.int64), ids, ends)
     df = pl.DataFrame(
         {
             "entity": w["entity"].gather(ends),
