@@ -19,7 +19,7 @@ DATA = PROJECT / "tests" / "data"
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     """A real, empty store on disk."""
-    return Store(tmp_path / "root", lock_timeout=5.0)
+    return Store(tmp_path / "root")
 
 
 @pytest.fixture
