@@ -266,7 +266,10 @@ class Store:
                     if self.version is not None:
                         table.load_as_version(self.version)
                     elif self.as_of is not None:
-                        table.load_as_version(_version_at(table, dataset, self.as_of))
+                        version = _version_at(table, self.as_of)
+                        if version is None:        # the table did not exist yet then
+                            return None
+                        table.load_as_version(version)
                     self._tables[dataset] = table
                 elif self.version is None and self.as_of is None:
                     table.update_incremental()
@@ -540,35 +543,19 @@ class Store:
                 retention: dt.timedelta = MIN_RETENTION) -> list[CompactResult]:
         """OPTIMIZE each table (prices Z-ordered by ticker, date), then VACUUM files older than
         ``retention`` (at least 7 days) that no newer snapshot references."""
-        from deltalake import CommitProperties, WriterProperties
+        from deltalake import CommitProperties
 
         if retention < MIN_RETENTION:
             raise StoreError(f"vacuum retention {retention} is below the minimum of {MIN_RETENTION}")
-        props = WriterProperties(compression="SNAPPY", max_row_group_size=ROW_GROUP_ROWS)
         results = []
         for name in datasets or DATASETS:
             table = self._writable(name)
             before = self._file_list(name, table).frame
-            crowded = sorted(before.group_by("year").len().filter(pl.col("len") > 1).get_column("year").to_list())
+            crowded = before.group_by("year").len().filter(pl.col("len") > 1).get_column("year").to_list()
             commit = CommitProperties(custom_metadata={"metrics.operation": "compact",
                                                        "metrics.at": now.isoformat()}, max_commit_retries=3)
-            for attempt in range(1 if crowded else 0, self.commit_attempts + 1 if crowded else 0):
-                where = [(YEAR, "in", [str(y) for y in crowded])]
-                try:
-                    with self._guard:
-                        if name == "prices":
-                            table.optimize.z_order(["ticker", "date"], partition_filters=where,
-                                                   writer_properties=props, commit_properties=commit)
-                        else:
-                            table.optimize.compact(partition_filters=where, writer_properties=props,
-                                                   commit_properties=commit)
-                    break
-                except Exception as e:
-                    if not _is_conflict(e) or attempt == self.commit_attempts:
-                        raise
-                    log.info("store.commit_retry", table=name, attempt=attempt, operation="optimize")
-                    time.sleep(random.uniform(0, _BACKOFF_S * 2 ** min(attempt, 6)))  # noqa: S311
-                    table = self._writable(name)
+            if crowded:
+                table = self._optimize(name, sorted(crowded), commit)
             with self._guard:
                 removed = table.vacuum(retention_hours=int(retention.total_seconds() // 3600), dry_run=False,
                                        enforce_retention_duration=False, commit_properties=commit)
@@ -583,6 +570,31 @@ class Store:
                          files_after=result.files_after, rows=result.rows_after, vacuumed=len(removed))
             results.append(result)
         return results
+
+    def _optimize(self, name: str, years: list[int], commit: Any) -> DeltaTable:
+        """OPTIMIZE the partitions ``years`` of ``name`` (prices Z-ordered by ticker, date), retrying
+        conflicts from a fresh snapshot; returns the table after it."""
+        from deltalake import WriterProperties
+
+        props = WriterProperties(compression="SNAPPY", max_row_group_size=ROW_GROUP_ROWS)
+        where = [(YEAR, "in", [str(y) for y in years])]
+        for attempt in range(1, self.commit_attempts + 1):
+            table = self._writable(name)
+            try:
+                with self._guard:
+                    if name == "prices":
+                        table.optimize.z_order(["ticker", "date"], partition_filters=where,
+                                               writer_properties=props, commit_properties=commit)
+                    else:
+                        table.optimize.compact(partition_filters=where, writer_properties=props,
+                                               commit_properties=commit)
+                return table
+            except Exception as e:
+                if not _is_conflict(e) or attempt == self.commit_attempts:
+                    raise
+                log.info("store.commit_retry", table=name, attempt=attempt, operation="optimize")
+                time.sleep(random.uniform(0, _BACKOFF_S * 2 ** min(attempt, 6)))  # noqa: S311
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def status(self) -> StoreStatus:
         """Rows, files, partitions and date range of every dataset; damaged files; failed documents."""
@@ -619,14 +631,12 @@ class Store:
         return tuple(FailedDocument(**r) for r in failed.iter_rows(named=True))
 
 
-def _version_at(table: DeltaTable, dataset: str, as_of: dt.datetime) -> int:
+def _version_at(table: DeltaTable, as_of: dt.datetime) -> int | None:
     """The last version of ``table`` committed at or before ``as_of`` (by the commits' own timestamps,
-    in milliseconds: object stores' modification times may be coarser)."""
+    in milliseconds: object stores' modification times may be coarser); None: created after."""
     limit = as_of.timestamp() * 1000
     versions = [int(c["version"]) for c in table.history() if c.get("timestamp", 0) <= limit]
-    if not versions:
-        raise StoreError(f"table {dataset} has no version as of {as_of.isoformat()}")
-    return max(versions)
+    return max(versions) if versions else None
 
 
 def _stat(actions: pl.DataFrame, column: str, dtype: type[pl.DataType]) -> pl.Expr:

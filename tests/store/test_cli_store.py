@@ -93,7 +93,7 @@ def test_sql_errors_exit_2_with_a_message(cli: Cli, sql: str) -> None:
 
 
 def test_compact_and_status(cli: Cli) -> None:
-    """A re-import changes nothing; compact runs; status shows datasets, damaged parts and failed documents."""
+    """A re-import changes nothing; compact runs; status shows datasets, damaged parts, failed documents."""
     cli("prices", "import", str(SAMPLE))
     cli("prices", "import", str(SAMPLE))
     code, out, _ = cli("status", "--format", "json")
