@@ -28,7 +28,8 @@ def test_store_init_creates_the_tables_once(cli: Cli) -> None:
     """store init creates the four tables, then reports that nothing was left to create."""
     code, _, err = cli("store", "init")
     assert code == 0 and "created facts, prices, alerts, documents" in err
-    assert all((cli.root / name / "_delta_log").is_dir() for name in ("facts", "prices", "alerts", "documents"))
+    names = ("facts", "prices", "alerts", "documents")
+    assert all((cli.root / name / "_delta_log").is_dir() for name in names)
     code, _, err = cli("store", "init")
     assert code == 0 and "nothing" in err
 

@@ -27,7 +27,7 @@ def old_store(root: Path) -> pl.DataFrame:
     """A store of the former layout with repeated keys across parts and a damaged part; returns what
     its queries saw (one row per key: largest fetched_at, then the later part)."""
     _part(root, "prices", 2025, 1, bars("A", days(D0, 4), 1.0))
-    _part(root, "prices", 2025, 2, bars("A", days(D0, 2), 2.0))                       # same version: later wins
+    _part(root, "prices", 2025, 2, bars("A", days(D0, 2), 2.0))           # same version: the later part wins
     _part(root, "prices", 2025, 3, bars("A", [D0], 9.0, fetched_at=NOW - dt.timedelta(days=1)))  # older
     _part(root, "prices", 2024, 4, bars("B", days(dt.date(2024, 6, 3), 3), 5.0))
     (root / "prices" / "year=2024" / "part-0000000005-deadbeef.parquet").write_bytes(b"garbage")
