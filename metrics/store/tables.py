@@ -194,7 +194,9 @@ class Store:
         self._files: dict[str, _Files] = {}
         self._footers: dict[str, str | None] = {}
         self._reported: set[str] = set()
-        self._guard = threading.RLock()
+        self._guard = threading.Lock()              # the caches' dictionaries
+        # one lock per table: a DeltaTable object is used by one thread at a time
+        self._locks = {name: threading.RLock() for name in DATASETS}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -258,7 +260,7 @@ class Store:
         from deltalake.exceptions import DeltaError, TableNotFoundError
 
         uri = self.table_uri(dataset)
-        with self._guard:
+        with self._locks[dataset]:
             table = self._tables.get(dataset)
             try:
                 if table is None:
@@ -337,7 +339,7 @@ class Store:
                 continue
             inserted = int(got.get("num_target_rows_inserted", 0))
             updated = int(got.get("num_target_rows_updated", 0))
-            with self._guard:
+            with self._locks[dataset]:
                 version = table.version()
             log.info("store.written", table=dataset, rows=data.height, inserted=inserted, updated=updated,
                      version=version, attempts=attempt)
@@ -365,7 +367,7 @@ class Store:
             stored = stored.filter(pl.col(first).is_in(keys.implode()))
         # a row is unchanged when its key, partition and other values (version aside) are stored as they
         # are: compared by a 64-bit hash of them (a changed row passes for unchanged with odds ~1e-13)
-        stored_rows = stored.with_columns(pl.col("__year").alias(YEAR)).select(_row_hash(spec).alias("__h"))
+        stored_rows = stored.with_columns(_year(spec)).select(_row_hash(spec).alias("__h"))
         return (data.with_columns(_row_hash(spec).alias("__h"))
                 .join(stored_rows.collect(), on="__h", how="anti").drop("__h"))
 
@@ -380,7 +382,7 @@ class Store:
         v = spec.version
         newer = f"(t.{v} IS NULL OR s.{v} >= t.{v})"
         props = WriterProperties(compression="SNAPPY", max_row_group_size=ROW_GROUP_ROWS)
-        with self._guard:
+        with self._locks[dataset]:
             return table.merge(
                 rows, " AND ".join(on), source_alias="s",
                 target_alias="t", writer_properties=props, streamed_exec=False,
@@ -391,7 +393,7 @@ class Store:
 
     def _file_list(self, dataset: str, table: DeltaTable) -> _Files:
         """The data files of ``table``'s snapshot with their partition and stats (cached by version)."""
-        with self._guard:
+        with self._locks[dataset]:
             version = table.version()
             cached = self._files.get(dataset)
             if cached is not None and cached.version == version:
@@ -415,7 +417,7 @@ class Store:
                 (pl.col(f"max.{date}") if has_dates else pl.lit(None, pl.Date)).alias("dhi"),
             )
         files = _Files(version, frame)
-        with self._guard:
+        with self._locks[dataset]:
             self._files[dataset] = files
         return files
 
@@ -448,19 +450,14 @@ class Store:
         return good
 
     def _scan_files(self, dataset: str, files: pl.DataFrame) -> pl.LazyFrame:
-        """The rows of ``files`` (rows of ``_Files.frame``) with their partition as ``__year``."""
+        """The rows of ``files`` (rows of ``_Files.frame``), the declared columns (no ``year``: it is
+        the year of ``partition_by``, see ``_with_year``)."""
         spec = DATASETS[dataset]
         uris = self._good(dataset, files.get_column("uri").to_list())
         if not uris:
-            return pl.LazyFrame(schema=spec.schema).with_columns(pl.lit(None, pl.Int32).alias("__year"))
-        years = dict(zip(files.get_column("uri").to_list(), files.get_column("year").to_list(), strict=True))
-        frames = []
-        for year in sorted({years[u] for u in uris}):
-            chunk = [u for u in uris if years[u] == year]
-            frames.append(pl.scan_parquet(chunk, schema=spec.schema, hive_partitioning=False,
-                                          storage_options=self.storage_options or None)
-                          .with_columns(pl.lit(year, pl.Int32).alias("__year")))
-        return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
+            return pl.LazyFrame(schema=spec.schema)
+        return pl.scan_parquet(uris, schema=spec.schema, hive_partitioning=False,
+                               storage_options=self.storage_options or None)
 
     def part_files(self, dataset: str) -> list[str]:
         """The data files of ``dataset``'s current snapshot (URIs; local paths on a local root)."""
@@ -483,7 +480,7 @@ class Store:
         table = self._load(dataset)
         if table is None:
             return pl.LazyFrame(schema=DATASETS[dataset].schema)
-        return self._scan_files(dataset, self._file_list(dataset, table).frame).drop("__year")
+        return self._scan_files(dataset, self._file_list(dataset, table).frame)
 
     def prices_for(self, tickers: str | Iterable[str], start: dt.date | None = None,
                    end: dt.date | None = None) -> pl.LazyFrame:
@@ -505,7 +502,7 @@ class Store:
             hit &= pl.col("dlo").is_null() | (pl.col("dlo") <= end)
             cond &= pl.col("date") <= end
         chosen = self._scan_files("prices", files.filter(hit))
-        return chosen.filter(cond).drop("__year").sort("ticker", "date")
+        return chosen.filter(cond).sort("ticker", "date")
 
     # -- point in time -----------------------------------------------------------------------
 
@@ -534,7 +531,7 @@ class Store:
             cond = (pl.col("date") <= date) & pl.col("ticker").is_in(sorted(missing))
             part = self._scan_files("prices", files.filter(pl.col("year") == year)).filter(cond)
             newest = pl.col("date") == pl.col("date").max().over("ticker")
-            latest = part.filter(newest).drop("__year").collect()
+            latest = part.filter(newest).collect()
             found.append(latest)
             missing -= set(latest.get_column("ticker").to_list())
         if not found:
@@ -560,7 +557,7 @@ class Store:
                                                        "metrics.at": now.isoformat()}, max_commit_retries=3)
             if crowded:
                 table = self._optimize(name, sorted(crowded), commit)
-            with self._guard:
+            with self._locks[name]:
                 removed = table.vacuum(retention_hours=int(retention.total_seconds() // 3600), dry_run=False,
                                        enforce_retention_duration=False, commit_properties=commit)
             table = self._writable(name)
@@ -585,7 +582,7 @@ class Store:
         for attempt in range(1, self.commit_attempts + 1):
             table = self._writable(name)
             try:
-                with self._guard:
+                with self._locks[name]:
                     if name == "prices":
                         table.optimize.z_order(["ticker", "date"], partition_filters=where,
                                                writer_properties=props, commit_properties=commit)
@@ -643,6 +640,11 @@ def _version_at(table: DeltaTable, as_of: dt.datetime) -> int | None:
     return max(versions) if versions else None
 
 
+def _year(spec: Dataset) -> pl.Expr:
+    """The partition column: the year of ``partition_by``, 0 when null."""
+    return pl.col(spec.partition_by).dt.year().fill_null(0).cast(pl.Int32).alias(YEAR)
+
+
 def _row_hash(spec: Dataset) -> pl.Expr:
     """A hash of every column but the version, partition included (same dtypes: same hash)."""
     return pl.struct([*(c for c in spec.schema if c != spec.version), YEAR]).hash(seed=0)
@@ -673,7 +675,7 @@ def _unique_sorted(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
     multi-threaded sort and a vectorized comparison, cheaper than hashing the keys.
     """
     key = list(spec.key)
-    year = pl.col(spec.partition_by).dt.year().fill_null(0).cast(pl.Int32).alias(YEAR)
+    year = _year(spec)
     if _strictly_sorted(data, key) and tuple(spec.sort) == tuple(spec.key):
         return data.with_columns(year)       # already one row per key, in order: no copy
     ordered = data.with_row_index("__i").sort([*key, spec.version, "__i"], nulls_last=False)
