@@ -30,8 +30,9 @@ WRITER = textwrap.dedent("""
     d0 = dt.date(2025, 1, 1)
     own = bars(f"W{worker}", days(d0, OWN), float(worker))
     shared = bars("SHARED", days(d0, SHARED), float(worker), fetched_at=NOW + dt.timedelta(hours=worker))
+    common = bars("COMMON", days(d0, 10), 1.0)
     results = [store.append("prices", own, now=NOW), store.append("prices", shared, now=NOW),
-               store.append("prices", own, now=NOW)]
+               store.append("prices", own, now=NOW), store.append("prices", common, now=NOW)]
     print(json.dumps([[r.inserted, r.updated, r.unchanged, r.attempts] for r in results]))
 """).replace("OWN", str(OWN_DAYS)).replace("SHARED)", f"{SHARED_DAYS})")
 
@@ -43,8 +44,8 @@ def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
 
 @pytest.mark.slow
 def test_eight_processes_appending_and_merging_lose_and_double_nothing(tables: Store) -> None:
-    """8 processes append their own bars and MERGE the same shared keys at once: every row once, the
-    largest fetched_at winning, each process's re-import unchanged."""
+    """8 processes append their own bars, MERGE the same shared keys and import the same bars at once:
+    every row once, the largest fetched_at winning, each process's re-import unchanged."""
     options = json.dumps(tables.storage_options)
     procs = [_spawn(WRITER, str(tables.root), options, str(i)) for i in range(WRITERS)]
     outputs = []
@@ -53,7 +54,7 @@ def test_eight_processes_appending_and_merging_lose_and_double_nothing(tables: S
         assert proc.returncode == 0, stderr[-3000:]
         outputs.append(json.loads(stdout.strip().splitlines()[-1]))
     got = tables.scan("prices").collect()
-    assert got.height == WRITERS * OWN_DAYS + SHARED_DAYS
+    assert got.height == WRITERS * OWN_DAYS + SHARED_DAYS + 10
     assert got.group_by("ticker", "date").len().get_column("len").max() == 1
     shared = got.filter(pl.col("ticker") == "SHARED")
     assert set(shared.get_column("close")) == {float(WRITERS - 1)}
@@ -61,6 +62,7 @@ def test_eight_processes_appending_and_merging_lose_and_double_nothing(tables: S
         own = got.filter(pl.col("ticker") == f"W{worker}").get_column("close").to_list()
         assert own == [float(worker)] * OWN_DAYS
     assert all(out[0][0] == OWN_DAYS and out[2][2] == OWN_DAYS for out in outputs)
+    assert sum(out[3][0] for out in outputs) == 10       # the common bars inserted once in all
 
 
 READER_WRITER = textwrap.dedent("""
