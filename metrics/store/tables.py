@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -65,6 +66,7 @@ ROW_GROUP_ROWS = 4_096
 COMMIT_ATTEMPTS = 12
 MIN_RETENTION = dt.timedelta(days=7)
 _BACKOFF_S = 0.05
+_OLD_PART = re.compile(r"^part-\d{10}-[0-9a-f]{8}\.parquet$")   # the former layout's part names
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +246,10 @@ class Store:
 
         if self._exists(dataset):
             return False
+        folder = None if self.remote else self.dataset_dir(dataset)
+        if folder is not None and any(_OLD_PART.match(p.name) for p in folder.glob("year=*/*")):
+            raise StoreError(f"{self.dataset_dir(dataset)} holds part files of the former layout: "
+                             "run `metrics store migrate` first")
         try:
             DeltaTable.create(self.table_uri(dataset), schema=table_schema(dataset), mode="error",
                               partition_by=[YEAR], storage_options=self.storage_options,

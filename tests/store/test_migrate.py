@@ -58,6 +58,17 @@ def test_migrate_in_place_verifies_then_moves_the_old_parts_aside(tmp_path: Path
     assert migrate(tmp_path, Store(tmp_path)) == []             # a second run finds nothing to do
 
 
+def test_init_refuses_a_store_of_the_former_layout(tmp_path: Path) -> None:
+    """store init (or a first write) over former-layout parts fails naming `metrics store migrate`."""
+    old_store(tmp_path)
+    with pytest.raises(StoreError, match="metrics store migrate"):
+        Store(tmp_path).init()
+    with pytest.raises(StoreError, match="metrics store migrate"):
+        Store(tmp_path).append("prices", bars("Z", [D0]), now=NOW)
+    assert [r.dataset for r in migrate(tmp_path, Store(tmp_path))] == ["prices"]
+    assert "prices" not in Store(tmp_path).init()
+
+
 def test_migrate_to_another_root(tmp_path: Path, tables: Store) -> None:
     """From a local store of the former layout into another root (local or S3): same rows, source kept."""
     old = tmp_path / "old"
