@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: venv
+	$(BIN)/metrics store init
 	$(BIN)/metrics daemon
 
 lint: venv

@@ -101,6 +101,7 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
         with stop_on_signals(services.stop), DaemonLock(settings.root, now=clock()):
             services.registry  # noqa: B018 - a bad companies file refuses to start
             rules = services.rules.load()
+            services.store.init()  # missing tables are created here, once, before any writer runs
             log.info("daemon.started", pid=os.getpid(), root=str(settings.root), once=once,
                      rules=len(rules), rules_file=str(settings.rules_file), inbox=str(settings.inbox),
                      channels=sorted(settings.channels))

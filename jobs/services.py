@@ -126,7 +126,7 @@ class Services:
 
 def build_services(settings: Settings, *, price_source: PriceSource | None = None) -> Services:
     """Open the store and the state database of ``settings``; rules are not loaded yet."""
-    store = Store(settings.root, lock_timeout=settings.lock_timeout_s)
+    store = Store.from_settings(settings)
     db = open_db(settings.database_url)
     rules = RulesHolder(settings.rules_file, sorted(settings.channels))
     return Services(settings=settings, store=store, db=db, rules=rules,

@@ -17,6 +17,7 @@ from metrics.alerting.rules import Rule, check_rules, load_rules
 from metrics.alerting.state import StateDB, open_db
 from metrics.alerting.tick import run_tick
 from metrics.errors import (
+    CommitConflict,
     ConfigError,
     DeliveryError,
     DocumentError,
@@ -39,6 +40,7 @@ from metrics.store.tables import Store, open_store
 __all__ = [
     "AlertState",
     "Article",
+    "CommitConflict",
     "Company",
     "ConfigError",
     "DeliveryError",

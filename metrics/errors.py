@@ -14,8 +14,9 @@ them to exit codes (``ConfigError`` and ``UsageError`` -> 2, input failures -> 1
     │   ├── DocumentError      a document could not be read or split (file, reason)
     │   ├── PriceDataError     a price file or response is malformed (file, line/column)
     │   └── FetchError         a price source failed for a ticker (ticker, reason)
-    ├── StoreError             the Parquet store or the state database
-    │   ├── LockTimeout        another writer holds the lock (names the holder)
+    ├── StoreError             the Delta tables or the state database
+    │   ├── LockTimeout        another process holds a lock (names the holder)
+    │   ├── CommitConflict     a table write lost every retry to concurrent commits (names the table)
     │   └── CorruptPartError   a damaged part file (names it)
     └── DeliveryError          a notification channel failed
         ├── TransientDeliveryError   retry later (5xx, 429, timeouts, connection refused)
@@ -100,6 +101,15 @@ class LockTimeout(StoreError):
     def __init__(self, message: str, *, holder: str | None = None) -> None:
         self.holder = holder
         super().__init__(f"{message} (held by {holder})" if holder else message)
+
+
+class CommitConflict(StoreError):
+    """A write to a table conflicted with concurrent commits on every one of its attempts."""
+
+    def __init__(self, message: str, *, table: str, attempts: int) -> None:
+        self.table = table
+        self.attempts = attempts
+        super().__init__(message)
 
 
 class CorruptPartError(StoreError):

@@ -103,6 +103,22 @@ class DeliverySettings(Strict):
     batch_size: int = Field(100, ge=1)
 
 
+class StoreSettings(Strict):
+    """Where the tables live: the local root (default) or an S3 URL, and how to reach S3.
+
+    Unset S3 fields fall back to the standard ``AWS_ENDPOINT_URL``, ``AWS_REGION``,
+    ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and ``AWS_ALLOW_HTTP`` variables, read by delta-rs.
+    """
+
+    url: str | None = None                       # s3://bucket/prefix; None: the tables under `root`
+    endpoint_url: str | None = None              # an S3-compatible server (SeaweedFS, MinIO, R2...)
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    allow_http: bool | None = None               # true for a plain-HTTP endpoint
+    options: dict[str, str] = Field(default_factory=dict)   # other delta-rs storage options
+
+
 def _default_channels() -> dict[str, Channel]:
     return {"log": LogChannel()}
 
@@ -114,7 +130,7 @@ class Settings(BaseSettings):
         env_prefix="METRICS_", env_nested_delimiter="__", extra="forbid", frozen=True,
     )
 
-    root: Path = Path("parquet")                 # the store: Parquet datasets and state database
+    root: Path = Path("parquet")                 # Delta tables (unless store.url), state database
     config: Path = Path("config")                # settings.toml, companies.toml, rules.toml
     inbox: Path = Path("examples/documents")     # documents the daemon ingests
     state_url: str | None = None                 # SQLAlchemy URL; default sqlite under root
@@ -122,6 +138,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     public_url: str | None = None                # where alert links point, if anywhere
+    store: StoreSettings = StoreSettings()
     prices: PricesSettings = PricesSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     delivery: DeliverySettings = DeliverySettings()

@@ -41,7 +41,7 @@ def shared_data() -> Callable[..., Path]:
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     """A real, empty store on disk."""
-    return Store(tmp_path / "root", lock_timeout=5.0)
+    return Store(tmp_path / "root")
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ class AppContext:
     def store(self) -> Store:
         from metrics.store.tables import Store
 
-        return Store(self.settings.root, lock_timeout=self.settings.lock_timeout_s)
+        return Store.from_settings(self.settings)
 
 
 def app_context(ctx: typer.Context) -> AppContext:

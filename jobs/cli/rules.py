@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 import typer
 
 from jobs.cli.common import app_context, emit, err, out
+from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
 from metrics.errors import ConfigError, UsageError
 
 rules_app = typer.Typer(
@@ -71,6 +72,8 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     rule_names: Annotated[
         list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")
     ] = None,
+    version: VersionOption = None,
+    as_of_commit: AsOfCommitOption = None,
 ) -> None:
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
     from metrics.alerting.backtest import backtest
@@ -89,7 +92,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
         if unknown:
             raise UsageError(f"--rule: no such rule {', '.join(unknown)}")
         rules = [r for r in rules if r.name in rule_names]
-    store = app_ctx.store
+    store = pinned_store(app_ctx, version, as_of_commit)
     with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
         result = backtest(
             rules, store.scan("prices"), store.scan("facts"), start=start, end=end, calendar=calendar

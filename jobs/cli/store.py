@@ -1,4 +1,5 @@
-"""Store commands: ``prices import``, ``prices fetch``, ``query``, ``compact`` and ``status``.
+"""Store commands: ``store init``, ``store migrate``, ``prices import``, ``prices fetch``, ``query``,
+``compact`` and ``status``; the time-travel options (``--version``, ``--as-of-commit``) other commands share.
 
 ``status`` prints a list of sections, each a function ``(app_ctx, now) -> data`` (a dict, a list of
 row dicts, or a polars DataFrame). Other areas add theirs with ``add_status_section(name, fn)`` at
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import polars as pl
 import typer
@@ -24,6 +26,9 @@ from metrics.errors import ConfigError, InputError, UsageError
 from metrics.log import get_logger
 from metrics.store.schema import DATASETS
 
+if TYPE_CHECKING:
+    from metrics.store.tables import Store
+
 log = get_logger(__name__)
 
 StatusSection = Callable[[AppContext, dt.datetime], Any]
@@ -31,6 +36,29 @@ STATUS_SECTIONS: list[tuple[str, StatusSection]] = []
 
 prices_app = typer.Typer(help="Daily price bars: import files, fetch from Yahoo Finance.",
                          no_args_is_help=True)
+store_app = typer.Typer(help="The Delta tables: create them, convert a store of the former layout.",
+                        no_args_is_help=True)
+
+VersionOption = Annotated[int | None, typer.Option(
+    "--version", min=0, help="Time travel: read every table at this Delta table version.")]
+AsOfCommitOption = Annotated[str | None, typer.Option(
+    "--as-of-commit", metavar="TIMESTAMP",
+    help="Time travel: read every table as committed at this ISO time (UTC unless a zone is given).")]
+
+
+def pinned_store(app_ctx: AppContext, version: int | None, as_of_commit: str | None) -> Store:
+    """The store of ``app_ctx``, read-only at ``version`` or ``as_of_commit`` when one is given."""
+    if version is not None and as_of_commit is not None:
+        raise UsageError("give --version or --as-of-commit, not both")
+    if version is not None:
+        return app_ctx.store.pinned(version=version)
+    if as_of_commit is not None:
+        try:
+            at = dt.datetime.fromisoformat(as_of_commit.replace("Z", "+00:00"))
+        except ValueError as e:
+            raise UsageError(f"--as-of-commit {as_of_commit!r}: not an ISO date or time") from e
+        return app_ctx.store.pinned(as_of=at if at.tzinfo else at.replace(tzinfo=dt.UTC))
+    return app_ctx.store
 
 
 def add_status_section(name: str, fn: StatusSection) -> None:
@@ -148,23 +176,18 @@ def prices_fetch(
 # -- query -------------------------------------------------------------------------------------
 
 
-def run_sql(app_ctx: AppContext, sql: str) -> pl.DataFrame:
-    """Run ``sql`` (polars SQL) over the datasets; ``UsageError`` for an invalid statement.
-
-    Retried once when a part file vanished under a concurrent compaction (see ``metrics.store.tables``).
-    """
-    for attempt in (1, 2):
-        ctx = pl.SQLContext({name: app_ctx.store.scan(name) for name in DATASETS}, eager=False)
-        try:
-            result = ctx.execute(sql)
-            return result.collect() if isinstance(result, pl.LazyFrame) else result
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
-        except (pl.exceptions.PolarsError, ValueError, TypeError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UsageError(f"SQL error: {first}") from e
-    raise AssertionError("unreachable")  # pragma: no cover
+def run_sql(app_ctx: AppContext, sql: str, store: Store | None = None) -> pl.DataFrame:
+    """Run ``sql`` (polars SQL) over the tables of ``store`` (default: the context's); ``UsageError``
+    for an invalid statement. Each table is read at one snapshot, whatever writes or compacts meanwhile."""
+    source = store if store is not None else app_ctx.store
+    named = [n for n in DATASETS if re.search(rf"\b{n}\b", sql, re.IGNORECASE)]  # tables the query reads
+    ctx = pl.SQLContext({name: source.scan(name) for name in named}, eager=False)
+    try:
+        result = ctx.execute(sql)
+        return result.collect() if isinstance(result, pl.LazyFrame) else result
+    except (pl.exceptions.PolarsError, ValueError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"SQL error: {first}") from e
 
 
 def query(
@@ -173,16 +196,56 @@ def query(
         metavar="SQL", help="polars SQL over facts, prices, alerts, documents.")],
     fmt: Annotated[Literal["table", "csv", "json"], typer.Option(
         "--format", "-f", help="table, csv, or json (one array of row objects).")] = "table",
+    version: VersionOption = None,
+    as_of_commit: AsOfCommitOption = None,
 ) -> None:
     """Run a SQL query over the tables facts, prices, alerts and documents."""
-    emit(run_sql(app_context(ctx), sql), fmt)
+    app_ctx = app_context(ctx)
+    emit(run_sql(app_ctx, sql, pinned_store(app_ctx, version, as_of_commit)), fmt)
+
+
+# -- store init / migrate ----------------------------------------------------------------------
+
+
+@store_app.command("init")
+def store_init(ctx: typer.Context) -> None:
+    """Create the missing tables (empty); run once before any writer, e.g. before a first daemon."""
+    store = app_context(ctx).store
+    created = store.init()
+    err.print(f"{store.root}: created {', '.join(created) if created else 'nothing (all tables exist)'}",
+              markup=False, highlight=False)
+
+
+@store_app.command("migrate")
+def store_migrate(
+    ctx: typer.Context,
+    source: Annotated[Path | None, typer.Option(
+        "--from", help="Store of the former layout (default: the local --root, converted in place).")] = None,
+) -> None:
+    """Convert a store of the former layout (hive Parquet parts) into Delta tables, verified by counts
+    and checksums before anything is moved; the old parts are kept under <root>/.old-layout/."""
+    from metrics.store.migrate import migrate
+
+    app_ctx = app_context(ctx)
+    results = migrate(source or app_ctx.settings.root, app_ctx.store)
+    if not results:
+        err.print("nothing to migrate: no part files of the former layout", markup=False, highlight=False)
+        return
+    df = pl.DataFrame([{"dataset": r.dataset, "parts": r.parts, "skipped": len(r.skipped), "rows": r.rows,
+                        "table_rows": r.table_rows, "checksum": str(r.checksum),
+                        "verified": r.checksum == r.table_checksum, "old_parts": r.moved_to or "kept"}
+                       for r in results])
+    emit(df, "table" if sys.stdout.isatty() else "csv")
+    for r in results:
+        for skipped in r.skipped:
+            _fail(f"skipped unreadable part {skipped}")
 
 
 # -- compact -----------------------------------------------------------------------------------
 
 
 def compact(ctx: typer.Context) -> None:
-    """Merge each partition's part files into one, removing duplicate rows for good."""
+    """OPTIMIZE each table (small files merged, prices Z-ordered), then VACUUM files unused for 7 days."""
     app_ctx = app_context(ctx)
     results = app_ctx.store.compact(now=_now())
     df = pl.DataFrame([{k: v for k, v in asdict(r).items() if k != "removed"} for r in results])
@@ -271,7 +334,8 @@ def status(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``prices``, ``query``, ``compact`` and ``status`` to ``app``."""
+    """Add ``store``, ``prices``, ``query``, ``compact`` and ``status`` to ``app``."""
+    app.add_typer(store_app, name="store")
     app.add_typer(prices_app, name="prices")
     app.command("query")(query)
     app.command("compact")(compact)

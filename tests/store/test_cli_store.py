@@ -93,17 +93,17 @@ def test_sql_errors_exit_2_with_a_message(cli: Cli, sql: str) -> None:
 
 
 def test_compact_and_status(cli: Cli) -> None:
-    """compact merges the duplicate parts; status shows datasets, damaged parts and failed documents."""
+    """A re-import changes nothing; compact runs; status shows datasets, damaged parts, failed documents."""
     cli("prices", "import", str(SAMPLE))
     cli("prices", "import", str(SAMPLE))
     code, out, _ = cli("status", "--format", "json")
     status = json.loads(out)
     prices = next(d for d in status["datasets"] if d["name"] == "prices")
-    assert (prices["rows"], prices["stored_rows"], prices["files"]) == (490, 980, 4)
+    assert (prices["rows"], prices["stored_rows"], prices["files"]) == (490, 490, 2)
     assert (prices["first"], prices["last"]) == ("2025-10-01", "2026-05-29")
     assert status["damaged_parts"] == [] and status["failed_documents"] == []
     code, out, _ = cli("compact")
-    assert code == 0 and "prices,2,4,2,980,490" in out
+    assert code == 0 and "prices,0,2,2,490,490" in out
     _, out, _ = cli("status", "--format", "json")
     prices = next(d for d in json.loads(out)["datasets"] if d["name"] == "prices")
     assert (prices["rows"], prices["stored_rows"], prices["files"]) == (490, 490, 2)
@@ -113,7 +113,7 @@ def test_status_reports_a_damaged_part(cli: Cli) -> None:
     """A damaged part shows in status (table and json) and queries still answer from the rest."""
     cli("prices", "import", str(PRICE_SAMPLES / "AMD.csv"))
     cli("prices", "import", str(SAMPLE))
-    part = Store(cli.root).part_files("prices")[-1]
+    part = Path(Store(cli.root).part_files("prices")[-1])
     part.write_bytes(b"garbage")
     code, out, _ = cli("status", "--format", "json")
     assert code == 0
