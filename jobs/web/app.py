@@ -17,12 +17,12 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import FastAPI, Form, HTTPException, Query, Request, Response
+from fastapi import FastAPI, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -35,7 +35,7 @@ from metrics.alerting.state import StateDB, open_db
 from metrics.settings import Settings
 from metrics.store.tables import Store
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = pathlib.Path(__file__).parent / "templates"
 COOKIE = "metrics_session"
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": models.Problem, "description": "Not found"}}
 BAD: dict[int | str, dict[str, Any]] = {400: {"model": models.Problem, "description": "Refused"}}
@@ -238,7 +238,7 @@ def create_app(
         responses=NOT_FOUND,
         tags=["silences"],
     )
-    def api_expire_silence(silence_id: int) -> dict[str, Any]:
+    def api_expire_silence(silence_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> dict[str, Any]:
         """End an active silence now."""
         return _expire(reader, silence_id)
 
@@ -419,7 +419,7 @@ def create_app(
         return RedirectResponse("/silences", status_code=303)
 
     @app.post("/silences/{silence_id}/expire", include_in_schema=False)
-    def silences_expire(silence_id: int) -> RedirectResponse:
+    def silences_expire(silence_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> RedirectResponse:
         _expire(reader, silence_id)
         return RedirectResponse("/silences", status_code=303)
 

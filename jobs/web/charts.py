@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 MARK_STYLE = {  # state -> (colour, marker)
     "pending": ("#f0a202", "^"),
     "firing": ("#d62728", "v"),
@@ -48,8 +51,16 @@ def series_png(
     """A PNG of ``points`` (date, value) with an optional threshold line and alert marks.
 
     A mark without a value sits on the series at its date. With no points at all the marks alone
-    are drawn (a derived series), and with neither the chart says "no data".
+    are drawn (a derived series), and with neither the chart says "no data". A character the font
+    lacks (a name in another script) is drawn as a box, not reported.
     """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        return _draw(points, title=title, threshold=threshold, marks=marks, width=width, height=height)
+
+
+def _draw(points: Sequence[tuple[dt.date, float]], *, title: str, threshold: float | None,
+          marks: Sequence[Mark], width: float, height: float) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -93,7 +104,7 @@ def series_png(
         seen.add(m.state)
     if not pts and not seen:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_CONTROL.sub(" ", title), fontsize=9)
     ax.tick_params(labelsize=7)
     ax.grid(True, linewidth=0.3, alpha=0.5)
     if pts or seen:

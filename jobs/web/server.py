@@ -7,11 +7,12 @@ bearer token. The socket is bound before uvicorn starts, so a port in use is rep
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -126,3 +127,14 @@ def start_in_thread(
 def _hostport(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[Running | None]:
+    """While inside, serve the view in a thread when ``http.enabled`` (the daemon's way); then stop it."""
+    running = start_in_thread(settings) if settings.http.enabled else None
+    try:
+        yield running
+    finally:
+        if running is not None:
+            running.stop()
