@@ -250,7 +250,8 @@ def create_app(
         alert = _alert_or_404(reader, alert_id)
         label, points = reader.alert_series(alert)
         marks = [Mark(t["at"], t["state"], t["value"]) for t in alert["transitions"]]
-        png = series_png(points, title=f"{alert['rule']}: {label}", threshold=alert["threshold"], marks=marks)
+        png = series_png(points, title=f"{alert['rule']}: {label}", threshold=alert["threshold"], marks=marks,
+                         label=label)
         return Response(png, media_type="image/png")
 
     @app.get("/charts/prices/{ticker}.png", response_class=Response, tags=["charts"])

@@ -45,6 +45,7 @@ def series_png(
     title: str,
     threshold: float | None = None,
     marks: Sequence[Mark] = (),
+    label: str | None = None,
     width: float = 8.0,
     height: float = 3.0,
 ) -> bytes:
@@ -56,11 +57,12 @@ def series_png(
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-        return _draw(points, title=title, threshold=threshold, marks=marks, width=width, height=height)
+        return _draw(points, title=title, threshold=threshold, marks=marks, label=label or title,
+                     width=width, height=height)
 
 
 def _draw(points: Sequence[tuple[dt.date, float]], *, title: str, threshold: float | None,
-          marks: Sequence[Mark], width: float, height: float) -> bytes:
+          marks: Sequence[Mark], label: str, width: float, height: float) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -75,7 +77,7 @@ def _draw(points: Sequence[tuple[dt.date, float]], *, title: str, threshold: flo
             ys,
             color="#1f77b4",
             linewidth=1.2,
-            label=title,
+            label=_CONTROL.sub(" ", label),
             marker="o" if len(pts) < 30 else None,
             markersize=3,
         )
@@ -102,6 +104,9 @@ def _draw(points: Sequence[tuple[dt.date, float]], *, title: str, threshold: flo
             label=m.state if m.state not in seen else None,
         )
         seen.add(m.state)
+    days = [d for d, _v in pts] + [m.at.date() for m in marks]
+    if days and max(days) - min(days) < dt.timedelta(days=2):  # one date: show a month either side
+        ax.set_xlim(min(days) - dt.timedelta(days=30), max(days) + dt.timedelta(days=30))  # type: ignore[arg-type]
     if not pts and not seen:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(_CONTROL.sub(" ", title), fontsize=9)
