@@ -66,6 +66,8 @@ def chart(
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
+    reference: list[tuple[dt.date, float]] = []
+    reference_label = ""
     try:
         start = dt.date.fromisoformat(from_) if from_ else None
     except ValueError as e:
@@ -89,7 +91,12 @@ def chart(
 
             threshold = threshold_of(known.condition)
             transitions = alert["transitions"] if alert else []
-            label, points = reader.alert_series({"rule": rule, "entity": ticker, "transitions": transitions})
+            subject = {"rule": rule, "entity": ticker, "transitions": transitions}
+            label, points = reader.alert_series(subject)
+            sma = reader.moving_average(subject)
+            if sma is not None:
+                reference_label = sma[0]
+                reference = [(d, v) for d, v in sma[1] if start is None or d >= start]
             if start is not None:
                 points = [(d, v) for d, v in points if d >= start]
             title = f"{rule}: {label}"
@@ -102,7 +109,8 @@ def chart(
         db.close()
     if not points:
         raise UsageError(f"{ticker}: no data to draw" + (f" for rule {rule}" if rule else ""))
-    png = series_png(points, title=title, threshold=threshold, marks=marks)
+    png = series_png(points, title=title, threshold=threshold, marks=marks, reference=reference,
+                     reference_label=reference_label)
     if out is not None and str(out) == "-":
         sys.stdout.buffer.write(png)
         return

@@ -250,8 +250,9 @@ def create_app(
         alert = _alert_or_404(reader, alert_id)
         label, points = reader.alert_series(alert)
         marks = [Mark(t["at"], t["state"], t["value"]) for t in alert["transitions"]]
+        sma = reader.moving_average(alert)
         png = series_png(points, title=f"{alert['rule']}: {label}", threshold=alert["threshold"], marks=marks,
-                         label=label)
+                         label=label, reference=sma[1] if sma else (), reference_label=sma[0] if sma else "")
         return Response(png, media_type="image/png")
 
     @app.get("/charts/prices/{ticker}.png", response_class=Response, tags=["charts"])

@@ -46,6 +46,8 @@ def series_png(
     threshold: float | None = None,
     marks: Sequence[Mark] = (),
     label: str | None = None,
+    reference: Sequence[tuple[dt.date, float]] = (),
+    reference_label: str = "",
     width: float = 8.0,
     height: float = 3.0,
 ) -> bytes:
@@ -58,11 +60,12 @@ def series_png(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
         return _draw(points, title=title, threshold=threshold, marks=marks, label=label or title,
-                     width=width, height=height)
+                     reference=reference, reference_label=reference_label, width=width, height=height)
 
 
 def _draw(points: Sequence[tuple[dt.date, float]], *, title: str, threshold: float | None,
-          marks: Sequence[Mark], label: str, width: float, height: float) -> bytes:
+          marks: Sequence[Mark], label: str, reference: Sequence[tuple[dt.date, float]],
+          reference_label: str, width: float, height: float) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -81,6 +84,11 @@ def _draw(points: Sequence[tuple[dt.date, float]], *, title: str, threshold: flo
             marker="o" if len(pts) < 30 else None,
             markersize=3,
         )
+    ref = [(d, v) for d, v in reference if math.isfinite(v)]
+    if ref:
+        rx, ry = zip(*ref, strict=True)
+        ax.plot(rx, ry, color="#9467bd", linestyle="--", linewidth=1.0,
+                label=_CONTROL.sub(" ", reference_label))
     if threshold is not None and math.isfinite(threshold):
         ax.axhline(
             threshold, color="#d62728", linestyle="--", linewidth=1.0, label=f"threshold {threshold:g}"

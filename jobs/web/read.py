@@ -40,6 +40,7 @@ from metrics.store.tables import Store
 if TYPE_CHECKING:
     from metrics.alerting.rules import Rule
 
+SMA = re.compile(r"\bsma_(\d+)\b")
 FACT_ID = re.compile(r"\b[0-9a-f]{20}\b")
 FACT_COLUMNS = (
     "fact_id",
@@ -351,6 +352,23 @@ class Reader:
             )
             return f"{entity} {rule.column}", [(d, float(v)) for d, v in df.iter_rows()]
         return f"{entity} {rule.series}", []
+
+    def moving_average(self, alert: dict[str, Any]) -> tuple[str, list[tuple[dt.date, float]]] | None:
+        """For a price rule whose condition names ``sma_N``: that average over the alert's chart window."""
+        rule = self.rules().get(alert["rule"])
+        m = SMA.search(rule.condition) if rule is not None and rule.source == "prices" else None
+        if rule is None or m is None:
+            return None
+        window = int(m.group(1))
+        ats = [t["at"] for t in alert["transitions"]]
+        shown = min(ats).date() - dt.timedelta(days=180) if ats else None
+        start = shown - dt.timedelta(days=2 * window + 30) if shown is not None else None
+        df = (self._bars(alert["entity"], start=start, column=rule.column)
+              .with_columns(pl.col(rule.column).rolling_mean(window).alias("sma"))
+              .drop_nulls("sma"))
+        if shown is not None:
+            df = df.filter(pl.col("date") >= shown)
+        return f"sma_{window}", [(d, float(v)) for d, v in df.select("date", "sma").iter_rows()]
 
     def _bars(self, ticker: str, *, start: dt.date | None, column: str) -> pl.DataFrame:
         lf = self.store.scan("prices").filter(pl.col("ticker") == ticker)

@@ -148,7 +148,7 @@ def build_site(base: Path) -> Site:
     inbox.mkdir()
     document = inbox / "acme-q3.txt"
     document.write_text(DOCUMENT, encoding="utf-8")
-    (inbox / "broken.txt").write_bytes(b"\x00\x01 not text <b>bold</b>")
+    (inbox / "broken<img src=x>.txt").write_bytes(b"\x00\x01 not text")  # markup in a name and an error
     ingest_paths([inbox], store, Registry.load(settings.companies_file),
                  now=dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
     rules = load_rules(settings.rules_file, channels=list(settings.channels))

@@ -90,7 +90,7 @@ def test_documents_list_ingested_and_failed_with_reason(built_site: Site) -> Non
         failed = c.get("/api/documents?status=failed").json()
         ok = c.get(f"/api/documents/{docs['acme-q3.txt']['doc_hash']}").json()
     assert docs["acme-q3.txt"]["status"] == "ok" and docs["acme-q3.txt"]["facts"] == 2
-    assert [d["name"] for d in failed] == ["broken.txt"]
+    assert [d["name"] for d in failed] == ["broken<img src=x>.txt"]
     assert "binary" in failed[0]["error"]
     marked = [s["text"] for s in ok["segments"] if s["fact_id"]]
     assert marked == ["营收120亿美元", "15%"]

@@ -61,6 +61,7 @@ def test_operator_filters_opens_an_alert_and_silences_it(base_url: str, tmp_path
             str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=FLAGS,
             viewport={"width": 1200, "height": 900})
         try:
+            context.set_default_timeout(30_000)
             page = context.new_page()
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
@@ -77,7 +78,7 @@ def test_operator_filters_opens_an_alert_and_silences_it(base_url: str, tmp_path
             rows.first.get_by_role("link", name="acme-revenue-reported").click()
             chart = page.locator("img#chart")
             expect(chart).to_be_visible()
-            expect(chart).to_have_js_property("complete", True)
+            expect(chart).to_have_js_property("complete", True, timeout=60_000)  # drawn by matplotlib
             expect(chart).to_have_js_property("naturalWidth", 800)   # the PNG loaded and decoded
             expect(page.locator("mark.selected")).to_have_text("营收120亿美元")
             expect(page.locator("#notifications")).to_contain_text("Connection refused")
