@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
 from jobs.web.app import create_app
+from metrics.settings import load_settings
 from tests.web.conftest import SECRET, TOKEN, Site
 from tests.web.helpers import alert_id, client, with_token
 
@@ -176,3 +179,18 @@ def test_a_moving_average_condition_draws_that_average(site: Site) -> None:
     values = closes()
     assert [round(v, 9) for _d, v in line] == [round(sum(values[i - 19:i + 1]) / 20, 9)
                                               for i in range(19, len(values))]
+
+
+def test_an_empty_store_serves_every_page(tmp_path: Path) -> None:
+    """Before the daemon's first run (no datasets, a new state database) every page and API answers 200."""
+    from tests.web.conftest import NOW, write_config
+
+    config = write_config(tmp_path / "config", webhook_port=9)
+    empty = Site(settings=load_settings(config, root=tmp_path / "root", env={}), now=NOW,
+                 document=tmp_path / "none.txt")
+    with client(empty) as c:
+        for url in ("/alerts", "/facts", "/companies", "/documents", "/status", "/silences", "/api/alerts",
+                    "/api/facts", "/api/documents", "/api/status", "/api/silences", "/metrics",
+                    "/charts/prices/NONE.png"):
+            assert c.get(url).status_code == 200, url
+        assert c.get("/api/alerts").json() == []
