@@ -71,6 +71,17 @@ def _fmt_dt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _span(seconds: Any) -> str:
+    """Seconds for people: ``45 s``, ``12 min``, ``5 h``, ``3 d`` (empty for None)."""
+    if not isinstance(seconds, int | float):
+        return ""
+    sign, v = ("-" if seconds < 0 else ""), abs(float(seconds))
+    for unit, size, limit in (("s", 1, 90), ("min", 60, 90 * 60), ("h", 3600, 36 * 3600)):
+        if v < limit:
+            return f"{sign}{v / size:.0f} {unit}" if unit != "s" else f"{sign}{v:.3g} s"
+    return f"{sign}{v / 86400:.0f} d"
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -80,6 +91,7 @@ def _environment() -> Environment:
     )
     env.filters["num"] = fmt_value
     env.filters["when"] = _fmt_dt
+    env.filters["span"] = _span
     return env
 
 
