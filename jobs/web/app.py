@@ -209,6 +209,19 @@ def create_app(
         )
         return {"total": total, "limit": limit, "offset": offset, "facts": rows}
 
+    @app.get("/api/companies", response_model=list[models.Entity], tags=["facts"])
+    def api_companies() -> list[dict[str, Any]]:
+        """Every entity with facts: its name, ticker and number of facts."""
+        return reader.entities()
+
+    @app.get("/api/companies/{entity}", response_model=models.Company, responses=NOT_FOUND, tags=["facts"])
+    def api_company(entity: str) -> dict[str, Any]:
+        """An entity (name or ticker): its figures over time, its ticker and last close."""
+        company = reader.company(entity)
+        if company is None:
+            raise HTTPException(404, "no facts or prices for this company")
+        return company
+
     @app.get("/api/documents", response_model=list[models.Document], tags=["documents"])
     def api_documents(status: str | None = None) -> list[dict[str, Any]]:
         """Ingested (``ok``) and failed documents, with the reason of each failure."""

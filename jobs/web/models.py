@@ -93,6 +93,28 @@ class AlertDetail(Alert):
     facts: list[Fact]
 
 
+class Entity(Model):
+    entity: str
+    ticker: str | None
+    facts: int
+
+
+class LastPrice(Model):
+    date: dt.date
+    close: float | None
+    currency: str | None
+
+
+class Company(Model):
+    """An entity's facts (by metric, then publication) and its price history's size and last close."""
+
+    entity: str
+    ticker: str | None
+    facts: list[Fact]
+    bars: int
+    last_price: LastPrice | None
+
+
 class FactPage(Model):
     total: int
     limit: int

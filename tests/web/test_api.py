@@ -137,3 +137,18 @@ def test_bad_silences_are_refused_with_the_reason(site: Site) -> None:
         assert "future" in refused({"expires_at": "2026-03-01T00:00:00Z"})
         assert "reason" in refused({"reason": "   ", "duration": "1d"})
         assert c.get("/api/silences").json() == []
+
+
+def test_companies_by_name_or_ticker(built_site: Site) -> None:
+    """A company is found by its name or ticker, with its figures and last close; a bare ticker too."""
+    with client(built_site) as c:
+        listed = c.get("/api/companies").json()
+        by_name = c.get("/api/companies/Acme Widgets").json()
+        by_ticker = c.get("/api/companies/ACME").json()
+        bare = c.get("/api/companies/BOLT").json()
+        assert c.get("/api/companies/NOBODY").status_code == 404
+    assert listed == [{"entity": "Acme Widgets", "ticker": "ACME", "facts": 2}]
+    assert by_name == by_ticker
+    assert by_name["last_price"] == {"date": "2026-03-06", "close": 90.0, "currency": "USD"}
+    assert sorted(f["metric"] for f in by_name["facts"]) == ["revenue", "revenue_growth_yoy"]
+    assert bare["entity"] == "BOLT" and bare["facts"] == [] and bare["bars"] == 45

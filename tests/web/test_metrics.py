@@ -80,3 +80,18 @@ def test_every_metric_the_readme_names_is_exported(built_site: Site) -> None:
         families = list(text_string_to_metric_families(c.get("/metrics").text))
     exported = {f.name for f in families} | {f"{f.name}_total" for f in families if f.type == "counter"}
     assert named and named <= exported, named - exported
+
+
+def test_a_broken_state_database_still_answers_the_scrape(site: Site) -> None:
+    """A state database that fails to answer gives metrics_state_db_up 0 (for Prometheus to page on)."""
+    import sqlite3
+    from contextlib import closing
+
+    with client(site) as c:
+        with closing(sqlite3.connect(site.settings.root / "state.db")) as raw:
+            raw.execute("DROP TABLE job_runs")      # after the app opened (and migrated) it
+        r = c.get("/metrics")
+    assert r.status_code == 200
+    m = {s.name: s.value for family in text_string_to_metric_families(r.text) for s in family.samples}
+    assert m["metrics_state_db_up"] == 0.0
+    assert not any(name.startswith("metrics_job_") for name in m)
