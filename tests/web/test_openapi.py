@@ -16,7 +16,7 @@ from tests.web.conftest import Site
 def conformance(op: Any, excluded: list[checks.CheckFunction]) -> Callable[[], None]:
     """A bounded Hypothesis test calling ``op`` with generated cases and validating every answer."""
     @given(case=op.as_strategy())
-    @settings(max_examples=6, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=5, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     def check(case: schemathesis.Case) -> None:
         case.call_and_validate(excluded_checks=excluded)
