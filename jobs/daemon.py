@@ -25,6 +25,7 @@ from jobs.lock import DaemonLock
 from jobs.runner import JobResult, execute
 from jobs.scheduler import JOBS, Clock, Schedule, utc_now
 from jobs.services import Services, build_services
+from jobs.web.server import serving
 from metrics.log import get_logger
 from metrics.settings import Settings
 
@@ -109,7 +110,8 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
                 results = run_jobs(services, ONCE_JOBS, clock)
                 log.info("daemon.stopped", once=True, jobs=len(results))
                 return exit_status(results)
-            return _serve(services, clock)
+            with serving(settings):  # the web view and /metrics when [http] enabled
+                return _serve(services, clock)
     finally:
         services.close()
 

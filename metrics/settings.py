@@ -119,6 +119,19 @@ class StoreSettings(Strict):
     options: dict[str, str] = Field(default_factory=dict)   # other delta-rs storage options
 
 
+class HttpSettings(Strict):
+    """The web view and ``/metrics`` (``metrics serve``; the daemon serves it when ``enabled``).
+
+    A bind other than the loopback needs ``token`` (``METRICS_HTTP__TOKEN``): every request must then
+    carry ``Authorization: Bearer <token>``.
+    """
+
+    enabled: bool = False                        # the daemon serves the view (config/settings.toml: true)
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)      # 0: any free port
+    token: SecretStr | None = None               # bearer token; keep it in the environment
+
+
 def _default_channels() -> dict[str, Channel]:
     return {"log": LogChannel()}
 
@@ -143,6 +156,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     delivery: DeliverySettings = DeliverySettings()
     channels: dict[str, Channel] = Field(default_factory=_default_channels)
+    http: HttpSettings = HttpSettings()
 
     @classmethod
     def settings_customise_sources(

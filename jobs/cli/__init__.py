@@ -16,6 +16,7 @@ from jobs.cli import alerts as cli_alerts
 from jobs.cli import daemon as cli_daemon
 from jobs.cli import extract as cli_extract
 from jobs.cli import rules as cli_rules
+from jobs.cli import serve as cli_serve
 from jobs.cli import store as cli_store
 from jobs.cli.common import AppContext, err
 from metrics.errors import ConfigError, MetricsError, UsageError
@@ -50,7 +51,7 @@ def _root(
     configure(settings.log_level, settings.log_format)
 
 
-for module in (cli_store, cli_extract, cli_rules, cli_alerts, cli_daemon):
+for module in (cli_store, cli_extract, cli_rules, cli_alerts, cli_daemon, cli_serve):
     module.register(app)
 
 
