@@ -70,3 +70,44 @@ def test_unknown_channel_type_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "settings.toml").write_text('[channels.x]\ntype = "pager"\n')
     with pytest.raises(ConfigError, match=r"channels\.x"):
         load_settings(tmp_path, env={})
+
+
+def test_list_variable_that_is_not_json_names_the_variable(tmp_path: Path) -> None:
+    """A list setting given as plain text in the environment names the variable and shows the JSON form."""
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env={"METRICS_PRICES__TICKERS": "NVDA"})
+    assert str(e.value).startswith("METRICS_PRICES__TICKERS: not a JSON list")
+    assert '["NVDA", "MSFT"]' in str(e.value)
+    assert load_settings(tmp_path, env={"METRICS_PRICES__TICKERS": '["NVDA"]'}).prices.tickers == ["NVDA"]
+
+
+def test_every_error_is_listed_with_its_real_source(tmp_path: Path) -> None:
+    """Errors from the file, the environment and a flag are all reported at once, each naming its source."""
+    (tmp_path / "settings.toml").write_text("[scheduler]\ningest_every_s = 0\n")
+    env = {"METRICS_PRICES__START": "someday", "METRICS_PRICES__TICKERS": "NVDA"}
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env=env, log_level="loud")
+    lines = str(e.value).splitlines()
+    assert lines[0] == "4 settings errors:"
+    text = str(e.value)
+    assert f"{tmp_path / 'settings.toml'}: scheduler.ingest_every_s:" in text
+    assert "METRICS_PRICES__START: Input should be a valid date" in text and "'someday'" in text
+    assert "METRICS_PRICES__TICKERS: not a JSON list" in text
+    assert "--log-level: Input should be" in text
+
+
+def test_a_channel_from_the_environment_is_blamed_on_its_variable(tmp_path: Path) -> None:
+    """A channel defined only by environment variables names the variable, not the settings file."""
+    (tmp_path / "settings.toml").write_text('log_level = "info"\n')
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env={"METRICS_CHANNELS__OPS__SECRET": "whsec_x"})
+    assert "METRICS_CHANNELS__OPS__SECRET" in str(e.value)
+    assert "settings.toml" not in str(e.value)
+    assert "whsec_x" not in str(e.value)
+
+
+def test_unreadable_settings_file_is_named(tmp_path: Path) -> None:
+    """A settings.toml that cannot be read (here a folder) is a configuration error naming it."""
+    (tmp_path / "settings.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"settings\.toml: cannot read"):
+        load_settings(tmp_path, env={})

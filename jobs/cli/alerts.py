@@ -15,7 +15,7 @@ import typer
 
 from jobs.cli.common import AppContext, OutputFormat, app_context, emit, err
 from jobs.cli.store import add_status_section
-from metrics.alerting.state import StateDB, delivery_status, open_db
+from metrics.alerting.state import StateDB, delivery_status
 from metrics.errors import ConfigError, UsageError
 
 STATES = ("inactive", "pending", "firing")
@@ -44,7 +44,7 @@ def _now() -> dt.datetime:
 
 
 def _db(ctx: typer.Context) -> StateDB:
-    return open_db(app_context(ctx).settings.database_url)
+    return app_context(ctx).open_db()
 
 
 def parse_utc(text: str, option: str) -> dt.datetime:
@@ -249,7 +249,7 @@ def deliveries_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
     if settings.state_url is None and not (settings.root / "state.db").exists():
         return {"queued": 0, "delivered": 0, "dead": 0, "disabled": 0, "silenced": 0,
                 "dead_letters": [], "disabled_endpoints": {}}
-    db = open_db(settings.database_url)
+    db = app_ctx.open_db()
     try:
         return delivery_status(db)
     finally:

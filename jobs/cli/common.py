@@ -22,6 +22,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from metrics.alerting.state import StateDB, open_db
+from metrics.errors import ConfigError, UsageError
 from metrics.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -41,16 +43,41 @@ class AppContext:
     root: Path | None = None
     config: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    creates_root: bool = False      # the command may create a missing store root (imports, daemon)
 
     @cached_property
     def settings(self) -> Settings:
+        if self.config is not None and not self.config.is_dir():
+            what = "is not a folder" if self.config.exists() else "does not exist"
+            raise ConfigError(f"config folder {what} (--config or METRICS_CONFIG)", source=self.config)
         return load_settings(self.config, root=self.root, **self.overrides)
+
+    def checked_root(self) -> Path:
+        """The store root, checked: a folder; created only by commands that write (else an error)."""
+        root = self.settings.root
+        if root.exists() and not root.is_dir():
+            raise ConfigError("the store root is not a folder (--root or METRICS_ROOT)", source=root)
+        if not root.exists():
+            if not self.creates_root:
+                raise UsageError(f"{root}: no store here (a typo in --root or METRICS_ROOT?); "
+                                 "`metrics prices import` or `metrics daemon` creates one")
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"cannot create the store root: {e.strerror or e}", source=root) from e
+        return root
 
     @cached_property
     def store(self) -> Store:
         from metrics.store.tables import Store
 
-        return Store(self.settings.root, lock_timeout=self.settings.lock_timeout_s)
+        return Store(self.checked_root(), lock_timeout=self.settings.lock_timeout_s)
+
+    def open_db(self) -> StateDB:
+        """The state database (under the checked store root unless ``state_url`` says otherwise)."""
+        if self.settings.state_url is None:
+            self.checked_root()
+        return open_db(self.settings.database_url)
 
 
 def app_context(ctx: typer.Context) -> AppContext:

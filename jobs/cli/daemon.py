@@ -47,12 +47,10 @@ def daemon(
 def jobs_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
     """The ``jobs`` section of ``metrics status``: each job's last run and lag, the daemon, the backlog."""
     from jobs.status import jobs_status
-    from metrics.alerting.state import open_db
 
-    settings = app_ctx.settings
-    db = open_db(settings.database_url)
+    db = app_ctx.open_db()
     try:
-        return jobs_status(db, settings, now=now)
+        return jobs_status(db, app_ctx.settings, now=now)
     finally:
         db.close()
 

@@ -79,6 +79,7 @@ def test_query_json_is_one_array_and_csv_has_a_header(cli: Cli) -> None:
 
 def test_query_over_empty_store_and_every_table(cli: Cli) -> None:
     """facts, prices, alerts and documents are queryable on an empty store."""
+    cli.root.mkdir()
     for table in ("facts", "prices", "alerts", "documents"):
         code, out, _ = cli("query", f"select count(*) as n from {table}", "--format", "json")
         assert (code, json.loads(out)) == (0, [{"n": 0}])
@@ -87,6 +88,7 @@ def test_query_over_empty_store_and_every_table(cli: Cli) -> None:
 @pytest.mark.parametrize("sql", ["selec x", "select nope from prices", "select * from nowhere"])
 def test_sql_errors_exit_2_with_a_message(cli: Cli, sql: str) -> None:
     """An invalid statement, column or table is a usage error: a one-line message and exit 2."""
+    cli.root.mkdir()
     code, out, err = cli("query", sql)
     assert code == 2 and out == ""
     assert err.startswith("error: SQL error:")
@@ -131,6 +133,7 @@ def test_status_sections_can_be_added(cli: Cli, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(cli_store, "STATUS_SECTIONS", list(cli_store.STATUS_SECTIONS))
     cli_store.add_status_section("queue", lambda app_ctx, now: {"queued": 3, "dead": []})
     cli_store.add_status_section("broken", lambda app_ctx, now: 1 / 0)
+    cli.root.mkdir()
     code, out, _ = cli("status", "--format", "json")
     status = json.loads(out)
     assert code == 0 and status["queue"] == {"queued": 3, "dead": []}
