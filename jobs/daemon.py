@@ -25,6 +25,7 @@ from jobs.lock import DaemonLock
 from jobs.runner import JobResult, execute
 from jobs.scheduler import JOBS, Clock, Schedule, utc_now
 from jobs.services import Services, build_services
+from metrics.errors import ConfigError
 from metrics.log import get_logger
 from metrics.settings import Settings
 
@@ -100,6 +101,9 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
     try:
         with stop_on_signals(services.stop), DaemonLock(settings.root, now=clock()):
             services.registry  # noqa: B018 - a bad companies file refuses to start
+            if services.notifiers and services.channel_errors:  # a channel that cannot send refuses too
+                name, error = sorted(services.channel_errors.items())[0]
+                raise ConfigError(error, source=settings.config / "settings.toml", key=f"channels.{name}")
             rules = services.rules.load()
             log.info("daemon.started", pid=os.getpid(), root=str(settings.root), once=once,
                      rules=len(rules), rules_file=str(settings.rules_file), inbox=str(settings.inbox),

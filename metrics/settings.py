@@ -8,17 +8,29 @@ entry point; it turns validation failures into ``ConfigError`` naming the file a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextvars
 import datetime as dt
 import json
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -58,8 +70,25 @@ class LogChannel(Strict):
     type: Literal["log"] = "log"
 
 
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_SSL_PORTS = frozenset({465})
+_STARTTLS_PORTS = frozenset({25, 587})
+
+
+def _check_address(value: str) -> str:
+    """``value`` if it is one plain e-mail address (``name@host``), else ``ValueError``."""
+    if not _ADDRESS.match(value.strip()):
+        raise ValueError(f"not an e-mail address: {value!r} (expected name@host)")
+    return value.strip()
+
+
 class EmailChannel(Strict):
-    """Send notifications by SMTP (STARTTLS or SSL with the certificate verified)."""
+    """Send notifications by SMTP (STARTTLS or SSL with the certificate verified).
+
+    Checked at start: the addresses, the port against the security mode (465 is implicit TLS,
+    ``ssl``; 25 and 587 start in plain text, ``starttls`` or ``none``), a password only over TLS
+    (``none`` would send it in clear), and the CA file exists.
+    """
 
     type: Literal["email"] = "email"
     host: str
@@ -69,8 +98,41 @@ class EmailChannel(Strict):
     password: SecretStr | None = None
     sender: str = "metrics-alerts@localhost"
     to: list[str] = Field(min_length=1)
-    timeout_s: float = 15.0
+    timeout_s: float = Field(15.0, gt=0)
     ca_file: Path | None = None          # extra CA bundle to trust (a private relay's certificate)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _check_address(value)
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: list[str]) -> list[str]:
+        return [_check_address(v) for v in value]
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 < value < 65536:
+            raise ValueError(f"port {value} is not between 1 and 65535")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EmailChannel:
+        if self.security == "ssl" and self.port in _STARTTLS_PORTS:
+            raise ValueError(f"port {self.port} starts in plain text: use security = \"starttls\" "
+                             "(or port 465 for ssl)")
+        if self.security != "ssl" and self.port in _SSL_PORTS:
+            raise ValueError(f"port 465 is implicit TLS: use security = \"ssl\" (not {self.security!r})")
+        if self.security == "none" and self.password is not None:
+            raise ValueError("a password with security = \"none\" would cross the network in clear: "
+                             "use starttls or ssl")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"ca_file {str(self.ca_file)!r} does not exist")
+        if not self.host.strip():
+            raise ValueError("host is empty")
+        return self
 
 
 class WebhookChannel(Strict):
@@ -79,8 +141,28 @@ class WebhookChannel(Strict):
     type: Literal["webhook"] = "webhook"
     url: str
     secret: SecretStr                    # "whsec_<base64>" as Standard Webhooks issues it
-    timeout_s: float = 10.0
+    timeout_s: float = Field(10.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value.strip()
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip().removeprefix("whsec_")
+        try:
+            key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not whsec_<base64> (the secret is not shown)") from None
+        if not key:
+            raise ValueError("empty once base64-decoded")
+        return value
 
 
 Channel = Annotated[LogChannel | EmailChannel | WebhookChannel, Field(discriminator="type")]
@@ -171,6 +253,7 @@ class Settings(BaseSettings):
 
 
 _FLAGS = {"root": "--root", "config": "--config", "log_level": "--log-level"}
+_CHANNEL_TYPES = frozenset({"log", "email", "webhook"})
 _SECRET_WORDS = ("secret", "password", "token", "key")
 
 
@@ -262,10 +345,13 @@ def _describe(errors: list[Any], *, env: Mapping[str, str], given: Mapping[str, 
     lines = []
     for error in errors:
         loc = tuple(error["loc"])
+        if len(loc) > 2 and loc[0] == "channels" and loc[2] in _CHANNEL_TYPES:
+            loc = loc[:2] + loc[3:]       # the union's tag is no key of the file
         key = ".".join(str(p) for p in loc)
+        message = str(error["msg"]).removeprefix("Value error, ")
         top = str(loc[0]) if loc else ""
         value = _shown(key, error.get("input"))
-        shown = f" (got {value})" if value != "(hidden)" else ""
+        shown = f" (got {value})" if value != "(hidden)" and value not in message else ""
         if top in given:
             where = flags.get(top, f"argument {top}")
         elif toml_path is not None and loc and _toml_depth(loc, toml_data) == len(loc):
@@ -277,7 +363,7 @@ def _describe(errors: list[Any], *, env: Mapping[str, str], given: Mapping[str, 
             where = f"{toml_path}: {key}"
         else:
             where = key
-        lines.append(f"{where}: {error['msg']}{shown}")
+        lines.append(f"{where}: {message}{shown}")
     return lines
 
 

@@ -111,3 +111,44 @@ def test_unreadable_settings_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "settings.toml").mkdir()
     with pytest.raises(ConfigError, match=r"settings\.toml: cannot read"):
         load_settings(tmp_path, env={})
+
+
+def _settings_file(tmp_path: Path, text: str) -> str:
+    """The ``ConfigError`` text of loading ``text`` as settings.toml."""
+    (tmp_path / "settings.toml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env={})
+    return str(e.value)
+
+
+def test_channel_mistakes_are_found_at_start(tmp_path: Path) -> None:
+    """A non-http webhook URL, a malformed secret and an invalid address each name the channel and file."""
+    text = _settings_file(tmp_path, (
+        '[channels.ops]\ntype = "webhook"\nurl = "ftp://example.com/x"\nsecret = "whsec_%%%"\n'
+        '[channels.mail]\ntype = "email"\nhost = "smtp.example.com"\nto = ["ops-team"]\n'))
+    assert "3 settings errors" in text
+    assert "settings.toml: channels.ops.url: not an http(s) URL: 'ftp://example.com/x'" in text
+    assert "settings.toml: channels.ops.secret: not whsec_<base64>" in text and "%%%" not in text
+    assert "settings.toml: channels.mail.to: not an e-mail address: 'ops-team'" in text
+
+
+@pytest.mark.parametrize(("port", "security", "needle"), [
+    (465, "starttls", "port 465 is implicit TLS"),
+    (587, "ssl", "port 587 starts in plain text"),
+    (25, "ssl", "port 25 starts in plain text"),
+    (70000, "starttls", "not between 1 and 65535"),
+])
+def test_smtp_port_and_security_must_agree(tmp_path: Path, port: int, security: str, needle: str) -> None:
+    """An SMTP port that contradicts its security mode is refused at start, naming the channel."""
+    text = _settings_file(tmp_path, (
+        f'[channels.mail]\ntype = "email"\nhost = "smtp.example.com"\nport = {port}\n'
+        f'security = "{security}"\nto = ["ops@example.com"]\n'))
+    assert "channels.mail" in text and needle in text
+
+
+def test_a_password_never_travels_in_clear(tmp_path: Path) -> None:
+    """A password with security "none" is refused: it would cross the network unencrypted."""
+    text = _settings_file(tmp_path, (
+        '[channels.mail]\ntype = "email"\nhost = "smtp.example.com"\nport = 25\nsecurity = "none"\n'
+        'password = "hunter2"\nto = ["ops@example.com"]\n'))
+    assert "in clear" in text and "hunter2" not in text

@@ -188,3 +188,33 @@ def test_schedule_has_every_job_coalesced_single_instance_with_grace(tmp_path: P
         assert schedule.exchanges["XTAI"] == "mon,tue,wed,thu,fri 14:00 Asia/Taipei"
     finally:
         services.close()
+
+
+def test_a_channel_that_cannot_be_built_does_not_stop_the_others(tmp_path: Path) -> None:
+    """A webhook whose secret is malformed fails its own sends as transient; the log channel still sends."""
+    from jobs.services import BrokenChannel, build_services
+    from metrics.alerting.notify import Notification
+    from metrics.errors import TransientDeliveryError
+    from metrics.settings import LogChannel, Settings, WebhookChannel
+
+    bad = WebhookChannel.model_construct(type="webhook", url="http://127.0.0.1:9/x", secret=_secret("%%"),
+                                         timeout_s=1.0, headers={})
+    settings = Settings(root=tmp_path / "root", config=tmp_path, channels={"log": LogChannel(), "hook": bad})
+    services = build_services(settings)
+    try:
+        notifiers = services.notifiers
+        assert isinstance(notifiers["hook"], BrokenChannel) and "hook" in services.channel_errors
+        now = dt.datetime(2026, 5, 22, 22, tzinfo=UTC)
+        note = Notification(key="k1", rule="r", entity="NVDA", state="firing", channel="log",
+                            payload={"summary": "x", "severity": "info"}, now=now)
+        notifiers["log"].send(note)
+        with pytest.raises(TransientDeliveryError, match="could not be built"):
+            notifiers["hook"].send(note)
+    finally:
+        services.close()
+
+
+def _secret(text: str) -> object:
+    from pydantic import SecretStr
+
+    return SecretStr(text)
