@@ -138,9 +138,11 @@ class Services:
         """Where fresh bars come from: Yahoo through yfinance unless a test or caller gave one."""
         if self.price_source_override is not None:
             return self.price_source_override
+        from metrics.store.prices.universe import price_cache_dir
         from metrics.store.prices.yahoo import YahooSource
 
-        return YahooSource(max_attempts=self.settings.prices.max_attempts)
+        return YahooSource(cache_dir=price_cache_dir(self.settings.root),
+                           max_attempts=self.settings.prices.max_attempts)
 
     def close(self) -> None:
         """Release connections (notifiers, the state database)."""

@@ -83,10 +83,12 @@ class PriceDataError(InputError):
 
 
 class FetchError(InputError):
-    """A price source failed for one ticker."""
+    """A price source failed for one ticker; ``unreachable`` when the source itself could not be
+    reached (DNS, refused connection, timeout): the next tickers would likely fail the same way."""
 
-    def __init__(self, message: str, *, ticker: str) -> None:
+    def __init__(self, message: str, *, ticker: str, unreachable: bool = False) -> None:
         self.ticker = ticker
+        self.unreachable = unreachable
         super().__init__(message, source=f"ticker {ticker}")
 
 

@@ -218,3 +218,30 @@ def _secret(text: str) -> object:
     from pydantic import SecretStr
 
     return SecretStr(text)
+
+
+def test_a_run_left_running_by_a_killed_daemon_is_stale_then_interrupted(tmp_path: Path) -> None:
+    """A run still `running` shows as stale without a live daemon, and a new start records it interrupted."""
+    from jobs.daemon import mark_interrupted
+    from jobs.services import build_services
+    from jobs.status import jobs_status
+    from metrics.settings import Settings
+
+    settings = Settings(root=tmp_path / "root", config=tmp_path)
+    services = build_services(settings)
+    start = dt.datetime(2026, 5, 22, 20, 30, tzinfo=UTC)
+    try:
+        services.db.start_job("ingest", now=start)
+        status = {j["job"]: j for j in jobs_status(services.db, settings, now=start)["jobs"]}
+        assert status["ingest"]["status"] == "stale" and "killed" in status["ingest"]["error"]
+        with DaemonLock(settings.root, now=start - dt.timedelta(minutes=1)):   # the run's own daemon
+            status = {j["job"]: j for j in jobs_status(services.db, settings, now=start)["jobs"]}
+            assert status["ingest"]["status"] == "running"
+        with DaemonLock(settings.root, now=start + dt.timedelta(minutes=5)):   # a later daemon
+            status = {j["job"]: j for j in jobs_status(services.db, settings, now=start)["jobs"]}
+            assert status["ingest"]["status"] == "stale"
+            assert mark_interrupted(services, now=start + dt.timedelta(minutes=5)) == ["ingest"]
+        status = {j["job"]: j for j in jobs_status(services.db, settings, now=start)["jobs"]}
+        assert status["ingest"]["status"] == "interrupted"
+    finally:
+        services.close()
