@@ -10,6 +10,7 @@ them to exit codes (``ConfigError`` and ``UsageError`` -> 2, input failures -> 1
     ├── ConfigError            bad settings / companies / rules file (exit 2)
     │   └── RuleError          one rule is invalid: names the rule and the field
     ├── UsageError             bad command-line usage (exit 2)
+    │   └── QueryError         a SQL statement refused (not read-only) or invalid
     ├── InputError             one input (file, document, ticker) failed; others go on (exit 1)
     │   ├── DocumentError      a document could not be read or split (file, reason)
     │   ├── PriceDataError     a price file or response is malformed (file, line/column)
@@ -55,6 +56,10 @@ class RuleError(ConfigError):
 
 class UsageError(MetricsError):
     """The command line was used wrongly."""
+
+
+class QueryError(UsageError):
+    """A SQL statement was refused (it would write, or read files) or is invalid."""
 
 
 class InputError(MetricsError):

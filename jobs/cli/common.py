@@ -104,8 +104,24 @@ def rows_as_dicts(df: pl.DataFrame) -> list[dict[str, Any]]:
     return [{k: jsonable(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
 
 
-def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None) -> None:
-    """Write ``df`` to stdout as a rich table, CSV, one JSON array, or JSON lines."""
+def readable_float(v: float) -> str:
+    """A float as a table shows it: up to 4 decimals without trailing zeros, tiny or huge ones in
+    scientific notation (csv and json keep full precision)."""
+    if not math.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e15):
+        return f"{v:.4g}"
+    text = f"{v:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None, max_rows: int | None = None,
+         readable: bool = False) -> None:
+    """Write ``df`` to stdout as a rich table, CSV, one JSON array, or JSON lines.
+
+    Table format only: ``max_rows`` caps the rows shown (a note on stderr says how many were left
+    out) and ``readable`` rounds floats (``readable_float``).
+    """
     if fmt == "json":
         sys.stdout.write(json.dumps(rows_as_dicts(df), ensure_ascii=False) + "\n")
     elif fmt == "jsonl":
@@ -119,7 +135,14 @@ def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None) -> No
             w.writerow(["" if v is None else jsonable(v) for v in values])
         sys.stdout.write(buf.getvalue())
     else:
-        print_table(df.columns, df.iter_rows(), title=title)
+        shown = df if max_rows is None else df.head(max_rows)
+        rows: Iterable[Sequence[Any]] = shown.iter_rows()
+        if readable:
+            rows = ([readable_float(v) if isinstance(v, float) else v for v in r] for r in rows)
+        print_table(df.columns, rows, title=title)
+        if shown.height < df.height:
+            err.print(f"{df.height - shown.height} more row(s) not shown of {df.height} "
+                      "(--limit 0 shows all; --format csv or json gives all)", markup=False, highlight=False)
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,

@@ -22,7 +22,6 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from jobs.cli.common import AppContext, app_context, emit, err, jsonable, out, print_table, rows_as_dicts
 from metrics.errors import ConfigError, InputError, UsageError
 from metrics.log import get_logger
-from metrics.store.schema import DATASETS
 
 log = get_logger(__name__)
 
@@ -148,34 +147,23 @@ def prices_fetch(
 # -- query -------------------------------------------------------------------------------------
 
 
-def run_sql(app_ctx: AppContext, sql: str) -> pl.DataFrame:
-    """Run ``sql`` (polars SQL) over the datasets; ``UsageError`` for an invalid statement.
-
-    Retried once when a part file vanished under a concurrent compaction (see ``metrics.store.tables``).
-    """
-    for attempt in (1, 2):
-        ctx = pl.SQLContext({name: app_ctx.store.scan(name) for name in DATASETS}, eager=False)
-        try:
-            result = ctx.execute(sql)
-            return result.collect() if isinstance(result, pl.LazyFrame) else result
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
-        except (pl.exceptions.PolarsError, ValueError, TypeError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UsageError(f"SQL error: {first}") from e
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def query(
     ctx: typer.Context,
     sql: Annotated[str, typer.Argument(
-        metavar="SQL", help="polars SQL over facts, prices, alerts, documents.")],
+        metavar="SQL", help="polars SQL over facts, prices, alerts, documents (read-only: SELECT/WITH).")],
     fmt: Annotated[Literal["table", "csv", "json"], typer.Option(
         "--format", "-f", help="table, csv, or json (one array of row objects).")] = "table",
+    limit: Annotated[int, typer.Option(
+        "--limit", min=0, help="Table format: rows shown at most (0: all); csv and json give all.")] = 100,
 ) -> None:
-    """Run a SQL query over the tables facts, prices, alerts and documents."""
-    emit(run_sql(app_context(ctx), sql), fmt)
+    """Run a read-only SQL query over the tables facts, prices, alerts and documents.
+
+    Statements that would write (INSERT, DELETE, DROP, CREATE...) and functions that read files
+    (read_csv, read_parquet...) are refused with exit 2. Table output rounds floats for reading.
+    """
+    from metrics.store.query import query as run_query
+
+    emit(run_query(app_context(ctx).store, sql), fmt, max_rows=limit or None, readable=True)
 
 
 # -- compact -----------------------------------------------------------------------------------

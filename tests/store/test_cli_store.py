@@ -152,3 +152,53 @@ def test_sample_copy_keeps_its_licence() -> None:
     for folder, licence in pairs:
         base = PRICE_SAMPLES.parent / folder
         assert (base / licence).exists() and (base / "README.md").exists()
+
+
+@pytest.mark.parametrize(("sql", "words"), [
+    ("delete from prices where ticker = 'NVDA'", "DELETE is refused"),
+    ("DROP TABLE prices", "DROP is refused"),
+    ("insert into prices select * from prices", "INSERT is refused"),
+    ("create table t as select * from prices", "CREATE is refused"),
+    ("truncate prices", "TRUNCATE is refused"),
+    ("select * from read_csv('/etc/shadow')", "read_csv() reads files"),
+    ("select * from READ_PARQUET('/tmp/x.parquet')", "READ_PARQUET() reads files"),
+    ("select 1; delete from prices", "one statement at a time"),
+    ("show tables", "expected SELECT or WITH, found 'show'"),
+])
+def test_query_is_read_only(cli: Cli, sql: str, words: str) -> None:
+    """Statements that would write and functions that read files are refused with exit 2; nothing changes."""
+    assert cli("prices", "import", str(SAMPLE))[0] == 0
+    code, out, err = cli("query", sql)
+    assert (code, out) == (2, "")
+    assert words in err and "Traceback" not in err
+    code, out, _ = cli("query", "select count(*) as n from prices", "--format", "json")
+    assert json.loads(out) == [{"n": 490}]
+
+
+def test_query_literals_and_comments_are_not_keywords(cli: Cli) -> None:
+    """A word such as 'delete' inside a string or a comment does not make a query refused."""
+    assert cli("prices", "import", str(SAMPLE))[0] == 0
+    code, out, _ = cli("query", "select count(*) as n from prices where ticker <> 'drop; delete' -- update\n",
+                       "--format", "json")
+    assert code == 0 and json.loads(out) == [{"n": 490}]
+
+
+def test_query_table_rounds_floats_and_caps_rows(cli: Cli) -> None:
+    """The table shows rounded floats and at most --limit rows, with a note of how many were left out."""
+    assert cli("prices", "import", str(SAMPLE))[0] == 0
+    code, out, err = cli("query", "select ticker, close / 3 as third from prices order by ticker, date",
+                         "--limit", "5")
+    assert code == 0
+    assert "485 more row(s) not shown of 490" in err
+    numbers = [cell.strip() for line in out.splitlines() if "│" in line for cell in line.split("│")[2:3]]
+    assert numbers and all(len(n.partition(".")[2]) <= 4 for n in numbers if n and n != "third")
+
+
+def test_library_query_is_the_same_runner(store: Store) -> None:
+    """``metrics.query(store, sql)`` is the CLI's runner: same read-only contract, a DataFrame back."""
+    import metrics
+    from metrics.errors import QueryError
+
+    assert metrics.query(store, "select count(*) as n from prices").to_dicts() == [{"n": 0}]
+    with pytest.raises(QueryError, match="read-only"):
+        metrics.query(store, "delete from prices")
