@@ -22,6 +22,7 @@ from jobs.cli import alerts as cli_alerts
 from jobs.cli import daemon as cli_daemon
 from jobs.cli import extract as cli_extract
 from jobs.cli import rules as cli_rules
+from jobs.cli import status as cli_status
 from jobs.cli import store as cli_store
 from jobs.cli.common import AppContext, err
 from metrics.errors import ConfigError, MetricsError, UsageError
@@ -77,7 +78,7 @@ _CURRENT: list[AppContext] = []   # this invocation's context: error messages na
 # Commands that may create the store root; the others refuse a root that does not exist (a typo).
 CREATING_COMMANDS = frozenset({"daemon", "prices", "ingest", "store"})
 
-for module in (cli_store, cli_extract, cli_rules, cli_alerts, cli_daemon):
+for module in (cli_store, cli_extract, cli_rules, cli_alerts, cli_daemon, cli_status):
     module.register(app)
 
 

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from jobs.cli.common import AppContext, OutputFormat, app_context, emit, err
-from jobs.cli.store import add_status_section
+from jobs.cli.common import AppContext, OutputFormat, app_context, emit, err, parse_utc
 from metrics.alerting.state import StateDB, delivery_status
 from metrics.errors import ConfigError, UsageError
 
@@ -45,16 +44,6 @@ def _now() -> dt.datetime:
 
 def _db(ctx: typer.Context) -> StateDB:
     return app_context(ctx).open_db()
-
-
-def parse_utc(text: str, option: str) -> dt.datetime:
-    """``option``'s ISO 8601 date (midnight) or time (``2026-05-29T21:00:00Z``), in UTC; a date or
-    time without zone is taken as UTC."""
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError as e:
-        raise UsageError(f"{option}: not an ISO 8601 date or time: {text!r}") from e
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def parse_until(text: str, *, now: dt.datetime) -> dt.datetime:
@@ -254,9 +243,6 @@ def deliveries_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
         return delivery_status(db)
     finally:
         db.close()
-
-
-add_status_section("deliveries", deliveries_section)
 
 
 def register(app: typer.Typer) -> None:

@@ -88,6 +88,27 @@ def app_context(ctx: typer.Context) -> AppContext:
     return obj
 
 
+def parse_date(text: str, option: str) -> dt.date:
+    """``option``'s ISO date (``2026-05-29``); ``UsageError`` naming the option otherwise.
+
+    The one date parser of the command line (with ``parse_utc`` for times).
+    """
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{option}: not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def parse_utc(text: str, option: str) -> dt.datetime:
+    """``option``'s ISO 8601 date (midnight) or time (``2026-05-29T21:00:00Z``), in UTC; a date or
+    time without zone is taken as UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError as e:
+        raise UsageError(f"{option}: not an ISO 8601 date or time: {text!r}") from e
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def jsonable(v: Any) -> Any:
     """A scalar as JSON and tables show it: dates ISO, datetimes ISO with ``Z``, NaN as null."""
     if isinstance(v, dt.datetime):

@@ -11,9 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from jobs.cli.alerts import parse_utc
-from jobs.cli.common import AppContext, app_context, err
-from jobs.cli.store import add_status_section
+from jobs.cli.common import AppContext, app_context, err, parse_utc
 from metrics.errors import UsageError
 
 
@@ -53,9 +51,6 @@ def jobs_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
         return jobs_status(db, app_ctx.settings, now=now)
     finally:
         db.close()
-
-
-add_status_section("jobs", jobs_section)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,26 +9,18 @@ evaluation per trading day at the close, and prints every state change (``pendin
 
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from jobs.cli.common import app_context, emit, err, out
+from jobs.cli.common import app_context, emit, err, out, parse_date
 from metrics.errors import ConfigError, UsageError
 
 rules_app = typer.Typer(
     help="Threshold rules: validate a rules file, backtest rules over history.", no_args_is_help=True
 )
-
-
-def _parse_date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 @rules_app.command("check")
@@ -78,7 +70,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")
-    start, end = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     if end < start:
         raise UsageError("--to is before --from")
     app_ctx = app_context(ctx)

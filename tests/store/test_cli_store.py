@@ -126,18 +126,29 @@ def test_status_reports_a_damaged_part(cli: Cli) -> None:
     assert json.loads(out)[0]["n"] >= 42
 
 
-def test_status_sections_can_be_added(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another area's section appears in status; one that fails shows its error, not a crash."""
-    from jobs.cli import store as cli_store
+def test_status_lists_its_sections_and_survives_a_broken_one(cli: Cli,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Status prints its explicit sections in order; one that fails shows its error, not a crash."""
+    from jobs.cli import status as cli_status
 
-    monkeypatch.setattr(cli_store, "STATUS_SECTIONS", list(cli_store.STATUS_SECTIONS))
-    cli_store.add_status_section("queue", lambda app_ctx, now: {"queued": 3, "dead": []})
-    cli_store.add_status_section("broken", lambda app_ctx, now: 1 / 0)
-    cli.root.mkdir()
+    assert [name for name, _ in cli_status.SECTIONS] == [
+        "datasets", "damaged_parts", "failed_documents", "prices", "jobs", "deliveries"]
+    broken = ("broken", lambda app_ctx, now: 1 / 0)
+    monkeypatch.setattr(cli_status, "SECTIONS", [*cli_status.SECTIONS, broken])
+    assert cli("prices", "import", str(SAMPLE))[0] == 0
     code, out, _ = cli("status", "--format", "json")
     status = json.loads(out)
-    assert code == 0 and status["queue"] == {"queued": 3, "dead": []}
+    assert code == 0 and list(status) == [name for name, _ in cli_status.SECTIONS]
     assert "ZeroDivisionError" in status["broken"]["error"]
+    nyse = {row["exchange"]: row for row in status["prices"]}["XNYS"]
+    assert nyse["newest_bar"] == "2026-05-29" and nyse["age_days"] > 0 and nyse["with_bars"] > 0
+
+
+def test_status_never_creates_a_store_on_a_typo(cli: Cli) -> None:
+    """Status on a root that does not exist says so (exit 2) and creates nothing."""
+    code, out, err = cli("status")
+    assert (code, out) == (2, "") and "no store here" in err
+    assert not cli.root.exists()
 
 
 def test_import_of_a_missing_file_is_named(cli: Cli, tmp_path: Path) -> None:

@@ -159,5 +159,5 @@ def test_currency_is_decided_once_registry_then_suffix(tmp_path: Path, name: str
 
 def test_unknown_suffix_without_currency_is_refused(tmp_path: Path) -> None:
     """A symbol whose suffix says no currency, unknown to the registry, is an error, not USD."""
-    with pytest.raises(PriceDataError, match="no currency for ABC.XX"):
+    with pytest.raises(PriceDataError, match=r"no currency for ABC\.XX"):
         import_price_file(write(tmp_path, "ABC.XX.csv", HEADER + GOOD), now=NOW)

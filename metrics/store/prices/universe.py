@@ -18,7 +18,7 @@ The registry is taken structurally (``Listing``): this package knows nothing of 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -91,7 +91,7 @@ def price_cache_dir(root: Path) -> Path:
     return Path(root) / CACHE_DIR
 
 
-def freshness(store: Store, groups: dict[str, Sequence[str]], *, now: dt.datetime) -> list[dict[str, Any]]:
+def freshness(store: Store, groups: Mapping[str, Sequence[str]], *, now: dt.datetime) -> list[dict[str, Any]]:
     """Per exchange: tickers, those with bars, the newest bar, its age in days and the stalest ticker.
 
     ``groups`` is ``tickers_by_exchange``'s result; tickers the store has bars of but no group names
@@ -101,7 +101,7 @@ def freshness(store: Store, groups: dict[str, Sequence[str]], *, now: dt.datetim
               .collect())
     last = dict(zip(latest.get_column("ticker").to_list(), latest.get_column("last").to_list(), strict=True))
     named = {t for ts in groups.values() for t in ts}
-    rows_of = dict(groups)
+    rows_of: dict[str, Sequence[str]] = dict(groups)
     others = sorted(set(last) - named)
     if others:
         rows_of["other"] = others
