@@ -76,7 +76,7 @@ def _root(
 _CURRENT: list[AppContext] = []   # this invocation's context: error messages name its store root
 
 # Commands that may create the store root; the others refuse a root that does not exist (a typo).
-CREATING_COMMANDS = frozenset({"daemon", "prices", "ingest", "store"})
+CREATING_COMMANDS = frozenset({"daemon", "prices", "ingest", "store", "silence"})
 
 for module in (cli_store, cli_extract, cli_rules, cli_alerts, cli_daemon, cli_status):
     module.register(app)

@@ -13,8 +13,17 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from jobs.cli.common import AppContext, OutputFormat, app_context, emit, err, parse_utc
-from metrics.alerting.state import StateDB, delivery_status
+from jobs.cli.common import (
+    AppContext,
+    OutputFormat,
+    app_context,
+    emit,
+    err,
+    parse_utc,
+    unknown_entities,
+    warn,
+)
+from metrics.alerting.state import NOTIFICATION_STATUSES, StateDB, delivery_status
 from metrics.errors import ConfigError, UsageError
 
 STATES = ("inactive", "pending", "firing")
@@ -142,6 +151,8 @@ def silence_add(
         assert until is not None
         expires = parse_until(until, now=now)
     _check_rule_known(ctx, rule)
+    if entity is not None and unknown_entities(app_context(ctx), [entity]):
+        warn(f"--entity {entity!r} is neither in the store nor in the registry (silenced anyway)")
     db = _db(ctx)
     try:
         s = db.add_silence(rule, entity, reason.strip(), now=now, expires_at=expires)
@@ -207,6 +218,8 @@ def outbox_list(
     fmt: FormatOpt = "table",
 ) -> None:
     """List notifications of the outbox, newest first."""
+    if status is not None and status not in NOTIFICATION_STATUSES:
+        raise UsageError(f"--status {status!r}: use one of {', '.join(NOTIFICATION_STATUSES)}")
     db = _db(ctx)
     try:
         rows = [{k: n.get(k) for k in OUTBOX_COLUMNS} for n in db.notifications(status=status, limit=limit)]

@@ -80,6 +80,31 @@ class AppContext:
         return open_db(self.settings.database_url)
 
 
+def unknown_entities(app_ctx: AppContext, entities: Iterable[str]) -> list[str]:
+    """Those of ``entities`` that neither the registry (names, tickers, aliases) nor the store (price
+    tickers, fact entities and tickers) knows: most likely typos, worth a warning."""
+    from metrics.extraction.entities import Registry
+
+    wanted = [e for e in dict.fromkeys(entities) if e]
+    path = app_ctx.settings.companies_file
+    registry = Registry.load(path) if path.exists() else None
+    left = [e for e in wanted if registry is None or registry.get(e) is None]
+    if not left or not app_ctx.settings.root.is_dir():
+        return left
+    store = app_ctx.store
+    known: set[str] = set()
+    known.update(str(t).upper() for t in
+                 store.scan("prices").select("ticker").unique().collect().get_column("ticker").to_list())
+    facts = store.scan("facts").select("entity", "ticker").unique().collect()
+    known.update(str(v).upper() for col in ("entity", "ticker") for v in facts.get_column(col).to_list() if v)
+    return [e for e in left if e.upper() not in known]
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr (the command goes on)."""
+    err.print(f"warning: {message}", markup=False, highlight=False)
+
+
 def app_context(ctx: typer.Context) -> AppContext:
     """The ``AppContext`` the root callback put on the click context."""
     obj = ctx.find_root().obj

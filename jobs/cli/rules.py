@@ -15,8 +15,9 @@ from typing import Annotated, Literal
 
 import typer
 
-from jobs.cli.common import app_context, emit, err, out, parse_date
+from jobs.cli.common import app_context, emit, err, out, parse_date, unknown_entities, warn
 from metrics.errors import ConfigError, UsageError
+from metrics.store.calendars import canonical
 
 rules_app = typer.Typer(
     help="Threshold rules: validate a rules file, backtest rules over history.", no_args_is_help=True
@@ -40,6 +41,12 @@ def check(
             err.print(f"error: {e}", markup=False, highlight=False)
         raise ConfigError(f"{len(errors)} error(s) in the rules file", source=path)
     rules = load_rules(path, channels=list(settings.channels))
+    named = [e for r in rules for e in (r.entities or ())]
+    unknown = set(unknown_entities(app_ctx, named))
+    for r in rules:
+        for name in (r.entities or ()):
+            if name in unknown:
+                warn(f"{path}: rule {r.name!r}: entity {name!r} is neither in the store nor in the registry")
     out.print(f"{path}: {len(rules)} rule(s) OK", markup=False, highlight=False)
 
 
@@ -70,6 +77,12 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")
+    if calendar is not None:
+        try:
+            canonical(calendar)
+        except ConfigError as e:
+            raise UsageError(f"--calendar {calendar!r}: not an exchange calendar (an ISO MIC such as XNYS, "
+                             "XKRX, XHKG)") from e
     start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     if end < start:
         raise UsageError("--to is before --from")

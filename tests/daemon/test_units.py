@@ -245,3 +245,41 @@ def test_a_run_left_running_by_a_killed_daemon_is_stale_then_interrupted(tmp_pat
         assert status["ingest"]["status"] == "interrupted"
     finally:
         services.close()
+
+
+def test_ingest_job_isolates_a_bad_document_and_skips_links_out_of_the_inbox(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A broken document fails alone (recorded with its reason), a symlink out of the inbox is skipped."""
+    import json
+    import shutil
+
+    from jobs import ingest
+    from tests.conftest import PROJECT
+    from jobs.services import build_services
+    from metrics.settings import Settings
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "good.txt").write_text("Nvidia said revenue rose to $35.1 billion in the quarter.\n",
+                                    encoding="utf-8")
+    (inbox / "bad.md").write_text("---\ntitle: Quarter\ndate: 2025-13-45\n---\nRevenue rose.\n",
+                                  encoding="utf-8")
+    secret = tmp_path / "outside.txt"
+    secret.write_text("Nvidia revenue was $1 billion, says a file outside the inbox.\n", encoding="utf-8")
+    (inbox / "link.txt").symlink_to(secret)
+    shutil.copy(PROJECT / "config" / "companies.toml", tmp_path / "companies.toml")
+    settings = Settings(root=tmp_path / "root", config=tmp_path, inbox=inbox)
+    services = build_services(settings)
+    try:
+        capsys.readouterr()
+        summary = ingest.run(services, now=dt.datetime(2026, 5, 22, 20, 30, tzinfo=UTC))
+        assert summary["documents"] == 1 and summary["failed"] == 1 and summary["facts"] >= 1
+        assert "bad.md" in summary["failures"][0]
+        failed = services.store.failed_documents()
+        assert [Path(d.path).name for d in failed] == ["bad.md"] and failed[0].error
+        paths = services.store.scan("documents").collect().get_column("path").to_list()
+        assert not any("link.txt" in p or "outside" in p for p in paths)
+        events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        assert any(e["event"] == "ingest.outside_folder" and e["path"].endswith("link.txt") for e in events)
+    finally:
+        services.close()
