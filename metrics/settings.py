@@ -152,17 +152,16 @@ class WebhookChannel(Strict):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value.strip()
 
-    @field_validator("secret")
-    @classmethod
-    def _secret(cls, value: SecretStr) -> SecretStr:
-        raw = value.get_secret_value().strip().removeprefix("whsec_")
-        try:
-            key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("not whsec_<base64> (the secret is not shown)") from None
-        if not key:
-            raise ValueError("empty once base64-decoded")
-        return value
+
+
+def secret_problem(secret: SecretStr) -> str | None:
+    """Why a webhook secret is not ``whsec_<base64>`` (None when it is); never shows the secret."""
+    raw = secret.get_secret_value().strip().removeprefix("whsec_")
+    try:
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return "not whsec_<base64> (the secret is not shown)"
+    return None if key else "empty once base64-decoded"
 
 
 Channel = Annotated[LogChannel | EmailChannel | WebhookChannel, Field(discriminator="type")]
@@ -398,6 +397,13 @@ def load_settings(config: Path | str | None = None, *, env: Mapping[str, str] | 
     env_token = _ENV.set(usable)
     try:
         settings = Settings(**given)
+        errors: list[Any] = [  # checked here, not by the model: a notifier built alone says it itself
+            {"loc": ("channels", name, "secret"), "msg": why, "input": None}
+            for name, cfg in settings.channels.items()
+            if isinstance(cfg, WebhookChannel) and (why := secret_problem(cfg.secret)) is not None]
+        if errors:
+            problems += _describe(errors, env=usable, given=given, flags=flag_names,
+                                  toml_path=toml_path if toml_data else None, toml_data=toml_data)
     except ValidationError as e:  # every problem at once: the environment's and the validation's
         problems += _describe(e.errors(), env=usable, given=given, flags=flag_names,
                               toml_path=toml_path if toml_data else None, toml_data=toml_data)

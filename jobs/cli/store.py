@@ -116,9 +116,14 @@ def prices_fetch(
         report = update_prices(app_ctx.store, source, tickers, now=now, start=first, end=last)
     for error in report.errors.values():
         _fail(str(error))
+    if report.deferred:
+        shown = ", ".join(report.deferred[:10]) + (" ..." if len(report.deferred) > 10 else "")
+        _fail(f"price source unreachable ({report.unreachable}): {len(report.deferred)} ticker(s) not asked: "
+              f"{shown}; try again when online")
     err.print(f"fetched {report.rows} bars for {len(report.frames)} ticker(s); {len(report.skipped)} up to "
-              f"date; {len(report.errors)} failed", markup=False, highlight=False)
-    if report.errors:
+              f"date; {len(report.errors)} failed; {len(report.deferred)} deferred",
+              markup=False, highlight=False)
+    if report.errors or report.deferred:
         raise typer.Exit(1)
 
 
