@@ -129,22 +129,25 @@ def update_prices(store: Store, source: PriceSource, tickers: Iterable[str], *, 
     wanted = sorted(set(tickers))
     report = FetchReport()
     ranges = missing_ranges(store, wanted, start=start, end=last_day)
-    breaker = Breaker()             # across the date-range groups too: each fetch call has its own
+    breaker = Breaker()             # across calls: the source is asked a few tickers at a time
     for (first, last), group in sorted(ranges.items()):
-        if report.unreachable is not None:      # the breaker opened: ask nothing more this run
-            report.deferred.extend(t for t in group if t not in report.errors)
-            continue
-        part = source.fetch(group, first, last)
-        for ticker, frame in part.frames.items():
-            before = report.frames.get(ticker)
-            report.frames[ticker] = frame if before is None else pl.concat([before, frame])
-        report.errors.update(part.errors)
-        report.deferred.extend(part.deferred)
-        for ticker in group:
-            if ticker in part.errors or ticker in part.frames:
-                breaker.record(part.errors.get(ticker))
-        report.unreachable = report.unreachable or part.unreachable or (
-            breaker.reason if breaker.open else None)
+        todo = list(group)
+        while todo:
+            if report.unreachable is not None:      # the breaker opened: ask nothing more this run
+                report.deferred.extend(todo)
+                break
+            chunk, todo = todo[:breaker.limit - breaker.count], todo[breaker.limit - breaker.count:]
+            part = source.fetch(chunk, first, last)
+            for ticker, frame in part.frames.items():
+                before = report.frames.get(ticker)
+                report.frames[ticker] = frame if before is None else pl.concat([before, frame])
+            report.errors.update(part.errors)
+            report.deferred.extend(part.deferred)
+            for ticker in chunk:
+                if ticker in part.errors or ticker in part.frames:
+                    breaker.record(part.errors.get(ticker))
+            report.unreachable = report.unreachable or part.unreachable or (
+                breaker.reason if breaker.open else None)
     report.deferred = sorted(set(report.deferred) - set(report.errors) - set(report.frames))
     asked = {t for group in ranges.values() for t in group}
     report.skipped.extend(t for t in wanted if t not in asked)
