@@ -254,9 +254,9 @@ def test_ingest_job_isolates_a_bad_document_and_skips_links_out_of_the_inbox(
     import shutil
 
     from jobs import ingest
-    from tests.conftest import PROJECT
     from jobs.services import build_services
     from metrics.settings import Settings
+    from tests.conftest import PROJECT
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

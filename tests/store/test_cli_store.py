@@ -213,3 +213,9 @@ def test_library_query_is_the_same_runner(store: Store) -> None:
     assert metrics.query(store, "select count(*) as n from prices").to_dicts() == [{"n": 0}]
     with pytest.raises(QueryError, match="read-only"):
         metrics.query(store, "delete from prices")
+
+
+def test_version_is_printed(cli: Cli) -> None:
+    """`metrics --version` prints the installed version and exits 0."""
+    code, out, _ = cli("--version")
+    assert code == 0 and out.startswith("metrics ") and out.strip() != "metrics"
