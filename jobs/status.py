@@ -19,7 +19,7 @@ from metrics.alerting.state import StateDB
 from metrics.settings import Settings
 
 SUMMARY_KEYS = ("documents", "facts", "rows", "tickers", "evaluated", "transitions", "notifications",
-                "delivered", "retried", "dead", "failed")
+                "delivered", "retried", "dead", "failed", "deferred")
 
 
 STALE = "stale"
