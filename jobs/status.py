@@ -62,6 +62,7 @@ def jobs_status(db: StateDB, settings: Settings, *, now: dt.datetime) -> dict[st
             "lag_s": round(lag, 1) if lag is not None else None,
             "overdue": bool(lag is not None and kind in every and lag > 2 * every[kind]),
             "counts": counts,
+            "failed_inputs": "; ".join(str(f)[:200] for f in (summary.get("failures") or [])[:3]) or None,
             "error": summary.get("error") or summary.get("rules_error") or (
                 "no daemon is running this job: it was killed (kill -9, power loss) before it finished"
                 if status == STALE else None),
