@@ -256,21 +256,20 @@ _CHANNEL_TYPES = frozenset({"log", "email", "webhook"})
 _SECRET_WORDS = ("secret", "password", "token", "key")
 
 
-def _annotation_is_complex(path: list[str]) -> bool | None:
-    """Whether the setting at ``path`` takes a JSON value from the environment (lists, dicts, models).
-
-    None when ``path`` names no setting (a channel's name, an unknown key: left to validation).
-    """
+def _annotation(path: list[str]) -> Any:
+    """The type of the setting at ``path`` (None when ``path`` names none: a channel's name, a typo)."""
     model: Any = Settings
-    annotation: Any = None
     for part in path:
         fields = getattr(model, "model_fields", None)
         if fields is None or part not in fields:
             return None
-        annotation = fields[part].annotation
-        model = annotation
-    origin = typing.get_origin(annotation)
-    if origin in (list, dict, set, tuple):
+        model = fields[part].annotation
+    return model
+
+
+def _takes_json(annotation: Any) -> bool:
+    """Whether the environment gives this type as JSON (lists, tables, nested settings)."""
+    if typing.get_origin(annotation) in (list, dict, set, tuple):
         return True
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
@@ -290,21 +289,15 @@ def _check_environment(env: Mapping[str, str]) -> list[str]:
         if path[0].upper() not in fields:
             problems.append(f"{key}: no such setting")
             continue
-        if _annotation_is_complex(path):
+        annotation = _annotation(path)
+        if annotation is not None and _takes_json(annotation):
             try:
                 json.loads(value)
             except ValueError:
-                kind = "list" if typing.get_origin(_annotation(path)) is list else "JSON object"
+                kind = "list" if typing.get_origin(annotation) is list else "JSON object"
                 example = ' (e.g. \'["NVDA", "MSFT"]\')' if kind == "list" else ""
                 problems.append(f"{key}: not a JSON {kind}{example}: {_shown(key, value)}")
     return problems
-
-
-def _annotation(path: list[str]) -> Any:
-    model: Any = Settings
-    for part in path:
-        model = model.model_fields[part].annotation
-    return model
 
 
 def _shown(key: str, value: Any) -> str:
