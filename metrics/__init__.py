@@ -25,6 +25,7 @@ from metrics.errors import (
     LockTimeout,
     MetricsError,
     PriceDataError,
+    QueryError,
     RuleError,
     StoreError,
 )
@@ -35,6 +36,7 @@ from metrics.extraction.ingest import IngestReport, ingest_paths
 from metrics.settings import Settings, load_settings
 from metrics.store.fx import to_usd
 from metrics.store.prices import FetchReport, PriceSource, update_prices
+from metrics.store.query import query
 from metrics.store.tables import Store, open_store
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "MetricsError",
     "PriceDataError",
     "PriceSource",
+    "QueryError",
     "Registry",
     "Rule",
     "RuleError",
@@ -74,6 +77,7 @@ __all__ = [
     "load_settings",
     "open_db",
     "open_store",
+    "query",
     "read_document",
     "run_tick",
     "split_articles",

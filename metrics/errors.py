@@ -10,6 +10,7 @@ them to exit codes (``ConfigError`` and ``UsageError`` -> 2, input failures -> 1
     ├── ConfigError            bad settings / companies / rules file (exit 2)
     │   └── RuleError          one rule is invalid: names the rule and the field
     ├── UsageError             bad command-line usage (exit 2)
+    │   └── QueryError         a SQL statement refused (not read-only) or invalid
     ├── InputError             one input (file, document, ticker) failed; others go on (exit 1)
     │   ├── DocumentError      a document could not be read or split (file, reason)
     │   ├── PriceDataError     a price file or response is malformed (file, line/column)
@@ -58,6 +59,10 @@ class UsageError(MetricsError):
     """The command line was used wrongly."""
 
 
+class QueryError(UsageError):
+    """A SQL statement was refused (it would write, or read files) or is invalid."""
+
+
 class InputError(MetricsError):
     """One input failed; the others are processed. ``source`` names it, ``line``/``column`` where."""
 
@@ -84,10 +89,12 @@ class PriceDataError(InputError):
 
 
 class FetchError(InputError):
-    """A price source failed for one ticker."""
+    """A price source failed for one ticker; ``unreachable`` when the source itself could not be
+    reached (DNS, refused connection, timeout): the next tickers would likely fail the same way."""
 
-    def __init__(self, message: str, *, ticker: str) -> None:
+    def __init__(self, message: str, *, ticker: str, unreachable: bool = False) -> None:
         self.ticker = ticker
+        self.unreachable = unreachable
         super().__init__(message, source=f"ticker {ticker}")
 
 

@@ -19,7 +19,7 @@ import polars as pl
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jobs.cli.common import OutputFormat, app_context, emit, err
+from jobs.cli.common import OutputFormat, app_context, emit, err, parse_date
 from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
 from metrics.errors import UsageError
 from metrics.extraction.entities import Registry
@@ -103,14 +103,7 @@ def facts(  # noqa: PLR0917 - typer maps each option to a parameter
     store = pinned_store(app_ctx, version, as_of_commit)
     if metric is not None and metric not in METRICS:
         raise UsageError(f"--metric {metric!r}: not a known metric (one of {', '.join(METRICS)})")
-    if as_of is not None:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError as e:
-            raise UsageError(f"--as-of {as_of!r}: not an ISO date (YYYY-MM-DD)") from e
-        lf = store.facts_as_of(day)
-    else:
-        lf = store.scan("facts")
+    lf = store.facts_as_of(parse_date(as_of, "--as-of")) if as_of is not None else store.scan("facts")
     if entity is not None:
         company = _registry(ctx).get(entity)
         names = {entity.casefold()} | ({company.name.casefold()} if company else set())

@@ -9,27 +9,20 @@ evaluation per trading day at the close, and prints every state change (``pendin
 
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from jobs.cli.common import app_context, emit, err, out
+from jobs.cli.common import app_context, emit, err, out, parse_date, unknown_entities, warn
 from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
 from metrics.errors import ConfigError, UsageError
+from metrics.store.calendars import canonical
 
 rules_app = typer.Typer(
     help="Threshold rules: validate a rules file, backtest rules over history.", no_args_is_help=True
 )
-
-
-def _parse_date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 @rules_app.command("check")
@@ -49,6 +42,12 @@ def check(
             err.print(f"error: {e}", markup=False, highlight=False)
         raise ConfigError(f"{len(errors)} error(s) in the rules file", source=path)
     rules = load_rules(path, channels=list(settings.channels))
+    named = [e for r in rules for e in (r.entities or ())]
+    unknown = set(unknown_entities(app_ctx, named))
+    for r in rules:
+        for name in (r.entities or ()):
+            if name in unknown:
+                warn(f"{path}: rule {r.name!r}: entity {name!r} is neither in the store nor in the registry")
     out.print(f"{path}: {len(rules)} rule(s) OK", markup=False, highlight=False)
 
 
@@ -81,7 +80,13 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")
-    start, end = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
+    if calendar is not None:
+        try:
+            canonical(calendar)
+        except ConfigError as e:
+            raise UsageError(f"--calendar {calendar!r}: not an exchange calendar (an ISO MIC such as XNYS, "
+                             "XKRX, XHKG)") from e
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     if end < start:
         raise UsageError("--to is before --from")
     app_ctx = app_context(ctx)
