@@ -58,8 +58,10 @@ def test_read_only_store_is_one_line_naming_the_file(small_disk: Path, capsys: p
     good = PROJECT / "tests" / "bad_inputs" / "files" / "prices" / "GOOD.csv"
     assert run_cli(["--root", str(root), "--config", config, "prices", "import", str(good)],
                    capsys, monkeypatch)[0] == 0
+    other = small_disk / "OTHER.csv"  # new bars: a write is needed (the same bars again would change nothing)
+    other.write_bytes(good.read_bytes())
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    code, _, err = run_cli(["--root", str(root), "--config", config, "prices", "import", str(good)],
+    code, _, err = run_cli(["--root", str(root), "--config", config, "prices", "import", str(other)],
                            capsys, monkeypatch)
     assert code == 2 and "Traceback" not in err
     assert f"error: {root}" in err and "Read-only file system" in err
