@@ -274,3 +274,19 @@ def test_damaged_file_is_skipped_named_and_reported(store: Store) -> None:
     status = store.status()
     assert [d.path for d in status.damaged] == [bad]
     assert next(d for d in status.datasets if d.name == "prices").rows == 1
+
+
+def test_s3_settings_reach_delta_rs_and_the_secret_is_never_shown(tmp_path: Path) -> None:
+    """store.* settings become delta-rs storage options; the secret stays out of reprs and settings dumps."""
+    from metrics.settings import load_settings
+
+    settings = load_settings(tmp_path, env={}, root=tmp_path, store={
+        "url": "s3://bucket/prefix", "endpoint_url": "http://127.0.0.1:9", "region": "eu-west-1",
+        "access_key_id": "AKID", "secret_access_key": "very-secret", "allow_http": True})
+    store = Store.from_settings(settings)
+    assert store.remote and store.root == "s3://bucket/prefix"
+    assert store.storage_options["AWS_SECRET_ACCESS_KEY"] == "very-secret"
+    assert store.storage_options["AWS_ALLOW_HTTP"] == "true"
+    assert store.storage_options["conditional_put"] == "etag"
+    assert "very-secret" not in repr(store) + repr(settings) + str(settings.model_dump())
+    assert Store.from_settings(load_settings(tmp_path, env={}, root=tmp_path)).root == tmp_path
