@@ -520,16 +520,11 @@ class Store:
     def prices_as_of(self, date: dt.date) -> pl.LazyFrame:
         """The latest bar of every ticker dated on or before ``date`` (one row per ticker).
 
-        Reads the newest years first and stops going back once every ticker has its bar (on an
-        object store: one pass over the files up to that year)."""
+        Reads the newest years first and stops going back once every ticker has its bar."""
         table = self._load("prices")
         if table is None:
             return pl.LazyFrame(schema=DATASETS["prices"].schema)
         files = self._file_list("prices", table).frame.filter(pl.col("year") <= date.year)
-        newest = pl.col("date") == pl.col("date").max().over("ticker")
-        if self.remote:   # one pass: on an object store round trips cost more than the rows read
-            upto = self._scan_files("prices", files).filter(pl.col("date") <= date)
-            return upto.filter(newest).sort("ticker")
         missing = set(self._scan_files("prices", files).select(pl.col("ticker").unique()).collect()
                       .get_column("ticker").to_list())
         found: list[pl.DataFrame] = []
@@ -538,6 +533,7 @@ class Store:
                 break
             cond = (pl.col("date") <= date) & pl.col("ticker").is_in(sorted(missing))
             part = self._scan_files("prices", files.filter(pl.col("year") == year)).filter(cond)
+            newest = pl.col("date") == pl.col("date").max().over("ticker")
             latest = part.filter(newest).collect()
             found.append(latest)
             missing -= set(latest.get_column("ticker").to_list())
