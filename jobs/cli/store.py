@@ -100,10 +100,11 @@ def prices_import(
             progress.advance(task)
         progress.update(task, description="writing")
         rows = sum(f.height for f in frames)
-        if frames:
-            app_ctx.store.append("prices", pl.concat(frames), now=now)
+        written = app_ctx.store.append("prices", pl.concat(frames), now=now) if frames else None
+    changes = (f" ({written.inserted} new, {written.updated} changed, {written.unchanged} unchanged)"
+               if written else "")
     log.info("prices.imported", files=len(frames), rows=rows, failed=failed)
-    err.print(f"imported {rows} bars from {len(frames)} file(s); {failed} failed",
+    err.print(f"imported {rows} bars from {len(frames)} file(s){changes}; {failed} failed",
               markup=False, highlight=False)
     if failed:
         raise typer.Exit(1)

@@ -274,3 +274,37 @@ def test_damaged_file_is_skipped_named_and_reported(store: Store) -> None:
     status = store.status()
     assert [d.path for d in status.damaged] == [bad]
     assert next(d for d in status.datasets if d.name == "prices").rows == 1
+
+
+def test_s3_settings_reach_delta_rs_and_the_secret_is_never_shown(tmp_path: Path) -> None:
+    """store.* settings become delta-rs storage options; the secret stays out of reprs and settings dumps."""
+    from metrics.settings import load_settings
+
+    settings = load_settings(tmp_path, env={}, root=tmp_path, store={
+        "url": "s3://bucket/prefix", "endpoint_url": "http://127.0.0.1:9", "region": "eu-west-1",
+        "access_key_id": "AKID", "secret_access_key": "very-secret", "allow_http": True})
+    store = Store.from_settings(settings)
+    assert store.remote and store.root == "s3://bucket/prefix"
+    assert store.storage_options["AWS_SECRET_ACCESS_KEY"] == "very-secret"
+    assert store.storage_options["AWS_ALLOW_HTTP"] == "true"
+    assert store.storage_options["conditional_put"] == "etag"
+    assert "very-secret" not in repr(store) + repr(settings) + str(settings.model_dump())
+    assert Store.from_settings(load_settings(tmp_path, env={}, root=tmp_path)).root == tmp_path
+
+
+def test_a_commit_that_lost_the_race_is_recognised_as_a_conflict(store: Store) -> None:
+    """A MERGE planned on a stale snapshot raises delta-rs's conflict, which the writers retry."""
+    from deltalake import DeltaTable
+
+    from metrics.store.tables import _is_conflict
+
+    store.append("prices", bars("A", [D0]), now=NOW)
+    stale = DeltaTable(store.table_uri("prices"))
+    store.append("prices", bars("A", [D0], 2.0), now=NOW)            # a concurrent writer wins
+    source = bars("A", [D0], 3.0).with_columns(pl.lit(D0.year, pl.Int32).alias("year"))
+    with pytest.raises(Exception) as info:
+        (stale.merge(source, "t.ticker = s.ticker AND t.date = s.date AND t.year = s.year",
+                     source_alias="s", target_alias="t")
+         .when_matched_update_all().when_not_matched_insert_all().execute())
+    assert _is_conflict(info.value)
+    assert store.scan("prices").collect()["close"].to_list() == [2.0]
