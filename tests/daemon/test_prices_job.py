@@ -152,3 +152,24 @@ def test_unreachable_source_trips_the_breaker_and_defers_the_rest(
         assert len(unreachable) == 1 and unreachable[0]["tickers"] == "DDD,EEE,FFF,GGG"
     finally:
         services.close()
+
+
+def test_a_bad_bar_from_yahoo_is_dropped_and_logged(yahoo: YahooReplay,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A zero close in Yahoo's answer is never stored: that bar is dropped with a warning, the rest kept."""
+    import json
+
+    from tests.store.conftest import recorded_body
+
+    body = recorded_body("AAPL")
+    quote = body["chart"]["result"][0]["indicators"]["quote"][0]
+    quote["close"][5] = 0
+    yahoo.add_chart("ZERO", body)
+    source = YahooSource(yahoo.session, cache_dir=yahoo.cache_dir)
+    capsys.readouterr()
+    report = source.fetch(["ZERO"], dt.date(2020, 8, 31), dt.date(2020, 11, 6))
+    assert report.frames["ZERO"].height == 48
+    assert report.frames["ZERO"].filter(pl.col("close") <= 0).height == 0
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    refused = [e for e in events if e["event"] == "prices.bar_refused"]
+    assert len(refused) == 1 and refused[0]["column"] == "close"

@@ -3,8 +3,11 @@
 ``YahooSource.fetch`` asks the chart endpoint per ticker with ``auto_adjust=False`` (raw close and
 adjusted close, not back-adjusted OHLC), takes the currency from the response metadata, and dates each
 bar by its day in the exchange's own time zone. A ticker whose response fails or is malformed gets a
-``FetchError`` and the others go on. Rate limits (HTTP 429, ``YFRateLimitError``) are retried with
-exponential backoff and jitter, the one retry policy of this adapter (``_retrying``).
+``FetchError`` and the others go on. A bar that fails ``checks.first_problem`` (a zero or non-finite
+price, high below low) is dropped and logged (``prices.bar_refused``); more than
+``MAX_REFUSED_BARS`` of them refuse the whole response. Rate limits (HTTP 429,
+``YFRateLimitError``) are retried with exponential backoff and jitter, the one retry policy of this
+adapter (``_retrying``).
 
 Offline: a ticker that fails because Yahoo cannot be reached (DNS, refused connection, timeout) is
 marked ``unreachable``; after ``BREAKER_AFTER`` in a row the remaining tickers are ``deferred``.
@@ -36,6 +39,8 @@ from metrics.store.prices.checks import first_problem
 from metrics.store.schema import PRICES, conform
 
 log = get_logger(__name__)
+
+MAX_REFUSED_BARS = 20   # bad bars dropped (each logged) before the whole response is refused
 
 _COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close",
             "Volume": "volume"}
@@ -171,8 +176,14 @@ def _to_bars(ticker: str, hist: Any, currency: str | None, start: dt.date, end: 
     bars = (bars.with_columns(pl.col("volume").round(0).cast(pl.Int64), pl.lit(currency).alias("currency"),
                               pl.lit(YahooSource.source_name).alias("source"))
             .filter(pl.col("close").is_not_null(), pl.col("date").is_between(start, end)))
-    problem = first_problem(bars, now=dt.datetime.combine(end, dt.time(), dt.UTC))
-    if problem is not None:
+    refused = 0
+    while (problem := first_problem(bars, now=dt.datetime.combine(end, dt.time(), dt.UTC))) is not None:
         day = bars.get_column("date")[problem.row]
-        raise FetchError(f"malformed response: {problem.column} on {day}: {problem.message}", ticker=ticker)
+        refused += 1
+        if refused > MAX_REFUSED_BARS:
+            raise FetchError(f"malformed response: more than {MAX_REFUSED_BARS} bad bars, the last "
+                             f"{problem.column} on {day}: {problem.message}", ticker=ticker)
+        log.warning("prices.bar_refused", ticker=ticker, date=str(day), column=problem.column,
+                    reason=problem.message)
+        bars = bars.filter(pl.int_range(pl.len()) != problem.row)
     return conform(bars.unique(["ticker", "date"], keep="last", maintain_order=True), "prices")
