@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from metrics.alerting.rules import Rule
+from metrics.alerting.rules import Hold, Rule
 
 State = Literal["inactive", "pending", "firing"]
 Change = Literal["pending", "firing", "resolved"]
@@ -89,19 +89,31 @@ def initial(rule: str, entity: str) -> AlertState:
     return AlertState(rule=rule, entity=entity)
 
 
-def _due(rule: Rule, s: AlertState, evals: int, now: dt.datetime) -> bool:
-    if rule.hold.bars is not None:
-        return evals >= rule.hold.bars
-    return s.active_since is not None and now - s.active_since >= rule.hold.duration
+def _due(hold: Hold, since: dt.datetime | None, evals: int, at: dt.datetime) -> bool:
+    """Whether a run that started at ``since`` with ``evals`` evaluations after it reached ``hold``."""
+    if hold.bars is not None:
+        return evals >= hold.bars
+    return since is not None and at - since >= hold.duration
 
 
-def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.datetime) -> Step:
-    """The next state of ``prev`` (None: inactive) after evaluation ``ev`` at ``now``."""
-    s = prev if prev is not None else initial(rule.name, ev.entity)
-    holds = ev.holds
+def step(
+    s: AlertState,
+    holds: bool | None,
+    at: dt.datetime,
+    statement: str | None,
+    rule: Rule,
+    *,
+    value: float | None = None,
+) -> Step:
+    """The lifecycle itself: state ``s`` after one evaluation at ``at``; see the module docstring.
+
+    The one home of the state machine: ``transition`` (live ticks) adds re-notifications on top,
+    ``metrics.alerting.backtest.replay`` loops over it. ``notify`` is true for the changes
+    ``firing`` and ``resolved``; ``value`` is kept in the state (missing data keeps the old one).
+    """
     if holds is None:
         return Step(s, None, False, "missing_data")
-    seen = replace(s, value=ev.value)
+    seen = replace(s, value=value)
     if s.state == "inactive":
         if not holds:
             return Step(seen, None, False, "inactive")
@@ -109,54 +121,65 @@ def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.d
             fired = replace(
                 seen,
                 state="firing",
-                active_since=now,
+                active_since=at,
                 pending_evals=0,
-                fired_at=now,
+                fired_at=at,
                 cleared_since=None,
-                last_notified_at=now,
-                statement=ev.statement,
+                last_notified_at=at,
+                statement=statement,
             )
             return Step(fired, "firing", True, "fired")
         pending = replace(
             seen,
             state="pending",
-            active_since=now,
+            active_since=at,
             pending_evals=0,
             fired_at=None,
             cleared_since=None,
-            statement=ev.statement,
+            statement=statement,
         )
         return Step(pending, "pending", False, "pending")
     if s.state == "pending":
         if not holds:
             return Step(initial(s.rule, s.entity), None, False, "pending_cleared")
         evals = s.pending_evals + 1
-        if _due(rule, s, evals, now):
+        if _due(rule.hold, s.active_since, evals, at):
             fired = replace(
                 seen,
                 state="firing",
                 pending_evals=evals,
-                fired_at=now,
+                fired_at=at,
                 cleared_since=None,
-                last_notified_at=now,
-                statement=ev.statement,
+                last_notified_at=at,
+                statement=statement,
             )
             return Step(fired, "firing", True, "fired")
-        return Step(replace(seen, pending_evals=evals, statement=ev.statement), None, False, "pending")
+        return Step(replace(seen, pending_evals=evals, statement=statement), None, False, "pending")
     # firing
     if holds:
         held = replace(seen, cleared_since=None)
-        if rule.is_fact_series and ev.statement is not None and ev.statement != s.statement:
-            renewed = replace(held, statement=ev.statement, fired_at=now, last_notified_at=now)
+        if rule.is_fact_series and statement is not None and statement != s.statement:
+            renewed = replace(held, statement=statement, fired_at=at, last_notified_at=at)
             return Step(renewed, "firing", True, "new_statement")
-        return _maybe_repeat(held, rule, now, "firing")
-    since = s.cleared_since or now
-    if now - since >= rule.keep_firing_for:
-        resolved = replace(
-            initial(s.rule, s.entity), value=ev.value, last_notified_at=now, statement=s.statement
-        )
+        return Step(held, None, False, "firing")
+    since = s.cleared_since or at
+    if at - since >= rule.keep_firing_for:
+        resolved = replace(initial(s.rule, s.entity), value=value, last_notified_at=at, statement=s.statement)
         return Step(resolved, "resolved", True, "resolved")
-    return _maybe_repeat(replace(seen, cleared_since=since), rule, now, "keep_firing")
+    return Step(replace(seen, cleared_since=since), None, False, "keep_firing")
+
+
+def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.datetime) -> Step:
+    """The next state of ``prev`` (None: inactive) after evaluation ``ev`` at ``now``.
+
+    ``step``, plus a re-notification (reason ``"repeat"``) of a still-firing alert every
+    ``repeat_interval`` since its last notification.
+    """
+    s = prev if prev is not None else initial(rule.name, ev.entity)
+    out = step(s, ev.holds, now, ev.statement, rule, value=ev.value)
+    if out.change is None and out.state.state == "firing" and ev.holds is not None:
+        return _maybe_repeat(out.state, rule, now, out.reason)
+    return out
 
 
 def _maybe_repeat(s: AlertState, rule: Rule, now: dt.datetime, reason: str) -> Step:

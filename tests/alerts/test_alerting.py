@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
+from metrics.alerting.lifecycle import AlertState, Evaluation, Step, initial, step, transition
 from metrics.alerting.rules import Rule, parse_rules
 
 T0 = dt.datetime(2025, 3, 3, 21, 0, tzinfo=dt.UTC)
@@ -178,6 +178,22 @@ def test_missing_data_keeps_state_untouched() -> None:
     s = transition(None, Evaluation("r", "X", True), r, now=T0).state
     step = transition(s, Evaluation("r", "X", None), r, now=T0 + 10 * DAY)
     assert step.state is s and step.change is None and not step.notify and step.reason == "missing_data"
+
+
+@pytest.mark.parametrize(("fields", "holds", "expected"), CASES)
+def test_transition_is_step_plus_reminders(fields: dict[str, Any], holds: list[bool | None],
+                                           expected: list[Any]) -> None:
+    """``transition`` changes states exactly as the one ``step`` function does; it only adds reminders."""
+    r = rule(**fields)
+    by_transition: AlertState | None = None
+    by_step = initial("r", "X")
+    for i, h in enumerate(holds):
+        ev = Evaluation("r", "X", h, value=float(i))
+        t = transition(by_transition, ev, r, now=T0 + i * DAY)
+        s = step(by_step, h, T0 + i * DAY, None, r, value=float(i))
+        assert (t.change, t.state.state, t.state.fired_at) == (s.change, s.state.state, s.state.fired_at)
+        assert t.notify == (s.notify or t.repeat)
+        by_transition, by_step = t.state, s.state
 
 
 def test_evaluation_from_row() -> None:
