@@ -20,6 +20,7 @@ the contract (Prometheus semantics):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -67,6 +68,7 @@ class AlertState:
     last_notified_at: dt.datetime | None = None
     value: float | None = None
     statement: str | None = None
+    fired_fields: Mapping[str, Any] | None = None  # what the alert's texts showed when it fired
 
 
 @dataclass(frozen=True, slots=True)

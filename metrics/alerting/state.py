@@ -79,6 +79,7 @@ alert_states = sa.Table(
     sa.Column("last_notified_at", TS),
     sa.Column("value", sa.Float),
     sa.Column("statement", sa.String(200)),
+    sa.Column("fired_fields", sa.JSON),                     # template values when it fired
     sa.Column("updated_at", TS, nullable=False),
 )
 
@@ -164,7 +165,7 @@ job_runs = sa.Table(
 )
 
 ALERT_STATE_FIELDS = ("rule", "entity", "state", "active_since", "pending_evals", "fired_at",
-                      "cleared_since", "last_notified_at", "value", "statement")
+                      "cleared_since", "last_notified_at", "value", "statement", "fired_fields")
 
 
 @dataclass(frozen=True, slots=True)

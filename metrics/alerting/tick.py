@@ -24,15 +24,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
 from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
-from metrics.alerting.render import finite, threshold_of
-from metrics.alerting.rules import Rule
+from metrics.alerting.render import Kind, build_payload, charts, finite, jsonable, notification_text
+from metrics.alerting.rules import Rule, template_values
 from metrics.alerting.state import (
     ALERT_STATE_FIELDS,
     Silence,
@@ -50,7 +50,6 @@ from metrics.log import get_logger
 from metrics.store.tables import Store
 
 log = get_logger(__name__)
-CHART_BARS = 90
 
 
 @dataclass
@@ -109,12 +108,6 @@ def _state_row(s: AlertState, *, now: dt.datetime) -> dict[str, Any]:
     return row
 
 
-def _iso(v: dt.datetime | dt.date | None) -> str | None:
-    if v is None:
-        return None
-    return v.isoformat().replace("+00:00", "Z")
-
-
 def _silenced(silences: Sequence[Silence], rule: str, entity: str, now: dt.datetime) -> bool:
     return any(s.matches(rule, entity, now=now) for s in silences)
 
@@ -129,84 +122,13 @@ def _candidates(df: pl.DataFrame, active: set[tuple[str, str]]) -> pl.DataFrame:
     return df.filter(mask)
 
 
-def _charts(store: Store, rules: Mapping[str, Rule], wanted: set[tuple[str, str]],
-            at: dt.datetime) -> dict[tuple[str, str], dict[str, Any]]:
-    """The recent price series of each (rule, entity) of a price rule being notified."""
-    by_col: dict[str, set[str]] = {}
-    for rule_name, entity in wanted:
-        rule = rules[rule_name]
-        if rule.source == "prices":
-            by_col.setdefault(rule.column, set()).add(entity)
-    if not by_col:
-        return {}
-    tickers = sorted(set().union(*by_col.values()))
-    cols = sorted(by_col)
-    try:
-        bars = (store.prices_for(tickers, end=at.date())
-                .select("ticker", "date", *cols)
-                .sort("ticker", "date")
-                .group_by("ticker", maintain_order=True)
-                .agg(pl.all().tail(CHART_BARS))
-                .collect())
-    except Exception as e:  # a chart is a nicety: never fail a tick for it
-        log.warning("tick.chart_failed", error=str(e))
-        return {}
-    per_ticker = {row["ticker"]: row for row in bars.iter_rows(named=True)}
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for rule_name, entity in wanted:
-        rule = rules[rule_name]
-        series = per_ticker.get(entity)
-        if rule.source != "prices" or series is None or len(series["date"]) < 2:
-            continue
-        out[(rule_name, entity)] = {
-            "label": f"{entity} {rule.column}",
-            "dates": [d.isoformat() for d in series["date"]],
-            "values": [None if v is None else finite(float(v)) for v in series[rule.column]],
-            "threshold": threshold_of(rule.condition),
-        }
-    return out
+def _fired(prev: AlertState | None, step: Step) -> AlertState:
+    """The firing episode a notification of ``step`` is about: a resolve reports the one it ends."""
+    return prev if step.change == "resolved" and prev is not None else step.state
 
 
-def _episode(prev: AlertState | None, step: Step) -> tuple[str, dt.datetime | None, str | None]:
-    """The notified state (firing | resolved), and the start and statement of the firing episode it
-    is about: a resolve reports the episode it ends (``prev``)."""
-    if step.change == "resolved":
-        if prev is not None:
-            return "resolved", prev.fired_at, prev.statement
-        return "resolved", step.state.fired_at, step.state.statement
-    return "firing", step.state.fired_at, step.state.statement
-
-
-def _payload(rule: Rule, row: Mapping[str, Any], step: Step, *, state: str, fired_at: dt.datetime | None,
-             at: dt.datetime, repeat: int) -> dict[str, Any]:
-    fields = {k: _jsonable(v) for k, v in row.items()}
-    return {
-        "rule": rule.name,
-        "entity": str(row["entity"]),
-        "state": state,
-        "severity": rule.severity,
-        "summary": rule.render_summary(row),
-        "value": finite(row.get("value")),
-        "statement": row.get("statement") if state != "resolved" else step.state.statement,
-        "period": row.get("period"),
-        "series": rule.series,
-        "condition": rule.condition,
-        "at": _iso(at),
-        "started_at": _iso(fired_at),
-        "ended_at": _iso(at) if state == "resolved" else None,
-        "repeat": repeat,
-        "reason": step.reason,
-        "features": fields,
-        "chart": None,
-    }
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dt.datetime | dt.date):
-        return _iso(v)
-    if isinstance(v, float):
-        return finite(v)
-    return v if v is None or isinstance(v, str | int | bool) else str(v)
+def _kind(step: Step) -> Kind:
+    return "resolved" if step.change == "resolved" else "reminder" if step.repeat else "firing"
 
 
 def flush_transitions(store: Store, db: StateDB, *, now: dt.datetime) -> int:
@@ -278,7 +200,7 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
         todo = _candidates(df, active)
         new_states: list[dict[str, Any]] = []
         trans_rows: list[dict[str, Any]] = []
-        outbox: list[tuple[Rule, dict[str, Any], Step, tuple[str, dt.datetime | None, str | None], int]] = []
+        outbox: list[tuple[Rule, str, dict[str, Any], AlertState, int]] = []
         for row in todo.iter_rows(named=True):
             rule = by_name.get(row["rule"])
             if rule is None:
@@ -287,30 +209,41 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
             prev = prior.get(key)
             step = transition(prev, Evaluation.from_row(row), rule, now=at)
             report.stepped += 1
+            values = template_values(rule, row)
+            if step.change == "firing":
+                fields = {k: jsonable(v) for k, v in values.items()}
+                step = replace(step, state=replace(step.state, fired_fields=fields))
             if step.state != prev:
                 new_states.append(_state_row(step.state, now=now))
             if step.change is not None:
+                ep = _fired(prev, step)
+                text = (notification_text(rule, "resolved", values, fired=ep.fired_fields,
+                                          fired_at=ep.fired_at)
+                        if step.change == "resolved" else rule.render_summary(row))
                 t = {"alert_id": alert_id(rule.name, key[1], step.change, at), "rule": rule.name,
                      "entity": key[1], "state": step.change, "at": at, "value": finite(row.get("value")),
-                     "severity": rule.severity, "summary": rule.render_summary(row),
+                     "severity": rule.severity, "summary": text,
                      "statement": step.state.statement, "recorded": False, "created_at": now}
                 trans_rows.append(t)
             if step.notify:
-                episode = _episode(prev, step)
-                repeat = repeat_number(episode[1], at, rule.repeat_interval) if step.repeat else 0
-                outbox.append((rule, row, step, episode, repeat))
-        wanted = {(o[0].name, str(o[1]["entity"])) for o in outbox if o[3][0] == "firing"}
-        charts = _charts(store, by_name, wanted, at)
+                ep = _fired(prev, step)
+                kind = _kind(step)
+                repeat = repeat_number(ep.fired_at, at, rule.repeat_interval) if step.repeat else 0
+                payload = build_payload(rule, kind, row, values=values, fired=ep.fired_fields,
+                                        fired_at=ep.fired_at, at=at, repeat=repeat, reason=step.reason,
+                                        statement=ep.statement)
+                outbox.append((rule, key[1], payload, ep, repeat))
+        wanted = {(o[0].name, o[1]) for o in outbox if o[2]["state"] == "firing"}
+        chart_of = charts(store, by_name, wanted, at)
         note_rows: list[dict[str, Any]] = []
-        for rule, row, step, (state, fired_at, statement), repeat in outbox:
-            entity = str(row["entity"])
-            payload = _payload(rule, row, step, state=state, fired_at=fired_at, at=at, repeat=repeat)
-            payload["chart"] = charts.get((rule.name, entity))
+        for rule, entity, payload, ep, repeat in outbox:
+            payload["chart"] = chart_of.get((rule.name, entity))
+            state = payload["state"]
             muted = _silenced(silences, rule.name, entity, now)
             for channel in rule.channels:
                 note_rows.append({
-                    "idempotency_key": idempotency_key(rule.name, entity, state, fired_at=fired_at,
-                                                       statement=statement, repeat=repeat,
+                    "idempotency_key": idempotency_key(rule.name, entity, state, fired_at=ep.fired_at,
+                                                       statement=ep.statement, repeat=repeat,
                                                        channel=channel),
                     "rule": rule.name, "entity": entity, "state": state, "channel": channel,
                     "payload": payload,

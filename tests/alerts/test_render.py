@@ -12,7 +12,6 @@ from metrics.alerting.render import (
     chart_png,
     clean_header,
     fmt_value,
-    format_summary,
     html_body,
     subject,
     text_body,
@@ -55,13 +54,6 @@ def test_subject_and_text_body() -> None:
     assert subject({**PAYLOAD, "summary": "a\r\nBcc: x@y"}) == "[FIRING critical] r: E - a Bcc: x@y"
     text = text_body(PAYLOAD)
     assert text.startswith("E fell 12%\n") and "Value:        88.50" in text
-
-
-def test_format_summary_survives_bad_values() -> None:
-    """A summary whose format does not fit the value (null under :.2f, unknown field) still renders."""
-    assert format_summary("{entity} at {value:.2f}", {"entity": "E", "value": 1.234}) == "E at 1.23"
-    assert format_summary("{entity} at {value:.2f}", {"entity": "E", "value": None}) == "E at n/a"
-    assert format_summary("{entity} {nope}", {"entity": "E"}) == "E {nope}"
 
 
 def test_fmt_value() -> None:

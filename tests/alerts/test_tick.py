@@ -112,6 +112,26 @@ def test_repeat_and_resolve_have_their_own_keys(store: Store, db: StateDB) -> No
     assert history.get_column("state").to_list() == ["firing", "resolved"]
 
 
+def test_each_notification_describes_its_own_state(store: Store, db: StateDB) -> None:
+    """Firing, reminder and resolved notifications each carry their own text, with the values of then."""
+    closes = [*CLOSES[:20], 101.0, 102.0]      # back above 100 on 2025-01-21
+    rules = make_rules(below_100(repeat_interval="3d", channels=["log"]))
+    loaded(store, closes)
+    for day in (12, 15, 21):
+        run_tick(store, db, rules, now=at(day))
+    rows = sorted(db.notifications(), key=lambda n: n["id"])
+    assert [(n["payload"]["kind"], n["payload"]["summary"]) for n in rows] == [
+        ("firing", "TST closed at 98.00"),
+        ("reminder", "Reminder, firing since 2025-01-12: TST closed at 98.00 (now value 92.00)"),
+        ("resolved",
+         "tst-below-100 resolved for TST: value now 101.00, was 98.00 when it fired on 2025-01-12"),
+    ]
+    assert rows[-1]["payload"]["fired"] == {"value": 98.0}
+    history = store.scan("alerts").sort("at").collect()
+    texts = [rows[0]["payload"]["summary"], rows[-1]["payload"]["summary"]]
+    assert history.get_column("summary").to_list() == texts
+
+
 def test_unrecorded_transitions_are_appended_after_a_crash(store: Store, db: StateDB) -> None:
     """Transitions committed but not in Parquet (a crash in between) are appended by the next tick, once."""
     rules = make_rules(below_100())
