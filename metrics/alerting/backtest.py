@@ -96,7 +96,8 @@ def compress(df: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     prev_elapsed[1:] = t[:-1] - t[run_start[1:]]
     hold = rule.hold
     hold_ok = k <= hold.bars if hold.bars is not None else prev_elapsed < hold.duration.total_seconds()
-    keep_ok = prev_elapsed < rule.keep_firing_for.total_seconds()
+    keep = rule.keep_firing_for
+    keep_ok = k <= keep.bars if keep.bars is not None else prev_elapsed < keep.duration.total_seconds()
     mask = start | np.where(h == 1, hold_ok, keep_ok)
     if rule.is_fact_series:
         st = d["statement"]

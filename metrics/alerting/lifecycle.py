@@ -9,7 +9,8 @@ the contract (Prometheus semantics):
   bars"``; each one in between held) or at the first evaluation at least ``for`` after it (a
   duration); pending + fails: back to ``inactive`` silently (no change reported);
 - firing + fails: ``keep_firing_for`` counts from the first failing evaluation (restarting when the
-  condition holds again); ``resolved`` at the first failing evaluation at least that far from it;
+  condition holds again); ``resolved`` at the first failing evaluation at least that far from it
+  (a duration) or at the N-th failing evaluation after it (``"N bars"``, as ``for``);
 - firing + holds: a re-notification (reason ``"repeat"``, no change) every ``repeat_interval``
   (zero: never); for a fact series, a new statement is a new event: change ``"firing"`` again,
   reason ``"new_statement"``;
@@ -65,6 +66,7 @@ class AlertState:
     pending_evals: int = 0  # holding evaluations after that first one
     fired_at: dt.datetime | None = None
     cleared_since: dt.datetime | None = None  # first failing evaluation while firing
+    cleared_evals: int = 0  # failing evaluations after that first one
     last_notified_at: dt.datetime | None = None
     value: float | None = None
     statement: str | None = None
@@ -127,6 +129,7 @@ def step(
                 pending_evals=0,
                 fired_at=at,
                 cleared_since=None,
+                cleared_evals=0,
                 last_notified_at=at,
                 statement=statement,
             )
@@ -159,16 +162,16 @@ def step(
         return Step(replace(seen, pending_evals=evals, statement=statement), None, False, "pending")
     # firing
     if holds:
-        held = replace(seen, cleared_since=None)
+        held = replace(seen, cleared_since=None, cleared_evals=0)
         if rule.is_fact_series and statement is not None and statement != s.statement:
             renewed = replace(held, statement=statement, fired_at=at, last_notified_at=at)
             return Step(renewed, "firing", True, "new_statement")
         return Step(held, None, False, "firing")
-    since = s.cleared_since or at
-    if at - since >= rule.keep_firing_for:
+    since, evals = (s.cleared_since, s.cleared_evals + 1) if s.cleared_since is not None else (at, 0)
+    if _due(rule.keep_firing_for, since, evals, at):
         resolved = replace(initial(s.rule, s.entity), value=value, last_notified_at=at, statement=s.statement)
         return Step(resolved, "resolved", True, "resolved")
-    return Step(replace(seen, cleared_since=since), None, False, "keep_firing")
+    return Step(replace(seen, cleared_since=since, cleared_evals=evals), None, False, "keep_firing")
 
 
 def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.datetime) -> Step:

@@ -8,7 +8,7 @@ A rules file is a list of ``[[rules]]`` tables::
     entities = ["NVDA"]              # tickers or entity names; omitted: all
     condition = "value < 100"        # boolean polars-SQL expression over the series' features
     for = "2d"                       # "0", a duration (s, m, h, d, w; "1h30m") or "N bars"
-    keep_firing_for = "0d"
+    keep_firing_for = "0d"           # the same forms as ``for``
     repeat_interval = "1d"           # "0": never re-notify
     severity = "warning"
     channels = ["log"]
@@ -116,7 +116,7 @@ class Rule:
     entities: tuple[str, ...] | None
     condition: str
     hold: Hold
-    keep_firing_for: dt.timedelta
+    keep_firing_for: Hold  # same forms as ``for``: a duration or "N bars" (failing evaluations)
     repeat_interval: dt.timedelta  # zero: never re-notify
     severity: str
     channels: tuple[str, ...]
@@ -200,15 +200,15 @@ def parse_duration(text: str) -> dt.timedelta:
     raise ValueError(f"bad duration {text!r}: use a number with s, m, h, d or w (e.g. '2d', '1h30m') or '0'")
 
 
-def parse_hold(text: str) -> Hold:
-    """A rule's ``for``: ``"N bars"`` or a duration."""
+def parse_hold(text: str, *, key: str = "for") -> Hold:
+    """A rule's ``for`` or ``keep_firing_for``: ``"N bars"`` or a duration."""
     m = _BARS.match(text)
     if m:
         return Hold(bars=int(m.group(1)))
     try:
         return Hold(duration=parse_duration(text))
     except ValueError:
-        raise ValueError(f"bad 'for' {text!r}: use '0', a duration such as '2d' or 'N bars'") from None
+        raise ValueError(f"bad '{key}' {text!r}: use '0', a duration such as '2d' or 'N bars'") from None
 
 
 class _RuleSpec(BaseModel):
@@ -307,13 +307,11 @@ def _build(
             fail(loc, msg)
         return None, errors
     parsed: dict[str, Any] = {}
-    for field, fn, text in (
-        ("for", parse_hold, spec.hold),
-        ("keep_firing_for", parse_duration, spec.keep_firing_for),
-        ("repeat_interval", parse_duration, spec.repeat_interval),
-    ):
+    for field, text in (("for", spec.hold), ("keep_firing_for", spec.keep_firing_for),
+                        ("repeat_interval", spec.repeat_interval)):
         try:
-            parsed[field] = fn(text)
+            parsed[field] = (parse_duration(text) if field == "repeat_interval"
+                             else parse_hold(text, key=field))
         except ValueError as e:
             fail(field, str(e))
     series_ok = True

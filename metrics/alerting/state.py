@@ -76,6 +76,7 @@ alert_states = sa.Table(
     sa.Column("pending_evals", sa.Integer, nullable=False, default=0),
     sa.Column("fired_at", TS),
     sa.Column("cleared_since", TS),
+    sa.Column("cleared_evals", sa.Integer, default=0),      # null in files from before it
     sa.Column("last_notified_at", TS),
     sa.Column("value", sa.Float),
     sa.Column("statement", sa.String(200)),
@@ -165,7 +166,8 @@ job_runs = sa.Table(
 )
 
 ALERT_STATE_FIELDS = ("rule", "entity", "state", "active_since", "pending_evals", "fired_at",
-                      "cleared_since", "last_notified_at", "value", "statement", "fired_fields")
+                      "cleared_since", "cleared_evals", "last_notified_at", "value", "statement",
+                      "fired_fields")
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,9 @@ def idempotency_key(rule: str, entity: str, state: str, *, fired_at: dt.datetime
 
 
 def _to_state(row: Mapping[str, Any]) -> AlertState:
-    return AlertState(**{f: row[f] for f in ALERT_STATE_FIELDS})
+    fields = {f: row[f] for f in ALERT_STATE_FIELDS}
+    fields["cleared_evals"] = fields["cleared_evals"] or 0
+    return AlertState(**fields)
 
 
 def _state_row(s: AlertState, *, now: dt.datetime) -> dict[str, Any]:
