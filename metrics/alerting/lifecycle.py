@@ -70,7 +70,12 @@ class AlertState:
     last_notified_at: dt.datetime | None = None
     value: float | None = None
     statement: str | None = None
-    fired_fields: Mapping[str, Any] | None = None  # what the alert's texts showed when it fired
+    # kept by the tick (``metrics.alerting.tick``), not by ``step``: the template values when the
+    # alert last fired, and what the receivers were last told (firing | resolved, of which firing)
+    fired_fields: Mapping[str, Any] | None = None
+    notified_state: str | None = None
+    notified_fired_at: dt.datetime | None = None
+    notified_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

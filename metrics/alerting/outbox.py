@@ -21,11 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from metrics.alerting.notify import Notification, Notifier
-from metrics.alerting.state import StateDB, delivery_attempts, endpoints, notifications
+from metrics.alerting.state import StateDB
 from metrics.errors import (
     DeliveryError,
     EndpointGoneError,
@@ -67,30 +64,6 @@ def backoff_delay(attempts: int, settings: DeliverySettings, rng: random.Random,
     return delay
 
 
-def _due(db: StateDB, *, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    q = (sa.select(notifications)
-         .where(notifications.c.status == "queued", notifications.c.next_attempt_at <= now)
-         .order_by(notifications.c.next_attempt_at, notifications.c.id)
-         .limit(limit))
-    with db.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
-
-
-def _finish(conn: Connection, row: Mapping[str, Any], *, now: dt.datetime, status: str,
-            attempts: int, error: str | None, next_at: dt.datetime | None = None) -> None:
-    values: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": error}
-    if status == "delivered":
-        values["delivered_at"] = now
-    if next_at is not None:
-        values["next_attempt_at"] = next_at
-    conn.execute(notifications.update()
-                 .where(notifications.c.id == row["id"], notifications.c.status == "queued")
-                 .values(**values))
-    outcome = "retry" if status == "queued" else status
-    conn.execute(delivery_attempts.insert().values(
-        notification_id=row["id"], attempt=attempts, at=now, outcome=outcome, error=error))
-
-
 def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datetime,
                 settings: DeliverySettings | None = None, rng: random.Random | None = None,
                 limit: int | None = None) -> DeliveryReport:
@@ -99,21 +72,19 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
     report = DeliveryReport()
     disabled = set(db.disabled_endpoints())
-    for row in _due(db, now=now, limit=limit or settings.batch_size):
+    for row in db.due_notifications(now=now, limit=limit or settings.batch_size):
         channel = row["channel"]
         if channel in disabled:
-            with db.write() as conn:
-                _finish(conn, row, now=now, status="disabled", attempts=row["attempts"],
-                        error=f"endpoint {channel!r} disabled")
+            db.record_attempt(row, now=now, status="disabled", attempts=row["attempts"],
+                              error=f"endpoint {channel!r} disabled")
             report.disabled += 1
             log.warning("outbox.disabled", id=row["id"], key=row["idempotency_key"], channel=channel)
             continue
         notifier = notifiers.get(channel)
         attempts = row["attempts"] + 1
         if notifier is None:
-            with db.write() as conn:
-                _finish(conn, row, now=now, status="dead", attempts=attempts,
-                        error=f"channel {channel!r} is not configured")
+            db.record_attempt(row, now=now, status="dead", attempts=attempts,
+                              error=f"channel {channel!r} is not configured")
             report.dead += 1
             report.errors.append(f"{row['idempotency_key'][:12]}: channel {channel!r} not configured")
             log.error("outbox.dead", id=row["id"], key=row["idempotency_key"], channel=channel,
@@ -126,8 +97,7 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
             notifier.send(n)
         except TransientDeliveryError as e:
             if attempts >= settings.max_attempts:
-                with db.write() as conn:
-                    _finish(conn, row, now=now, status="dead", attempts=attempts, error=str(e))
+                db.record_attempt(row, now=now, status="dead", attempts=attempts, error=str(e))
                 report.dead += 1
                 report.errors.append(f"{n.key[:12]}: {e}")
                 log.error("outbox.dead", id=n.id, key=n.key, channel=channel, attempts=attempts,
@@ -135,18 +105,15 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
                 continue
             delay = backoff_delay(attempts, settings, rng, e.retry_after)
             next_at = now + dt.timedelta(seconds=delay)
-            with db.write() as conn:
-                _finish(conn, row, now=now, status="queued", attempts=attempts, error=str(e),
-                        next_at=next_at)
+            db.record_attempt(row, now=now, status="queued", attempts=attempts, error=str(e),
+                              next_at=next_at)
             report.retried += 1
             log.warning("outbox.retry_scheduled", id=n.id, key=n.key, channel=channel, attempts=attempts,
                         delay_s=round(delay, 3), retry_after=e.retry_after, error=str(e))
             continue
         except PermanentDeliveryError as e:
-            with db.write() as conn:
-                _finish(conn, row, now=now, status="dead", attempts=attempts, error=str(e))
-                if isinstance(e, EndpointGoneError):
-                    db.disable_endpoint(channel, str(e), now=now, conn=conn)
+            db.record_attempt(row, now=now, status="dead", attempts=attempts, error=str(e),
+                              disable_channel=isinstance(e, EndpointGoneError))
             if isinstance(e, EndpointGoneError):
                 disabled.add(channel)
                 log.error("outbox.endpoint_disabled", channel=channel, error=str(e))
@@ -156,8 +123,7 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
             continue
         except DeliveryError as e:  # pragma: no cover - every notifier raises one of the two above
             raise TypeError(f"notifier {channel!r} raised a bare DeliveryError") from e
-        with db.write() as conn:
-            _finish(conn, row, now=now, status="delivered", attempts=attempts, error=None)
+        db.record_attempt(row, now=now, status="delivered", attempts=attempts, error=None)
         report.delivered += 1
         log.info("outbox.delivered", id=n.id, key=n.key, channel=channel, attempts=attempts)
     return report
@@ -165,15 +131,4 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
 
 def requeue_dead(db: StateDB, *, now: dt.datetime, channel: str | None = None) -> int:
     """Queue dead and disabled notifications (of one channel, or all) again and re-enable the endpoint(s)."""
-    q = (notifications.update()
-         .where(notifications.c.status.in_(["dead", "disabled"]))
-         .values(status="queued", next_attempt_at=now, attempts=0))
-    if channel is not None:
-        q = q.where(notifications.c.channel == channel)
-    enable = endpoints.delete()
-    if channel is not None:
-        enable = enable.where(endpoints.c.channel == channel)
-    with db.write() as conn:
-        n = conn.execute(q).rowcount or 0
-        conn.execute(enable)
-    return int(n)
+    return db.requeue_dead(now=now, channel=channel)

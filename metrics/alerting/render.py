@@ -97,8 +97,16 @@ def _rows(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _digest_lines(payload: Mapping[str, Any]) -> list[str]:
+    return [f"[{str(a.get('kind', '')).upper()} {a.get('severity') or ''}] {a.get('rule')}: "
+            f"{a.get('summary', '')}" for a in payload.get("alerts") or []]
+
+
 def text_body(payload: Mapping[str, Any]) -> str:
-    """The plain-text body."""
+    """The plain-text body (a digest: one line per alert)."""
+    if payload.get("kind") == "digest":
+        lines = [str(payload.get("summary", "")), "", *_digest_lines(payload)]
+        return "\n".join(_CONTROL.sub(" ", line) for line in lines) + "\n"
     lines = [str(payload.get("summary", "")), ""]
     lines += [f"{k + ':':<14}{_CONTROL.sub(' ', v)}" for k, v in _rows(payload)]
     return "\n".join(lines) + "\n"
@@ -108,6 +116,11 @@ def html_body(payload: Mapping[str, Any], *, chart_cid: str | None = None) -> st
     """The HTML body; every value escaped. ``chart_cid`` embeds the inline chart image."""
     e = html.escape
     color = "#b00020" if payload.get("state") == "firing" else "#1b5e20"
+    if payload.get("kind") == "digest":
+        items = "".join(f"<li>{e(line)}</li>" for line in _digest_lines(payload))
+        return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>"
+                f"<h2 style=\"color:{color}\">{e(str(payload.get('summary', '')))}</h2>"
+                f"<ul>{items}</ul></body></html>")
     cells = "".join(f"<tr><th style=\"text-align:left;padding-right:1em\">{e(k)}</th><td>{e(v)}</td></tr>"
                     for k, v in _rows(payload))
     img = (f'<p><img src="cid:{e(chart_cid.strip("<>"))}" alt="{e(str(payload.get("series", "chart")))}" '
@@ -129,18 +142,15 @@ def finite(v: Any) -> Any:
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
-def webhook_payload(key: str, channel: str, payload: Mapping[str, Any], *,
-                    external_url: str | None = None) -> dict[str, Any]:
-    """The webhook JSON, in the spirit of Alertmanager's (version 4) with one alert."""
+def _webhook_alert(key: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     rule, entity = str(payload.get("rule")), str(payload.get("entity"))
     state = "resolved" if payload.get("state") == "resolved" else "firing"
     labels = {"alertname": rule, "rule": rule, "entity": entity,
               "severity": str(payload.get("severity") or "")}
-    annotations = {"summary": str(payload.get("summary", ""))}
-    alert = {
+    return {
         "status": state,
         "labels": labels,
-        "annotations": annotations,
+        "annotations": {"summary": str(payload.get("summary", ""))},
         "startsAt": payload.get("started_at") or payload.get("at"),
         "endsAt": payload.get("ended_at") or ZERO_TIME,
         "value": finite(payload.get("value")),
@@ -148,22 +158,42 @@ def webhook_payload(key: str, channel: str, payload: Mapping[str, Any], *,
         "period": payload.get("period"),
         "statement": payload.get("statement"),
         "repeat": payload.get("repeat", 0),
+        "kind": payload.get("kind"),
         "evaluatedAt": payload.get("at"),
         "fingerprint": fingerprint(rule, entity),
         "idempotencyKey": key,
     }
+
+
+def webhook_payload(key: str, channel: str, payload: Mapping[str, Any], *,
+                    external_url: str | None = None) -> dict[str, Any]:
+    """The webhook JSON, in the spirit of Alertmanager's (version 4): one alert, or a digest's alerts."""
+    digest = payload.get("kind") == "digest"
+    members = list(payload.get("alerts") or []) if digest else [payload]
+    alerts = [_webhook_alert(str(p.get("key") or f"{key}:{i}") if digest else key, p)
+              for i, p in enumerate(members)]
+    state = "firing" if any(a["status"] == "firing" for a in alerts) else "resolved"
+    if digest:
+        common = {"severity": str(payload.get("severity") or "")}
+        group_key = f"{{}}:{{receiver={json.dumps(channel, ensure_ascii=False)}}}"
+        group: dict[str, str] = {}
+    else:
+        common = alerts[0]["labels"]
+        rule, entity = common["rule"], common["entity"]
+        group_key = (f"{{}}:{{rule={json.dumps(rule, ensure_ascii=False)}, "
+                     f"entity={json.dumps(entity, ensure_ascii=False)}}}")
+        group = {"rule": rule, "entity": entity}
     return {
         "version": "4",
-        "groupKey": f"{{}}:{{rule={json.dumps(rule, ensure_ascii=False)}, "
-                    f"entity={json.dumps(entity, ensure_ascii=False)}}}",
+        "groupKey": group_key,
         "status": state,
         "receiver": channel,
-        "groupLabels": {"rule": rule, "entity": entity},
-        "commonLabels": labels,
-        "commonAnnotations": annotations,
+        "groupLabels": group,
+        "commonLabels": common,
+        "commonAnnotations": {"summary": str(payload.get("summary", ""))},
         "externalURL": external_url or "",
         "truncatedAlerts": 0,
-        "alerts": [alert],
+        "alerts": alerts,
     }
 
 
@@ -318,3 +348,38 @@ def charts(store: Store, rules: Mapping[str, Rule], wanted: set[tuple[str, str]]
             "threshold": threshold_of(rule.condition),
         }
     return out
+
+
+_SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
+
+
+def digest_summary(kinds: list[str]) -> str:
+    """``"12 alerts firing, 3 resolved, 2 reminders"`` for the kinds of a digest's notifications."""
+    firing, resolved, reminders = (kinds.count(k) for k in ("firing", "resolved", "reminder"))
+    parts = []
+    if firing:
+        parts.append(f"{firing} alert{'s' if firing != 1 else ''} firing")
+    if resolved:
+        parts.append(f"{resolved} resolved")
+    if reminders:
+        parts.append(f"{reminders} still firing (reminder{'s' if reminders != 1 else ''})")
+    return ", ".join(parts)
+
+
+def digest_payload(payloads: list[Mapping[str, Any]], *, at: dt.datetime) -> dict[str, Any]:
+    """One message for several notifications of one channel and tick: their payloads (without
+    charts) under ``alerts`` and a ``summary`` counting them by kind."""
+    kinds = [str(p.get("kind")) for p in payloads]
+    severity = max((str(p.get("severity")) for p in payloads), key=lambda s: _SEVERITY_ORDER.get(s, -1))
+    return {
+        "kind": "digest",
+        "rule": "digest",
+        "entity": f"{len(payloads)} alerts",
+        "state": "firing" if any(k != "resolved" for k in kinds) else "resolved",
+        "severity": severity,
+        "summary": digest_summary(kinds),
+        "at": _iso(at),
+        "counts": {k: kinds.count(k) for k in ("firing", "reminder", "resolved")},
+        "alerts": [{k: v for k, v in p.items() if k not in ("chart", "features")} for p in payloads],
+        "chart": None,
+    }

@@ -1,22 +1,29 @@
 """One evaluation tick: evaluate the rules, step every alert instance, persist, enqueue, record.
 
-``run_tick(store, db, rules, *, now, at=None)``:
+``run_tick(store, db, rules, *, now, at=None, evaluator=None, quiet=False)``:
 
-1. evaluates every rule over the store point-in-time at ``at`` (default ``now``) with
-   ``metrics.alerting.evaluate.evaluate`` (vectorized; no database lock is held meanwhile);
-2. in ONE write transaction of the state database: skips the tick if ``at`` is not after the
-   last evaluation (a replayed or out-of-order tick changes nothing), loads the prior states, applies
-   ``metrics.alerting.lifecycle.transition`` to the instances that hold or are not inactive (the others cannot
-   change), writes the changed states, the transitions (``recorded = false``), one notification
-   per channel of the rule for each step that notifies, and the evaluation time;
+1. evaluates every rule over the store point-in-time at ``at`` (default ``now``) with the compiled
+   ``evaluator`` of the rules (one per rules version, built here when none is given); no database
+   lock is held meanwhile;
+2. in ONE write transaction (``StateDB.apply_tick``): skips the tick if ``at`` is not after the last
+   evaluation (a replayed or out-of-order tick changes nothing), steps the instances that hold or
+   are not inactive through ``metrics.alerting.lifecycle.transition``, and writes the changed
+   states, every transition, the notifications and the evaluation time;
 3. appends the unrecorded transitions to the ``alerts`` Parquet dataset and marks them recorded.
+
+What is notified is the difference between an instance's state and what its receivers were last
+told (``notified_state``/``notified_fired_at``), as Alertmanager does: ``firing`` when it fires in
+an episode not yet announced, ``resolved`` when an announced episode is over, a ``reminder`` when
+the lifecycle says one is due. A ``quiet`` tick (a missed close replayed before the last one of a
+catch-up) records its transitions but notifies nothing, so after a catch-up only the state changes
+still current are sent, and reminders only for alerts still firing. The notifications of one tick
+and channel travel as one digest (``metrics.alerting.render.digest_payload``) when there are several.
 
 Crash safety: the database commits first; the Parquet append is second and idempotent (``alert_id``
 is a stable hash, the dataset keeps one row per id), and every tick first re-appends what a crash
 left unrecorded. Notification idempotency keys are sha256 of ``rule|entity|state|fired_at|statement|
-repeat-no`` and the outbox ignores a key it already has (``ON CONFLICT DO NOTHING``), so neither a
-replayed tick nor re-ingested documents enqueue anything twice. A silenced instance still changes
-state; its notifications are stored with status ``silenced`` and never sent.
+repeat-no|channel`` (a digest's: of its members' keys) and the outbox ignores a key it already has.
+A silenced instance still changes state; its notification is stored alone with status ``silenced``.
 """
 
 from __future__ import annotations
@@ -28,23 +35,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
-import sqlalchemy as sa
 
+from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
-from metrics.alerting.render import Kind, build_payload, charts, finite, jsonable, notification_text
-from metrics.alerting.rules import Rule, template_values
-from metrics.alerting.state import (
-    ALERT_STATE_FIELDS,
-    Silence,
-    StateDB,
-    alert_states,
-    evaluated_to,
-    evaluations,
-    insert_ignore,
-    notifications,
-    transitions,
-    upsert,
+from metrics.alerting.render import (
+    Kind,
+    build_payload,
+    charts,
+    digest_payload,
+    finite,
+    jsonable,
+    notification_text,
 )
+from metrics.alerting.rules import Rule, template_values
+from metrics.alerting.state import Silence, StateDB, TickWrites
 from metrics.errors import StoreError
 from metrics.log import get_logger
 from metrics.store.tables import Store
@@ -62,7 +66,7 @@ class TickReport:
     instances: int = 0                    # (rule, entity) rows evaluated
     stepped: int = 0                      # instances that went through ``transition``
     transitions: list[dict[str, Any]] = field(default_factory=list)
-    notifications: int = 0                # newly queued
+    notifications: int = 0                # newly queued (a digest counts once)
     silenced: int = 0                     # newly stored as silenced
     recorded: int = 0                     # transitions appended to the alerts dataset
 
@@ -71,6 +75,170 @@ class TickReport:
                 "instances": self.instances, "stepped": self.stepped,
                 "transitions": len(self.transitions), "notifications": self.notifications,
                 "silenced": self.silenced, "recorded": self.recorded}
+
+
+def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
+             at: dt.datetime | None = None, facts: pl.LazyFrame | None = None,
+             evaluator: Evaluator | None = None, quiet: bool = False) -> TickReport:
+    """Evaluate ``rules`` at ``at`` (default ``now``) and persist the outcome; see the module docstring.
+
+    ``facts`` may carry the ``facts`` dataset already read (a replay reads it once for all its
+    ticks); ``evaluator`` the compiled ``Evaluator(rules)`` (the daemon keeps one per rules version).
+    """
+    at = at or now
+    report = TickReport(at=at, rules=len(rules))
+    report.recorded += _flush_quietly(store, db, now=now)
+    by_name = {r.name: r for r in rules}
+    evaluator = evaluator or Evaluator(list(rules))
+    df = evaluator.evaluate(store.scan("prices"), facts if facts is not None else store.scan("facts"),
+                            at=at, with_features=True)
+    report.instances = df.height
+    silences = db.silences(now=now)
+
+    def plan(prior: dict[tuple[str, str], AlertState]) -> TickWrites:
+        writes, outbox = _step_all(by_name, df, prior, at=at, now=now, quiet=quiet, report=report)
+        writes.notifications = _notification_rows(store, by_name, outbox, silences, at=at, now=now)
+        writes.evaluation = {"rules": len(rules), "instances": df.height,
+                             "transitions": len(writes.transitions),
+                             "notifications": len(writes.notifications)}
+        return writes
+
+    new = db.apply_tick(at, list(by_name), plan, now=now)
+    if new is None:
+        report.skipped, report.transitions = True, []
+        log.info("tick.skipped", at=at.isoformat())
+        return report
+    report.silenced = sum(n["status"] == "silenced" for n in new)
+    report.notifications = len(new) - report.silenced
+    for t in report.transitions:
+        log.info("alert.transition", rule=t["rule"], entity=t["entity"], state=t["state"],
+                 at=at.isoformat(), value=t["value"])
+    report.recorded += _flush_quietly(store, db, now=now)
+    log.info("tick.done", **report.as_dict())
+    return report
+
+
+# -- stepping -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """One notification to send, before it is split per channel."""
+
+    rule: Rule
+    entity: str
+    payload: dict[str, Any]
+    fired_at: dt.datetime | None
+    statement: str | None
+    repeat: int
+
+
+def _candidates(df: pl.DataFrame, active: set[tuple[str, str]]) -> pl.DataFrame:
+    """Rows that can change state or be notified: those that hold, and those of active instances."""
+    mask = pl.col("holds").fill_null(False)
+    if active:
+        keys = pl.DataFrame({"rule": [k[0] for k in active], "entity": [k[1] for k in active]},
+                            schema={"rule": pl.String, "entity": pl.String})
+        return pl.concat([df.filter(mask), df.filter(~mask).join(keys, on=["rule", "entity"], how="semi")])
+    return df.filter(mask)
+
+
+def _kind(prev: AlertState | None, cur: AlertState, step: Step) -> Kind | None:
+    """What to notify: the difference between ``cur`` and what was last told (``prev``'s notified_*)."""
+    told = prev.notified_state if prev is not None else None
+    told_at = prev.notified_fired_at if prev is not None else None
+    if cur.state == "firing" and (told != "firing" or told_at != cur.fired_at):
+        return "firing"
+    if cur.state != "firing" and told == "firing":
+        return "resolved"
+    return "reminder" if step.repeat else None
+
+
+def _step_all(rules: Mapping[str, Rule], df: pl.DataFrame, prior: dict[tuple[str, str], AlertState], *,
+              at: dt.datetime, now: dt.datetime, quiet: bool,
+              report: TickReport) -> tuple[TickWrites, list[_Outgoing]]:
+    """Step every candidate instance; the writes (states, transitions) and what to notify."""
+    writes, outbox = TickWrites(), []
+    active = {k for k, s in prior.items() if s.state != "inactive" or s.notified_state == "firing"}
+    for row in _candidates(df, active).iter_rows(named=True):
+        rule = rules.get(row["rule"])
+        if rule is None:
+            continue
+        key = (rule.name, str(row["entity"]))
+        prev = prior.get(key)
+        step = transition(prev, Evaluation.from_row(row), rule, now=at)
+        report.stepped += 1
+        values = template_values(rule, row)
+        fired = ({k: jsonable(v) for k, v in values.items()} if step.change == "firing"
+                 else prev.fired_fields if prev is not None else None)
+        kind = None if quiet else _kind(prev, step.state, step)
+        told = prev or step.state
+        # what the receivers know: updated when notified, else carried over (the lifecycle's
+        # ``initial`` state of a resolve would forget it)
+        new = replace(step.state, fired_fields=fired,
+                      notified_state=told.notified_state or "none", notified_fired_at=told.notified_fired_at,
+                      notified_at=told.notified_at, last_notified_at=told.last_notified_at)
+        if kind is not None:
+            new = replace(new, notified_state="resolved" if kind == "resolved" else "firing",
+                          notified_fired_at=told.notified_fired_at if kind == "resolved" else new.fired_at,
+                          notified_at=at, last_notified_at=at)
+        if new != prev:
+            writes.states.append(new)
+        fired_at = told.notified_fired_at if kind == "resolved" else new.fired_at
+        if step.change is not None:
+            text = (notification_text(rule, "resolved", values, fired=fired, fired_at=prev.fired_at)
+                    if step.change == "resolved" and prev is not None else rule.render_summary(row))
+            t = {"alert_id": alert_id(rule.name, key[1], step.change, at), "rule": rule.name,
+                 "entity": key[1], "state": step.change, "at": at, "value": finite(row.get("value")),
+                 "severity": rule.severity, "summary": text, "statement": step.state.statement,
+                 "recorded": False, "created_at": now}
+            writes.transitions.append(t)
+            report.transitions.append({k: v for k, v in t.items() if k not in ("recorded", "created_at")})
+        if kind is not None:
+            repeat = repeat_number(fired_at, at, rule.repeat_interval) if kind == "reminder" else 0
+            statement = told.statement if kind == "resolved" else new.statement
+            shown = values if kind != "firing" or fired is None else {**values, **fired}
+            payload = build_payload(rule, kind, row, values=shown, fired=fired, fired_at=fired_at, at=at,
+                                    repeat=repeat, reason=step.reason, statement=statement)
+            outbox.append(_Outgoing(rule, key[1], payload, fired_at, statement, repeat))
+    return writes, outbox
+
+
+# -- notifications ------------------------------------------------------------------------------
+
+
+def _notification_rows(store: Store, rules: Mapping[str, Rule], outbox: list[_Outgoing],
+                       silences: Sequence[Silence], *, at: dt.datetime,
+                       now: dt.datetime) -> list[dict[str, Any]]:
+    """The outbox rows: a silenced notification alone, the others one per channel, or one digest per
+    channel when the tick has several for it."""
+    chart_of = charts(store, rules, {(o.rule.name, o.entity) for o in outbox
+                                     if o.payload["state"] == "firing"}, at)
+    due = at if at < now else now
+    rows: list[dict[str, Any]] = []
+    per_channel: dict[str, list[dict[str, Any]]] = {}
+    for o in outbox:
+        o.payload["chart"] = chart_of.get((o.rule.name, o.entity))
+        muted = any(s.matches(o.rule.name, o.entity, now=now) for s in silences)
+        for channel in o.rule.channels:
+            row = {"idempotency_key": idempotency_key(o.rule.name, o.entity, o.payload["state"],
+                                                      fired_at=o.fired_at, statement=o.statement,
+                                                      repeat=o.repeat, channel=channel),
+                   "rule": o.rule.name, "entity": o.entity, "state": o.payload["state"],
+                   "channel": channel, "payload": o.payload, "created_at": now, "next_attempt_at": due,
+                   "attempts": 0, "status": "silenced" if muted else "queued"}
+            (rows if muted else per_channel.setdefault(channel, [])).append(row)
+    for channel, group in per_channel.items():
+        if len(group) == 1:
+            rows.extend(group)
+            continue
+        keys = sorted(r["idempotency_key"] for r in group)
+        payload = digest_payload([{**r["payload"], "key": r["idempotency_key"]} for r in group], at=at)
+        rows.append({"idempotency_key": _hash("digest", channel, *keys), "rule": "digest",
+                     "entity": payload["entity"], "state": payload["state"], "channel": channel,
+                     "payload": payload, "created_at": now, "next_attempt_at": due, "attempts": 0,
+                     "status": "queued"})
+    return rows
 
 
 def _hash(*parts: object) -> str:
@@ -97,62 +265,22 @@ def idempotency_key(rule: str, entity: str, state: str, *, fired_at: dt.datetime
     return _hash(rule, entity, state, fired_at, statement, repeat, channel)
 
 
-def _to_state(row: Mapping[str, Any]) -> AlertState:
-    fields = {f: row[f] for f in ALERT_STATE_FIELDS}
-    fields["cleared_evals"] = fields["cleared_evals"] or 0
-    return AlertState(**fields)
+# -- the alerts dataset -------------------------------------------------------------------------
 
-
-def _state_row(s: AlertState, *, now: dt.datetime) -> dict[str, Any]:
-    row = {f: getattr(s, f) for f in ALERT_STATE_FIELDS}
-    row["value"] = finite(row["value"])
-    row["updated_at"] = now
-    return row
-
-
-def _silenced(silences: Sequence[Silence], rule: str, entity: str, now: dt.datetime) -> bool:
-    return any(s.matches(rule, entity, now=now) for s in silences)
-
-
-def _candidates(df: pl.DataFrame, active: set[tuple[str, str]]) -> pl.DataFrame:
-    """Rows that can change state: those that hold, and those whose prior state is not inactive."""
-    mask = pl.col("holds").fill_null(False)
-    if active:
-        keys = pl.DataFrame({"rule": [k[0] for k in active], "entity": [k[1] for k in active]},
-                            schema={"rule": pl.String, "entity": pl.String})
-        return pl.concat([df.filter(mask), df.filter(~mask).join(keys, on=["rule", "entity"], how="semi")])
-    return df.filter(mask)
-
-
-def _fired(prev: AlertState | None, step: Step) -> AlertState:
-    """The firing episode a notification of ``step`` is about: a resolve reports the one it ends."""
-    return prev if step.change == "resolved" and prev is not None else step.state
-
-
-def _kind(step: Step) -> Kind:
-    return "resolved" if step.change == "resolved" else "reminder" if step.repeat else "firing"
+_ALERTS_SCHEMA = pl.Schema({"alert_id": pl.String(), "rule": pl.String(), "entity": pl.String(),
+                            "state": pl.String(), "at": pl.Datetime("us", "UTC"), "value": pl.Float64(),
+                            "severity": pl.String(), "summary": pl.String(), "statement": pl.String()})
 
 
 def flush_transitions(store: Store, db: StateDB, *, now: dt.datetime) -> int:
     """Append transitions not yet in the ``alerts`` dataset, then mark them recorded; returns how many."""
-    cols = [transitions.c[c] for c in ("alert_id", "rule", "entity", "state", "at", "value", "severity",
-                                       "summary", "statement")]
-    with db.read() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(
-            sa.select(*cols).where(transitions.c.recorded.is_(False)).order_by(transitions.c.at))]
+    rows = db.unrecorded_transitions()
     if not rows:
         return 0
-    df = pl.DataFrame(rows, schema={"alert_id": pl.String, "rule": pl.String, "entity": pl.String,
-                                    "state": pl.String, "at": pl.Datetime("us", "UTC"),
-                                    "value": pl.Float64, "severity": pl.String, "summary": pl.String,
-                                    "statement": pl.String})
-    df = df.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at"))
-    store.append("alerts", df, now=now)
-    ids = [r["alert_id"] for r in rows]
-    with db.write() as conn:
-        for i in range(0, len(ids), 500):
-            conn.execute(transitions.update().where(transitions.c.alert_id.in_(ids[i:i + 500]))
-                         .values(recorded=True))
+    df = pl.DataFrame(rows, schema=_ALERTS_SCHEMA)
+    store.append("alerts", df.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at")),
+                 now=now)
+    db.mark_recorded([r["alert_id"] for r in rows])
     return len(rows)
 
 
@@ -163,113 +291,6 @@ def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
     except (StoreError, OSError) as e:
         log.warning("tick.record_postponed", error=str(e))
         return 0
-
-
-def _evaluate(store: Store, rules: Sequence[Rule], at: dt.datetime,
-              facts: pl.LazyFrame | None) -> pl.DataFrame:
-    from metrics.alerting.evaluate import evaluate
-
-    facts = facts if facts is not None else store.scan("facts")
-    return evaluate(list(rules), store.scan("prices"), facts, at=at, with_features=True)
-
-
-def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
-             at: dt.datetime | None = None, facts: pl.LazyFrame | None = None) -> TickReport:
-    """Evaluate ``rules`` at ``at`` (default ``now``) and persist the outcome; see the module docstring.
-
-    ``facts`` may carry the ``facts`` dataset already read (a replay reads it once for all its
-    ticks); by default the store's is scanned.
-    """
-    at = at or now
-    report = TickReport(at=at, rules=len(rules))
-    report.recorded += _flush_quietly(store, db, now=now)
-    by_name = {r.name: r for r in rules}
-    df = _evaluate(store, rules, at, facts)
-    report.instances = df.height
-    silences = db.silences(now=now)
-    with db.write() as conn:
-        last = evaluated_to(conn)
-        if last is not None and at <= last:
-            report.skipped = True
-            log.info("tick.skipped", at=at.isoformat(), last=last.isoformat())
-            return report
-        q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
-        if len(by_name) <= 500:
-            q = q.where(alert_states.c.rule.in_(list(by_name)))
-        prior = {(r.rule, r.entity): _to_state(dict(r._mapping))
-                 for r in conn.execute(q) if r.rule in by_name}
-        active = {k for k, s in prior.items() if s.state != "inactive"}
-        todo = _candidates(df, active)
-        new_states: list[dict[str, Any]] = []
-        trans_rows: list[dict[str, Any]] = []
-        outbox: list[tuple[Rule, str, dict[str, Any], AlertState, int]] = []
-        for row in todo.iter_rows(named=True):
-            rule = by_name.get(row["rule"])
-            if rule is None:
-                continue
-            key = (rule.name, str(row["entity"]))
-            prev = prior.get(key)
-            step = transition(prev, Evaluation.from_row(row), rule, now=at)
-            report.stepped += 1
-            values = template_values(rule, row)
-            if step.change == "firing":
-                fields = {k: jsonable(v) for k, v in values.items()}
-                step = replace(step, state=replace(step.state, fired_fields=fields))
-            if step.state != prev:
-                new_states.append(_state_row(step.state, now=now))
-            if step.change is not None:
-                ep = _fired(prev, step)
-                text = (notification_text(rule, "resolved", values, fired=ep.fired_fields,
-                                          fired_at=ep.fired_at)
-                        if step.change == "resolved" else rule.render_summary(row))
-                t = {"alert_id": alert_id(rule.name, key[1], step.change, at), "rule": rule.name,
-                     "entity": key[1], "state": step.change, "at": at, "value": finite(row.get("value")),
-                     "severity": rule.severity, "summary": text,
-                     "statement": step.state.statement, "recorded": False, "created_at": now}
-                trans_rows.append(t)
-            if step.notify:
-                ep = _fired(prev, step)
-                kind = _kind(step)
-                repeat = repeat_number(ep.fired_at, at, rule.repeat_interval) if step.repeat else 0
-                payload = build_payload(rule, kind, row, values=values, fired=ep.fired_fields,
-                                        fired_at=ep.fired_at, at=at, repeat=repeat, reason=step.reason,
-                                        statement=ep.statement)
-                outbox.append((rule, key[1], payload, ep, repeat))
-        wanted = {(o[0].name, o[1]) for o in outbox if o[2]["state"] == "firing"}
-        chart_of = charts(store, by_name, wanted, at)
-        note_rows: list[dict[str, Any]] = []
-        for rule, entity, payload, ep, repeat in outbox:
-            payload["chart"] = chart_of.get((rule.name, entity))
-            state = payload["state"]
-            muted = _silenced(silences, rule.name, entity, now)
-            for channel in rule.channels:
-                note_rows.append({
-                    "idempotency_key": idempotency_key(rule.name, entity, state, fired_at=ep.fired_at,
-                                                       statement=ep.statement, repeat=repeat,
-                                                       channel=channel),
-                    "rule": rule.name, "entity": entity, "state": state, "channel": channel,
-                    "payload": payload,
-                    "created_at": now, "next_attempt_at": at if at < now else now, "attempts": 0,
-                    "status": "silenced" if muted else "queued",
-                })
-        upsert(conn, alert_states, new_states, ["rule", "entity"])
-        insert_ignore(conn, transitions, trans_rows, "alert_id")
-        for n in insert_ignore(conn, notifications, note_rows, "idempotency_key"):
-            if n["status"] == "silenced":
-                report.silenced += 1
-            else:
-                report.notifications += 1
-        upsert(conn, evaluations, [{"at": at, "ran_at": now, "rules": len(rules), "instances": df.height,
-                                    "transitions": len(trans_rows), "notifications": len(note_rows)}],
-               ["at"])
-    report.transitions = [{k: v for k, v in t.items() if k not in ("recorded", "created_at")}
-                          for t in trans_rows]
-    for t in report.transitions:
-        log.info("alert.transition", rule=t["rule"], entity=t["entity"], state=t["state"],
-                 at=at.isoformat(), value=t["value"])
-    report.recorded += _flush_quietly(store, db, now=now)
-    log.info("tick.done", **report.as_dict())
-    return report
 
 
 __all__ = ["TickReport", "alert_id", "flush_transitions", "idempotency_key", "run_tick"]
