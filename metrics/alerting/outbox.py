@@ -1,4 +1,7 @@
-"""Delivery through the outbox: at least once, with backoff, dead letters and disabled endpoints.
+"""The outbox: what a tick enqueues (``outbox_rows``: idempotency keys, silences, digests) and
+its delivery.
+
+Delivery through the outbox: at least once, with backoff, dead letters and disabled endpoints.
 
 ``deliver_due`` takes the queued notifications whose ``next_attempt_at`` has come, oldest first,
 and sends each through its channel's notifier. A notification is marked ``delivered`` only after
@@ -17,12 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from metrics.alerting.notify import Notification, Notifier
-from metrics.alerting.state import StateDB
+from metrics.alerting.render import digest_payload
+from metrics.alerting.rules import Rule
+from metrics.alerting.state import Silence, StateDB, stable_hash
 from metrics.errors import (
     DeliveryError,
     EndpointGoneError,
@@ -127,6 +132,65 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
         report.delivered += 1
         log.info("outbox.delivered", id=n.id, key=n.key, channel=channel, attempts=attempts)
     return report
+
+
+# -- enqueueing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One notification to send, before it is split per channel."""
+
+    rule: Rule
+    entity: str
+    payload: dict[str, Any]
+    fired_at: dt.datetime | None
+    statement: str | None
+    repeat: int
+
+
+def outbox_rows(outbox: Sequence[Outgoing], silences: Sequence[Silence], *, at: dt.datetime,
+                now: dt.datetime) -> list[dict[str, Any]]:
+    """The outbox rows of one tick at ``at``: a silenced notification alone (status ``silenced``),
+    the others one per channel, or one digest (``metrics.alerting.render.digest_payload``) per
+    channel when the tick has several for it."""
+    due = at if at < now else now
+    rows: list[dict[str, Any]] = []
+    per_channel: dict[str, list[dict[str, Any]]] = {}
+    for o in outbox:
+        muted = any(s.matches(o.rule.name, o.entity, now=now) for s in silences)
+        for channel in o.rule.channels:
+            row = {"idempotency_key": idempotency_key(o.rule.name, o.entity, o.payload["state"],
+                                                      fired_at=o.fired_at, statement=o.statement,
+                                                      repeat=o.repeat, channel=channel),
+                   "rule": o.rule.name, "entity": o.entity, "state": o.payload["state"],
+                   "channel": channel, "payload": o.payload, "created_at": now, "next_attempt_at": due,
+                   "attempts": 0, "status": "silenced" if muted else "queued"}
+            (rows if muted else per_channel.setdefault(channel, [])).append(row)
+    for channel, group in per_channel.items():
+        if len(group) == 1:
+            rows.extend(group)
+            continue
+        keys = sorted(r["idempotency_key"] for r in group)
+        payload = digest_payload([{**r["payload"], "key": r["idempotency_key"]} for r in group], at=at)
+        rows.append({"idempotency_key": stable_hash("digest", channel, *keys), "rule": "digest",
+                     "entity": payload["entity"], "state": payload["state"], "channel": channel,
+                     "payload": payload, "created_at": now, "next_attempt_at": due, "attempts": 0,
+                     "status": "queued"})
+    return rows
+
+
+def repeat_number(fired_at: dt.datetime | None, at: dt.datetime, interval: dt.timedelta) -> int:
+    """Which reminder of a firing alert a notification at ``at`` is (0: the first notification)."""
+    if fired_at is None or interval <= dt.timedelta(0) or at <= fired_at:
+        return 0
+    return int((at - fired_at) // interval)
+
+
+def idempotency_key(rule: str, entity: str, state: str, *, fired_at: dt.datetime | None,
+                    statement: str | None, repeat: int, channel: str) -> str:
+    """A notification's idempotency key: sha256 of rule|entity|state|fired_at|statement|repeat-no|channel."""
+    return stable_hash(rule, entity, state, fired_at, statement, repeat, channel)
 
 
 def requeue_dead(db: StateDB, *, now: dt.datetime, channel: str | None = None) -> int:

@@ -27,6 +27,7 @@ lock upgrade; the busy timeout makes the second wait instead of failing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,12 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from metrics.alerting.lifecycle import AlertState
 from metrics.errors import StoreError
+from metrics.store.tables import Store
 
 SCHEMA_VERSION = 1
 NOTIFICATION_STATUSES = ("queued", "delivered", "dead", "disabled", "silenced")
@@ -560,6 +563,36 @@ class StateDB:
             q = q.where(notifications.c.status == status)
         with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def stable_hash(*parts: object) -> str:
+    """sha256 (hex) of ``parts`` joined by ``|`` (None as empty, datetimes in ISO)."""
+    text = "|".join("" if p is None else (p.isoformat() if isinstance(p, dt.datetime) else str(p))
+                    for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def alert_id(rule: str, entity: str, state: str, at: dt.datetime) -> str:
+    """Stable id of a transition (the ``alerts`` dataset key)."""
+    return stable_hash("alert", rule, entity, state, at)
+
+
+_ALERTS_SCHEMA = pl.Schema({"alert_id": pl.String(), "rule": pl.String(), "entity": pl.String(),
+                            "state": pl.String(), "at": pl.Datetime("us", "UTC"), "value": pl.Float64(),
+                            "severity": pl.String(), "summary": pl.String(), "statement": pl.String()})
+
+
+def flush_transitions(store: Store, db: StateDB, *, now: dt.datetime) -> int:
+    """Append transitions not yet in the ``alerts`` dataset, then mark them recorded; returns how many."""
+    rows = db.unrecorded_transitions()
+    if not rows:
+        return 0
+    df = pl.DataFrame(rows, schema=_ALERTS_SCHEMA)
+    store.append("alerts", df.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at")),
+                 now=now)
+    db.mark_recorded([r["alert_id"] for r in rows])
+    return len(rows)
+
 
 
 def open_db(url: str, *, busy_timeout_ms: int = 30_000) -> StateDB:

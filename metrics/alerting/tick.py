@@ -29,7 +29,6 @@ A silenced instance still changes state; its notification is stored alone with s
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,17 +37,10 @@ import polars as pl
 
 from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
-from metrics.alerting.render import (
-    Kind,
-    build_payload,
-    charts,
-    digest_payload,
-    finite,
-    jsonable,
-    notification_text,
-)
+from metrics.alerting.outbox import Outgoing, outbox_rows, repeat_number
+from metrics.alerting.render import Kind, build_payload, charts, finite, jsonable, notification_text
 from metrics.alerting.rules import Rule, template_values
-from metrics.alerting.state import Silence, StateDB, TickWrites
+from metrics.alerting.state import StateDB, TickWrites, alert_id, flush_transitions
 from metrics.errors import StoreError
 from metrics.log import get_logger
 from metrics.store.tables import Store
@@ -97,7 +89,11 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
 
     def plan(prior: dict[tuple[str, str], AlertState]) -> TickWrites:
         writes, outbox = _step_all(by_name, df, prior, at=at, now=now, quiet=quiet, report=report)
-        writes.notifications = _notification_rows(store, by_name, outbox, silences, at=at, now=now)
+        chart_of = charts(store, by_name, {(o.rule.name, o.entity) for o in outbox
+                                           if o.payload["state"] == "firing"}, at)
+        for o in outbox:
+            o.payload["chart"] = chart_of.get((o.rule.name, o.entity))
+        writes.notifications = outbox_rows(outbox, silences, at=at, now=now)
         writes.evaluation = {"rules": len(rules), "instances": df.height,
                              "transitions": len(writes.transitions),
                              "notifications": len(writes.notifications)}
@@ -119,18 +115,6 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
 
 
 # -- stepping -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Outgoing:
-    """One notification to send, before it is split per channel."""
-
-    rule: Rule
-    entity: str
-    payload: dict[str, Any]
-    fired_at: dt.datetime | None
-    statement: str | None
-    repeat: int
 
 
 def _candidates(df: pl.DataFrame, active: set[tuple[str, str]]) -> pl.DataFrame:
@@ -156,7 +140,7 @@ def _kind(prev: AlertState | None, cur: AlertState, step: Step) -> Kind | None:
 
 def _step_all(rules: Mapping[str, Rule], df: pl.DataFrame, prior: dict[tuple[str, str], AlertState], *,
               at: dt.datetime, now: dt.datetime, quiet: bool,
-              report: TickReport) -> tuple[TickWrites, list[_Outgoing]]:
+              report: TickReport) -> tuple[TickWrites, list[Outgoing]]:
     """Step every candidate instance; the writes (states, transitions) and what to notify."""
     writes, outbox = TickWrites(), []
     active = {k for k, s in prior.items() if s.state != "inactive" or s.notified_state == "firing"}
@@ -200,88 +184,8 @@ def _step_all(rules: Mapping[str, Rule], df: pl.DataFrame, prior: dict[tuple[str
             shown = values if kind != "firing" or fired is None else {**values, **fired}
             payload = build_payload(rule, kind, row, values=shown, fired=fired, fired_at=fired_at, at=at,
                                     repeat=repeat, reason=step.reason, statement=statement)
-            outbox.append(_Outgoing(rule, key[1], payload, fired_at, statement, repeat))
+            outbox.append(Outgoing(rule, key[1], payload, fired_at, statement, repeat))
     return writes, outbox
-
-
-# -- notifications ------------------------------------------------------------------------------
-
-
-def _notification_rows(store: Store, rules: Mapping[str, Rule], outbox: list[_Outgoing],
-                       silences: Sequence[Silence], *, at: dt.datetime,
-                       now: dt.datetime) -> list[dict[str, Any]]:
-    """The outbox rows: a silenced notification alone, the others one per channel, or one digest per
-    channel when the tick has several for it."""
-    chart_of = charts(store, rules, {(o.rule.name, o.entity) for o in outbox
-                                     if o.payload["state"] == "firing"}, at)
-    due = at if at < now else now
-    rows: list[dict[str, Any]] = []
-    per_channel: dict[str, list[dict[str, Any]]] = {}
-    for o in outbox:
-        o.payload["chart"] = chart_of.get((o.rule.name, o.entity))
-        muted = any(s.matches(o.rule.name, o.entity, now=now) for s in silences)
-        for channel in o.rule.channels:
-            row = {"idempotency_key": idempotency_key(o.rule.name, o.entity, o.payload["state"],
-                                                      fired_at=o.fired_at, statement=o.statement,
-                                                      repeat=o.repeat, channel=channel),
-                   "rule": o.rule.name, "entity": o.entity, "state": o.payload["state"],
-                   "channel": channel, "payload": o.payload, "created_at": now, "next_attempt_at": due,
-                   "attempts": 0, "status": "silenced" if muted else "queued"}
-            (rows if muted else per_channel.setdefault(channel, [])).append(row)
-    for channel, group in per_channel.items():
-        if len(group) == 1:
-            rows.extend(group)
-            continue
-        keys = sorted(r["idempotency_key"] for r in group)
-        payload = digest_payload([{**r["payload"], "key": r["idempotency_key"]} for r in group], at=at)
-        rows.append({"idempotency_key": _hash("digest", channel, *keys), "rule": "digest",
-                     "entity": payload["entity"], "state": payload["state"], "channel": channel,
-                     "payload": payload, "created_at": now, "next_attempt_at": due, "attempts": 0,
-                     "status": "queued"})
-    return rows
-
-
-def _hash(*parts: object) -> str:
-    text = "|".join("" if p is None else (p.isoformat() if isinstance(p, dt.datetime) else str(p))
-                    for p in parts)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def alert_id(rule: str, entity: str, state: str, at: dt.datetime) -> str:
-    """Stable id of a transition (the ``alerts`` dataset key)."""
-    return _hash("alert", rule, entity, state, at)
-
-
-def repeat_number(fired_at: dt.datetime | None, at: dt.datetime, interval: dt.timedelta) -> int:
-    """Which reminder of a firing alert a notification at ``at`` is (0: the first notification)."""
-    if fired_at is None or interval <= dt.timedelta(0) or at <= fired_at:
-        return 0
-    return int((at - fired_at) // interval)
-
-
-def idempotency_key(rule: str, entity: str, state: str, *, fired_at: dt.datetime | None,
-                    statement: str | None, repeat: int, channel: str) -> str:
-    """A notification's idempotency key: sha256 of rule|entity|state|fired_at|statement|repeat-no|channel."""
-    return _hash(rule, entity, state, fired_at, statement, repeat, channel)
-
-
-# -- the alerts dataset -------------------------------------------------------------------------
-
-_ALERTS_SCHEMA = pl.Schema({"alert_id": pl.String(), "rule": pl.String(), "entity": pl.String(),
-                            "state": pl.String(), "at": pl.Datetime("us", "UTC"), "value": pl.Float64(),
-                            "severity": pl.String(), "summary": pl.String(), "statement": pl.String()})
-
-
-def flush_transitions(store: Store, db: StateDB, *, now: dt.datetime) -> int:
-    """Append transitions not yet in the ``alerts`` dataset, then mark them recorded; returns how many."""
-    rows = db.unrecorded_transitions()
-    if not rows:
-        return 0
-    df = pl.DataFrame(rows, schema=_ALERTS_SCHEMA)
-    store.append("alerts", df.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at")),
-                 now=now)
-    db.mark_recorded([r["alert_id"] for r in rows])
-    return len(rows)
 
 
 def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
@@ -293,4 +197,4 @@ def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
         return 0
 
 
-__all__ = ["TickReport", "alert_id", "flush_transitions", "idempotency_key", "run_tick"]
+__all__ = ["TickReport", "run_tick"]

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from metrics.alerting.state import open_db
 from metrics.store.tables import Store
@@ -50,6 +51,7 @@ def _kill_during_evaluation(config: Path, root: Path, rng: random.Random) -> Non
         proc.communicate(timeout=60)
 
 
+@pytest.mark.slow
 def test_kill_during_the_first_evaluation_changes_no_history(tmp_path: Path) -> None:
     """Crash + restart gives the same transitions and notifications as one uninterrupted run."""
     rules = (PROJECT / "config" / "rules.toml").read_text(encoding="utf-8")

@@ -9,9 +9,9 @@ import polars as pl
 import sqlalchemy as sa
 
 from metrics.alerting.notify import build_notifiers
-from metrics.alerting.outbox import deliver_due
+from metrics.alerting.outbox import deliver_due, idempotency_key
 from metrics.alerting.state import StateDB, alert_states, evaluations, notifications, transitions
-from metrics.alerting.tick import idempotency_key, run_tick
+from metrics.alerting.tick import run_tick
 from metrics.settings import EmailChannel, LogChannel
 from metrics.store.schema import conform
 from metrics.store.tables import Store
