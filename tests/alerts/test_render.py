@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from metrics.alerting.render import (
     chart_png,
     clean_header,
+    digest_payload,
     fmt_value,
     html_body,
     subject,
@@ -86,3 +88,19 @@ def test_threshold_of_simple_conditions() -> None:
     assert threshold_of(" value >= -2.5e3 ") == -2500.0
     assert threshold_of("value < sma_200") is None
     assert threshold_of("change_pct_5 < -10") is None
+
+
+def test_a_digest_renders_one_line_and_one_webhook_alert_per_member() -> None:
+    """A digest's subject counts its alerts; its text lists each; its webhook body has one alert each."""
+    firing = {**PAYLOAD, "kind": "firing", "key": "k1"}
+    resolved = {**PAYLOAD, "entity": "F", "state": "resolved", "kind": "resolved", "summary": "F is back",
+                "ended_at": "2026-03-02T21:00:00Z", "key": "k2"}
+    digest = digest_payload([firing, resolved], at=dt.datetime(2026, 3, 2, 21, 0, tzinfo=dt.UTC))
+    assert subject(digest) == "[DIGEST] 1 alert firing, 1 resolved"
+    assert text_body(digest).splitlines()[2:] == ["[FIRING critical] r: E fell 12%",
+                                                   "[RESOLVED critical] r: F is back"]
+    doc = webhook_payload("dk", "hook", digest)
+    assert doc["status"] == "firing" and doc["commonAnnotations"]["summary"] == "1 alert firing, 1 resolved"
+    assert [(a["labels"]["entity"], a["status"], a["idempotencyKey"]) for a in doc["alerts"]] == [
+        ("E", "firing", "k1"), ("F", "resolved", "k2")]
+    assert "<li>[RESOLVED critical] r: F is back</li>" in html_body(digest)
