@@ -18,7 +18,8 @@ class LogNotifier:
         p = notification.payload
         if p.get("kind") == "digest":  # one event for the digest, its alerts' texts in it
             log.info("notify.log", channel=self.channel, key=notification.key, kind="digest",
-                     severity=p.get("severity"), summary=p.get("summary"), at=p.get("at"),
+                     state=notification.state, severity=p.get("severity"), summary=p.get("summary"),
+                     at=p.get("at"),
                      alerts=[f"{a.get('kind')} {a.get('rule')}: {a.get('summary')}"
                              for a in p.get("alerts") or []])
             return
