@@ -242,3 +242,25 @@ def test_busy_store_postpones_recording_not_the_tick(store: Store, db: StateDB) 
     assert store.scan("alerts").collect().height == 0
     later = run_tick(impatient, db, rules, now=at(13))
     assert later.recorded == 1 and store.scan("alerts").collect().height == 1
+
+
+def test_keep_firing_for_in_bars_survives_the_state_database(store: Store, db: StateDB) -> None:
+    """A ``keep_firing_for`` of 2 bars resolves at the 3rd failing tick, counting through the database."""
+    closes = [*CLOSES[:12], 101.0, 102.0, 103.0, 104.0]   # under 100 on the 12th, above from the 13th
+    rules = make_rules(below_100(keep_firing_for="2 bars", channels=["log"]))
+    loaded(store, closes)
+    changes = [(day, t["state"]) for day in (12, 13, 14, 15, 16)
+               for t in run_tick(store, db, rules, now=at(day)).transitions]
+    assert changes == [(12, "firing"), (15, "resolved")]
+
+
+def test_a_firing_alert_from_before_the_upgrade_is_not_announced_again(store: Store, db: StateDB) -> None:
+    """A firing state written before the notified_* columns existed counts as already notified."""
+    rules = make_rules(below_100(channels=["log"]))
+    loaded(store)
+    run_tick(store, db, rules, now=at(12))
+    with db.write() as conn:                      # as an older version left it
+        conn.execute(alert_states.update().values(notified_state=None, notified_fired_at=None))
+        conn.execute(notifications.delete())
+    run_tick(store, db, rules, now=at(13))
+    assert db.notifications() == []
