@@ -3,7 +3,8 @@
 A rule's ``summary`` (firing), ``summary_reminder`` and ``summary_resolved`` are templates such as
 ``"{entity} moved {change_pct_5:+.1f} % in 5 sessions"``. Each replacement field is one name of
 the rule's series (``metrics.alerting.rules.template_fields``) with an optional format spec of the
-format mini-language; attribute access and indexing (``{entity.__class__}``, ``{x[0]}``), nested
+format mini-language (or, for a date such as ``data_at``, of ``strftime``: ``{data_at:%d %b}``);
+attribute access and indexing (``{entity.__class__}``, ``{x[0]}``), nested
 fields in a spec and widths or precisions over ``MAX_WIDTH`` are refused, so a rules file can
 neither reach into objects nor make one alert hundreds of megabytes long.
 
@@ -14,6 +15,7 @@ a null or non-finite value is ``n/a``, a value its spec does not fit is shown pl
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import string
@@ -27,6 +29,9 @@ _SPEC = re.compile(
     r"^(?:(?P<fill>[^{}])?(?P<align>[<>=^]))?(?P<sign>[-+ ])?z?#?0?(?P<width>\d+)?[,_]?"
     r"(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?$"
 )
+
+# a date's strftime spec (``{data_at:%d %b %Y}``): directives and separators only
+_DATE_SPEC = re.compile(r"(?:%[aAbBdjmyYU%]|[-/ :.,])+")
 
 Part = tuple[str, str | None, str]   # literal text, field name (None: text only), format spec
 
@@ -52,6 +57,9 @@ def parse(template: str) -> list[Part]:
         if conversion is not None:
             raise TemplateError(f"{{{name}!{conversion}}}: conversions are not allowed")
         spec = raw_spec or ""
+        if _DATE_SPEC.fullmatch(spec) and len(spec) <= MAX_WIDTH:
+            parts.append((literal, name, spec))
+            continue
         m = _SPEC.match(spec)
         if m is None:
             raise TemplateError(f"{{{name}:{spec}}}: not a format spec (nested fields are not allowed)")
@@ -71,9 +79,19 @@ def check_template(template: str, samples: Mapping[str, Any]) -> None:
         if name not in samples:
             raise TemplateError(f"unknown field {{{name}}}; this series has: {', '.join(sorted(samples))}")
         try:
-            format(samples[name], spec)
+            format(_as_date(samples[name], spec), spec)
         except (ValueError, TypeError) as e:
             raise TemplateError(f"{{{name}:{spec}}}: the format does not apply to {name} ({e})") from None
+
+
+def _as_date(v: Any, spec: str) -> Any:
+    """An ISO date text as a date when ``spec`` is a date spec (dates travel as ISO text)."""
+    if isinstance(v, str) and spec and _DATE_SPEC.fullmatch(spec):
+        try:
+            return dt.date.fromisoformat(v[:10])
+        except ValueError:
+            return v
+    return v
 
 
 def _missing(v: Any) -> bool:
@@ -96,7 +114,7 @@ def render(template: str, values: Mapping[str, Any]) -> str:
             out.append("n/a")
             continue
         try:
-            out.append(format(v, spec))
+            out.append(format(_as_date(v, spec), spec))
         except (ValueError, TypeError):
             out.append(str(v))
     text = "".join(out)

@@ -122,3 +122,13 @@ def test_rules_may_give_their_own_reminder_and_resolved_texts() -> None:
         "QCOM back to +3.1 % (was -18.2 % on 2025-03-03)")
     assert notification_text(r, "reminder", now, fired=fired, fired_at=FIRED) == (
         "QCOM still down since 2025-03-03")
+
+
+def test_dates_take_strftime_specs() -> None:
+    """A date field may be formatted with strftime directives; other fields may not."""
+    assert errors_of(summary="{entity}: last bar {data_at:%d %b %Y}") == []
+    assert errors_of(summary_resolved="{entity} fired {fired_at:%d/%m}") == []
+    [msg] = errors_of(summary="{value:%Y}")
+    assert "does not apply to value" in msg
+    assert render("{data_at:%d %b %Y}", {"data_at": "2026-05-29"}) == "29 May 2026"
+    assert render("{data_at:%d %b}", {"data_at": "not a date"}) == "not a date"
