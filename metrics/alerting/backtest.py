@@ -7,8 +7,8 @@ dates of the store, then XNYS sessions). At each evaluation date D a price serie
 dated D or earlier, a fact series the statements published D or earlier (``metrics.store.pit``).
 
 Features are computed for all dates at once (rolling windows over (entity, date)), joined as of
-each evaluation date, the condition is evaluated column-wise, and a tight loop per entity applies
-the lifecycle of ``metrics.alerting.lifecycle.transition`` (tests check that both agree). The result has one
+each evaluation date, the condition is evaluated column-wise, and ``replay`` loops per entity over
+the lifecycle's one step function ``metrics.alerting.lifecycle.step``, as live ticks do. One
 row per state change: ``rule, entity, state (pending|firing|resolved), at (the evaluation date),
 value (the series' value then)``. Evaluation times are the dates themselves (00:00 UTC), so a
 ``for``/``keep_firing_for`` duration counts whole calendar days between evaluation dates.
@@ -24,6 +24,7 @@ import polars as pl
 
 from metrics.alerting.evaluate import Evaluator, name_map
 from metrics.alerting.features import history_features, session_dates, stale_bars
+from metrics.alerting.lifecycle import initial, step
 from metrics.alerting.rules import Rule, compile_condition
 from metrics.alerting.series import series_frame
 from metrics.store.calendars import DEFAULT_EXCHANGE
@@ -33,6 +34,7 @@ RESULT_SCHEMA = pl.Schema(
     {"rule": pl.String, "entity": pl.String, "state": pl.String, "at": pl.Date, "value": pl.Float64}
 )
 _DAY = 86400
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def replay(
@@ -44,59 +46,23 @@ def replay(
 ) -> list[tuple[int, str]]:
     """The state changes of ``rule`` over rows sorted by (entity, time): (row index, change).
 
-    ``times`` are seconds; ``holds`` None is missing data. Same lifecycle as
-    ``metrics.alerting.lifecycle.transition`` (property-tested against it), without building states.
+    ``times`` are seconds since the epoch; ``holds`` None is missing data. A loop over
+    ``metrics.alerting.lifecycle.step``, the lifecycle the live ticks use too.
     """
-    bars = rule.hold.bars
-    dur = rule.hold.duration.total_seconds()
-    immediate = rule.hold.immediate
-    keep = rule.keep_firing_for.total_seconds()
-    facts = rule.is_fact_series
     stmts = statements if statements is not None else [None] * len(holds)
     out: list[tuple[int, str]] = []
     cur: str | None = None
-    state = 0  # 0 inactive, 1 pending, 2 firing
-    since = 0
-    evals = 0
-    cleared: int | None = None
-    stmt: str | None = None
+    s = initial(rule.name, "")
     for i, h in enumerate(holds):
         ent = entities[i]
         if ent != cur:
-            cur, state, cleared, stmt = ent, 0, None, None
+            cur, s = ent, initial(rule.name, ent)
         if h is None:
             continue
-        t = times[i]
-        if state == 0:
-            if h:
-                stmt = stmts[i]
-                if immediate:
-                    state, cleared = 2, None
-                    out.append((i, "firing"))
-                else:
-                    state, since, evals = 1, t, 0
-                    out.append((i, "pending"))
-        elif state == 1:
-            if not h:
-                state = 0
-                continue
-            evals += 1
-            stmt = stmts[i]
-            if (evals >= bars) if bars is not None else (t - since >= dur):
-                state, cleared = 2, None
-                out.append((i, "firing"))
-        elif h:
-            cleared = None
-            s = stmts[i]
-            if facts and s is not None and s != stmt:
-                stmt = s
-                out.append((i, "firing"))
-        else:
-            if cleared is None:
-                cleared = t
-            if t - cleared >= keep:
-                state, cleared = 0, None
-                out.append((i, "resolved"))
+        done = step(s, h, _EPOCH + dt.timedelta(seconds=times[i]), stmts[i], rule)
+        s = done.state
+        if done.change is not None:
+            out.append((i, done.change))
     return out
 
 
@@ -125,7 +91,8 @@ def compress(df: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     prev_elapsed[1:] = t[:-1] - t[run_start[1:]]
     hold = rule.hold
     hold_ok = k <= hold.bars if hold.bars is not None else prev_elapsed < hold.duration.total_seconds()
-    keep_ok = prev_elapsed < rule.keep_firing_for.total_seconds()
+    keep = rule.keep_firing_for
+    keep_ok = k <= keep.bars if keep.bars is not None else prev_elapsed < keep.duration.total_seconds()
     mask = start | np.where(h == 1, hold_ok, keep_ok)
     if rule.is_fact_series:
         st = d["statement"]

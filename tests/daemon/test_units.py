@@ -158,11 +158,23 @@ def test_rules_load_with_errors_raises_naming_rule_and_field(tmp_path: Path) -> 
 
 
 def test_first_evaluation_replays_the_end_of_the_price_history() -> None:
-    """On a fresh store whose prices stop before now, the closes replayed are the last ones with data."""
+    """On a fresh store whose prices stop before now, the closes replayed are the last ones with data,
+    then the latest close (staleness is evaluated at start), then now."""
     now = dt.datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
     end_of_data = dt.datetime(2026, 5, 30, tzinfo=UTC)  # the sample's last bar is 2026-05-29
     points = evaluation_points(None, now, max_closes=3, history_end=end_of_data)
-    assert ats(points) == [close("2026-05-27"), close("2026-05-28"), close("2026-05-29"), now]
+    assert ats(points) == [close("2026-05-27"), close("2026-05-28"), close("2026-05-29"),
+                           dt.datetime(2026, 11, 20, 21, 0, tzinfo=UTC), now]  # EST close
+
+
+def test_a_restart_evaluates_the_closes_a_run_never_killed_would() -> None:
+    """Whatever close a killed first run got to, the restart evaluates exactly the rest of its points."""
+    now = dt.datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    end_of_data = dt.datetime(2026, 5, 30, tzinfo=UTC)
+    full = evaluation_points(None, now, max_closes=30, history_end=end_of_data)
+    for i, point in enumerate(full[:-1]):
+        rest = evaluation_points(point.at, now, max_closes=30, history_end=end_of_data)
+        assert rest == full[i + 1:], point
 
 
 def test_schedule_has_every_job_coalesced_single_instance_with_grace(tmp_path: Path) -> None:
