@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from jobs import calendars
 from jobs.evaluate import Point, evaluation_points, tick_rules
@@ -226,9 +227,7 @@ def test_a_channel_that_cannot_be_built_does_not_stop_the_others(tmp_path: Path)
         services.close()
 
 
-def _secret(text: str) -> object:
-    from pydantic import SecretStr
-
+def _secret(text: str) -> SecretStr:
     return SecretStr(text)
 
 
