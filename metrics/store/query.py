@@ -72,15 +72,13 @@ def query(store: Store, sql: str) -> pl.DataFrame:
     syntax error, an unknown table or column).
     """
     check_read_only(sql)
-    for attempt in (1, 2):
-        ctx = pl.SQLContext({name: store.scan(name) for name in DATASETS}, eager=False)
-        try:
-            result = ctx.execute(sql)
-            return result.collect() if isinstance(result, pl.LazyFrame) else result
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
-        except (pl.exceptions.PolarsError, ValueError, TypeError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise QueryError(f"SQL error: {first}") from e
-    raise AssertionError("unreachable")  # pragma: no cover
+    # only the tables the statement names are opened: each at one snapshot (a pinned store may have
+    # no such version of a table the statement does not read)
+    named = [n for n in DATASETS if re.search(rf"\b{n}\b", sql, re.IGNORECASE)]
+    ctx = pl.SQLContext({name: store.scan(name) for name in named}, eager=False)
+    try:
+        result = ctx.execute(sql)
+        return result.collect() if isinstance(result, pl.LazyFrame) else result
+    except (pl.exceptions.PolarsError, ValueError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise QueryError(f"SQL error: {first}") from e
