@@ -13,7 +13,9 @@ Timed, each run in a fresh child process (so its peak RSS is its own), interleav
   condition on every row of its series and the rows where it changes (edges) per entity, without
   evaluation grids, as-of joins or the lifecycle.
 
-Prints the median of each and its peak RSS, and the ratio. ``--write DIR`` instead writes a store
+The exchange calendars ``stale_bars`` needs (XNYS, XKRX) are built once before the runs into a cache
+folder, as the CLI keeps them in the store. Prints the median of each and its peak RSS, and the
+ratio. ``--write DIR`` instead writes a store
 (``DIR/parquet``), a config (``DIR/config``, rules.toml = the 100 rules) for ``metrics rules
 backtest``. Run: ``.venv/bin/python benchmarks/backtest.py [--repeat 3] [--write DIR]``.
 """
@@ -24,9 +26,11 @@ import argparse
 import datetime as dt
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -184,16 +188,16 @@ def peer(prices: pl.LazyFrame, facts: pl.LazyFrame, rules: list[Any]) -> int:
         by_series.setdefault(r.series, []).append(r)
     for series, group in by_series.items():
         shape = group[0].shape
+        conds = [compile_condition(r.condition, shape) for r in group]
+        used = set().union(*(c.meta.root_names() for c in conds))
         feats = (
-            history_features(series_frame(series, prices, facts, end=END), shape)
+            history_features(series_frame(series, prices, facts, end=END), shape, only=used)
             .filter(pl.col("date").is_between(START, END))
             .with_columns(age_days=pl.lit(0, pl.Int64), stale_bars=pl.lit(0, pl.Int64))
             .collect()
         )
-        holds = feats.select(
-            "entity",
-            *(compile_condition(r.condition, shape).fill_null(False).alias(r.name) for r in group),
-        )
+        named = (c.fill_null(False).alias(r.name) for c, r in zip(conds, group, strict=True))
+        holds = feats.select("entity", *named)
         changed = holds.select(
             (pl.col(r.name) != pl.col(r.name).shift(1).over("entity")).sum() for r in group
         )
@@ -201,10 +205,13 @@ def peer(prices: pl.LazyFrame, facts: pl.LazyFrame, rules: list[Any]) -> int:
     return edges
 
 
-def child(which: str) -> None:
+def child(which: str, calendars: Path) -> None:
     """One timed run in this process; prints seconds and peak RSS (MB) as JSON."""
     from metrics.alerting.backtest import backtest
     from metrics.alerting.rules import parse_rules
+    from metrics.store.calendars import use_cache_dir
+
+    use_cache_dir(calendars)  # as the CLI does: built by the first run on a store, then loaded
 
     prices_df = load_prices()
     facts_df = make_facts(fact_tickers_of(prices_df))
@@ -226,20 +233,27 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--write", type=Path, help="write a store and rules for the CLI instead")
     ap.add_argument("--child", choices=["metrics", "polars"], help=argparse.SUPPRESS)
+    ap.add_argument("--calendars", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.calendars)
         return
     if args.write:
         write(args.write)
         return
+    from metrics.store.calendars import calendar, use_cache_dir
+
+    cache = Path(tempfile.mkdtemp(prefix="calendars-"))
+    use_cache_dir(cache)
+    for mic in ("XNYS", "XKRX"):  # the exchanges of the data's tickers, as a store's cache holds them
+        calendar(mic)
     runs: dict[str, list[dict[str, float]]] = {"metrics": [], "polars": []}
     for _ in range(args.repeat):
         for which, got in runs.items():
-            done = subprocess.run(
-                [sys.executable, __file__, "--child", which], check=True, capture_output=True, text=True
-            )
+            cmd = [sys.executable, __file__, "--child", which, "--calendars", str(cache)]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
             got.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    shutil.rmtree(cache)
     print(f"backtest of 100 rules over {REAL.name} ({START} .. {END}), median of {args.repeat} runs")
     print(f"{'':10}{'seconds':>10}{'peak RSS MB':>14}  rows")
     med = {}

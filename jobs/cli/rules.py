@@ -75,6 +75,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
     from metrics.alerting.backtest import backtest
     from metrics.alerting.rules import load_rules
+    from metrics.store.calendars import use_cache_dir
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")
@@ -90,6 +91,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
             raise UsageError(f"--rule: no such rule {', '.join(unknown)}")
         rules = [r for r in rules if r.name in rule_names]
     store = app_ctx.store
+    use_cache_dir(settings.root / "cache" / "calendars")  # stale_bars: calendars built once per store
     with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
         result = backtest(
             rules, store.scan("prices"), store.scan("facts"), start=start, end=end, calendar=calendar
