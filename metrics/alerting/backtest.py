@@ -6,10 +6,12 @@ dates with bars for the rule's entities (for a fact rule whose entities have no 
 dates of the store, then XNYS sessions). At each evaluation date D a price series uses the bars
 dated D or earlier, a fact series the statements published D or earlier (``metrics.store.pit``).
 
-Features are computed for all dates at once (rolling windows over (entity, date)), joined as of
-each evaluation date, the condition is evaluated column-wise, and a tight loop per entity applies
-the lifecycle of ``metrics.alerting.lifecycle.transition`` (tests check that both agree). The result has one
-row per state change: ``rule, entity, state (pending|firing|resolved), at (the evaluation date),
+Features are computed for all dates at once (rolling windows over (entity, date)), once per
+series for all its rules, joined as of each evaluation date (one grid of entity x date and one
+as-of join per series and set of entities and dates, shared by the rules over that set), the
+conditions are evaluated column-wise, and a tight loop per entity applies the lifecycle of
+``metrics.alerting.lifecycle.transition`` (tests check that both agree). The result has one row per
+state change: ``rule, entity, state (pending|firing|resolved), at (the evaluation date),
 value (the series' value then)``. Evaluation times are the dates themselves (00:00 UTC), so a
 ``for``/``keep_firing_for`` duration counts whole calendar days between evaluation dates.
 """
