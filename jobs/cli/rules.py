@@ -37,17 +37,16 @@ def check(
     file: Annotated[Path | None, typer.Argument(help="Rules file (default: <config>/rules.toml).")] = None,
 ) -> None:
     """Validate a rules file: unknown keys, durations, series, conditions, channels, summaries."""
-    from metrics.alerting.rules import check_rules, load_rules
+    from metrics.alerting.rules import read_rules
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
     path = file or settings.rules_file
-    errors = check_rules(path, channels=list(settings.channels))
+    rules, errors = read_rules(path, channels=list(settings.channels))
     if errors:
         for e in errors:
             err.print(f"error: {e}", markup=False, highlight=False)
         raise ConfigError(f"{len(errors)} error(s) in the rules file", source=path)
-    rules = load_rules(path, channels=list(settings.channels))
     out.print(f"{path}: {len(rules)} rule(s) OK", markup=False, highlight=False)
 
 
