@@ -33,6 +33,8 @@ bench: venv
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/evaluate.py
 	$(BIN)/python benchmarks/extraction.py
+	$(BIN)/python benchmarks/backtest.py
+	$(BIN)/python benchmarks/rules.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -19,6 +19,7 @@ from metrics.alerting.state import StateDB, open_db
 from metrics.errors import ConfigError, TransientDeliveryError
 from metrics.log import get_logger
 from metrics.settings import Settings
+from metrics.store.calendars import use_cache_dir
 from metrics.store.tables import Store
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ class Services:
 def build_services(settings: Settings, *, price_source: PriceSource | None = None) -> Services:
     """Open the store and the state database of ``settings``; rules are not loaded yet."""
     store = Store.from_settings(settings)
+    use_cache_dir(settings.root / "cache" / "calendars")  # exchange calendars built once per store
     db = open_db(settings.database_url)
     rules = RulesHolder(settings.rules_file, sorted(settings.channels))
     return Services(settings=settings, store=store, db=db, rules=rules,

@@ -31,17 +31,16 @@ def check(
     file: Annotated[Path | None, typer.Argument(help="Rules file (default: <config>/rules.toml).")] = None,
 ) -> None:
     """Validate a rules file: unknown keys, durations, series, conditions, channels, summaries."""
-    from metrics.alerting.rules import check_rules, load_rules
+    from metrics.alerting.rules import read_rules
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
     path = file or settings.rules_file
-    errors = check_rules(path, channels=list(settings.channels))
+    rules, errors = read_rules(path, channels=list(settings.channels))
     if errors:
         for e in errors:
             err.print(f"error: {e}", markup=False, highlight=False)
         raise ConfigError(f"{len(errors)} error(s) in the rules file", source=path)
-    rules = load_rules(path, channels=list(settings.channels))
     named = [e for r in rules for e in (r.entities or ())]
     unknown = set(unknown_entities(app_ctx, named))
     for r in rules:
@@ -77,6 +76,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
     from metrics.alerting.backtest import backtest
     from metrics.alerting.rules import load_rules
+    from metrics.store.calendars import use_cache_dir
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")
@@ -98,6 +98,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
             raise UsageError(f"--rule: no such rule {', '.join(unknown)}")
         rules = [r for r in rules if r.name in rule_names]
     store = pinned_store(app_ctx, version, as_of_commit)
+    use_cache_dir(settings.root / "cache" / "calendars")  # stale_bars: calendars built once per store
     with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
         result = backtest(
             rules, store.scan("prices"), store.scan("facts"), start=start, end=end, calendar=calendar

@@ -17,7 +17,6 @@ rules of one shape (``value < 100``, ``value < 250``...) are evaluated as one ve
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,14 @@ from metrics.alerting.features import (
     latest_bar_features,
     with_age_and_stale_bars,
 )
-from metrics.alerting.rules import COMMON_FEATURES, FACT_FEATURES, FEATURES, Rule, compile_condition
+from metrics.alerting.rules import (
+    COMMON_FEATURES,
+    FACT_FEATURES,
+    FEATURES,
+    Rule,
+    compile_condition,
+    templatize,
+)
 from metrics.alerting.series import series_frame
 from metrics.store.pit import day_of
 
@@ -93,25 +99,6 @@ def _tick_features(
 
 
 # ------------------------------------------------------------------------------------- conditions
-
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)(?![\w.])")
-
-
-def templatize(condition: str) -> tuple[str, tuple[float, ...]]:
-    """``"value < 100 and age_days > 4"`` -> (``"value < __p0 and age_days > __p1"``, (100.0, 4.0)).
-
-    Numbers inside quoted strings are left alone.
-    """
-    params: list[float] = []
-
-    def sub(m: re.Match[str]) -> str:
-        params.append(float(m.group(1)))
-        return f"__p{len(params) - 1}"
-
-    parts = condition.split("'")
-    out = [p if i % 2 else _NUMBER.sub(sub, p) for i, p in enumerate(parts)]
-    return "'".join(out), tuple(params)
-
 
 @dataclass(frozen=True, slots=True)
 class _Template:

@@ -31,6 +31,7 @@ each error is a ``RuleError`` naming the rule and the field.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -246,6 +247,47 @@ def compile_condition(condition: str, shape: Literal["prices", "facts"]) -> pl.E
     return expr
 
 
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)(?![\w.])")
+
+
+def templatize(condition: str) -> tuple[str, tuple[float, ...]]:
+    """``"value < 100 and age_days > 4"`` -> (``"value < __p0 and age_days > __p1"``, (100.0, 4.0)).
+
+    Numbers inside quoted strings are left alone.
+    """
+    params: list[float] = []
+
+    def sub(m: re.Match[str]) -> str:
+        params.append(float(m.group(1)))
+        return f"__p{len(params) - 1}"
+
+    parts = condition.split("'")
+    out = [p if i % 2 else _NUMBER.sub(sub, p) for i, p in enumerate(parts)]
+    return "'".join(out), tuple(params)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_dtype(template: str, nparams: int, shape: Literal["prices", "facts"]) -> pl.DataType | None:
+    """What ``template`` gives over the features of ``shape`` and ``nparams`` Float64 parameters
+    (None if it does not compile): checked once per shape of condition."""
+    schema = {**features_schema(shape), **{f"__p{i}": pl.Float64() for i in range(nparams)}}
+    try:
+        return pl.DataFrame(schema=schema).select(pl.sql_expr(template).alias("c")).schema["c"]
+    except Exception:  # polars raises several SQL/column error types
+        return None
+
+
+def check_condition(condition: str, shape: Literal["prices", "facts"]) -> None:
+    """ValueError unless ``condition`` compiles to a boolean, as ``compile_condition`` says.
+
+    The condition with its numbers as parameters is checked once (thousands of rules share a few
+    shapes); one that does not pass that way is compiled as written, for its exact error."""
+    template, params = templatize(condition)
+    if _template_dtype(template, len(params), shape) in (pl.Boolean, pl.Null):
+        return
+    compile_condition(condition, shape)
+
+
 def _check_series(series: str) -> None:
     kind, _, name = series.partition(".")
     if kind == "prices":
@@ -314,7 +356,7 @@ def _build(
         fail("series", str(e))
     if series_ok:
         try:
-            compile_condition(spec.condition, series_shape(spec.series))
+            check_condition(spec.condition, series_shape(spec.series))
         except ValueError as e:
             fail("condition", str(e))
     if spec.entities is not None and (not spec.entities or any(not e.strip() for e in spec.entities)):
@@ -393,19 +435,28 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"not valid TOML: {e}", source=path) from e
 
 
+def read_rules(
+    path: Path | str, channels: Iterable[str] | None = None
+) -> tuple[list[Rule], list[RuleError]]:
+    """The good rules of the rules file at ``path`` and every error (one read and parse).
+
+    A file that is not TOML at all raises ``ConfigError``.
+    """
+    p = Path(path)
+    return parse_rules(_read(p), source=p, channels=channels)
+
+
 def check_rules(path: Path | str, channels: Iterable[str] | None = None) -> list[RuleError]:
     """Every error of the rules file at ``path`` (empty when it is valid).
 
     A file that is not TOML at all raises ``ConfigError``.
     """
-    p = Path(path)
-    return parse_rules(_read(p), source=p, channels=channels)[1]
+    return read_rules(path, channels)[1]
 
 
 def load_rules(path: Path | str, channels: Iterable[str] | None = None) -> list[Rule]:
     """The rules of ``path``; raises the first ``RuleError`` (``check_rules`` lists them all)."""
-    p = Path(path)
-    rules, errors = parse_rules(_read(p), source=p, channels=channels)
+    rules, errors = read_rules(path, channels)
     if errors:
         raise errors[0]
     return rules
