@@ -16,7 +16,9 @@ tickers); their rows are evaluated and dropped, each shard keeping only the enti
         -> backtest(...) -> rows of owned entities only
 
 A price-series entity is a ticker, owned by its shard; a statement-series entity is a name, owned
-by the shard of its ticker (``name_map``), or round robin when it has none. Ray is imported only by
+by the shard of its ticker (``name_map``), or round robin when it has none; a shard loads every fact
+of the names stated under its tickers. (A name stated under two tickers maps to either, in a local
+run as in a shard: ``name_map`` keeps one of them.) Ray is imported only by
 ``metrics.alerting.ray_executor`` (the optional extra ``metrics[ray]``), on first use.
 """
 
@@ -111,9 +113,7 @@ class Shard:
 
     def facts(self, facts: pl.LazyFrame) -> pl.LazyFrame:
         """The facts this shard reads (the order of the rows kept)."""
-        return facts.filter(
-            _in("ticker", self.load_tickers) | _in("entity", self.load_names)
-        )
+        return facts.filter(_in("ticker", self.load_tickers) | _in("entity", self.load_names))
 
 
 def _in(column: str, values: set[str] | frozenset[str] | list[str]) -> pl.Expr:
@@ -200,7 +200,8 @@ def plan_shards(
         ticker_of.select("ticker").with_columns(len=pl.lit(0, pl.UInt32)),
     ]).drop_nulls("ticker").group_by("ticker").agg(pl.col("len").sum())
     order = counts.sort(["len", "ticker"], descending=[True, False])["ticker"].to_list()
-    all_names = facts.select("entity").drop_nulls().unique().collect()["entity"]
+    named = facts.select("entity", "ticker").unique().collect()
+    all_names = named["entity"].drop_nulls()
     unmapped = sorted(set(all_names.to_list()) - set(ticker_of["entity"].to_list()))
     n = max(1, min(shards, len(order) + len(unmapped)))
     owned: list[set[str]] = [set() for _ in range(n)]
@@ -220,7 +221,9 @@ def plan_shards(
         load = mine | context
         own_names = set(ticker_of.filter(_in("ticker", mine))["entity"].to_list())
         own_names |= names_of[i]
+        # every name stated under a loaded ticker: its facts whole, so it maps to a ticker as locally
         load_names = own_names | set(ticker_of.filter(_in("ticker", load))["entity"].to_list())
+        load_names |= set(named.filter(_in("ticker", load))["entity"].drop_nulls().to_list())
         out.append(Shard(frozenset(mine), frozenset(own_names), frozenset(load), frozenset(load_names)))
     return [s for s in out if s.tickers or s.names]
 
