@@ -216,3 +216,24 @@ def test_cli_backtest_on_ray_prints_what_local_prints(
         assert res.exit_code == 0, res.output
         outs[executor] = res.stdout.splitlines()
     assert outs["ray"] == outs["local"] and len(outs["local"]) > 50
+
+
+def test_cli_refuses_an_unknown_executor(tmp_path: Path, config_dir: Path) -> None:
+    """``--executor dask``, or ``--address`` with the local executor, exits with status 2."""
+    import sys
+
+    from jobs.cli import main
+
+    args = ["metrics", "--root", str(tmp_path / "root"), "--config", str(config_dir), "rules", "backtest",
+            "--from", "2025-01-01", "--to", "2025-12-31"]
+    for extra in (["--executor", "dask"], ["--address", "auto"]):
+        old = sys.argv
+        sys.argv = [*args, *extra]
+        try:
+            main()
+        except SystemExit as e:
+            assert e.code == 2
+        else:
+            raise AssertionError("expected exit 2")
+        finally:
+            sys.argv = old
