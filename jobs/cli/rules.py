@@ -72,9 +72,15 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     ] = None,
     version: VersionOption = None,
     as_of_commit: AsOfCommitOption = None,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local, or ray: tickers split over Ray tasks (metrics[ray]).")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (--executor ray; default: local).")
+    ] = None,
 ) -> None:
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
-    from metrics.alerting.backtest import backtest
+    from metrics.alerting.executors import get_executor
     from metrics.alerting.rules import load_rules
     from metrics.store.calendars import use_cache_dir
 
@@ -89,6 +95,10 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     if end < start:
         raise UsageError("--to is before --from")
+    try:
+        runner = get_executor(executor, address=address)
+    except ValueError as e:
+        raise UsageError(f"--executor: {e}") from None
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
     rules = load_rules(rules_file or settings.rules_file, channels=list(settings.channels))
@@ -100,9 +110,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     store = pinned_store(app_ctx, version, as_of_commit)
     use_cache_dir(settings.root / "cache" / "calendars")  # stale_bars: calendars built once per store
     with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
-        result = backtest(
-            rules, store.scan("prices"), store.scan("facts"), start=start, end=end, calendar=calendar
-        )
+        result = runner.backtest(rules, store, start=start, end=end, calendar=calendar)
     output: Literal["table", "jsonl"] = "jsonl" if fmt == "jsonl" else "table"
     emit(result, output, title=f"backtest {start} .. {end}")
 
