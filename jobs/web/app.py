@@ -31,6 +31,7 @@ from jobs.web import models
 from jobs.web.charts import Mark, series_png
 from jobs.web.read import Reader
 from metrics.alerting.render import fmt_value
+from metrics.alerting.rules import parse_duration
 from metrics.alerting.state import StateDB, open_db
 from metrics.settings import Settings
 from metrics.store.tables import Store
@@ -300,7 +301,7 @@ def create_app(
     @app.get("/metrics", response_class=PlainTextResponse, tags=["metrics"])
     def prometheus() -> Response:
         """The daemon's health in the Prometheus text format, read from the state database now."""
-        from jobs.web.prom import CONTENT_TYPE, exposition
+        from jobs.web.prom import CONTENT_TYPE, exposition  # noqa: PLC0415 - prometheus_client is heavy; loaded only when used
 
         return Response(exposition(state_db, the_store, now=clock()), media_type=CONTENT_TYPE)
 
@@ -480,7 +481,6 @@ def _alert_or_404(reader: Reader, alert_id: str) -> dict[str, Any]:
 
 
 def _add_silence(reader: Reader, body: models.NewSilence) -> dict[str, Any]:
-    from metrics.alerting.rules import parse_duration
 
     now = reader.now()
     reason = body.reason.strip()

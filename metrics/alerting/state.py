@@ -37,6 +37,8 @@ from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -266,12 +268,8 @@ def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
     """The dialect's INSERT construct, which knows ON CONFLICT (SQLite and PostgreSQL)."""
     name = conn.dialect.name
     if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         return sqlite_insert(table)
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         return pg_insert(table)
     raise StoreError(f"unsupported database dialect {name!r}")  # pragma: no cover
 
