@@ -9,6 +9,9 @@ Security: with ``http.token`` set, every request needs ``Authorization: Bearer <
 session cookie that ``/login`` sets (an HMAC of the token, never the token itself). A form or API
 write whose ``Origin`` (or ``Referer``) names another site is refused (403), so another web page
 cannot add silences through the operator's browser. No setting is ever rendered.
+
+(Over 400 lines: one route table, its auth/CSRF guard and the page/API pairs that must show the same
+data; the routes read best side by side. The data access is already apart, in ``jobs.web.read``.)
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ dicts of JSON-ready scalars (NaN becomes None) that both the JSON API and the pa
 An alert is an instance (rule, entity); its id is the Alertmanager-style fingerprint
 ``metrics.alerting.render.fingerprint(rule, entity)``. The alerts list holds the pending and firing
 instances and the instances whose last change was a resolve within ``resolved_days`` of now.
+
+(Over 400 lines: every query the web view makes, kept in one module so that the view's only
+contact with the state database and the store is visible in one place.)
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ reading the snapshot they started with: compaction never changes what a query re
 
 **Damage.** On a local root a data file whose footer cannot be read is skipped by every scan, logged
 once per store object as ``store.corrupt_part`` naming the file, and listed by ``status()``.
+
+(Over 400 lines: creation, MERGE writes with their retry, snapshot reads and point reads share the
+Delta table handle and the commit protocol; split apart, the one-writer invariant would be spread thin.)
 """
 
 from __future__ import annotations
