@@ -19,9 +19,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING
 
 from jobs.lock import DaemonLock
+from jobs.prices import tickers_by_exchange
 from jobs.runner import JobResult, execute
 from jobs.scheduler import JOBS, Clock, Schedule, utc_now
 from jobs.services import Services, build_services
@@ -29,9 +29,7 @@ from jobs.web.server import serving
 from metrics.errors import ConfigError
 from metrics.log import get_logger
 from metrics.settings import Settings
-
-if TYPE_CHECKING:
-    from metrics.store.prices import PriceSource
+from metrics.store.prices import PriceSource
 
 log = get_logger("jobs.daemon")
 
@@ -137,7 +135,6 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
 
 def _serve(services: Services, clock: Clock) -> int:
     """The start-up jobs, then the schedule until a signal sets ``services.stop``."""
-    from jobs.prices import tickers_by_exchange
 
     seeded = run_jobs(services, ("seed",), clock)
     first_start = bool(seeded and seeded[0].summary.get("files"))

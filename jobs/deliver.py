@@ -12,11 +12,11 @@ import datetime as dt
 from typing import Any
 
 from jobs.services import Services
+from metrics.alerting.outbox import deliver_due
 
 
 def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     """Deliver every notification due at ``now``."""
-    from metrics.alerting.outbox import deliver_due
 
     settings = services.settings.delivery
     summary: dict[str, Any] = {"delivered": 0, "retried": 0, "dead": 0, "disabled": 0, "batches": 0,

@@ -30,18 +30,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from jobs import calendars
 from jobs.services import Services
 from metrics.alerting.evaluate import Evaluator
+from metrics.alerting.rules import Rule
 from metrics.alerting.tick import run_tick
 from metrics.log import get_logger
-
-if TYPE_CHECKING:
-    from metrics.alerting.rules import Rule
 
 log = get_logger(__name__)
 

@@ -11,11 +11,11 @@ import datetime as dt
 from typing import Any
 
 from jobs.services import Services
+from metrics.extraction.ingest import ingest_paths
 
 
 def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     """Ingest every document of the inbox not ingested before."""
-    from metrics.extraction.ingest import ingest_paths
 
     inbox = services.settings.inbox
     summary: dict[str, Any] = {"inbox": str(inbox), "documents": 0, "skipped": 0, "facts": 0,

@@ -18,7 +18,8 @@ from jobs import calendars
 from jobs.services import Services
 from metrics.errors import InputError
 from metrics.log import get_logger
-from metrics.store.prices import universe
+from metrics.store.prices import universe, update_prices
+from metrics.store.prices.files import import_price_file
 
 log = get_logger("jobs.prices")
 
@@ -30,7 +31,6 @@ def tickers_by_exchange(services: Services) -> dict[str, list[str]]:
 
 def run(services: Services, *, now: dt.datetime, exchange: str | None = None) -> dict[str, Any]:
     """Fetch the missing days of every ticker (or of ``exchange``'s tickers) up to ``now``."""
-    from metrics.store.prices import update_prices
 
     groups = tickers_by_exchange(services)
     if exchange is not None:
@@ -81,7 +81,6 @@ def _has_prices(services: Services) -> bool:
 
 def seed(services: Services, *, now: dt.datetime, files: Iterable[Path] | None = None) -> dict[str, Any]:
     """Import ``prices.seed_files`` when the store has no prices yet; otherwise do nothing."""
-    from metrics.store.prices.files import import_price_file
 
     summary: dict[str, Any] = {"files": 0, "rows": 0, "failed": 0, "failures": []}
     if _has_prices(services):

@@ -13,20 +13,19 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from metrics.alerting.notify import Notification, Notifier, build_notifiers, close_notifiers
+from metrics.alerting.rules import Rule, load_rules
 from metrics.alerting.state import StateDB, open_db
 from metrics.errors import ConfigError, TransientDeliveryError
+from metrics.extraction.entities import Registry
 from metrics.log import get_logger
 from metrics.settings import Settings
 from metrics.store.calendars import use_cache_dir
+from metrics.store.prices import PriceSource
+from metrics.store.prices.universe import price_cache_dir
+from metrics.store.prices.yahoo import YahooSource
 from metrics.store.tables import Store
-
-if TYPE_CHECKING:
-    from metrics.alerting.notify import Notification, Notifier
-    from metrics.alerting.rules import Rule
-    from metrics.extraction.entities import Registry
-    from metrics.store.prices import PriceSource
 
 log = get_logger(__name__)
 
@@ -54,7 +53,6 @@ class RulesHolder:
 
     def load(self) -> list[Rule]:
         """Load the rules file; raises ``ConfigError``/``RuleError`` naming the rule and field."""
-        from metrics.alerting.rules import load_rules
 
         digest = self._read_digest()
         self.rules = load_rules(self.path, channels=self.channels)
@@ -63,7 +61,6 @@ class RulesHolder:
 
     def refresh(self) -> bool:
         """Reload if the file changed; True when new rules are in force. Errors keep the old ones."""
-        from metrics.alerting.rules import load_rules
 
         digest = self._read_digest()
         if digest == self._digest:
@@ -112,7 +109,6 @@ class Services:
     @cached_property
     def registry(self) -> Registry:
         """The company registry of ``<config>/companies.toml`` (``ConfigError`` names the entry)."""
-        from metrics.extraction.entities import Registry
 
         return Registry.load(self.settings.companies_file)
 
@@ -122,7 +118,6 @@ class Services:
         logged (``notify.channel_failed``) and replaced by one that fails each send as transient (its
         notifications are retried, then dead-lettered), and the others deliver. The daemon checks
         them all at start."""
-        from metrics.alerting.notify import build_notifiers
 
         result: dict[str, Notifier] = {}
         for name, cfg in self.settings.channels.items():
@@ -139,8 +134,6 @@ class Services:
         """Where fresh bars come from: Yahoo through yfinance unless a test or caller gave one."""
         if self.price_source_override is not None:
             return self.price_source_override
-        from metrics.store.prices.universe import price_cache_dir
-        from metrics.store.prices.yahoo import YahooSource
 
         return YahooSource(cache_dir=price_cache_dir(self.settings.root),
                            max_attempts=self.settings.prices.max_attempts)
@@ -148,7 +141,6 @@ class Services:
     def close(self) -> None:
         """Release connections (notifiers, the state database)."""
         if "notifiers" in self.__dict__:
-            from metrics.alerting.notify import close_notifiers
 
             close_notifiers(self.notifiers)
         self.db.close()

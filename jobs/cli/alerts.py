@@ -23,6 +23,8 @@ from jobs.cli.common import (
     unknown_entities,
     warn,
 )
+from metrics.alerting.outbox import requeue_dead
+from metrics.alerting.rules import load_rules, parse_duration
 from metrics.alerting.state import NOTIFICATION_STATUSES, StateDB, delivery_status
 from metrics.errors import ConfigError, UsageError
 
@@ -110,7 +112,6 @@ def _check_rule_known(ctx: typer.Context, rule: str) -> None:
     settings = app_context(ctx).settings
     if not settings.rules_file.exists():
         return
-    from metrics.alerting.rules import load_rules
 
     try:
         names = {r.name for r in load_rules(settings.rules_file, channels=list(settings.channels))}
@@ -132,7 +133,6 @@ def silence_add(
     fmt: FormatOpt = "table",
 ) -> None:
     """Mute RULE (one --entity or all) --for a duration or --until a time; alerts still change state."""
-    from metrics.alerting.rules import parse_duration
 
     now = _now()
     if (for_ is None) == (until is None):
@@ -235,7 +235,6 @@ def outbox_requeue(
         "--channel", help="Only this channel (and re-enable it if a 410 disabled it).")] = None,
 ) -> None:
     """Put dead and disabled notifications back in the queue (after fixing the receiver)."""
-    from metrics.alerting.outbox import requeue_dead
 
     db = _db(ctx)
     try:

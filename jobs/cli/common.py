@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import polars as pl
 import typer
@@ -24,10 +24,9 @@ from rich.table import Table
 
 from metrics.alerting.state import StateDB, open_db
 from metrics.errors import ConfigError, UsageError
+from metrics.extraction.entities import Registry
 from metrics.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from metrics.store.tables import Store
+from metrics.store.tables import Store
 
 OutputFormat = Literal["table", "csv", "json", "jsonl"]
 
@@ -69,7 +68,6 @@ class AppContext:
 
     @cached_property
     def store(self) -> Store:
-        from metrics.store.tables import Store
 
         if self.settings.store.url is None:  # an S3 store needs no local folder for its tables
             self.checked_root()
@@ -85,7 +83,6 @@ class AppContext:
 def unknown_entities(app_ctx: AppContext, entities: Iterable[str]) -> list[str]:
     """Those of ``entities`` that neither the registry (names, tickers, aliases) nor the store (price
     tickers, fact entities and tickers) knows: most likely typos, worth a warning."""
-    from metrics.extraction.entities import Registry
 
     wanted = [e for e in dict.fromkeys(entities) if e]
     path = app_ctx.settings.companies_file

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from jobs.cli.common import AppContext, app_context, err, parse_utc
+from jobs.lock import DaemonLocked
+from jobs.status import jobs_status
 from metrics.errors import UsageError
 
 
@@ -27,8 +29,7 @@ def daemon(
     Stops cleanly on SIGTERM or Ctrl-C after the jobs in hand finish. Exit 2 when another daemon
     holds the store or the configuration (settings, companies, rules) is invalid.
     """
-    from jobs.daemon import main
-    from jobs.lock import DaemonLocked
+    from jobs.daemon import main  # noqa: PLC0415 - apscheduler is heavy; loaded only when used
 
     at = parse_utc(now, "--now") if now is not None else None
     if at is not None and not once:
@@ -44,7 +45,6 @@ def daemon(
 
 def jobs_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
     """The ``jobs`` section of ``metrics status``: each job's last run and lag, the daemon, the backlog."""
-    from jobs.status import jobs_status
 
     db = app_ctx.open_db()
     try:

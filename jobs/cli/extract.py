@@ -22,7 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from jobs.cli.common import OutputFormat, app_context, emit, err, parse_date
 from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
 from metrics.errors import UsageError
+from metrics.extraction.documents import SUFFIXES
 from metrics.extraction.entities import Registry
+from metrics.extraction.ingest import expand_paths, ingest_paths
 from metrics.store.schema import METRICS
 
 # the fields of a fact as ``ingest --format jsonl`` prints them (contract order, then the extras)
@@ -48,8 +50,6 @@ def ingest(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
 ) -> None:
     """Read documents, extract company figures and store them as facts."""
-    from metrics.extraction.documents import SUFFIXES
-    from metrics.extraction.ingest import expand_paths, ingest_paths
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format {fmt!r}: expected table or jsonl")

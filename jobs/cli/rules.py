@@ -17,8 +17,10 @@ import typer
 
 from jobs.cli.common import app_context, emit, err, out, parse_date, unknown_entities, warn
 from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
+from metrics.alerting.executors import get_executor
+from metrics.alerting.rules import load_rules, read_rules
 from metrics.errors import ConfigError, UsageError
-from metrics.store.calendars import canonical
+from metrics.store.calendars import canonical, use_cache_dir
 
 rules_app = typer.Typer(
     help="Threshold rules: validate a rules file, backtest rules over history.", no_args_is_help=True
@@ -31,7 +33,6 @@ def check(
     file: Annotated[Path | None, typer.Argument(help="Rules file (default: <config>/rules.toml).")] = None,
 ) -> None:
     """Validate a rules file: unknown keys, durations, series, conditions, channels, summaries."""
-    from metrics.alerting.rules import read_rules
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
@@ -80,9 +81,6 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     ] = None,
 ) -> None:
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
-    from metrics.alerting.executors import get_executor
-    from metrics.alerting.rules import load_rules
-    from metrics.store.calendars import use_cache_dir
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")

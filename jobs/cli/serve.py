@@ -13,6 +13,10 @@ from typing import Annotated
 import typer
 
 from jobs.cli.common import app_context, err
+from jobs.web.charts import Mark, series_png
+from jobs.web.read import Reader
+from metrics.alerting.render import fingerprint, threshold_of
+from metrics.alerting.state import open_db
 from metrics.errors import UsageError
 
 
@@ -29,7 +33,7 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="Port (default from [http] port: 8765).")] = None,
 ) -> None:
     """Serve the web view (alerts, facts, documents, status, silences), its JSON API and /metrics."""
-    from jobs.web.server import serve as run
+    from jobs.web.server import serve as run  # noqa: PLC0415 - fastapi is heavy; loaded only when used
 
     settings = app_context(ctx).settings
     host = host or settings.http.host
@@ -59,10 +63,6 @@ def chart(
     ] = None,
 ) -> None:
     """Write a PNG chart of TICKER's price (or of a rule's series for it, with its threshold and marks)."""
-    from jobs.web.charts import Mark, series_png
-    from jobs.web.read import Reader
-    from metrics.alerting.render import fingerprint
-    from metrics.alerting.state import open_db
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
@@ -87,7 +87,6 @@ def chart(
             if known is None:
                 raise UsageError(f"--rule {rule!r}: no such rule in {settings.rules_file}")
             alert = reader.alert(fingerprint(rule, ticker))
-            from metrics.alerting.render import threshold_of
 
             threshold = threshold_of(known.condition)
             transitions = alert["transitions"] if alert else []

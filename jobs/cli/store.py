@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import polars as pl
 import typer
@@ -17,10 +17,12 @@ from jobs.cli.common import AppContext, app_context, emit, err, parse_date
 from metrics.errors import InputError, UsageError
 from metrics.extraction.entities import Company, Registry
 from metrics.log import get_logger
-from metrics.store.prices import universe
-
-if TYPE_CHECKING:
-    from metrics.store.tables import Store
+from metrics.store.migrate import migrate
+from metrics.store.prices import universe, update_prices
+from metrics.store.prices.files import import_price_file
+from metrics.store.prices.yahoo import YahooSource
+from metrics.store.query import query as run_query
+from metrics.store.tables import Store
 
 log = get_logger(__name__)
 
@@ -80,7 +82,6 @@ def prices_import(
         metavar="FILE...", help="Yahoo CSV, or CSV/Parquet with a ticker column.")],
 ) -> None:
     """Import daily bars from files; a bad file is named on stderr and skipped (exit 1)."""
-    from metrics.store.prices.files import import_price_file
 
     app_ctx = app_context(ctx)
     now = _now()
@@ -122,8 +123,6 @@ def prices_fetch(
         "--end", metavar="YYYY-MM-DD", help="Last date wanted (default: today).")] = None,
 ) -> None:
     """Fetch the missing daily bars from Yahoo Finance; a failing ticker is named and skipped (exit 1)."""
-    from metrics.store.prices import update_prices
-    from metrics.store.prices.yahoo import YahooSource
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
@@ -174,7 +173,6 @@ def query(  # noqa: PLR0917 - each typer option is a parameter
     Statements that would write (INSERT, DELETE, DROP, CREATE...) and functions that read files
     (read_csv, read_parquet...) are refused with exit 2. Table output rounds floats for reading.
     """
-    from metrics.store.query import query as run_query
 
     app_ctx = app_context(ctx)
     store = pinned_store(app_ctx, version, as_of_commit)
@@ -201,7 +199,6 @@ def store_migrate(
 ) -> None:
     """Convert a store of the former layout (hive Parquet parts) into Delta tables, verified by counts
     and checksums before anything is moved; the old parts are kept under <root>/.old-layout/."""
-    from metrics.store.migrate import migrate
 
     app_ctx = app_context(ctx)
     results = migrate(source or app_ctx.settings.root, app_ctx.store)

@@ -9,6 +9,9 @@ Security: with ``http.token`` set, every request needs ``Authorization: Bearer <
 session cookie that ``/login`` sets (an HMAC of the token, never the token itself). A form or API
 write whose ``Origin`` (or ``Referer``) names another site is refused (403), so another web page
 cannot add silences through the operator's browser. No setting is ever rendered.
+
+(Over 400 lines: one route table, its auth/CSRF guard and the page/API pairs that must show the same
+data; the routes read best side by side. The data access is already apart, in ``jobs.web.read``.)
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from jobs.web import models
 from jobs.web.charts import Mark, series_png
 from jobs.web.read import Reader
 from metrics.alerting.render import fmt_value
+from metrics.alerting.rules import parse_duration
 from metrics.alerting.state import StateDB, open_db
 from metrics.settings import Settings
 from metrics.store.tables import Store
@@ -300,7 +304,7 @@ def create_app(
     @app.get("/metrics", response_class=PlainTextResponse, tags=["metrics"])
     def prometheus() -> Response:
         """The daemon's health in the Prometheus text format, read from the state database now."""
-        from jobs.web.prom import CONTENT_TYPE, exposition
+        from jobs.web.prom import CONTENT_TYPE, exposition  # noqa: PLC0415 - prometheus_client is heavy; loaded only when used
 
         return Response(exposition(state_db, the_store, now=clock()), media_type=CONTENT_TYPE)
 
@@ -480,7 +484,6 @@ def _alert_or_404(reader: Reader, alert_id: str) -> dict[str, Any]:
 
 
 def _add_silence(reader: Reader, body: models.NewSilence) -> dict[str, Any]:
-    from metrics.alerting.rules import parse_duration
 
     now = reader.now()
     reason = body.reason.strip()

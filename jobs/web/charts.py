@@ -66,8 +66,8 @@ def series_png(
 def _draw(points: Sequence[tuple[dt.date, float]], *, title: str, threshold: float | None,
           marks: Sequence[Mark], label: str, reference: Sequence[tuple[dt.date, float]],
           reference_label: str, width: float, height: float) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - matplotlib is heavy; loaded only when used
+    from matplotlib.figure import Figure  # noqa: PLC0415 - matplotlib is heavy; loaded only when used
 
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)

@@ -75,9 +75,9 @@ class Running:
 
 
 def _server(settings: Settings, now: Callable[[], dt.datetime] | None) -> uvicorn.Server:
-    import uvicorn
+    import uvicorn  # noqa: PLC0415 - uvicorn is heavy; loaded only when used
 
-    from jobs.web.app import create_app
+    from jobs.web.app import create_app  # noqa: PLC0415 - fastapi is heavy; loaded only when used
 
     config = uvicorn.Config(
         create_app(settings, now=now), log_config=None, access_log=False, lifespan="on", server_header=False

@@ -89,7 +89,7 @@ def get_executor(name: str, *, address: str | None = None) -> Executor:
             raise ValueError("an address is for the ray executor only")
         return LocalExecutor()
     if name == "ray":
-        from metrics.alerting.ray_executor import RayExecutor
+        from metrics.alerting.ray_executor import RayExecutor  # noqa: PLC0415 - ray is heavy; loaded only when used
 
         return RayExecutor(address=address)
     raise ValueError(f"unknown executor {name!r}: use {' or '.join(EXECUTORS)}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
@@ -26,16 +26,14 @@ from metrics.alerting.executors import Shard, combine, plan_shards, run_shard
 from metrics.alerting.rules import Rule
 from metrics.errors import UsageError
 from metrics.store.schema import DATASETS
-
-if TYPE_CHECKING:
-    from metrics.store.tables import Store
+from metrics.store.tables import Store
 
 _TABLES = ("prices", "facts")
 
 
 def _ray() -> Any:
     try:
-        import ray
+        import ray  # noqa: PLC0415 - ray is heavy; loaded only when used
     except ImportError as e:
         raise UsageError("the ray executor needs Ray: pip install -e '.[ray]'") from e
     return ray
@@ -43,8 +41,6 @@ def _ray() -> Any:
 
 def _pinned_scan(root: str, storage_options: dict[str, str], table: str, version: int | None) -> pl.LazyFrame:
     """``table`` of the store at ``root`` at ``version`` (None: the table did not exist)."""
-    from metrics.store.tables import Store
-
     if version is None:
         return pl.LazyFrame(schema=DATASETS[table].schema)
     return Store(root, storage_options=storage_options, version=version).scan(table)

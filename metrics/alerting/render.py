@@ -26,16 +26,14 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import polars as pl
 
 from metrics.alerting.rules import Rule
 from metrics.alerting.templates import render, show
 from metrics.log import get_logger
-
-if TYPE_CHECKING:
-    from metrics.store.tables import Store
+from metrics.store.tables import Store
 
 log = get_logger(__name__)
 Kind = Literal["firing", "reminder", "resolved"]
@@ -207,8 +205,8 @@ def chart_png(chart: Mapping[str, Any] | None) -> bytes | None:
               if v is not None and math.isfinite(float(v))]
     if len(points) < 2:
         return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - matplotlib is heavy; loaded only when used
+    from matplotlib.figure import Figure  # noqa: PLC0415 - matplotlib is heavy; loaded only when used
 
     fig = Figure(figsize=(4.8, 2.0), dpi=100)
     FigureCanvasAgg(fig)

@@ -22,17 +22,18 @@ methods.
 
 Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two processes never deadlock on a
 lock upgrade; the busy timeout makes the second wait instead of failing.
+
+The schema (tables, value types) lives in ``metrics.alerting.state_schema``, the engine and the
+ON CONFLICT helpers in ``metrics.alerting.state_engine``; this module holds ``StateDB`` (every
+read and write), ``open_db`` and the ``alerts`` dataset flush, and re-exports the names of both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -41,280 +42,30 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from metrics.alerting.lifecycle import AlertState
+from metrics.alerting.state_engine import evaluated_to, insert_ignore, make_engine, upsert
+from metrics.alerting.state_schema import (
+    ALERT_STATE_FIELDS,
+    NOTIFICATION_STATUSES,
+    SCHEMA_VERSION,
+    TS,
+    Silence,
+    TickWrites,
+    UTCDateTime,
+    alert_states,
+    delivery_attempts,
+    endpoints,
+    evaluations,
+    job_runs,
+    meta,
+    metadata,
+    notifications,
+    silences,
+    state_row,
+    to_state,
+    transitions,
+)
 from metrics.errors import StoreError
 from metrics.store.tables import Store
-
-SCHEMA_VERSION = 1
-NOTIFICATION_STATUSES = ("queued", "delivered", "dead", "disabled", "silenced")
-
-
-class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
-    """A timestamp stored as naive UTC and read back tz-aware (SQLite keeps no zone)."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the state database stores UTC only")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-TS = UTCDateTime()
-metadata = sa.MetaData()
-
-meta = sa.Table(
-    "meta", metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.String(256), nullable=False),
-)
-
-alert_states = sa.Table(
-    "alert_states", metadata,
-    sa.Column("rule", sa.String(200), primary_key=True),
-    sa.Column("entity", sa.String(200), primary_key=True),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("active_since", TS),
-    sa.Column("pending_evals", sa.Integer, nullable=False, default=0),
-    sa.Column("fired_at", TS),
-    sa.Column("cleared_since", TS),
-    sa.Column("cleared_evals", sa.Integer, default=0),      # null in files from before it
-    sa.Column("last_notified_at", TS),
-    sa.Column("value", sa.Float),
-    sa.Column("statement", sa.String(200)),
-    sa.Column("fired_fields", sa.JSON),                     # template values when it fired
-    sa.Column("notified_state", sa.String(16)),             # last told: none | firing | resolved
-    sa.Column("notified_fired_at", TS),
-    sa.Column("notified_at", TS),
-    sa.Column("updated_at", TS, nullable=False),
-)
-
-transitions = sa.Table(
-    "transitions", metadata,
-    sa.Column("alert_id", sa.String(64), primary_key=True),
-    sa.Column("rule", sa.String(200), nullable=False),
-    sa.Column("entity", sa.String(200), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("at", TS, nullable=False),
-    sa.Column("value", sa.Float),
-    sa.Column("severity", sa.String(32)),
-    sa.Column("summary", sa.Text),
-    sa.Column("statement", sa.String(200)),
-    sa.Column("recorded", sa.Boolean, nullable=False, default=False),
-    sa.Column("created_at", TS, nullable=False),
-    sa.Index("ix_transitions_recorded", "recorded"),
-)
-
-notifications = sa.Table(
-    "notifications", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
-    sa.Column("rule", sa.String(200), nullable=False),
-    sa.Column("entity", sa.String(200), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("channel", sa.String(100), nullable=False),
-    sa.Column("payload", sa.JSON, nullable=False),
-    sa.Column("created_at", TS, nullable=False),
-    sa.Column("next_attempt_at", TS, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("status", sa.String(16), nullable=False, default="queued"),
-    sa.Column("last_error", sa.Text),
-    sa.Column("delivered_at", TS),
-    sa.Index("ix_notifications_due", "status", "next_attempt_at"),
-)
-
-delivery_attempts = sa.Table(
-    "delivery_attempts", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("notification_id", sa.Integer, nullable=False, index=True),
-    sa.Column("attempt", sa.Integer, nullable=False),
-    sa.Column("at", TS, nullable=False),
-    sa.Column("outcome", sa.String(16), nullable=False),   # delivered | retry | dead | disabled
-    sa.Column("error", sa.Text),
-)
-
-silences = sa.Table(
-    "silences", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("rule", sa.String(200), nullable=False),
-    sa.Column("entity", sa.String(200)),                    # null: every entity of the rule
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("created_at", TS, nullable=False),
-    sa.Column("expires_at", TS, nullable=False),
-)
-
-endpoints = sa.Table(
-    "endpoints", metadata,
-    sa.Column("channel", sa.String(100), primary_key=True),
-    sa.Column("disabled_at", TS),
-    sa.Column("reason", sa.Text),
-)
-
-evaluations = sa.Table(
-    "evaluations", metadata,
-    sa.Column("at", TS, primary_key=True),                  # the evaluation time of the rule set
-    sa.Column("ran_at", TS, nullable=False),                # wall time of the run
-    sa.Column("rules", sa.Integer, nullable=False),
-    sa.Column("instances", sa.Integer, nullable=False),
-    sa.Column("transitions", sa.Integer, nullable=False),
-    sa.Column("notifications", sa.Integer, nullable=False),
-)
-
-job_runs = sa.Table(
-    "job_runs", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("job", sa.String(100), nullable=False, index=True),
-    sa.Column("started_at", TS, nullable=False),
-    sa.Column("finished_at", TS),
-    sa.Column("status", sa.String(16), nullable=False),     # running | ok | failed
-    sa.Column("summary", sa.JSON),
-)
-
-ALERT_STATE_FIELDS = ("rule", "entity", "state", "active_since", "pending_evals", "fired_at",
-                      "cleared_since", "cleared_evals", "last_notified_at", "value", "statement",
-                      "fired_fields", "notified_state", "notified_fired_at", "notified_at")
-
-
-def to_state(row: Mapping[str, Any]) -> AlertState:
-    """The ``AlertState`` of an ``alert_states`` row (a row from before the notified_* columns, where
-    ``notified_state`` is null, counts a firing alert as notified)."""
-    fields: dict[str, Any] = {f: row.get(f) for f in ALERT_STATE_FIELDS}
-    fields["cleared_evals"] = fields["cleared_evals"] or 0
-    fields["pending_evals"] = fields["pending_evals"] or 0
-    if fields["notified_state"] is None and fields["state"] == "firing":
-        fields["notified_state"], fields["notified_fired_at"] = "firing", fields["fired_at"]
-    return AlertState(**fields)
-
-
-def state_row(s: AlertState, *, now: dt.datetime) -> dict[str, Any]:
-    """The ``alert_states`` row of ``s``, updated at ``now``."""
-    row = {f: getattr(s, f) for f in ALERT_STATE_FIELDS}
-    v = row["value"]
-    row["value"] = None if isinstance(v, float) and not math.isfinite(v) else v
-    row["updated_at"] = now
-    return row
-
-
-@dataclass
-class TickWrites:
-    """What one evaluation tick writes, in one transaction (``StateDB.apply_tick``)."""
-
-    states: list[AlertState] = field(default_factory=list)        # changed instances
-    transitions: list[dict[str, Any]] = field(default_factory=list)
-    notifications: list[dict[str, Any]] = field(default_factory=list)
-    evaluation: dict[str, Any] = field(default_factory=dict)       # the ``evaluations`` row
-
-
-@dataclass(frozen=True, slots=True)
-class Silence:
-    """A rule (and optionally one entity) muted until ``expires_at``."""
-
-    id: int
-    rule: str
-    entity: str | None
-    reason: str
-    created_at: dt.datetime
-    expires_at: dt.datetime
-
-    def matches(self, rule: str, entity: str, *, now: dt.datetime) -> bool:
-        """True when this silence covers ``(rule, entity)`` at ``now``."""
-        return (self.rule == rule and (self.entity is None or self.entity == entity)
-                and self.created_at <= now < self.expires_at)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, busy_timeout_ms: int) -> None:
-    dbapi_conn.isolation_level = None           # we issue BEGIN ourselves (see _begin)
-    cur = dbapi_conn.cursor()
-    try:
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cur.close()
-
-
-def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and explicit BEGIN [IMMEDIATE]."""
-    u = sa.engine.make_url(url)
-    if u.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    if u.database and u.database != ":memory:":
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        _sqlite_pragmas(dbapi_conn, busy_timeout_ms)
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
-
-
-def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT construct, which knows ON CONFLICT (SQLite and PostgreSQL)."""
-    name = conn.dialect.name
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table)
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    raise StoreError(f"unsupported database dialect {name!r}")  # pragma: no cover
-
-
-def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
-                  key: str) -> list[Mapping[str, Any]]:
-    """INSERT ... ON CONFLICT (``key``, a unique column) DO NOTHING; returns the rows that were new.
-
-    Call it inside a write transaction (``StateDB.write``): the rows already present are read
-    first, so the answer is exact without relying on a driver's executemany rowcount.
-    """
-    if not rows:
-        return []
-    col = table.c[key]
-    keys = [r[key] for r in rows]
-    present: set[Any] = set()
-    for i in range(0, len(keys), 500):
-        present.update(conn.execute(sa.select(col).where(col.in_(keys[i:i + 500]))).scalars())
-    new: list[Mapping[str, Any]] = []
-    for k, row in zip(keys, rows, strict=True):
-        if k not in present:
-            present.add(k)
-            new.append(row)
-    if new:
-        stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=[key])
-        conn.execute(stmt, list(new))
-    return new
-
-
-def upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
-           index: Sequence[str]) -> None:
-    """INSERT ... ON CONFLICT (``index``) DO UPDATE every other column."""
-    if not rows:
-        return
-    stmt = _dialect_insert(conn, table)
-    cols = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in index}
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(index), set_=cols), list(rows))
-
-
-def evaluated_to(conn: Connection) -> dt.datetime | None:
-    """The latest evaluation time of the rule set, read in ``conn``'s transaction (None before any)."""
-    value: dt.datetime | None = conn.execute(sa.select(sa.func.max(evaluations.c.at))).scalar()
-    return value
 
 
 class StateDB:
@@ -621,3 +372,12 @@ def delivery_status(db: StateDB) -> dict[str, Any]:
         "disabled_endpoints": {k: {"disabled_at": v["disabled_at"], "reason": v["reason"]}
                                for k, v in db.disabled_endpoints().items()},
     }
+
+
+__all__ = [
+    "ALERT_STATE_FIELDS", "NOTIFICATION_STATUSES", "SCHEMA_VERSION", "TS", "Silence", "StateDB",
+    "TickWrites", "UTCDateTime", "alert_id", "alert_states", "delivery_attempts", "delivery_status",
+    "endpoints", "evaluated_to", "evaluations", "flush_transitions", "insert_ignore", "job_runs",
+    "make_engine", "meta", "metadata", "notifications", "open_db", "silences", "stable_hash",
+    "state_row", "to_state", "transitions", "upsert",
+]

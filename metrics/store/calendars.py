@@ -57,7 +57,7 @@ def calendar_mic(exchange: str) -> str:
 
 def canonical(exchange: str) -> str:
     """The calendar name ``exchange`` resolves to (``XNAS`` -> ``XNYS``); ``ConfigError`` if unknown."""
-    import exchange_calendars as xcals
+    import exchange_calendars as xcals  # noqa: PLC0415 - exchange_calendars is heavy; loaded only when used
 
     try:
         return str(xcals.resolve_alias(calendar_mic(exchange)))
@@ -119,7 +119,7 @@ def regular_close(exchange: str) -> tuple[str, ZoneInfo, dt.time]:
     cal = _cache.get(calendar_mic(exchange))
     if cal is not None:
         return cal.name, cal.tz, cal.regular_close
-    import exchange_calendars as xcals
+    import exchange_calendars as xcals  # noqa: PLC0415 - exchange_calendars is heavy; loaded only when used
 
     name = canonical(exchange)
     factory = getattr(xcals.calendar_utils.global_calendar_dispatcher, "_calendar_factories", {}).get(name)
@@ -140,7 +140,7 @@ def _cache_file(mic: str) -> Path | None:
 
 
 def _load(mic: str) -> Calendar | None:
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
 
     path = _cache_file(mic)
     if path is None or not path.exists():
@@ -160,7 +160,7 @@ def _load(mic: str) -> Calendar | None:
 
 
 def _save(mic: str, cal: Calendar) -> None:
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
 
     path = _cache_file(mic)
     if path is None:
@@ -180,8 +180,8 @@ def _save(mic: str, cal: Calendar) -> None:
 
 
 def _build(name: str) -> Calendar:
-    import exchange_calendars as xcals
-    import numpy as np
+    import exchange_calendars as xcals  # noqa: PLC0415 - exchange_calendars is heavy; loaded only when used
+    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
 
     with warnings.catch_warnings():  # pandas deprecations raised inside exchange-calendars
         warnings.simplefilter("ignore")

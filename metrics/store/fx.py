@@ -25,7 +25,7 @@ _ALIASES: dict[str, tuple[str, float]] = {"RMB": ("CNY", 1.0), "CNH": ("CNY", 1.
 
 @cache
 def _converter() -> Any:
-    from currency_converter import CurrencyConverter
+    from currency_converter import CurrencyConverter  # noqa: PLC0415 - currency_converter is heavy; loaded only when used
 
     return CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
 
@@ -35,7 +35,7 @@ def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
     code, factor = _ALIASES.get(currency, (currency.upper(), 1.0))
     if code == "USD":
         return float(amount) * factor
-    from currency_converter import RateNotFoundError
+    from currency_converter import RateNotFoundError  # noqa: PLC0415 - currency_converter is heavy; loaded only when used
 
     conv = _converter()
     if code not in conv.currencies:

@@ -59,7 +59,7 @@ def old_parts(old: Path, dataset: str) -> list[Path]:
 
 def read_old(old: Path, dataset: str) -> tuple[pl.DataFrame, list[Path], list[str]]:
     """``dataset`` of the former layout as its queries saw it; the parts read and those skipped."""
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]  # noqa: PLC0415 - pyarrow is heavy; loaded only when used
 
     spec = DATASETS[dataset]
     frames, read, skipped = [], [], []

@@ -19,15 +19,12 @@ removed by a concurrent compaction is retried once.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from metrics.errors import QueryError
 from metrics.store.schema import DATASETS
-
-if TYPE_CHECKING:
-    from metrics.store.tables import Store
+from metrics.store.tables import Store
 
 _WRITES = ("insert", "update", "delete", "drop", "create", "truncate", "alter", "attach", "detach",
            "copy", "grant", "merge", "upsert", "vacuum", "pragma", "set", "install", "load", "export",

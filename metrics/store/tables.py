@@ -35,6 +35,9 @@ reading the snapshot they started with: compaction never changes what a query re
 
 **Damage.** On a local root a data file whose footer cannot be read is skipped by every scan, logged
 once per store object as ``store.corrupt_part`` naming the file, and listed by ``status()``.
+
+(Over 400 lines: creation, MERGE writes with their retry, snapshot reads and point reads share the
+Delta table handle and the commit protocol; split apart, the one-writer invariant would be spread thin.)
 """
 
 from __future__ import annotations
@@ -53,13 +56,12 @@ import polars as pl
 
 from metrics.errors import CommitConflict, StoreError
 from metrics.log import get_logger
+from metrics.settings import Settings
 from metrics.store.pit import latest_bars, latest_facts
 from metrics.store.schema import DATASETS, YEAR, Dataset, conform, table_schema
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
-
-    from metrics.settings import Settings
 
 log = get_logger(__name__)
 
@@ -227,7 +229,7 @@ class Store:
     # -- tables ------------------------------------------------------------------------------
 
     def _exists(self, dataset: str) -> bool:
-        from deltalake import DeltaTable
+        from deltalake import DeltaTable  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
         return bool(DeltaTable.is_deltatable(self.table_uri(dataset), storage_options=self.storage_options))
 
@@ -242,8 +244,8 @@ class Store:
 
     def _create(self, dataset: str) -> bool:
         """Create ``dataset`` empty unless it exists; True when this call created it."""
-        from deltalake import DeltaTable
-        from deltalake.exceptions import DeltaError
+        from deltalake import DeltaTable  # noqa: PLC0415 - deltalake is heavy; loaded only when used
+        from deltalake.exceptions import DeltaError  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
         if self._exists(dataset):
             return False
@@ -263,8 +265,8 @@ class Store:
 
     def _load(self, dataset: str) -> DeltaTable | None:
         """The table's snapshot to read (the latest, or the pinned one); None if it does not exist."""
-        from deltalake import DeltaTable
-        from deltalake.exceptions import DeltaError, TableNotFoundError
+        from deltalake import DeltaTable  # noqa: PLC0415 - deltalake is heavy; loaded only when used
+        from deltalake.exceptions import DeltaError, TableNotFoundError  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
         uri = self.table_uri(dataset)
         with self._locks[dataset]:
@@ -379,7 +381,7 @@ class Store:
 
     def _merge(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
                meta: dict[str, str]) -> dict[str, Any]:
-        from deltalake import CommitProperties, WriterProperties
+        from deltalake import CommitProperties, WriterProperties  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
         spec = DATASETS[dataset]
         on = [f"t.{c} = s.{c}" for c in spec.key]
@@ -544,7 +546,7 @@ class Store:
                 retention: dt.timedelta = MIN_RETENTION) -> list[CompactResult]:
         """OPTIMIZE each table (prices Z-ordered by ticker, date), then VACUUM files older than
         ``retention`` (at least 7 days) that no newer snapshot references."""
-        from deltalake import CommitProperties
+        from deltalake import CommitProperties  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
         if retention < MIN_RETENTION:
             raise StoreError(f"vacuum retention {retention} is below the minimum of {MIN_RETENTION}")
@@ -575,7 +577,7 @@ class Store:
     def _optimize(self, name: str, years: list[int], commit: Any) -> DeltaTable:
         """OPTIMIZE the partitions ``years`` of ``name`` (prices Z-ordered by ticker, date), retrying
         conflicts from a fresh snapshot; returns the table after it."""
-        from deltalake import WriterProperties
+        from deltalake import WriterProperties  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
         props = WriterProperties(compression="SNAPPY", max_row_group_size=ROW_GROUP_ROWS)
         where = [(YEAR, "in", [str(y) for y in years])]
@@ -658,7 +660,7 @@ def _stat(actions: pl.DataFrame, column: str, dtype: type[pl.DataType]) -> pl.Ex
 
 def _is_conflict(error: Exception) -> bool:
     """True for a commit that lost a race to a concurrent one (worth retrying from a fresh snapshot)."""
-    from deltalake.exceptions import CommitFailedError
+    from deltalake.exceptions import CommitFailedError  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
     text = str(error)
     return isinstance(error, CommitFailedError) or "ConcurrentAppend" in text or "conflict" in text.lower() \

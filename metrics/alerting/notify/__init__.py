@@ -15,41 +15,15 @@ the clock), and it never logs secrets.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from metrics.alerting.notify.base import Notification, Notifier
+from metrics.alerting.notify.email import EmailNotifier
+from metrics.alerting.notify.log import LogNotifier
+from metrics.alerting.notify.webhook import WebhookNotifier
 from metrics.errors import ConfigError
 from metrics.settings import EmailChannel, LogChannel, WebhookChannel
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """One notification for one channel, as the outbox hands it to a notifier."""
-
-    key: str                       # idempotency key: identical on every attempt
-    rule: str
-    entity: str
-    state: str                     # firing | resolved
-    channel: str
-    payload: Mapping[str, Any]     # see metrics.alerting.render for the fields
-    now: dt.datetime               # time of this attempt (signature timestamps, Date header)
-    id: int = 0                    # outbox row id (0 when not from the outbox)
-    attempt: int = 1               # 1 for the first attempt
-
-
-@runtime_checkable
-class Notifier(Protocol):
-    """Sends notifications through one configured channel (see the module docstring)."""
-
-    channel: str
-
-    def send(self, notification: Notification) -> None:
-        """Deliver ``notification`` or raise Transient/PermanentDeliveryError."""
-
-    def close(self) -> None:
-        """Release connections; the notifier is not used afterwards."""
 
 
 def build_notifiers(channels: Mapping[str, Any], *, external_url: str | None = None) -> dict[str, Notifier]:
@@ -58,9 +32,6 @@ def build_notifiers(channels: Mapping[str, Any], *, external_url: str | None = N
     ``external_url`` (``settings.public_url``) goes into webhook payloads as ``externalURL``. A
     webhook secret that is not ``whsec_<base64>`` raises ``ConfigError`` here, at start.
     """
-    from metrics.alerting.notify.email import EmailNotifier
-    from metrics.alerting.notify.log import LogNotifier
-    from metrics.alerting.notify.webhook import WebhookNotifier
 
     result: dict[str, Notifier] = {}
     for name, cfg in channels.items():

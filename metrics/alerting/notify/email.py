@@ -17,7 +17,7 @@ import ssl
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
-from metrics.alerting.notify import Notification
+from metrics.alerting.notify.base import Notification
 from metrics.alerting.render import chart_png, clean_header, html_body, subject, text_body
 from metrics.errors import PermanentDeliveryError, TransientDeliveryError
 from metrics.log import get_logger

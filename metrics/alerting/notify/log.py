@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metrics.alerting.notify import Notification
+from metrics.alerting.notify.base import Notification
 from metrics.log import get_logger
 
 log = get_logger(__name__)

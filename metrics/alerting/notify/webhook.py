@@ -22,7 +22,7 @@ import math
 
 import httpx
 
-from metrics.alerting.notify import Notification
+from metrics.alerting.notify.base import Notification
 from metrics.alerting.render import clean_header, webhook_payload
 from metrics.errors import (
     ConfigError,

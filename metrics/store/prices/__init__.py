@@ -15,16 +15,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
 from metrics.errors import FetchError
 from metrics.log import get_logger
 from metrics.store.schema import PRICES
-
-if TYPE_CHECKING:
-    from metrics.store.tables import Store
+from metrics.store.tables import Store
 
 log = get_logger(__name__)
 

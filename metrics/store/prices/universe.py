@@ -20,15 +20,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import polars as pl
 
 from metrics.errors import ConfigError
 from metrics.store.calendars import DEFAULT_EXCHANGE, canonical, exchange_of_ticker
-
-if TYPE_CHECKING:
-    from metrics.store.tables import Store
+from metrics.store.tables import Store
 
 # Yahoo symbol suffix -> the currency its exchange quotes in (London's .L is left out: pence or pounds)
 SUFFIX_CURRENCY: dict[str, str] = {

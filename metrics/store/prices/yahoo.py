@@ -47,7 +47,7 @@ _COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj
 
 
 def _yf() -> Any:
-    import yfinance  # noqa: TID251 - this module is the one place yfinance is imported
+    import yfinance  # noqa: PLC0415, TID251 - yfinance is heavy; loaded only when used; this module is the one place yfinance is imported
 
     yfinance.config.debug.hide_exceptions = False
     return yfinance
