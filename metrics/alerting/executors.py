@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import polars as pl
 
@@ -36,9 +36,7 @@ from metrics.alerting.evaluate import Evaluator, name_map
 from metrics.alerting.rules import Rule
 from metrics.alerting.series import series_frame
 from metrics.store.pit import day_of
-
-if TYPE_CHECKING:
-    from metrics.store.tables import Store
+from metrics.store.tables import Store
 
 EXECUTORS = ("local", "ray")
 
