@@ -29,7 +29,7 @@ def _chunks(text: str) -> set[str]:
 def _en_chunks(text: str) -> set[str]:
     """Runs of EN_RUN characters of mostly letters (lower case, single spaces): copied English prose."""
     flat = re.sub(r"\s+", " ", text.lower())
-    return {flat[i:i + EN_RUN] for i in range(0, len(flat) - EN_RUN + 1)
+    return {flat[i:i + EN_RUN] for i in range(len(flat) - EN_RUN + 1)
             if sum(c.isalpha() for c in flat[i:i + EN_RUN]) >= EN_RUN * 3 // 4}
 
 

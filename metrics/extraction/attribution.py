@@ -24,8 +24,25 @@ if TYPE_CHECKING:
 __all__ = ["resolve_companies", "sentence_topic"]
 
 _OBJECT_MARK = (
-    "向", "为", "给", "对", "与", "和", "跟", "同", "把", "替", "帮", "对标", "及", "比", "从", "由", "收购",
-    "投资", "分拆",
+    "向",
+    "为",
+    "给",
+    "对",
+    "与",
+    "和",
+    "跟",
+    "同",
+    "把",
+    "替",
+    "帮",
+    "对标",
+    "及",
+    "比",
+    "从",
+    "由",
+    "收购",
+    "投资",
+    "分拆",
 )
 _EN_OBJECT = re.compile(r"\b(?:against|with|to|into|for|from|by|than)$")
 _PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
@@ -37,6 +54,7 @@ _PRONOUN = re.compile(
     r"(?P<en>\b(?:the company|the group|its|it)\b))",
     re.IGNORECASE,
 )
+_LIST_ENDING_DENG = re.compile(r"(?:[、,，和及与][^,，。;；]{0,8}?)*等")
 _BOTH = re.compile(r"双方|两家公司|二者|the two companies|both companies", re.IGNORECASE)
 _OPENING_PRONOUN = re.compile(
     r"[\s\-*•●>\[\]0-9]*(?P<dem>该|本|这家)?(?:公司|集团)|[\s\-*•●]*the (?:company|group)", re.IGNORECASE
@@ -57,7 +75,9 @@ def _is_object(text: str, m: Mention) -> bool:
 
 
 def _is_possessive(text: str, m: Mention) -> bool:
-    return text.startswith("的", m.end) and not text.startswith(("的营", "的收", "的净", "的资本", "的股"), m.end)
+    return text.startswith("的", m.end) and not text.startswith(
+        ("的营", "的收", "的净", "的资本", "的股"), m.end
+    )
 
 
 def _is_modifier(text: str, m: Mention) -> bool:
@@ -78,7 +98,7 @@ def _is_aside(ctx: Context, m: Mention) -> bool:
     if in_parentheses(ctx.text, m.start, lo):
         return True
     tail = ctx.text[m.end : m.end + 12]
-    return bool(re.match(r"(?:[、,，和及与][^,，。;；]{0,8}?)*等", tail))
+    return _LIST_ENDING_DENG.match(tail) is not None
 
 
 def _valid_subject(ctx: Context, m: Mention) -> bool:
@@ -101,7 +121,9 @@ def subject(ctx: Context, lo: int, hi: int) -> Mention | None:
     cands = [m for m in ms if _valid_subject(ctx, m)]
     if not cands:
         # '甲的芯片…': a possessor is still what the sentence is about
-        cands = [m for m in ms if not _is_object(text, m) and not _is_modifier(text, m) and not _is_aside(ctx, m)]
+        cands = [
+            m for m in ms if not _is_object(text, m) and not _is_modifier(text, m) and not _is_aside(ctx, m)
+        ]
     return cands[0] if cands else None
 
 
@@ -119,15 +141,19 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
     return True, subj or ctx.main or topic
 
 
-def resolve_companies(ctx: Context, start: int, s_lo: int, c_lo: int, topic: Mention | None, *,
-                      brand: bool = False) -> list[Mention]:
+def resolve_companies(
+    ctx: Context, start: int, s_lo: int, c_lo: int, topic: Mention | None, *, brand: bool = False
+) -> list[Mention]:
     """The companies a figure starting at ``start`` belongs to (several for '甲、乙各…'); with
     ``brand`` (a unit price) a brand before its product counts (英伟达H20芯片售价…)."""
     text = ctx.text
     if _BOTH.search(text, s_lo, start) and ctx.main is not None:
         return [ctx.main]
-    in_clause = [m for m in ctx.mentions_in(c_lo, start)
-                 if not _is_object(text, m) and (brand or not _is_modifier(text, m)) and not _is_aside(ctx, m)]
+    in_clause = [
+        m
+        for m in ctx.mentions_in(c_lo, start)
+        if not _is_object(text, m) and (brand or not _is_modifier(text, m)) and not _is_aside(ctx, m)
+    ]
     if in_clause:
         m = in_clause[-1]
         if "各" in text[m.end : start]:
@@ -159,6 +185,8 @@ def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Men
     opening pronoun refers to; else the topic so far. A heading changes no topic."""
     if ctx.is_heading(lo, hi):
         return ctx.main  # a new section: about the article's company until a sentence names another
+    if not ctx.mentions_in(lo, hi) and _PRONOUN.search(ctx.text, lo, hi) is None:
+        return topic  # no company and no pronoun: the topic goes on
     m = _OPENING_PRONOUN.match(ctx.text, lo, hi)
     if m is not None:
         return topic if m.group("dem") else (ctx.main or topic)

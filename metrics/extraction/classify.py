@@ -22,9 +22,11 @@ caller (``compare.py``, ``extract.py``).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
+from metrics.extraction.change import base_of, change_after, change_before, direction, is_delta
 from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.cues import MONEY_METRICS, Cue
 from metrics.extraction.lexicon import lexicon
@@ -32,35 +34,36 @@ from metrics.extraction.numbers import Quantity
 
 __all__ = ["GROWTH_BASE", "REJECT", "Reading", "classify", "is_delta", "money_cue", "unit_class"]
 
-GROWTH_BASE = {"revenue": "revenue_growth_yoy", "net_income": "net_income_growth_yoy", "ebitda": "ebitda_change"}
+GROWTH_BASE = {
+    "revenue": "revenue_growth_yoy",
+    "net_income": "net_income_growth_yoy",
+    "ebitda": "ebitda_change",
+}
 PCT_METRICS = frozenset(("dividend_yield", "gross_margin", "net_margin", "operating_margin", "buyback"))
 _NOUNS = frozenset(("metric", "other", "scope"))
 _CHANGE = frozenset(("change", "base"))
 _LEX = lexicon()
 _WEAK = _LEX.weak_metrics
-_FILL = (r"(?:\s+|了|幅|达|为|约|近|高达|到了|全日|盘中|盘后|一度|\b(?:by|a|an|whopping|just|only|slightly|"
-         r"sharply|some|another|further|as much as|nearly|about|around|roughly|more than|almost|over|"
-         r"approximately|up to|as many as)\b)")
-_GAP_CHANGE = re.compile(rf"(?:{_FILL})*", re.IGNORECASE)
-_GAP_LEVEL = re.compile(rf"(?:{_FILL})*(?:至|到|\bto\b|\bat\b)(?:{_FILL})*", re.IGNORECASE)
-_AFTER_CHANGE = re.compile(
-    r"[\s-]*(?:(?:year-over-year|year-on-year|year over year|yoy|y/y|annual|sequential|quarter-over-quarter)"
-    r"\s+)?$", re.IGNORECASE)
 _AFTER_GLUE = re.compile(
-    r"(?:的新|的|新|\s)*$|\s*(?:in|of|on|worth of|worth of (?:its|their)|of (?:its|their)|for)"
+    r"(?:的新|的|新|\s|[A-Z]\+?(?=轮))*$|\s*(?:in|of|on|worth of|worth of (?:its|their)|of (?:its|their)|for)"
     r"(?:\s+(?:annual|quarterly|total|its|their|the|new|adjusted|cloud|ad|net|gross|additional|own))*\s+$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _SEGMENT_GAP = 10
-_IN_NOUN = re.compile(r"\s+(?:in|of)\s+(?:(?:its|their|the|quarterly|annual|total|net|adjusted)\s+)*", re.IGNORECASE)
+_OPEN_PAREN = re.compile(r"\s*[(（]")
+_SUPPLY_GAP = re.compile(r"\s*(?:了|的|新车|共)?\s*")
+_IN_NOUN = re.compile(
+    r"\s+(?:in|of)\s+(?:(?:its|their|the|quarterly|annual|total|net|adjusted)\s+)*", re.IGNORECASE
+)
 _INCREASE_TO = re.compile(r"[\s\w-]{0,40}?(?:\bto|至|到)\s*")
 _MONEYISH = MONEY_METRICS | {"share_price"}
 _BARE_LOSS = frozenset(("亏损", "loss", "损失", "大蚀", "转蚀"))
 _PRODUCT_AFTER = re.compile(r"\s*(?:的|for the|for its)\s*[A-Za-z\u4e00-\u9fff]")
 _PRICE_WORDS = frozenset(("售价", "单价", "定价", "priced at", "管道价", "渠道价"))
-_BY_TO = re.compile(r"\s+to\s+(?:about\s+|roughly\s+)?(?:US\$|\$|€|£|HK\$|NT\$)?\d", re.IGNORECASE)
 _PHRASE = re.compile(r"的?[\w ]{0,10}")
-_CUMULATIVE = re.compile("|".join(re.escape(w) for w in sorted(_LEX.cumulative, key=len, reverse=True)),
-                         re.IGNORECASE)
+_CUMULATIVE = re.compile(
+    "|".join(re.escape(w) for w in sorted(_LEX.cumulative, key=len, reverse=True)), re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,56 +103,6 @@ def _nearest_noun(ctx: Context, lo: int, pos: int) -> Cue | None:
     return best
 
 
-def _change_before(ctx: Context, q: Quantity, lo: int) -> tuple[Cue, bool] | None:
-    """The change word ending right before ``q`` (only fillers between): (cue, whether a 至/to
-    between makes q the new level rather than the change)."""
-    text = ctx.text
-    best: tuple[Cue, bool] | None = None
-    for c in ctx.cues_in(max(lo, q.start - 30), q.start, _CHANGE):
-        if c.name in ("none", "yoy", "qoq") and _is_comparison(ctx, c):
-            continue  # 较上季负8.5%: a comparison with the quarter before, not a change
-        gap = text[c.end : q.start]
-        if _GAP_CHANGE.fullmatch(gap):
-            level = False
-        elif _GAP_LEVEL.fullmatch(gap):
-            level = True
-        else:
-            continue
-        if best is None or c.end > best[0].end or (c.end == best[0].end and c.role == "change"):
-            best = (c, level)
-    return best
-
-
-def _is_comparison(ctx: Context, base: Cue) -> bool:
-    """A base word that is also a comparison marker and no verb of change (较上季, 较去年同期)."""
-    same = ctx.cues_in(base.start, base.end)
-    return any(c.role == "cmp" for c in same) and not any(c.role == "change" and c.name != "none" for c in same)
-
-
-def _change_after(ctx: Context, q: Quantity, hi: int) -> Cue | None:
-    """An English change word after a percentage ('a 12% increase', '30% growth', '4% lower')."""
-    for c in ctx.cues_in(q.end, min(hi, q.end + 30), frozenset(("change",))):
-        if c.name != "none" and _AFTER_CHANGE.fullmatch(ctx.text, q.end, c.start) and c.start > q.end:
-            return c
-    return None
-
-
-def _direction(ctx: Context, change: Cue) -> str:
-    names = {c.name for c in ctx.cues_in(change.start, change.end, frozenset(("change",)))
-             if (c.start, c.end) == (change.start, change.end)}
-    return "down" if "down" in names else "up" if "up" in names else "none"
-
-
-def _base(ctx: Context, q: Quantity, c_lo: int, c_hi: int) -> str | None:
-    """yoy | qoq stated for the change of ``q`` (the nearest base word before it in its clause, else
-    right after it); None when not stated."""
-    before = ctx.cues_in(c_lo, q.start, frozenset(("base",)))
-    if before:
-        return before[-1].name
-    after = ctx.cues_in(q.end, min(c_hi, q.end + 40), frozenset(("base",)))
-    return after[0].name if after else None
-
-
 def _company_before(ctx: Context, pos: int, lo: int) -> bool:
     """A company named right before a verb (小米集团涨超4%, 腾讯控股全日下跌1.5%)."""
     ms = ctx.mentions_in(lo, pos)
@@ -158,13 +111,13 @@ def _company_before(ctx: Context, pos: int, lo: int) -> bool:
 
 def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading | None:
     text = ctx.text
-    ch = _change_before(ctx, q, c_lo)
+    ch = change_before(ctx, q, c_lo)
     if ch is None and text[max(0, q.start - 2) : q.start].strip() in ("(", "（"):
         # 'up 2,100 won (4.35%)': the percentage of the change just stated
         money = [x for x in ctx.quantities_in(max(0, q.start - 40), q.start) if x.end <= q.start]
-        if money and re.fullmatch(r"\s*[(（]", text[money[-1].end : q.start]):
-            ch = _change_before(ctx, money[-1], max(0, money[-1].start - 30))
-    after = None if ch is not None else _change_after(ctx, q, c_hi)
+        if money and _OPEN_PAREN.fullmatch(text, money[-1].end, q.start):
+            ch = change_before(ctx, money[-1], max(0, money[-1].start - 30))
+    after = None if ch is not None else change_after(ctx, q, c_hi)
     if ch is not None and ch[1]:
         noun = _nearest_noun(ctx, c_lo, ch[0].start)
         if noun is not None and noun.role == "metric" and noun.name in PCT_METRICS:
@@ -182,15 +135,14 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
         if not nouns and tail:
             return Reading(tail[0].name, tail[0])
         return None
-    direction = _direction(ctx, change) if change.role == "change" else "none"
-    negate = direction == "down"
+    negate = change.role == "change" and direction(ctx, change) == "down"
     anchor = change.start if change.start < q.start else q.start
     noun = _base_noun(ctx, s_lo, anchor)
     if _is_share_move(ctx, noun, s_lo, anchor):
         if _CUMULATIVE.search(text, s_lo, c_hi) or any(c.role == "scope" for c in ctx.cues_in(c_lo, q.start)):
             return REJECT
         return Reading("share_price_change", None, negate)
-    if _base(ctx, q, c_lo, c_hi) == "qoq" or _against_other_quarter(ctx, c_lo, anchor):
+    if base_of(ctx, q, c_lo, c_hi) == "qoq" or _against_other_quarter(ctx, c_lo, anchor):
         return REJECT
     if noun is None and change.start > q.end:
         noun = _noun_after_change(ctx, change, c_hi)  # 'a 12% increase in revenue'
@@ -229,7 +181,9 @@ def _is_share_move(ctx: Context, noun: Cue | None, s_lo: int, pos: int) -> bool:
 
 
 _CAL_Q = re.compile(r"\d{4}Q[1-4]")
-_VERSUS = re.compile(r"(?:较|比|与|相较于?|相比|compared (?:with|to)|from|than|versus|vs\.?)\s*\Z", re.IGNORECASE)
+_VERSUS = re.compile(
+    r"(?:较|比|与|相较于?|相比|compared (?:with|to)|from|than|versus|vs\.?)\s*\Z", re.IGNORECASE
+)
 
 
 def _against_other_quarter(ctx: Context, c_lo: int, pos: int) -> bool:
@@ -237,7 +191,12 @@ def _against_other_quarter(ctx: Context, c_lo: int, pos: int) -> bool:
     quarter a year before (a sequential change: not stored as growth)."""
     for p in ctx.periods(c_lo, pos, 12):
         v = _VERSUS.search(ctx.text, max(c_lo, p.start - 16), p.start)
-        if p.period and _CAL_Q.fullmatch(p.period) and v is not None and not ctx.mentions_in(v.start() - 8, v.end()):
+        if (
+            p.period
+            and _CAL_Q.fullmatch(p.period)
+            and v is not None
+            and not ctx.mentions_in(v.start() - 8, v.end())
+        ):
             current = ctx.main_period(12)
             return current is not None and p.period != f"{int(current[:4]) - 1}{current[4:]}"
     return False
@@ -301,21 +260,13 @@ def _money(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
             metric = "operating_loss"  # a segment's loss: its operating loss
     if metric == "unit_price" and (
         text[max(0, cue.start - 1) : cue.start] == "股"
-        or not (any(c.name == "units" for c in ctx.cues_in(s_lo, q.start, frozenset(("metric",))))
-                or (text[cue.start : cue.end].lower() in _PRICE_WORDS and _PRODUCT_AFTER.match(text, q.end)))
+        or not (
+            any(c.name == "units" for c in ctx.cues_in(s_lo, q.start, frozenset(("metric",))))
+            or (text[cue.start : cue.end].lower() in _PRICE_WORDS and _PRODUCT_AFTER.match(text, q.end))
+        )
     ):
         return REJECT  # a price is a unit price of a product: chips counted, or '售价1,299美元的新款手机'
     return Reading(metric, cue)
-
-
-def is_delta(ctx: Context, q: Quantity, lo: int) -> bool:
-    """An amount that is a change, not a level: right after a verb of change ('增加15亿元', 'rose $2
-    billion'), or 'by $5 billion to $70 billion'."""
-    ch = _change_before(ctx, q, lo)
-    if ch is not None and not ch[1] and ch[0].role == "change" and ch[0].name != "none":
-        return True
-    return bool(re.search(r"\bby\s*\Z", ctx.text[max(0, q.start - 6) : q.start], re.IGNORECASE)) and bool(
-        _BY_TO.match(ctx.text, q.end))
 
 
 _UNIT_NOUNS_AFTER = 24
@@ -328,29 +279,55 @@ def _count(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
         return None
     after = ctx.cues_in(q.end, min(c_hi, q.end + _UNIT_NOUNS_AFTER), frozenset(("metric",)))
     before = ctx.cues_in(max(c_lo, q.start - 8), q.start, frozenset(("metric", "supply")))
-    if q.counter in _CUSTOMER_COUNTERS and (any(c.name == "customers" and c.start - q.end <= 4 for c in after) or any(
-        c.name == "customers" and q.start - c.end <= 2 for c in before
-    )):
+    if q.counter in _CUSTOMER_COUNTERS and (
+        any(c.name == "customers" and c.start - q.end <= 4 for c in after)
+        or any(c.name == "customers" and q.start - c.end <= 2 for c in before)
+    ):
         return Reading("customers", next((c for c in after + before if c.name == "customers"), None))
     if q.counter in ("股", "shares", "share"):
         # shares bought back or outstanding: the nearest of those cues before (or right after) it
-        near = [c for c in ctx.cues_in(s_lo, q.start, frozenset(("metric",)))
-                if c.name in ("buyback", "shares_outstanding")]
+        near = [
+            c
+            for c in ctx.cues_in(s_lo, q.start, frozenset(("metric",)))
+            if c.name in ("buyback", "shares_outstanding")
+        ]
         near += [c for c in after if c.name in ("buyback", "shares_outstanding") and c.start - q.end <= 3]
         return Reading(near[-1].name, near[-1]) if near else None
     if q.counter not in _LEX.unit_counters:
         return None
-    nouns = [c for c in after if c.name == "units"] + [c for c in before if c.role == "metric" and c.name == "units"]
+    nouns = [c for c in after if c.name == "units"] + [
+        c for c in before if c.role == "metric" and c.name == "units"
+    ]
     supply = ctx.cues_in(s_lo, min(c_hi, q.end + _UNIT_NOUNS_AFTER), frozenset(("supply",)))
-    close = [c for c in before if c.role == "supply" and re.fullmatch(r"\s*(?:了|的|新车|共)?\s*", text[c.end : q.start])]
+    close = [c for c in before if c.role == "supply" and _SUPPLY_GAP.fullmatch(text, c.end, q.start)]
     if (nouns and supply) or close:
         return Reading("units", (nouns or close)[0])
     return None
 
 
+_LISTED = re.compile(r"\s*(?:、|,|，|和|及|与|以及|and|, and|&)\s*", re.IGNORECASE)
+_TOTAL = re.compile(
+    r"合计|共计|总计|加起来|combined|together|collectively|in total|between them", re.IGNORECASE
+)
+
+
+def _aggregate(ctx: Context, q: Quantity, s_lo: int) -> bool:
+    """A total of several companies ('微软、谷歌和亚马逊资本开支合计…', 'combined capex of …')."""
+    before = ctx.text[s_lo : q.start]
+    if not _TOTAL.search(before) and not _TOTAL.match(ctx.text, q.end, q.end + 16):
+        return False
+    ms = ctx.mentions_in(s_lo, q.start)
+    return any(
+        a.company is not b.company and _LISTED.fullmatch(ctx.text, a.end, b.start)
+        for a, b in itertools.pairwise(ms)
+    )
+
+
 def classify(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading | None:
     """The metric ``q`` states, from its own cues; None when they name none or one out of scope."""
     uc = unit_class(q)
+    if _aggregate(ctx, q, s_lo):
+        return REJECT
     if in_parentheses(ctx.text, q.start, s_lo) and uc != "pct":
         return None  # an aside (约新台币300亿元): only a change in parentheses counts (同比+12%)
     if uc == "pct":
@@ -367,7 +344,7 @@ def classify(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Read
         lev = [c for c in ctx.cues_in(s_lo, q.start, frozenset(("metric",))) if c.name == "leverage"]
         if lev and q.start - lev[-1].end <= 20:
             return Reading("leverage", lev[-1])
-        ch = _change_before(ctx, q, c_lo)
+        ch = change_before(ctx, q, c_lo)
         at = q.start if "word" in q.flags else ch[0].start if ch is not None and not ch[1] else None
         if at is not None:
             noun = _nearest_noun(ctx, c_lo, at)

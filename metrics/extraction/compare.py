@@ -62,8 +62,17 @@ def _same_unit(a: str | None, b: str | None) -> bool:
     return a == b or {a, b} <= {"money", "bare"}
 
 
-def compare(ctx: Context, q: Quantity, uc: str | None, s_lo: int, s_hi: int, anchors: list[Anchor],
-            previous: list[Anchor], *, own: str | None = None) -> Comparison | None:
+def compare(
+    ctx: Context,
+    q: Quantity,
+    *,
+    uc: str | None,
+    s_lo: int,
+    s_hi: int,
+    anchors: list[Anchor],
+    previous: list[Anchor],
+    own: str | None = None,
+) -> Comparison | None:
     """The comparison ``q`` makes with an earlier figure (see the module docstring), or None. With
     ``own`` (the metric ``q`` names itself) only a marker before ``q`` in its clause counts."""
     c_lo, _c_hi = ctx.clause(q.start, q.end)
@@ -91,7 +100,9 @@ def compare(ctx: Context, q: Quantity, uc: str | None, s_lo: int, s_hi: int, anc
     lo = max(c_lo, anchor.q.end) if own is not None else (anchor.q.end if anchor.q.end <= q.start else s_lo)
     nxt = [x for x in ctx.quantities_in(q.end, s_hi) if x.start >= q.end]
     hi = q.start if own is not None else (nxt[0].start if nxt else s_hi)
-    roles = ctx.cues_in(lo, q.start, frozenset(("cmp",))) + ctx.cues_in(q.end, max(hi, q.end), frozenset(("cmp",)))
+    roles = ctx.cues_in(lo, q.start, frozenset(("cmp",))) + ctx.cues_in(
+        q.end, max(hi, q.end), frozenset(("cmp",))
+    )
     names = {c.name for c in roles}
     role = next((r for r in _ORDER if r in names), None)
     if role is None:
@@ -133,5 +144,7 @@ def _speaks_of_estimates(ctx: Context, s_lo: int, s_hi: int) -> bool:
             lo = p_lo
             break
         k = p_lo - 1
-    return any(c.role == "estimate" or c.name == "estimate"
-               for c in ctx.cues_in(lo, s_hi, frozenset(("estimate", "cmp"))))
+    return any(
+        c.role == "estimate" or c.name == "estimate"
+        for c in ctx.cues_in(lo, s_hi, frozenset(("estimate", "cmp")))
+    )

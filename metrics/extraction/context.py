@@ -28,15 +28,30 @@ if TYPE_CHECKING:
 
 __all__ = ["Context", "bounds", "in_parentheses"]
 
-_ABBREV = r"(?<!\bv\.s)(?<!\bvs)(?<!\bU\.S)(?<!\bInc)(?<!\bCorp)(?<!\bCo)(?<!\bLtd)(?<!\bNo)(?<!\bMr)(?<!\bMs)"
-_SENT = re.compile(r"[。！？!?；;\n]|" + _ABBREV + r"(?<!\bDr)(?<!\be\.g)(?<!\bi\.e)(?<!\bSt)\.(?=\s)"
-                   r"|\[\d+\](?:\[\d+\])*|\s[-*•●]\s")
+_ABBREV = (
+    r"(?<!\bv\.s)(?<!\bvs)(?<!\bU\.S)(?<!\bInc)(?<!\bCorp)(?<!\bCo)(?<!\bLtd)(?<!\bNo)(?<!\bMr)(?<!\bMs)"
+)
+_SENT = re.compile(
+    r"(?=[。！？!?；;\n.\[\s])(?:[。！？!?；;\n]|"
+    + _ABBREV
+    + r"(?<!\bDr)(?<!\be\.g)(?<!\bi\.e)(?<!\bSt)\.(?=\s)"
+    r"|\[\d+\](?:\[\d+\])*|\s[-*•●]\s)"
+)
 _CJK = "\u3000-\u9fff"
+_NEWLINE = re.compile(r"\n")
+
+
+def _CUE_ORDER(c: Cue) -> tuple[int, int]:
+    return (c.start, -c.end)
+
+
 _CLAUSE = re.compile(r"[,，、:：()（）\[\]“”\"《》—]|(?<=[%" + _CJK + r"]) (?=[" + _CJK + "])")
+_CLAUSE_FAST = re.compile(r"(?=[,，、:：()（）\[\]“”\"《》— ])(?:" + _CLAUSE.pattern + ")")
 _HEADING_END = re.compile(r"[。！？!?；;.:：,，…”\"」』)）]\s*$")
 _DECLARED = {w: c.code for c in lexicon().currencies for w in (*c.suffix, *c.prefix) if not w.isascii()}
 _DECLARE = re.compile(
-    r"[(（]\s*(?:单位[:：]\s*)?(?P<cur>" + "|".join(sorted(map(re.escape, _DECLARED), key=len, reverse=True))
+    r"[(（]\s*(?:单位[:：]\s*)?(?P<cur>"
+    + "|".join(sorted(map(re.escape, _DECLARED), key=len, reverse=True))
     + r")\s*[,，.．、;；]?\s*(?:下同)?\s*[)）]"
 )
 _LEX_DECLARE = lexicon().declare
@@ -51,6 +66,26 @@ def bounds(rx: re.Pattern[str], text: str) -> list[int]:
 def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     i = bisect.bisect_right(spans, (start, 1 << 62)) - 1
     return i >= 0 and spans[i][0] <= start and end <= spans[i][1]
+
+
+MAX_SENTENCE = 400  # a longer run without a sentence end is cut (at a clause end where one is near)
+
+
+def _split_long(sents: list[int], clauses: list[int], n: int) -> list[int]:
+    """Sentence ends, with a run longer than ``MAX_SENTENCE`` characters cut into pieces: every look
+    back the extractor makes within a sentence then costs a bounded time."""
+    out: list[int] = []
+    prev = 0
+    for end in [*sents, n]:
+        while end - prev > MAX_SENTENCE:
+            i = bisect.bisect_right(clauses, prev + MAX_SENTENCE) - 1
+            cut = clauses[i] if i >= 0 and clauses[i] > prev + MAX_SENTENCE // 2 else prev + MAX_SENTENCE
+            out.append(cut)
+            prev = cut
+        if end < n:
+            out.append(end)
+        prev = end
+    return out
 
 
 def in_parentheses(text: str, pos: int, lo: int) -> bool:
@@ -82,17 +117,23 @@ class Context:
     mention_starts: list[int] = field(default_factory=list)
     q_starts: list[int] = field(default_factory=list)
     main_periods: dict[int, str | None] = field(default_factory=dict)  # by fiscal year end
-    _periods: dict[tuple[int, int, int], list[PeriodSpan]] = field(default_factory=dict)
+    _by_role: dict[str, tuple[list[Cue], list[int]]] = field(default_factory=dict)
+    _periods: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)  # (sentence, fye)
 
     def __post_init__(self) -> None:
         t = self.text
         if self.mentions:  # a cue inside a company's name (理想汽车, 平安银行) is part of the name
             spans = [(m.start, m.end) for m in self.mentions]
             self.cues = [c for c in self.cues if not _inside(spans, c.start, c.end)]
-        self.sent_bounds = bounds(_SENT, t)
-        self.clause_bounds = sorted(set(self.sent_bounds) | set(bounds(_CLAUSE, t)))
-        self.line_bounds = [m.end() for m in re.finditer(r"\n", t)]
+        clauses = bounds(_CLAUSE_FAST, t)
+        self.sent_bounds = _split_long(bounds(_SENT, t), clauses, len(t))
+        self.clause_bounds = sorted(set(self.sent_bounds) | set(clauses))
+        self.line_bounds = [m.end() for m in _NEWLINE.finditer(t)]
         self.cue_starts = [c.start for c in self.cues]
+        for c in self.cues:
+            cues, starts = self._by_role.setdefault(c.role, ([], []))
+            cues.append(c)
+            starts.append(c.start)
         self.mention_starts = [m.start for m in self.mentions]
         self.q_starts = [q.start for q in self.quantities]
         pos = 0
@@ -132,14 +173,29 @@ class Context:
 
     # -- lookups
     def cues_in(self, lo: int, hi: int, roles: frozenset[str] | None = None) -> list[Cue]:
-        """The cues that start in [lo, hi) and end by hi, of ``roles`` (all roles when None)."""
-        i = bisect.bisect_left(self.cue_starts, lo)
+        """The cues that start in [lo, hi) and end by hi, of ``roles`` (all roles when None), in order."""
+        if roles is None:
+            return self._cues_of(self.cues, self.cue_starts, lo, hi)
+        if len(roles) == 1:
+            (role,) = roles
+            cues, starts = self._by_role.get(role, ([], []))
+            return self._cues_of(cues, starts, lo, hi)
+        out: list[Cue] = []
+        for role in roles:
+            cues, starts = self._by_role.get(role, ([], []))
+            out += self._cues_of(cues, starts, lo, hi)
+        out.sort(key=_CUE_ORDER)
+        return out
+
+    @staticmethod
+    def _cues_of(cues: list[Cue], starts: list[int], lo: int, hi: int) -> list[Cue]:
         out = []
-        while i < len(self.cues) and self.cues[i].start < hi:
-            c = self.cues[i]
-            if c.end <= hi and (roles is None or c.role in roles):
+        for i in range(bisect.bisect_left(starts, lo), len(cues)):
+            c = cues[i]
+            if c.start >= hi:
+                break
+            if c.end <= hi:
                 out.append(c)
-            i += 1
         return out
 
     def mentions_in(self, lo: int, hi: int) -> list[Mention]:
@@ -167,14 +223,20 @@ class Context:
         return found
 
     def periods(self, lo: int, hi: int, fye: int) -> list[PeriodSpan]:
-        """The period expressions of text[lo:hi] for a company whose fiscal year ends in ``fye``."""
-        key = (lo, hi, fye)
-        found = self._periods.get(key)
-        if found is None:
-            found = self._periods[key] = find_periods(
-                self.text, lo, hi, published=self.published, fiscal_year_end=fye, fiscal=self.fiscal
-            )
-        return found
+        """The period expressions inside text[lo:hi] for a company whose fiscal year ends in ``fye``
+        (found once per sentence and fiscal year end)."""
+        out: list[PeriodSpan] = []
+        pos = lo
+        while pos < hi:
+            a, b = self.sentence(pos)
+            found = self._periods.get((a, fye))
+            if found is None:
+                found = self._periods[(a, fye)] = find_periods(
+                    self.text, a, b, published=self.published, fiscal_year_end=fye, fiscal=self.fiscal
+                )
+            out += [p for p in found if p.start >= lo and p.end <= hi]
+            pos = max(b, pos + 1)
+        return out
 
     def main_period(self, fye: int) -> str | None:
         """The article's main period for a company whose fiscal year ends in ``fye``: the first

@@ -30,9 +30,22 @@ __all__ = ["MONEY_METRICS", "Cue", "CueIndex", "cue_index"]
 # the metrics whose figure is an amount of money (a bare amount may take its currency from context)
 MONEY_METRICS = frozenset(
     (
-        "revenue", "net_income", "net_loss", "operating_loss", "ebitda", "capex", "capex_guidance",
-        "investment_commitment", "deal_value", "valuation", "market_cap", "funding_raised", "buyback",
-        "cash", "corporate_costs", "unit_price",
+        "revenue",
+        "net_income",
+        "net_loss",
+        "operating_loss",
+        "ebitda",
+        "capex",
+        "capex_guidance",
+        "investment_commitment",
+        "deal_value",
+        "valuation",
+        "market_cap",
+        "funding_raised",
+        "buyback",
+        "cash",
+        "corporate_costs",
+        "unit_price",
     )
 )
 
@@ -124,4 +137,3 @@ class CueIndex:
 def cue_index() -> CueIndex:
     """The one cue index of the process (built on first use)."""
     return CueIndex()
-

@@ -27,10 +27,27 @@ def make_date(y: int, mo: int, d: int) -> dt.date | None:
         return None
 
 
-_MONTHS = {m: i for i, names in enumerate(
-    [(), ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-     ("oct", "october"), ("nov", "november"), ("dec", "december")]) for m in names}
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            (),
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for m in names
+}
 _TEXT_DATE = re.compile(
     # every date starts with a digit or a month name's letter: the lookahead lets the scan skip
     # everything else fast (\u017f: the long s that IGNORECASE matches to 's')
@@ -46,11 +63,14 @@ _TEXT_DATE = re.compile(
 # a year not preceded by a digit or dot (the lookbehind after the digits keeps a fast literal scan)
 _YEAR = re.compile(r"((?:19|20)\d{2})(?<![\d.]\d{4})(?![\d.%])")
 _FUTURE_BEFORE = re.compile(
-    r"(预计|預計|将|將|计划|計畫|計劃|到|至|若|预期|預期|目标|目標|明年|by|until|through)\s*$", re.IGNORECASE)
+    r"(预计|預計|将|將|计划|計畫|計劃|到|至|若|预期|預期|目标|目標|明年|by|until|through)\s*$", re.IGNORECASE
+)
 _REPORTED_PERIOD = re.compile(r"^\s*年?\s*(?:前三季|上半年|下半年|全年|第?[一二三四1-4]季|[QH][1-4])")
 _EARLY_PERIOD = re.compile(
     r"^\s*年?\s*(?:第?[一1]季|首季|Q1|H1|上半年|初|[1-3]月(?!\d)|[一二三]月|"
-    r"first (?:quarter|half))", re.IGNORECASE)
+    r"first (?:quarter|half))",
+    re.IGNORECASE,
+)
 _FUTURE_AFTER = re.compile(r"^\s*(?:年前(?![三两兩]季)|年?[^，,。；;\d]{0,4}(?:将|將|预计|預計))")
 
 
@@ -96,8 +116,8 @@ def context_year(text: str, *, month: int | None = None) -> int | None:
     late = month is not None and month >= 7
     for m in _YEAR.finditer(text):
         y = int(m.group(1))
-        before = text[max(0, m.start() - 6):m.start()]
-        after = text[m.end():m.end() + 8]
+        before = text[max(0, m.start() - 6) : m.start()]
+        after = text[m.end() : m.end() + 8]
         if _FUTURE_BEFORE.search(before) or _FUTURE_AFTER.match(after):
             votes[y - 1] = votes.get(y - 1, 0.0) + 0.5
         elif late and _EARLY_PERIOD.match(after):

@@ -41,23 +41,30 @@ from typing import Any
 import yaml
 
 from metrics.errors import DocumentError
-from metrics.extraction.dating import (
-    context_year,
-    make_date,
-    month_day_month,
-    source_line,
-    text_date,
+from metrics.extraction.articles import (
+    Raw,
+    clean_headline,
+    lines_of,
+    split_bylines,
+    split_outlets,
+    split_source,
 )
+from metrics.extraction.dating import context_year, make_date, month_day_month, text_date
 from metrics.extraction.html import parse_html
 
 __all__ = [
-    "DEFAULT_MAX_BYTES", "SUFFIXES", "Article", "Document", "context_year", "read_document",
-    "split_articles", "text_date",
+    "DEFAULT_MAX_BYTES",
+    "SUFFIXES",
+    "Article",
+    "Document",
+    "context_year",
+    "read_document",
+    "split_articles",
+    "text_date",
 ]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm")
-HEADLINE_MAX = 150  # a line longer than this is a paragraph, not a headline
 
 
 @dataclass(eq=False)
@@ -70,10 +77,10 @@ class Document:
     size: int
     encoding: str
     text: str
-    title: str | None = None             # front matter / HTML title
-    date: dt.date | None = None          # front matter / HTML publication date
-    body_start: int = 0                  # offset of the text after any front matter
-    single: bool = False                 # front matter or HTML: one article, never split
+    title: str | None = None  # front matter / HTML title
+    date: dt.date | None = None  # front matter / HTML publication date
+    body_start: int = 0  # offset of the text after any front matter
+    single: bool = False  # front matter or HTML: one article, never split
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,15 +94,16 @@ class Article:
     published: dt.date | None
     start: int
     end: int
-    body: int = -1                       # -1: the extractor finds where the headline ends
-    reference: dt.date | None = None     # the date relative periods are resolved against
+    body: int = -1  # -1: the extractor finds where the headline ends
+    reference: dt.date | None = None  # the date relative periods are resolved against
 
     @property
     def text(self) -> str:
-        return self.doc.text[self.start:self.end]
+        return self.doc.text[self.start : self.end]
 
 
 # --------------------------------------------------------------------------- reading
+
 
 def _decode(data: bytes, path: Path, *, html: bool) -> tuple[str, str]:
     """The text and the name of the encoding of ``data``; ``DocumentError`` if none fits."""
@@ -103,15 +111,17 @@ def _decode(data: bytes, path: Path, *, html: bool) -> tuple[str, str]:
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as e:
-            raise DocumentError(f"has a UTF-8 BOM but invalid UTF-8 at byte {e.start + 3}",
-                                source=path) from e
+            raise DocumentError(
+                f"has a UTF-8 BOM but invalid UTF-8 at byte {e.start + 3}", source=path
+            ) from e
     for bom, enc in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
         if data.startswith(bom):
             try:
                 return data[2:].decode(enc), enc.replace("-le", "").replace("-be", "")
             except UnicodeDecodeError as e:
-                raise DocumentError(f"has a UTF-16 BOM but is not valid UTF-16: {e.reason}",
-                                    source=path) from e
+                raise DocumentError(
+                    f"has a UTF-16 BOM but is not valid UTF-16: {e.reason}", source=path
+                ) from e
     if b"\x00" in data:
         raise DocumentError("is binary (contains NUL bytes), not a text document", source=path)
     try:
@@ -166,8 +176,9 @@ def read_document(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Do
     if not path.is_file():
         raise DocumentError("is not a regular file", source=path)
     if size > max_bytes:
-        raise DocumentError(f"is too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB limit)",
-                            source=path)
+        raise DocumentError(
+            f"is too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB limit)", source=path
+        )
     if size == 0:
         raise DocumentError("is empty", source=path)
     try:
@@ -179,8 +190,14 @@ def read_document(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Do
     text, encoding = _decode(data, path, html=is_html)
     if not text.strip():
         raise DocumentError("is empty (only whitespace)", source=path)
-    doc = Document(path=path, name=path.name, doc_hash=hashlib.sha256(data).hexdigest(), size=size,
-                   encoding=encoding, text=text)
+    doc = Document(
+        path=path,
+        name=path.name,
+        doc_hash=hashlib.sha256(data).hexdigest(),
+        size=size,
+        encoding=encoding,
+        text=text,
+    )
     if is_html:
         _apply_html(doc)
     else:
@@ -203,9 +220,11 @@ def _apply_front_matter(doc: Document, *, strict: bool) -> None:
     close = _FM_CLOSE.search(doc.text, m.end(), m.end() + FM_MAX)
     if close is None:
         if strict:
-            raise DocumentError("malformed front matter: no closing '---' line", source=doc.path)
+            raise DocumentError(
+                f"malformed front matter: no closing '---' line within {FM_MAX // 1024} KB", source=doc.path
+            )
         return
-    raw = doc.text[m.end():close.start()]
+    raw = doc.text[m.end() : close.start()]
     try:
         if _FM_DEPTH.search(raw.replace(" ", "")):
             raise RecursionError("nested too deeply")
@@ -224,7 +243,7 @@ def _apply_front_matter(doc: Document, *, strict: bool) -> None:
     title = meta.get("title")
     if title is not None and not isinstance(title, str | int | float):
         raise DocumentError("malformed front matter: 'title' is not text", source=doc.path)
-    doc.title = _clean_headline(str(title)) if title is not None else None
+    doc.title = clean_headline(str(title)) if title is not None else None
     if "date" in meta and meta["date"] is not None:
         doc.date = _front_matter_date(meta["date"], doc.path)
     doc.body_start = close.end()
@@ -250,12 +269,13 @@ _ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 # --------------------------------------------------------------------------- HTML
 
+
 def _apply_html(doc: Document) -> None:
     page = parse_html(doc.text)
-    title = _clean_headline(page.title) if page.title else None
+    title = clean_headline(page.title) if page.title else None
     body = page.body
     if title and body.startswith(title):
-        body = body[len(title):].lstrip("\n")
+        body = body[len(title) :].lstrip("\n")
     if not body and not title:
         raise DocumentError("HTML has no article text", source=doc.path)
     doc.text = f"{title}\n\n{body}\n" if title else f"{body}\n"
@@ -267,167 +287,44 @@ def _apply_html(doc: Document) -> None:
 
 # --------------------------------------------------------------------------- splitting
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|\Z)")
-_BYLINE = re.compile(
-    r"^(?:(?P<outlet>[^\s·•・|][^·•・|]{0,40}?)\s*[·•・|]\s*)?"
-    r"(?P<y>\d{4})(?:[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})|年(?P<m2>\d{1,2})月(?P<d2>\d{1,2})日)"
-    r"(?:\s*[T ]?\s*\d{1,2}:\d{2}(?::\d{2})?)?\s*$"
-)
-_OUTLET_END = re.compile(r"(?:^|(?<=[\s。！？!?…”\"」』.;；]))[(（](?P<outlet>[^()（）\n]{1,30})[)）]\s*$")
-_SENTENCE_END = re.compile(r"[。！？!?]")
-# a photo caption or credit: never an outlet mark, a headline or the end of an article
-_CAPTION_WORD = r"(?:圖|图|攝|摄|照片|图片|圖片|资料图|資料圖|photo|image|picture|credit|来源|來源)"
-_CAPTION = re.compile(
-    r"^\s*[(（]?\s*" + _CAPTION_WORD + r"\s*[:：/／]|[(（]\s*" + _CAPTION_WORD + r"\s*[:：/／][^()（）]{0,60}[)）]\s*$",
-    re.IGNORECASE)
-_PLACEHOLDER = re.compile(r"^\s*\[[^\]]{0,60}\]\s*")  # "[headline not in retrieved text] topic"
-_DATELINE = re.compile(r"^\s*date\s+(\d{4})-(\d{2})-(\d{2})\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class _Line:
-    start: int   # offset of the first character
-    end: int     # offset after the last character, line break excluded
-    text: str    # the line without its line break
-
-    @property
-    def stripped(self) -> str:
-        return self.text.strip()
-
-
-def _lines(text: str, start: int = 0) -> list[_Line]:
-    out = []
-    for m in _LINE.finditer(text, start):
-        if m.start() == m.end():
-            break
-        raw = m.group(0)
-        body = raw.rstrip("\r\n")
-        out.append(_Line(m.start(), m.start() + len(body), body))
-    return out
-
-
-def _clean_headline(s: str) -> str:
-    s = s.strip()
-    s = re.sub(r"^#{1,6}\s*", "", s)
-    s = re.sub(r"^\*\*(.+)\*\*$", r"\1", s)
-    return s.strip()
-
-
-def is_caption(line: str) -> bool:
-    """A photo caption or credit line (``Credit: X/Shutterstock``, ``(圖：路透)``)."""
-    return _CAPTION.search(line) is not None
-
-
-def _is_headline(line: _Line) -> bool:
-    s = line.stripped
-    return 0 < len(s) <= HEADLINE_MAX and not s.endswith(("。", "；", ";", "，", ",")) and not is_caption(s)
-
-
-# (headline, published, start, end, body, reference); body -1: found by the extractor
-_Raw = tuple[str, dt.date | None, int, int, int, dt.date | None]
-
 
 def split_articles(doc: Document) -> list[Article]:
     """The articles of ``doc`` in order (at least one for any non-empty document)."""
-    lines = [ln for ln in _lines(doc.text, doc.body_start) if ln.stripped]
+    lines = [ln for ln in lines_of(doc.text, doc.body_start) if ln.stripped]
     if not lines:
-        return [Article(doc, 0, doc.title or "", doc.date, doc.body_start, len(doc.text), doc.body_start,
-                        doc.date)]
-    raw: list[_Raw]
+        return [
+            Article(
+                doc, 0, doc.title or "", doc.date, doc.body_start, len(doc.text), doc.body_start, doc.date
+            )
+        ]
+    raw: list[Raw]
     if doc.single:
-        headline = doc.title or _clean_headline(lines[0].stripped)
+        headline = doc.title or clean_headline(lines[0].stripped)
         raw = [(headline, doc.date, lines[0].start, lines[-1].end, -1, doc.date)]
     else:
-        raw = (_split_source(lines) or _split_bylines(lines) or _split_outlets(lines)
-               or [(_clean_headline(lines[0].stripped), None, lines[0].start, lines[-1].end, -1, None)])
+        raw = (
+            split_source(lines)
+            or split_bylines(lines)
+            or split_outlets(lines)
+            or [(clean_headline(lines[0].stripped), None, lines[0].start, lines[-1].end, -1, None)]
+        )
     return _with_dates(doc, raw)
-
-
-def _split_source(lines: list[_Line]) -> list[_Raw]:
-    """A retrieved page: headline, then ``URL | date | language`` within the first lines."""
-    for i, ln in enumerate(lines[:4]):
-        src = source_line(ln.stripped)
-        if src is None:
-            continue
-        head = lines[i - 1].stripped if i > 0 else ""
-        head = _PLACEHOLDER.sub("", _clean_headline(head))
-        body = lines[i + 1].start if i + 1 < len(lines) else lines[-1].end
-        published = src.published
-        if i + 1 < len(lines) and published is None:
-            m = _DATELINE.match(lines[i + 1].stripped)
-            if m is not None:
-                published = make_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        start = lines[i - 1].start if i > 0 else ln.start
-        reference = published or src.reference
-        if reference is None:  # no date on the source line: the text's first full date, if any
-            reference, _ = text_date("\n".join(x.text for x in lines[i + 1:i + 6]), year=None)
-        return [(head, published, start, lines[-1].end, body, reference)]
-    return []
-
-
-def _split_bylines(lines: list[_Line]) -> list[_Raw]:
-    marks: list[tuple[int, dt.date | None]] = []  # (index of the headline line, byline date)
-    for i, ln in enumerate(lines):
-        if i == 0:
-            continue
-        m = _BYLINE.match(ln.stripped)
-        if m and _is_headline(lines[i - 1]) and not _BYLINE.match(lines[i - 1].stripped):
-            y = int(m.group("y"))
-            mo = int(m.group("m") or m.group("m2"))
-            d = int(m.group("d") or m.group("d2"))
-            marks.append((i - 1, make_date(y, mo, d)))
-    out: list[_Raw] = []
-    for k, (h, published) in enumerate(marks):
-        last = marks[k + 1][0] - 1 if k + 1 < len(marks) else len(lines) - 1
-        out.append((_clean_headline(lines[h].stripped), published, lines[h].start, lines[last].end, -1,
-                    published))
-    return out
-
-
-def _split_outlets(lines: list[_Line]) -> list[_Raw]:
-    ends = [i for i, ln in enumerate(lines)
-            if len(ln.stripped) > 40 and (m := _OUTLET_END.search(ln.stripped)) is not None
-            and not is_caption(m.group("outlet"))]
-    if not ends:
-        return []
-    chunks = []
-    prev = -1
-    for e in ends:
-        chunks.append((prev + 1, e))
-        prev = e
-    if prev + 1 < len(lines):
-        tail = lines[prev + 1:]
-        if any(not _is_headline(ln) for ln in tail):  # a trailing article without an outlet mark
-            chunks.append((prev + 1, len(lines) - 1))
-    out: list[_Raw] = []
-    for first, last in chunks:
-        body = next((j for j in range(first, last + 1) if not _is_headline(lines[j])), last)
-        h = body - 1 if body > first else None
-        if h is not None:
-            headline = _clean_headline(lines[h].stripped)
-            start = lines[h].start
-        else:
-            text = lines[body].stripped
-            cut = _SENTENCE_END.search(text)
-            headline = text[: cut.end() if cut and cut.end() <= 80 else 80]
-            start = lines[body].start
-        out.append((headline, None, start, lines[last].end, -1, None))
-    return out
 
 
 # --------------------------------------------------------------------------- dates
 
-def _with_dates(doc: Document, raw: list[_Raw]) -> list[Article]:
+
+def _with_dates(doc: Document, raw: list[Raw]) -> list[Article]:
     known = [p for _, p, *_ in raw if p is not None]
     doc_years: dict[int | None, int | None] = {}
     articles = []
-    for i, (headline, given, start, end, body, reference) in enumerate(raw):
-        published = given
+    for i, (headline, given, start, end, body, hint) in enumerate(raw):
+        published, reference = given, hint
         if published is None and reference is None:
             year: int | None
             if known:
                 before = [p for _, p, *_ in raw[:i] if p is not None]
-                after = [p for _, p, *_ in raw[i + 1:] if p is not None]
+                after = [p for _, p, *_ in raw[i + 1 :] if p is not None]
                 year = (before[-1] if before else after[0]).year
             else:
                 # the document's year, judged knowing the month the article's date names

@@ -1,8 +1,10 @@
 """The article text of an HTML page (selectolax): title, publication date and body text.
 
 The body is taken from ``<article>``, else ``<main>``, else ``<body>``, without scripts, navigation,
-headers and footers; block elements become line breaks. The tree is walked with an explicit stack,
-so any depth of nesting is read in time proportional to the page (no recursion limit).
+headers and footers; block elements become line breaks. The tree is walked with an explicit stack (no
+recursion limit); a page nested deeper than ``MAX_DEPTH`` elements, on which the tree parser slows
+down, is read by a plain linear reader instead (tags removed), so any page is read in time
+proportional to its size.
 """
 
 from __future__ import annotations
@@ -14,16 +16,68 @@ from typing import Any
 
 __all__ = ["HtmlPage", "parse_html"]
 
-BLOCK_TAGS = frozenset({
-    "p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
-    "blockquote", "pre", "table", "tr", "br", "hr", "figure", "figcaption", "dd", "dt", "dl", "header",
-    "footer", "td", "th",
-})
-DROP_TAGS = ("script", "style", "noscript", "nav", "aside", "form", "iframe", "svg", "template",
-             "button", "header", "footer")
-DATE_META = frozenset(k.lower() for k in (
-    "article:published_time", "og:published_time", "datePublished", "pubdate", "publishdate", "date",
-    "dc.date", "dcterms.date", "sailthru.date", "parsely-pub-date"))
+BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "br",
+        "hr",
+        "figure",
+        "figcaption",
+        "dd",
+        "dt",
+        "dl",
+        "header",
+        "footer",
+        "td",
+        "th",
+    }
+)
+DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "template",
+    "button",
+    "header",
+    "footer",
+)
+DATE_META = frozenset(
+    k.lower()
+    for k in (
+        "article:published_time",
+        "og:published_time",
+        "datePublished",
+        "pubdate",
+        "publishdate",
+        "date",
+        "dc.date",
+        "dcterms.date",
+        "sailthru.date",
+        "parsely-pub-date",
+    )
+)
 _ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _SPACES = re.compile(r"\s+")
 
@@ -65,8 +119,61 @@ def _text(root: Any) -> str:
     return "".join(parts)
 
 
+MAX_DEPTH = 400  # deeper nesting is read by the plain reader (the tree parser slows down on it)
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]{0,30})[^<>]{0,2000}?(/?)>")
+_VOID = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }
+)
+_DROP_BLOCK = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TITLE = re.compile(r"<title[^>]{0,200}>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _depth(html: str) -> int:
+    """The deepest nesting of elements (a linear scan of the tags)."""
+    depth = deepest = 0
+    for m in _TAG.finditer(html):
+        name = m.group(2).lower()
+        if name in _VOID or m.group(3):
+            continue
+        depth = max(0, depth - 1) if m.group(1) else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _plain(html: str) -> HtmlPage:
+    """A page too deeply nested for the tree parser: its text with tags removed (block tags as line
+    breaks), its <title>."""
+    import html as html_lib
+
+    t = _TITLE.search(html)
+    title = " ".join(html_lib.unescape(t.group(1)).split()) if t else None
+    body = _DROP_BLOCK.sub(" ", html)
+    body = _TAG.sub(lambda m: "\n" if m.group(2).lower() in BLOCK_TAGS else "", body)
+    body = html_lib.unescape(body)
+    body = "\n".join(_SPACES.sub(" ", line).strip() for line in body.split("\n"))
+    body = re.sub(r"\n{3,}", "\n\n", body).strip()
+    return HtmlPage(title, None, body)
+
+
 def parse_html(html: str) -> HtmlPage:
     """Title, date and body text of an HTML page."""
+    if _depth(html) > MAX_DEPTH:
+        return _plain(html)
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(html)

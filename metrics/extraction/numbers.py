@@ -24,7 +24,14 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from metrics.extraction.numerals import CN_NUM_CHARS, MAX_DIGITS, has_lost_decimals, parse_chinese_numeral
+from metrics.extraction.numerals import (
+    CN_NUM_CHARS,
+    DECIMALS,
+    MAX_CN,
+    MAX_DIGITS,
+    has_lost_decimals,
+    parse_chinese_numeral,
+)
 from metrics.extraction.units import AFTER_QUAL, AFTER_QUAL_FIRST, COUNTERS, CUR_SUFFIX, UnitReader
 
 __all__ = ["Quantity", "find_quantities", "has_lost_decimals", "parse_chinese_numeral"]
@@ -75,15 +82,14 @@ _NOT_RANGE_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _DIGIT_RUN = re.compile(r"[\d,.]+")
+_MODEL = re.compile(r"[A-Za-z0-9.\-]{1,40}")
+_LOST_HEAD = re.compile(r"(?<![\d.,])\d{1,3} \Z")
 _RANGE_SEP = re.compile(r"至|到|~|-|–|—|－|〜| to | and ")
 _START = re.compile(
     r"[0-9]|US\$|HK\$|NT\$|JP¥|[SAC]\$|[$€£¥₩₹]|(?:USD|RMB|EUR|GBP|HKD|CNY|JPY|KRW|TWD|NTD|人民币|港币|新台币|台币)"
-    r" ?(?=\d)|[一二两三四五六七八九十百千](?=[零〇一二两三四五六七八九十百千万亿]*[万亿])"
+    r" ?(?=\d)|[一二两三四五六七八九十百千](?=[零〇一二两三四五六七八九十百千万亿]{0,15}[万亿])"
     r"|[一二两三四五六七八九十](?=[倍成])|(?<=[数几上过破])[十百千万亿]"
 )
-# a candidate start: one of the characters a figure can begin with (the lookahead rejects every other
-# position at once), then the start grammar proper
-_SCAN = re.compile(r"(?=[0-9$€£¥₩₹UHNJSACREGKT人港新台一二两三四五六七八九十百千万亿])(?:" + _START.pattern + ")")
 # characters that may follow a number that is a figure: magnitudes, units, range separators, qualifiers
 _FOLLOW = frozenset(
     "十百千万亿兆多余%倍×成厘至到~-–—－〜左上以/每吉"
@@ -91,6 +97,21 @@ _FOLLOW = frozenset(
     + "".join(w[0] for w in CUR_SUFFIX)
     + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+_FOLLOW_CLASS = "[" + "".join(re.escape(c) for c in sorted(_FOLLOW)) + "]"
+
+
+def _scan_pattern(repair: bool) -> re.Pattern[str]:
+    """A candidate start: one of the characters a figure can begin with (the lookahead rejects every
+    other position at once), then the start grammar; a number is a candidate only when something that
+    can make it a figure follows it (or, in a document with lost decimal points, another number)."""
+    follow = _FOLLOW_CLASS + (r"|\d" if repair else "")
+    digit = r"[0-9](?=[\d,.]{0,30} ?(?:" + follow + r"))"
+    start = _START.pattern.replace("[0-9]|", digit + "|", 1)
+    return re.compile(r"(?=[0-9$€£¥₩₹UHNJSACREGKT人港新台一二两三四五六七八九十百千万亿])(?:" + start + ")")
+
+
+_SCAN = {False: _scan_pattern(False), True: _scan_pattern(True)}
+_CN_RUN = re.compile("[零〇一二两三四五六七八九十百千万亿]+")
 
 
 def _tidy(v: float | None) -> float | None:
@@ -123,8 +144,12 @@ class _Scanner(UnitReader):
                 j += 1
         u = self.unit(j, mag[0] if mag else None, value)
         # a number glued to Latin letters is a model or spec name (910B, 3nm, 4o)
-        if mag is None and j < self.n and t[j].isascii() and t[j].isalpha() and (
-            u is None or not (u.unit in ("x", "GW", "MW", "pct") or len(u.unit) == 3)
+        if (
+            mag is None
+            and j < self.n
+            and t[j].isascii()
+            and t[j].isalpha()
+            and (u is None or not (u.unit in ("x", "GW", "MW", "pct") or len(u.unit) == 3))
         ):
             return None
         if "chinese" in flags and (u is None or (u.unit == "count" and mag is None)):
@@ -165,12 +190,15 @@ class _Scanner(UnitReader):
             if (p.isascii() and (p.isalpha() or p in "_/.")) or (
                 p == "-" and i > 1 and t[i - 2].isascii() and t[i - 2].isalpha()
             ):
-                k = i
-                while k < self.n and k - i < 40 and ((t[k].isalnum() and t[k].isascii()) or t[k] in ".-"):
-                    k += 1
-                return None, max(k, i + 1)
+                m = _MODEL.match(t, i)
+                return None, max(m.end() if m else i, i + 1)
             if p.isdigit() or (p in ".," and i > 1 and t[i - 2].isdigit()):
                 return None, i + 1
+            if not self.repair and p == " " and _LOST_HEAD.search(t, max(0, i - 5), i):
+                # '6 5倍' in a document without the lost-decimal defect: ambiguous, not a figure
+                d = DECIMALS.match(t, i)
+                if d is not None and self.unit_or_mag_follows(d.end()):
+                    return None, d.end()
         if t[i].isdigit():
             run = _DIGIT_RUN.match(t, i)
             e = run.end() if run else i + 1
@@ -180,7 +208,7 @@ class _Scanner(UnitReader):
                 e -= 1
             # fast path: a number followed by nothing that could make it a figure (dates, years, notes)
             k = e + 1 if e < self.n and t[e] == " " else e
-            if k >= self.n or (t[k] not in _FOLLOW and not (k > e and t[k].isdigit())):
+            if k >= self.n or (t[k] not in _FOLLOW and not (self.repair and k > e and t[k].isdigit())):
                 return None, e
         start = i
         vague = i > 0 and t[i - 1] in "数几" and not t[i].isdigit()
@@ -195,6 +223,10 @@ class _Scanner(UnitReader):
             prefix_cur, prefix_bare, num_at = pc
         elif not (t[i].isdigit() or t[i] in CN_NUM_CHARS):
             return None, i + 1
+        elif t[i] in CN_NUM_CHARS:
+            run = _CN_RUN.match(t, i)
+            if run is not None and run.end() - i > MAX_CN:
+                return None, run.end()  # a run of numerals too long to be one: skipped whole
         if vague and t[i] in "万亿":
             return self._magnitude_only(i, start, None, {"vague"})
         if up_gt:
@@ -254,9 +286,11 @@ class _Scanner(UnitReader):
                 return None, end
         if not all(math.isfinite(v) and abs(v) <= MAX_VALUE for v in (value, low or 0.0, high or 0.0)):
             return None, end
-        value, low, high = _tidy(value), _tidy(low), _tidy(high)
-        return Quantity(value, low, high, unit_, qual, start, end, frozenset(flags), counter, a.num_start,
-                        bare), end
+        value = float(f"{value:.12g}")  # 157.36 x 1e8 is 15736000000, not 15736000000.000002
+        low, high = _tidy(low), _tidy(high)
+        return Quantity(
+            value, low, high, unit_, qual, start, end, frozenset(flags), counter, a.num_start, bare
+        ), end
 
     def _magnitude_only(
         self, i: int, start: int, qual: str | None, flags: set[str]
@@ -273,8 +307,19 @@ class _Scanner(UnitReader):
             return None, j
         if u is None:
             flags = flags | {"bare"}
-        return Quantity(value, None, None, u.unit if u else None, qual, start, j, frozenset(flags),
-                        u.counter if u else None, i, u.bare if u else None), j
+        return Quantity(
+            value,
+            None,
+            None,
+            u.unit if u else None,
+            qual,
+            start,
+            j,
+            frozenset(flags),
+            u.counter if u else None,
+            i,
+            u.bare if u else None,
+        ), j
 
     def _range(self, a: _Amount, prefix_cur: str | None, start: int) -> tuple[_Amount, int] | None:
         t = self.t
@@ -318,11 +363,12 @@ class _Scanner(UnitReader):
 def find_quantities(text: str, *, repair_decimals: bool = False) -> list[Quantity]:
     """Every figure of ``text`` (already normalized), left to right, non-overlapping."""
     sc = _Scanner(text, repair_decimals)
+    scan = _SCAN[repair_decimals]
     out: list[Quantity] = []
     pos = 0
     n = len(text)
     while pos < n:
-        m = _SCAN.search(text, pos)
+        m = scan.search(text, pos)
         if m is None:
             break
         q, resume = sc.quantity(m.start())
@@ -353,8 +399,17 @@ def _floor_stretch(text: str, qs: list[Quantity]) -> list[Quantity]:
             if fl is not None:
                 flags = (prev.flags | q.flags) - ({"bare"} if q.unit is not None else set())
                 out[-1] = Quantity(
-                    (prev.value + q.value) / 2, prev.value, q.value, q.unit, None, fl.start(), q.end,
-                    frozenset(flags), q.counter or prev.counter, prev.num_start, q.bare or prev.bare,
+                    (prev.value + q.value) / 2,
+                    prev.value,
+                    q.value,
+                    q.unit,
+                    None,
+                    fl.start(),
+                    q.end,
+                    frozenset(flags),
+                    q.counter or prev.counter,
+                    prev.num_start,
+                    q.bare or prev.bare,
                 )
                 continue
         out.append(q)

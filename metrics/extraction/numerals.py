@@ -15,13 +15,37 @@ __all__ = ["MAX_CN", "MAX_DIGITS", "NumberReader", "has_lost_decimals", "parse_c
 MAX_DIGITS = 24  # digits of one Arabic numeral (with separators): larger is no figure
 MAX_CN = 16  # characters of one Chinese numeral
 
-DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 SMALL = {"十": 10, "百": 100, "千": 1000}
 CN_MAG = {"十": 1e1, "百": 1e2, "千": 1e3, "万": 1e4, "亿": 1e8, "兆": 1e12}
 CN_NUM_CHARS = frozenset(DIGITS) | frozenset(SMALL) | {"万", "亿"}
 EN_MAG = {
-    "trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3, "tn": 1e12, "trn": 1e12,
-    "bn": 1e9, "bln": 1e9, "mn": 1e6, "mln": 1e6, "m": 1e6, "k": 1e3, "b": 1e9,
+    "trillion": 1e12,
+    "billion": 1e9,
+    "million": 1e6,
+    "thousand": 1e3,
+    "tn": 1e12,
+    "trn": 1e12,
+    "bn": 1e9,
+    "bln": 1e9,
+    "mn": 1e6,
+    "mln": 1e6,
+    "m": 1e6,
+    "k": 1e3,
+    "b": 1e9,
 }
 EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k"))  # '5m', '3b' only right after a currency prefix
 NOT_MAGNITUDE = re.compile("千兆瓦|兆瓦|千瓦|兆赫|兆字节|兆位|兆比特|十分")

@@ -18,15 +18,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from metrics.extraction.fiscal import (
-    add_quarters,
-    current_fiscal_year,
-    fiscal_quarter_of,
-    last_quarter,
-    quarter_name,
-)
+from metrics.extraction.fiscal import current_fiscal_year, last_quarter
 from metrics.extraction.lexicon import lexicon
-from metrics.extraction.numerals import parse_chinese_numeral
+from metrics.extraction.periodnames import (
+    MONTHS,
+    ORD,
+    Ctx,
+    fiscal_quarter_now,
+    full_year,
+    month_cn,
+    num,
+    quarter,
+    quarter_any,
+    quarter_ending,
+    rel_fy,
+    rel_year,
+    relative_quarter,
+    stated_year,
+    year_of,
+    years_ahead,
+)
 
 __all__ = ["PeriodSpan", "current_fiscal_year", "find_periods", "labels_fiscal_quarters", "last_quarter"]
 
@@ -42,255 +53,245 @@ class PeriodSpan:
     carry: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Ctx:
-    published: date | None
-    fye: int
-    fiscal: bool
-
-
-_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
-_EN_NUM = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
-_MONTHS = {m: i + 1 for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july",
-                                            "august", "september", "october", "november", "december"))}
-_MON = "(?P<mon>" + "|".join(_MONTHS) + ")"
-_P = lexicon().periods
-
-
 def _alt(*keys: str) -> str:
     words = sorted({w for k in keys for w in _P[k]}, key=len, reverse=True)
     return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"[\s-]") for w in words) + ")"
 
 
-def _num(s: str) -> int:
-    """A count or ordinal: arabic digits, a Chinese numeral (一, 两, 十二) or first..4th; else 0."""
-    if s.isdigit():
-        return int(s)
-    return parse_chinese_numeral(s) or _ORD.get(s.lower(), 0) or _EN_NUM.get(s.lower(), 0)
-
-
-def _year(s: str) -> int:
-    y = int(s)
-    return 2000 + y if y < 100 else y
-
-
-def _qname(y: int, q: int, c: _Ctx) -> str:
-    return quarter_name(y, q, c.fye, fiscal=c.fiscal)
-
-
-def _quarter(y: int | None, q: int, c: _Ctx) -> str | None:
-    """Quarter ``q`` of year ``y`` (fiscal in fiscal mode); without a year, the latest such quarter
-    begun by the article date."""
-    if not 1 <= q <= 4:
-        return None
-    if y is None:
-        if c.published is None:
-            return None
-        if c.fiscal and c.fye != 12:
-            fy, now_q = fiscal_quarter_of(c.published, c.fye)
-            return _qname(fy if q <= now_q else fy - 1, q, c)
-        y = c.published.year - (1 if (q - 1) * 3 + 1 > c.published.month else 0)
-    return _qname(y, q, c)
-
-
-def _relative_quarter(shift: int, c: _Ctx) -> str | None:
-    if c.published is None:
-        return None
-    if c.fiscal and c.fye != 12:
-        y, q = fiscal_quarter_of(c.published, c.fye)
-    else:
-        y, q = c.published.year, (c.published.month - 1) // 3 + 1
-    y, q = add_quarters(y, q, shift)
-    return _qname(y, q, c)
-
-
-def _quarter_ending(year: int | None, month: int, c: _Ctx) -> str | None:
-    """The quarter that ends with ``month``: the company's fiscal quarter when the article names
-    quarters fiscally (or the month closes no calendar quarter), else the calendar one; the year, when
-    not given, that of the latest such quarter begun by the article date."""
-    if not 1 <= month <= 12:
-        return None
-    if year is None:
-        if c.published is None:
-            return None
-        now = c.published.year * 12 + c.published.month - 1
-        year = c.published.year + 1
-        while year * 12 + month - 3 > now:
-            year -= 1
-    fiscal = c.fye != 12 and (c.fiscal or month % 3 != 0)
-    if not fiscal:
-        return f"{year}Q{month // 3}" if month % 3 == 0 else None
-    if (month - c.fye) % 3 != 0:
-        return None
-    fy, q = fiscal_quarter_of(date(year, month, 1), c.fye)
-    return f"FY{fy}Q{q}"
-
-
-def _years_ahead(n: int, c: _Ctx) -> str | None:
-    if c.published is None or not 1 < n <= 30:
-        return None
-    return f"{c.published.year}..{c.published.year + n - 1}"
-
-
-def _rel_fy(shift: int) -> Callable[[re.Match[str], _Ctx], str | None]:
-    return lambda m, c: None if c.published is None else f"FY{current_fiscal_year(c.published, c.fye) + shift}"
-
-
-def _rel_year(shift: int) -> Callable[[re.Match[str], _Ctx], str | None]:
-    return lambda m, c: None if c.published is None else f"FY{c.published.year + shift}"
-
-
-def _stated_year(m: re.Match[str], c: _Ctx) -> int | None:
-    if m["y"]:
-        return _year(m["y"])
-    return None if c.published is None else c.published.year
-
-
-def _full_year(m: re.Match[str], c: _Ctx) -> str | None:
-    """The fiscal year named, else the current one (the one just ended in a fiscal year's first quarter)."""
-    if m["y"]:
-        return f"FY{m['y']}"
-    if c.published is None:
-        return None
-    fy, q = fiscal_quarter_of(c.published, c.fye)
-    return f"FY{fy - 1 if q == 1 else fy}"
-
-
-def _fiscal_quarter_now(m: re.Match[str], c: _Ctx) -> str | None:
-    """'fiscal Q3 2026' is FY2026Q3; without a year, the latest fiscal third quarter begun."""
-    q = _num(m["q"] or m["q2"])
-    if m["y"]:
-        return f"FY{_year(m['y'])}Q{q}"
-    if c.published is None:
-        return None
-    fy, now_q = fiscal_quarter_of(c.published, c.fye)
-    return f"FY{fy if q <= now_q else fy - 1}Q{q}"
-
-
-def _month_cn(m: re.Match[str], c: _Ctx) -> str | None:
-    """A month (今年9月, 2025年9月): a quarter only when 季度 follows it (the quarter ending then)."""
-    if not m["qtr"]:
-        return ""
-    year: int | None = None
-    if m["y"]:
-        year = _year(m["y"])
-    elif m["rel"]:
-        if c.published is None:
-            return None
-        year = c.published.year + {"今": 0, "本": 0, "去": -1, "明": 1}[m["rel"][0]]
-    return _quarter_ending(year, int(m["mo"]), c)
-
-
-def _quarter_any(m: re.Match[str], c: _Ctx) -> str | None:
-    y = _year(m["y"]) if m["y"] else None
-    if not y and m["rel"]:
-        if c.published is None:
-            return None
-        y = c.published.year + {"今": 0, "本": 0, "去": -1, "明": 1}[m["rel"][0]]
-    return _quarter(y, _num(m["q"] or m["q2"] or "1"), c)
+_MON = "(?P<mon>" + "|".join(MONTHS) + ")"
+_P = lexicon().periods
 
 
 _Q = r"(?:第)?(?P<q>[一二三四1-4])\s*" + _alt("quarter_nouns")
 _Y = r"(?P<y>(?:19|20)\d{2})"
 _FY = _alt("fiscal")
-_Resolver = Callable[[re.Match[str], _Ctx], str | None]
+_Resolver = Callable[[re.Match[str], Ctx], str | None]
 _DATE = "date"
 _CARRY = "carry"
 # (pattern, resolver or marker, needles): a rule runs only on text holding one of its needles, so the
 # patterns cost nothing on the many sentences that name no period
 _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
-    (r"(?<!\d)(?:19|20)\d{2}[-/.](?:1[0-2]|0?[1-9])[-/.](?:3[01]|[12]\d|0?[1-9])(?!\d)", _DATE, ("-", "/", ".")),
-    (r"(?:(?:19|20)\d{2}\s*年\s*)?(?<!\d)(?:1[0-2]|[1-9])\s*月\s*(?:3[01]|[12]\d|[1-9])\s*[日号]", _DATE, ("日", "号")),
-    (r"\b" + _MON + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d{2})?\b", _DATE, tuple(_MONTHS)),
-    (r"\bin\s+" + _MON + r"(?:\s+(?:19|20)\d{2})?\b", _DATE, tuple(_MONTHS)),
-    (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", lambda m, c: f"FY{_year(m['y'])}Q{m['q']}", ("fy",)),
-    (r"(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)\s*(?:of\s+)?fiscal\s*(?:year\s*)?(?P<y>\d{4})",
-     lambda m, c: f"FY{m['y']}Q{m['q'] or _num(m['q2'])}", ("fiscal",)),
-    (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))", lambda m, c: f"FY{m['y']}Q{m['q']}", ("fiscal",)),
-    (r"Q(?P<q>[1-4])\s*(?:of\s+)?FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", lambda m, c: f"FY{_year(m['y'])}Q{m['q']}", ("fy",)),
-    (r"fiscal\s+(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)(?![\d])"
-     r"(?:,?\s*(?:of\s+)?(?:year\s*)?'?(?P<y>(?:19|20)\d{2}|\d{2})(?![\d]))?", _fiscal_quarter_now, ("fiscal",)),
-    (_Y + r"\s*" + _FY + r"\s*" + _Q, lambda m, c: f"FY{m['y']}Q{_num(m['q'])}", _P["fiscal"]),
-    (r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})", lambda m, c: f"FY{m['y']}H{_ORD[m['h']]}", ("fiscal",)),
-    (_Y + r"\s*" + _FY + r"\s*(?P<h>[上下])半年", lambda m, c: f"FY{m['y']}H{1 if m['h'] == '上' else 2}", _P["fiscal"]),
-    (r"FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", lambda m, c: f"FY{_year(m['y'])}", ("fy",)),
+    (
+        r"(?<!\d)(?:19|20)\d{2}[-/.](?:1[0-2]|0?[1-9])[-/.](?:3[01]|[12]\d|0?[1-9])(?!\d)",
+        _DATE,
+        ("-", "/", "."),
+    ),
+    (
+        r"(?:(?:19|20)\d{2}\s*年\s*)?(?<!\d)(?:1[0-2]|[1-9])\s*月\s*(?:3[01]|[12]\d|[1-9])\s*[日号]",
+        _DATE,
+        ("日", "号"),
+    ),
+    (r"\b" + _MON + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
+    (r"\bin\s+" + _MON + r"(?:\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
+    (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", lambda m, c: f"FY{year_of(m['y'])}Q{m['q']}", ("fy",)),
+    (
+        (
+            r"(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)\s*(?:of\s+)?"
+            r"fiscal\s*(?:year\s*)?(?P<y>\d{4})"
+        ),
+        lambda m, c: f"FY{m['y']}Q{m['q'] or num(m['q2'])}",
+        ("fiscal",),
+    ),
+    (
+        r"fiscal\s*(?:year\s*)?(?P<y>\d{4})\s*(?:Q(?P<q>[1-4]))",
+        lambda m, c: f"FY{m['y']}Q{m['q']}",
+        ("fiscal",),
+    ),
+    (
+        r"Q(?P<q>[1-4])\s*(?:of\s+)?FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])",
+        lambda m, c: f"FY{year_of(m['y'])}Q{m['q']}",
+        ("fy",),
+    ),
+    (
+        (
+            r"fiscal\s+(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)(?![\d])"
+            r"(?:,?\s*(?:of\s+)?(?:year\s*)?'?(?P<y>(?:19|20)\d{2}|\d{2})(?![\d]))?"
+        ),
+        fiscal_quarter_now,
+        ("fiscal",),
+    ),
+    (_Y + r"\s*" + _FY + r"\s*" + _Q, lambda m, c: f"FY{m['y']}Q{num(m['q'])}", _P["fiscal"]),
+    (
+        r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})",
+        lambda m, c: f"FY{m['y']}H{ORD[m['h']]}",
+        ("fiscal",),
+    ),
+    (
+        _Y + r"\s*" + _FY + r"\s*(?P<h>[上下])半年",
+        lambda m, c: f"FY{m['y']}H{1 if m['h'] == '上' else 2}",
+        _P["fiscal"],
+    ),
+    (r"FY\s?'?(?P<y>\d{4}|\d{2})(?![\d])", lambda m, c: f"FY{year_of(m['y'])}", ("fy",)),
     (r"fiscal\s*(?:year\s*)?(?P<y>\d{4})", lambda m, c: f"FY{m['y']}", ("fiscal",)),
     (_Y + r"\s*" + _FY, lambda m, c: f"FY{m['y']}", _P["fiscal"]),
-    (_alt("next_fiscal_year"), _rel_fy(1), _P["next_fiscal_year"]),
-    (_alt("last_fiscal_year"), _rel_fy(-1), _P["last_fiscal_year"]),
-    (_alt("this_fiscal_year"), _rel_fy(0), _P["this_fiscal_year"]),
-    (r"(?:" + _Y + r"\s*年?\s*)?" + _alt("nine_months"),
-     lambda m, c: None if (y := _stated_year(m, c)) is None else f"{y}-9M", _P["nine_months"]),
-    (r"(?:" + _Y + r"\s*年?\s*)?(?P<h>" + _alt("first_half") + "|" + _alt("second_half") + ")",
-     lambda m, c: None if (y := _stated_year(m, c)) is None
-     else f"{y}H{1 if m['h'].lower() in _P['first_half'] else 2}", (*_P["first_half"], *_P["second_half"])),
-    (_Y + r"\s*(?P<h>[12])H|H(?P<h2>[12])\s*(?P<y2>(?:19|20)\d{2})", lambda m, c: f"{m['y'] or m['y2']}H{m['h'] or m['h2']}", ("h",)),
-    (r"(?:quarter|three months)\s+(?:ending|ended|to|through)(?:\s+on)?\s*(?:the\s+end\s+of\s+)?" + _MON
-     + r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?(?:,?\s+(?P<y>(?:19|20)\d{2}))?",
-     lambda m, c: _quarter_ending(int(m["y"]) if m["y"] else None, _MONTHS[m["mon"].lower()], c), ("quarter", "months")),
-    (r"(?:" + _Y + r"\s*年?\s*|(?P<rel>今年|本年|去年|明年)\s*)?(?:" + _Q + r"|Q(?P<q2>[1-4])(?![\d])|"
-     + _alt("first_quarter") + ")", _quarter_any, ("季", "q")),
-    (r"(?P<q>first|second|third|fourth)[- ]quarter(?: of)?\s*(?P<y>\d{4})?",
-     lambda m, c: _quarter(int(m["y"]) if m["y"] else None, _num(m["q"]), c), ("quarter",)),
-    (r"(?:the\s+)?" + _MON + r"(?:-ended)?[- ]quarter(?:\s+of\s+(?P<y>\d{4}))?",
-     lambda m, c: _quarter_ending(int(m["y"]) if m["y"] else None, _MONTHS[m["mon"].lower()], c), ("quarter",)),
-    (r"(?:" + _alt("full_year") + r")(?:\s+(?P<y>(?:19|20)\d{2}))?", _full_year, _P["full_year"]),
-    (r"Q(?P<q>[1-4])\s*'?(?P<y>\d{4}|\d{2})(?![\d])", lambda m, c: _quarter(_year(m["y"]), int(m["q"]), c), ("q",)),
-    (_alt("last_quarter"), lambda m, c: _relative_quarter(-1, c), _P["last_quarter"]),
-    (_alt("next_quarter"), lambda m, c: _relative_quarter(1, c), _P["next_quarter"]),
-    (_alt("this_quarter"), lambda m, c: _relative_quarter(0, c), _P["this_quarter"]),
-    (r"当季|单季|同季|期内|该季度|(?:during|in|for) the (?:quarter|period)\b", _CARRY,
-     ("当季", "单季", "同季", "期内", "该季度", "the quarter", "the period")),
-    (r"(?P<a>(?:19|20)\d{2})\s*年?\s*[-–~至到]\s*(?P<b>(?:19|20)\d{2})\s*年?",
-     lambda m, c: f"{m['a']}..{m['b']}" if int(m["a"]) < int(m["b"]) else None, ("19", "20")),
-    (r"(?:自|从)(?P<a>(?:19|20)\d{2})\s*年(?:以来|至今|开始)|since (?P<a2>(?:19|20)\d{2})",
-     lambda m, c: None if c.published is None else f"{int(m['a'] or m['a2'])}..{c.published.year}",
-     ("自", "从", "since")),
-    (_alt("ahead") + r"\s*(?P<n>\d{1,2}|[两二三四五六七八九十])\s*年|(?:over|in|within) the (?:next|coming) "
-     r"(?P<n2>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten) years",
-     lambda m, c: _years_ahead(_num(m["n"] or m["n2"]), c), (*_P["ahead"], "years")),
-    (r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])", lambda m, c: _years_ahead(_num(m["n"]), c), ("年",)),
-    (r"(?:(?P<rel>今年|本年|去年|明年)|(?<![\d.])(?P<y>(?:19|20)\d{2})\s*年)?\s*"
-     r"(?<![\d.\-~])(?<!\d至)(?<!\d到)(?P<mo>1[0-2]|[1-9])\s*月(?:份)?(?![\d\s]*[日号])"
-     r"(?P<qtr>(?:底|末)?(?:止|结束)?(?:的)?(?:那个|这个)?(?:财季|季度))?", _month_cn, ("月",)),
-    (_alt("year_end"), _rel_year(0), _P["year_end"]),
-    (_alt("next_year"), _rel_year(1), _P["next_year"]),
-    (_alt("last_year"), _rel_year(-1), _P["last_year"]),
-    (_alt("this_year"), _rel_year(0), _P["this_year"]),
-    (r"(?<![\d.,])" + _Y + r"(?![\d,%]|\.\d)\s*年?(?:度|底|末|初|内)?", lambda m, c: f"FY{int(m['y'])}", ("19", "20")),
+    (_alt("next_fiscal_year"), rel_fy(1), _P["next_fiscal_year"]),
+    (_alt("last_fiscal_year"), rel_fy(-1), _P["last_fiscal_year"]),
+    (_alt("this_fiscal_year"), rel_fy(0), _P["this_fiscal_year"]),
+    (
+        r"(?:" + _Y + r"\s*年?\s*)?" + _alt("nine_months"),
+        lambda m, c: None if (y := stated_year(m, c)) is None else f"{y}-9M",
+        _P["nine_months"],
+    ),
+    (
+        r"(?:" + _Y + r"\s*年?\s*)?(?P<h>" + _alt("first_half") + "|" + _alt("second_half") + ")",
+        lambda m, c: (
+            None
+            if (y := stated_year(m, c)) is None
+            else f"{y}H{1 if m['h'].lower() in _P['first_half'] else 2}"
+        ),
+        (*_P["first_half"], *_P["second_half"]),
+    ),
+    (
+        _Y + r"\s*(?P<h>[12])H|H(?P<h2>[12])\s*(?P<y2>(?:19|20)\d{2})",
+        lambda m, c: f"{m['y'] or m['y2']}H{m['h'] or m['h2']}",
+        ("h",),
+    ),
+    (
+        r"(?:quarter|three months)\s+(?:ending|ended|to|through)(?:\s+on)?\s*(?:the\s+end\s+of\s+)?"
+        + _MON
+        + r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?(?:,?\s+(?P<y>(?:19|20)\d{2}))?",
+        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, MONTHS[m["mon"].lower()], c),
+        ("quarter", "months"),
+    ),
+    (
+        r"(?:"
+        + _Y
+        + r"\s*年?\s*|(?P<rel>今年|本年|去年|明年)\s*)?(?:"
+        + _Q
+        + r"|Q(?P<q2>[1-4])(?![\d])|"
+        + _alt("first_quarter")
+        + ")",
+        quarter_any,
+        ("季", "q"),
+    ),
+    (
+        r"(?P<q>first|second|third|fourth)[- ]quarter(?: of)?\s*(?P<y>\d{4})?",
+        lambda m, c: quarter(int(m["y"]) if m["y"] else None, num(m["q"]), c),
+        ("quarter",),
+    ),
+    (
+        r"(?:the\s+)?" + _MON + r"(?:-ended)?[- ]quarter(?:\s+of\s+(?P<y>\d{4}))?",
+        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, MONTHS[m["mon"].lower()], c),
+        ("quarter",),
+    ),
+    (r"(?:" + _alt("full_year") + r")(?:\s+(?P<y>(?:19|20)\d{2}))?", full_year, _P["full_year"]),
+    (
+        r"Q(?P<q>[1-4])\s*'?(?P<y>\d{4}|\d{2})(?![\d])",
+        lambda m, c: quarter(year_of(m["y"]), int(m["q"]), c),
+        ("q",),
+    ),
+    (_alt("last_quarter"), lambda m, c: relative_quarter(-1, c), _P["last_quarter"]),
+    (_alt("next_quarter"), lambda m, c: relative_quarter(1, c), _P["next_quarter"]),
+    (_alt("this_quarter"), lambda m, c: relative_quarter(0, c), _P["this_quarter"]),
+    (
+        (
+            r"当季|单季|同季|期内|该季度|(?:during|in|for) the (?:quarter|period)\b"
+            r"(?!\s+(?:ended|ending|to|through))"
+        ),
+        _CARRY,
+        ("当季", "单季", "同季", "期内", "该季度", "the quarter", "the period"),
+    ),
+    (
+        r"(?P<a>(?:19|20)\d{2})\s*年?\s*[-–~至到]\s*(?P<b>(?:19|20)\d{2})\s*年?",
+        lambda m, c: f"{m['a']}..{m['b']}" if int(m["a"]) < int(m["b"]) else None,
+        ("19", "20"),
+    ),
+    (
+        r"(?:自|从)(?P<a>(?:19|20)\d{2})\s*年(?:以来|至今|开始)|since (?P<a2>(?:19|20)\d{2})",
+        lambda m, c: None if c.published is None else f"{int(m['a'] or m['a2'])}..{c.published.year}",
+        ("自", "从", "since"),
+    ),
+    (
+        _alt("ahead")
+        + r"\s*(?P<n>\d{1,2}|[两二三四五六七八九十])\s*年|(?:over|in|within) the (?:next|coming) "
+        r"(?P<n2>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten) years",
+        lambda m, c: years_ahead(num(m["n"] or m["n2"]), c),
+        (*_P["ahead"], "years"),
+    ),
+    (
+        r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])",
+        lambda m, c: years_ahead(num(m["n"]), c),
+        ("年",),
+    ),
+    (
+        (
+            r"(?:(?P<rel>今年|本年|去年|明年)|(?<![\d.])(?P<y>(?:19|20)\d{2})\s*年)?\s*"
+            r"(?<![\d.\-~])(?<!\d至)(?<!\d到)(?P<mo>1[0-2]|[1-9])\s*月(?:份)?(?![\d\s]*[日号])"
+            r"(?P<qtr>(?:底|末)?(?:止|结束)?(?:的)?(?:那个|这个)?(?:财季|季度))?"
+        ),
+        month_cn,
+        ("月",),
+    ),
+    (_alt("year_end"), rel_year(0), _P["year_end"]),
+    (_alt("next_year"), rel_year(1), _P["next_year"]),
+    (_alt("last_year"), rel_year(-1), _P["last_year"]),
+    (_alt("this_year"), rel_year(0), _P["this_year"]),
+    (
+        r"(?<![\d.,])" + _Y + r"(?![\d,%]|\.\d)\s*年?(?:度|底|末|初|内)?",
+        lambda m, c: f"FY{int(m['y'])}",
+        ("19", "20"),
+    ),
 )
-_RULES = tuple((re.compile(p, re.IGNORECASE), f, frozenset(n.lower() for n in needles)) for p, f, needles in _SPECS)
+_RULES = tuple(
+    (re.compile(p, re.IGNORECASE), f, frozenset(n.lower() for n in needles)) for p, f, needles in _SPECS
+)
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
+_SHORT_NEEDLES = tuple(n for n in _NEEDLES if len(n) <= 2)
+_NEEDLE_RX = re.compile("|".join(re.escape(n) for n in sorted(_NEEDLES, key=len, reverse=True)))
 # letters that IGNORECASE matches to ASCII letters but str.lower() does not turn into them
 _ODD_CASE = ("\u0131", "\u017f", "\u212a")
-_FISCAL_LABEL = re.compile(
-    _FY + r"\s*第?\s*[一二三四1-4]\s*(?:季|财季)|fiscal\s+(?:q[1-4]|first|second|third|fourth)|"
-    r"q[1-4]\s*(?:of\s+)?(?:fiscal|fy)|fy\s?'?\d{2,4}\s*q[1-4]|fiscal\s+(?:year\s+)?\d{4}\s+q[1-4]|"
-    r"(?:quarter|three months)\s+(?:ending|ended|to|through)\s+" + _MON + r"|"
-    r"截至[^,，。;；]{0,8}月[^,，。;；]{0,6}(?:的|止)[^,，。;；]{0,3}季",
-    re.IGNORECASE,
+# a quarter named fiscally: (words one of which the text must hold, pattern)
+_FISCAL_LABELS = (
+    (tuple(_P["fiscal"]), re.compile(_FY + r"\s*第?\s*[一二三四1-4]\s*(?:季|财季)")),
+    (
+        ("fiscal",),
+        re.compile(
+            r"fiscal\s+(?:q[1-4]|first|second|third|fourth)|fiscal\s+(?:year\s+)?\d{4}\s+q[1-4]",
+            re.IGNORECASE,
+        ),
+    ),
+    (("fy",), re.compile(r"q[1-4]\s*(?:of\s+)?(?:fiscal|fy)|fy\s?'?\d{2,4}\s*q[1-4]", re.IGNORECASE)),
+    (
+        ("ending", "ended", "months to", "months through"),
+        re.compile(r"(?:quarter|three months)\s+(?:ending|ended|to|through)\s+" + _MON, re.IGNORECASE),
+    ),
+    (("截至",), re.compile(r"截至[^,，。;；]{0,8}月[^,，。;；]{0,6}(?:的|止)[^,，。;；]{0,3}季")),
 )
+
+
+def _present(low: str) -> frozenset[str]:
+    """The needles that occur in ``low`` (one scan; a needle inside a longer one counts too)."""
+    found = set(_NEEDLE_RX.findall(low))
+    if found:
+        found |= {n for n in _SHORT_NEEDLES if n in low}
+    return frozenset(found)
 
 
 def labels_fiscal_quarters(text: str) -> bool:
     """Whether ``text`` names a quarter fiscally (2026财年第一季, fiscal Q1, the quarter ending May
     31, 截至3月底的季度): its bare quarters are then the company's fiscal quarters."""
-    return _FISCAL_LABEL.search(text) is not None
+    low = text.lower()
+    return any(any(w in low for w in words) and rx.search(text) is not None for words, rx in _FISCAL_LABELS)
 
 
 def find_periods(
-    text: str, start: int = 0, end: int | None = None, *, published: date | None, fiscal_year_end: int = 12,
+    text: str,
+    start: int = 0,
+    end: int | None = None,
+    *,
+    published: date | None,
+    fiscal_year_end: int = 12,
     fiscal: bool = False,
 ) -> list[PeriodSpan]:
     """Period expressions of ``text[start:end]``, left to right, longest first where they overlap."""
     end = len(text) if end is None else end
-    ctx = _Ctx(published, fiscal_year_end, fiscal)
+    ctx = Ctx(published, fiscal_year_end, fiscal)
     found: list[PeriodSpan] = []
     dates: set[int] = set()
     seg = text[start:end]
     low = seg.lower()
     odd = not seg.isascii() and any(c in seg for c in _ODD_CASE)
-    present = frozenset(n for n in _NEEDLES if n in low)
+    present = _present(low)
     for rx, resolve, needles in _RULES:
         if not odd and present.isdisjoint(needles):
             continue

@@ -28,43 +28,73 @@ from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periods import PeriodSpan
 
 if TYPE_CHECKING:
+    from metrics.extraction.classify import Reading
     from metrics.extraction.entities import Company
     from metrics.extraction.numbers import Quantity
 
-__all__ = ["currency_of", "kind_of", "period_of"]
+__all__ = ["capex_or_commitment", "currency_of", "kind_of", "period_of"]
 
-ASOF_METRICS = frozenset(("valuation", "market_cap", "customers", "shares_outstanding", "leverage",
-                          "dividend_yield", "cash"))
+ASOF_METRICS = frozenset(
+    ("valuation", "market_cap", "customers", "shares_outstanding", "leverage", "dividend_yield", "cash")
+)
 NO_PERIOD = frozenset(("share_price_change", "unit_price"))
-CARRIED = frozenset((
-    "revenue", "revenue_growth_yoy", "net_income", "net_income_growth_yoy", "net_loss", "operating_loss",
-    "gross_margin", "net_margin", "operating_margin", "ebitda", "ebitda_change", "capex", "units",
-))
+CARRIED = frozenset(
+    (
+        "revenue",
+        "revenue_growth_yoy",
+        "net_income",
+        "net_income_growth_yoy",
+        "net_loss",
+        "operating_loss",
+        "gross_margin",
+        "net_margin",
+        "operating_margin",
+        "ebitda",
+        "ebitda_change",
+        "capex",
+        "units",
+    )
+)
 _TRAILING = re.compile(r",?\s*(?:in|for|during|over|of|through)\s+(?:the\s+)?", re.IGNORECASE)
 _EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re.IGNORECASE)
-_GOAL = frozenset(("目标", "goal", "target", "targets", "targeting", "aims", "aiming", "seeks", "寻求", "力争"))
+_CARRY_BACK = 3000  # characters of its paragraph a figure looks back for a period
+_GOAL = frozenset(
+    ("目标", "goal", "target", "targets", "targeting", "aims", "aiming", "seeks", "寻求", "力争")
+)
 _LEX = lexicon()
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _compared(ctx: Context, p: PeriodSpan) -> bool:
     """A period named as the term of a comparison (去年同期, 去年则为, 较上季, a year earlier)."""
-    return any(c.name in ("prior_year", "prior_quarter") for c in ctx.cues_in(max(0, p.start - 2), p.end + 4,
-                                                                               frozenset(("cmp",))))
+    return any(
+        c.name in ("prior_year", "prior_quarter")
+        for c in ctx.cues_in(max(0, p.start - 2), p.end + 4, frozenset(("cmp",)))
+    )
 
 
 def _carried(ctx: Context, s_lo: int, company: Company) -> str | None:
     """The period last stated in the paragraph before ``s_lo`` (not as the term of a comparison),
     else the article's main period."""
     l_lo, _ = ctx.line(s_lo)
-    if l_lo < s_lo:
-        stated = [p for p in ctx.periods(l_lo, s_lo, company.fiscal_year_end)
-                  if p.period and not p.carry and not _compared(ctx, p)]
+    pos = s_lo
+    while pos > l_lo and s_lo - pos < _CARRY_BACK:  # the paragraph's sentences, latest first
+        a, b = ctx.sentence(pos - 1)
+        a = max(a, l_lo)
+        stated = [
+            p
+            for p in ctx.periods(a, b, company.fiscal_year_end)
+            if p.period and not p.carry and not _compared(ctx, p)
+        ]
         if stated:
             return stated[-1].period
+        pos = a
     return ctx.main_period(company.fiscal_year_end)
 
 
-def period_of(ctx: Context, q: Quantity, s_lo: int, c_lo: int, metric: str, company: Company) -> str | None:
+def period_of(
+    ctx: Context, q: Quantity, *, s_lo: int, c_lo: int, metric: str, company: Company
+) -> str | None:
     """The period of a figure (see the module docstring)."""
     if metric in NO_PERIOD:
         return None
@@ -82,8 +112,11 @@ def period_of(ctx: Context, q: Quantity, s_lo: int, c_lo: int, metric: str, comp
     if metric in ASOF_METRICS:
         if metric not in ("valuation", "market_cap", "cash") and in_clause and in_clause[-1].period:
             return in_clause[-1].period
-        if metric == "cash" and in_clause and in_clause[-1].period and ctx.cues_in(
-            s_lo, q.start, frozenset(("guidance",))
+        if (
+            metric == "cash"
+            and in_clause
+            and in_clause[-1].period
+            and ctx.cues_in(s_lo, q.start, frozenset(("guidance",)))
         ):
             return in_clause[-1].period
         return "ASOF"
@@ -98,7 +131,7 @@ def period_of(ctx: Context, q: Quantity, s_lo: int, c_lo: int, metric: str, comp
     return None
 
 
-def kind_of(ctx: Context, metric: str, q: Quantity, lo: int, period: str | None, company: Company) -> str:
+def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | None, company: Company) -> str:
     """The kind of a figure whose company was named at ``lo`` (see the module docstring)."""
     if metric in ("investment_commitment", "deal_value"):
         return "commitment"
@@ -120,7 +153,9 @@ def kind_of(ctx: Context, metric: str, q: Quantity, lo: int, period: str | None,
         end = period_end(period, company.fiscal_year_end)
         if end is not None and end > ctx.published:
             return "guidance"
-    if metric in ("units", "power_capacity") and ctx.cues_in(lo, min(s_hi, q.end + 14), frozenset(("commit",))):
+    if metric in ("units", "power_capacity") and ctx.cues_in(
+        lo, min(s_hi, q.end + 14), frozenset(("commit",))
+    ):
         return "commitment"
     return "actual"
 
@@ -132,8 +167,10 @@ def _bare_home(sign: str, home: str) -> str:
     return home
 
 
-_NAMED = re.compile("|".join(sorted((re.escape(w) for c in _LEX.currencies for w in c.suffix), key=len, reverse=True))
-                    + r"|元|\$")
+_NAMED = re.compile(
+    "|".join(sorted((re.escape(w) for c in _LEX.currencies for w in c.suffix), key=len, reverse=True))
+    + r"|元|\$"
+)
 
 
 def currency_of(ctx: Context, q: Quantity, company: Company) -> str | None:
@@ -153,6 +190,52 @@ def currency_of(ctx: Context, q: Quantity, company: Company) -> str | None:
             if word in c.suffix:
                 return c.code
         return _bare_home(word, company.currency)
-    if re.search(r"[\u4e00-\u9fff]", ctx.text[max(0, q.start - 20) : q.end + 5]):
+    if _HAN.search(ctx.text, max(0, q.start - 20), q.end + 5):
         return _bare_home("元", company.currency)
     return None
+
+
+_WEAK_INVEST = frozenset(
+    (
+        "投资",
+        "投入",
+        "斥资",
+        "注资",
+        "总投资",
+        "投资额",
+        "增资",
+        "invest",
+        "investment",
+        "investing",
+        "to spend",
+        "will spend",
+    )
+)
+_PROJECT_WORDS = (
+    "建设",
+    "项目",
+    "园区",
+    "数据中心",
+    "工厂",
+    "基础设施",
+    "用于",
+    "建造",
+    "data center",
+    "project",
+    "build",
+)
+
+
+def capex_or_commitment(ctx: Context, q: Quantity, reading: Reading, period: str | None, c_hi: int) -> str:
+    """Capex or an investment commitment: a generic investing word (投入, invest) with one fiscal
+    period and no project named is the period's capex, else a commitment."""
+    cue = reading.cue
+    if cue is None or reading.metric == "capex":
+        return reading.metric
+    if ctx.text[cue.start : cue.end].lower() not in _WEAK_INVEST:
+        return "investment_commitment"
+    after = ctx.text[q.end : c_hi].lower()
+    single = period is not None and ".." not in period and period != "ASOF"
+    if single and not any(w in after for w in _PROJECT_WORDS):
+        return "capex"
+    return "investment_commitment"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.numerals import NumberReader
 
-__all__ = ["NON_FIGURE", "UnitReader", "UnitRead", "alternation"]
+__all__ = ["NON_FIGURE", "UnitRead", "UnitReader", "alternation"]
 
 
 def alternation(words: tuple[str, ...] | list[str]) -> re.Pattern[str]:
@@ -41,28 +41,108 @@ CUR_SUFFIX: dict[str, tuple[str, str | None]] = {}  # word -> (code, bare sign)
 CUR_PREFIX: dict[str, tuple[str, str | None]] = {}
 CUR_WORDS: dict[str, str] = {}
 for _c in _LEX.currencies:
-    CUR_SUFFIX.update({w: (_c.code, None) for w in _c.suffix})
-    CUR_PREFIX.update({w: (_c.code, None) for w in _c.prefix})
-    CUR_WORDS.update({w: _c.code for w in _c.words})
+    CUR_SUFFIX.update(dict.fromkeys(_c.suffix, (_c.code, None)))
+    CUR_PREFIX.update(dict.fromkeys(_c.prefix, (_c.code, None)))
+    CUR_WORDS.update(dict.fromkeys(_c.words, _c.code))
 for _b in _LEX.bare:
     CUR_SUFFIX.update({w: (_b.default, w) for w in _b.suffix})
     CUR_PREFIX.update({w: (_b.default, w) for w in _b.prefix})
 ISO_CODES = frozenset(c.code for c in _LEX.currencies) | {"RMB", "NTD"}
 COUNTERS = frozenset(_LEX.counters)
 POWER: tuple[tuple[str, str, float], ...] = (  # (text, unit, factor into unit)
-    ("千兆瓦", "GW", 1.0), ("吉瓦", "GW", 1.0), ("gigawatts", "GW", 1.0), ("gigawatt", "GW", 1.0),
-    ("GW", "GW", 1.0), ("兆瓦", "MW", 1.0), ("megawatts", "MW", 1.0), ("megawatt", "MW", 1.0),
-    ("MW", "MW", 1.0), ("千瓦", "MW", 1e-3), ("kW", "MW", 1e-3),
+    ("千兆瓦", "GW", 1.0),
+    ("吉瓦", "GW", 1.0),
+    ("gigawatts", "GW", 1.0),
+    ("gigawatt", "GW", 1.0),
+    ("GW", "GW", 1.0),
+    ("兆瓦", "MW", 1.0),
+    ("megawatts", "MW", 1.0),
+    ("megawatt", "MW", 1.0),
+    ("MW", "MW", 1.0),
+    ("千瓦", "MW", 1e-3),
+    ("kW", "MW", 1e-3),
 )
-PCT = {"个百分点": "pp", "百分点": "pp", "percentage points": "pp", "percentage point": "pp",
-       "%": "pct", "percent": "pct", "per cent": "pct", "pct": "pct"}
+PCT = {
+    "个百分点": "pp",
+    "百分点": "pp",
+    "percentage points": "pp",
+    "percentage point": "pp",
+    "%": "pct",
+    "percent": "pct",
+    "per cent": "pct",
+    "pct": "pct",
+}
 # units that make a number a date, a duration, a size or a spec: never a financial figure
 NON_FIGURE = (
-    "年", "月", "日", "号", "季度", "季", "天", "周", "星期", "小时", "分钟", "秒", "岁", "世纪", "财年", "英里",
-    "公里", "千米", "米", "平方", "英亩", "亩", "公顷", "吨", "千克", "公斤", "克", "升", "纳米", "英寸", "吋",
-    "寸", "代", "层", "核", "页", "位", "次", "帧", "度", "兆赫", "兆字节", "兆位", "兆比特", "倍速", "人次", "字",
-    "nm", "GHz", "MHz", "TOPS", "TFLOPS", "FLOPS", "GB", "TB", "MB", "W", "years", "year", "months", "month",
-    "days", "weeks", "hours", "miles", "acres", "square", "cents", "cent",
+    "年",
+    "月",
+    "日",
+    "号",
+    "季度",
+    "季",
+    "天",
+    "周",
+    "星期",
+    "小时",
+    "分钟",
+    "秒",
+    "岁",
+    "世纪",
+    "财年",
+    "英里",
+    "公里",
+    "千米",
+    "米",
+    "平方",
+    "英亩",
+    "亩",
+    "公顷",
+    "吨",
+    "千克",
+    "公斤",
+    "克",
+    "升",
+    "纳米",
+    "英寸",
+    "吋",
+    "寸",
+    "代",
+    "层",
+    "核",
+    "页",
+    "位",
+    "次",
+    "帧",
+    "度",
+    "兆赫",
+    "兆字节",
+    "兆位",
+    "兆比特",
+    "倍速",
+    "人次",
+    "字",
+    "nm",
+    "GHz",
+    "MHz",
+    "TOPS",
+    "TFLOPS",
+    "FLOPS",
+    "GB",
+    "TB",
+    "MB",
+    "W",
+    "years",
+    "year",
+    "months",
+    "month",
+    "days",
+    "weeks",
+    "hours",
+    "miles",
+    "acres",
+    "square",
+    "cents",
+    "cent",
 )
 # 两成 = 20%: 成 after a small number, unless it begins a word (成为, 成本, 成长 ...)
 _TENTHS_BLOCK = frozenset("为本功长交立员果绩品熟都就型形分份家效年")
@@ -85,13 +165,8 @@ _POWER_FIRST = frozenset(w[0] for w, _u, _f in POWER)
 _CUR_PREFIX_FIRST = frozenset(w[0] for w in CUR_PREFIX)
 _BEFORE = dict(_LEX.before)
 _BEFORE_LAST = frozenset(w.rstrip()[-1] for w in _BEFORE)
-_BEFORE_RX = re.compile(
-    "(?P<w>"
-    + "|".join((r"(?<![A-Za-z])" if w[0].isascii() else "") + re.escape(w)
-               for w in sorted(_BEFORE, key=len, reverse=True))
-    + r") *\Z",
-    re.IGNORECASE,
-)
+_BEFORE_LENGTHS = tuple(sorted({len(w) for w in _BEFORE}, reverse=True))
+_BEFORE_MAX = _BEFORE_LENGTHS[0]
 AFTER_QUAL = tuple(sorted(_LEX.after.items(), key=lambda kv: len(kv[0]), reverse=True))
 AFTER_QUAL_FIRST = frozenset(w[0] for w, _q in AFTER_QUAL)
 _NOT_AFTER_YUAN = frozenset(_LEX.not_after_yuan)
@@ -140,15 +215,22 @@ class UnitReader(NumberReader):
             return UnitRead("x", j + 1)
         if j == i and ch in "xX×" and (j + 1 >= self.n or not t[j + 1].isalnum()):
             return UnitRead("x", j + 1)
-        if j == i and ch == "成" and mag is None and 0 < value <= 10 and (
-            j + 1 >= self.n or t[j + 1] not in _TENTHS_BLOCK
+        if (
+            j == i
+            and ch == "成"
+            and mag is None
+            and 0 < value <= 10
+            and (j + 1 >= self.n or t[j + 1] not in _TENTHS_BLOCK)
         ):
             return UnitRead("pct", j + 1, factor=10.0)
         if j == i and ch == "厘" and mag is None and value < 100 and "率" in t[max(0, i - 12) : i]:
             return UnitRead("pct", j + 1)  # 股息率6.1厘: Hong Kong writes a yield in 厘
-        if ch in COUNTERS and j == i:
-            if not any(t.startswith(b, j + 1) for b in _LEX.counter_blocked.get(ch, ())):
-                return UnitRead("count", j + 1, ch)
+        if (
+            ch in COUNTERS
+            and j == i
+            and not any(t.startswith(b, j + 1) for b in _LEX.counter_blocked.get(ch, ()))
+        ):
+            return UnitRead("count", j + 1, ch)
         w_end = self.latin_word_end(j)
         if w_end > j:
             word = t[j:w_end]
@@ -199,13 +281,23 @@ class UnitReader(NumberReader):
             k -= 1
         if k == 0 or self.t[k - 1].lower() not in _BEFORE_LAST:
             return None, i, False
-        m = _BEFORE_RX.search(self.t, max(0, i - 24), i)
-        if m is None:
-            return None, i, False
-        word = m.group("w")
-        q = _BEFORE.get(word.lower() if word.isascii() else word)
-        if q is None:
-            return None, i, False
-        if q == "emphasis":
-            return None, m.start("w"), True
-        return q, m.start("w"), False
+        low = self.t[max(0, k - _BEFORE_MAX) : k].lower()
+        for n in _BEFORE_LENGTHS:  # the longest qualifier ending at k
+            if n > len(low):
+                continue
+            word = low[-n:]
+            q = _BEFORE.get(word, "-")
+            if q == "-" or (
+                word[0].isascii()
+                and word[0].isalpha()
+                and k - n > 0
+                and self.t[k - n - 1].isascii()
+                and self.t[k - n - 1].isalpha()
+            ):
+                continue
+            if q is None:
+                return None, i, False
+            if q == "emphasis":
+                return None, k - n, True
+            return q, k - n, False
+        return None, i, False

@@ -104,7 +104,8 @@ def test_qualifiers_before_and_after(text: str, qualifier: str | None) -> None:
 
 
 def test_up_to_is_a_maximum_and_gaoda_only_emphasis() -> None:
-    """'up to' and 'as much as' state a maximum (lt); 高达 only stresses the figure (no qualifier, flagged)."""
+    """'up to' and 'as much as' state a maximum (lt); 高达 only stresses the figure (flagged, no
+    qualifier)."""
     assert one("up to 2 million chips").qualifier == "lt"
     assert one("fell as much as 9%").qualifier == "lt"
     q = one("投资高达200亿元")

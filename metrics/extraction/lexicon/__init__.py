@@ -149,8 +149,15 @@ def _examples(raw: object, where: str) -> tuple[Example, ...]:
             out.append(Example(e))
         elif isinstance(e, dict) and isinstance(e.get("text"), str):
             value = e.get("value")
-            out.append(Example(e["text"], str(e.get("metric", "")), None if value is None else float(value),
-                               e.get("kind"), e.get("period")))
+            out.append(
+                Example(
+                    e["text"],
+                    str(e.get("metric", "")),
+                    None if value is None else float(value),
+                    e.get("kind"),
+                    e.get("period"),
+                )
+            )
         else:
             raise ConfigError(f"bad example {e!r}", source=where)
     return tuple(out)
@@ -171,10 +178,22 @@ def _metrics(raw: dict[str, Any], src: str) -> tuple[tuple[MetricCue, ...], tupl
         name = m.get("name")
         if name not in METRICS and name != "share_price":
             raise ConfigError(f"unknown metric {name!r}", source=where)
-        metrics.append(MetricCue(name, _words(m.get("words"), where), bool(m.get("weak", False)),
-                                 _examples(m.get("examples"), where)))
-    others = [Other(str(o.get("meaning", "")), _words(o.get("words"), f"{src} [[other]] #{i + 1}"),
-                    _examples(o.get("examples"), src)) for i, o in enumerate(raw.get("other", []))]
+        metrics.append(
+            MetricCue(
+                name,
+                _words(m.get("words"), where),
+                bool(m.get("weak", False)),
+                _examples(m.get("examples"), where),
+            )
+        )
+    others = [
+        Other(
+            str(o.get("meaning", "")),
+            _words(o.get("words"), f"{src} [[other]] #{i + 1}"),
+            _examples(o.get("examples"), src),
+        )
+        for i, o in enumerate(raw.get("other", []))
+    ]
     return tuple(metrics), tuple(others)
 
 
@@ -184,8 +203,14 @@ def _changes(raw: dict[str, Any], src: str) -> tuple[Change, ...]:
         where = f"{src} [[change]] #{i + 1}"
         if c.get("direction") not in _DIRECTIONS or c.get("base", "yoy") not in _BASES:
             raise ConfigError("direction must be up/down/none and base yoy/qoq", source=where)
-        out.append(Change(c["direction"], c.get("base"), _words(c.get("words"), where),
-                          _examples(c.get("examples"), where)))
+        out.append(
+            Change(
+                c["direction"],
+                c.get("base"),
+                _words(c.get("words"), where),
+                _examples(c.get("examples"), where),
+            )
+        )
     return tuple(out)
 
 
@@ -200,7 +225,9 @@ def _kinds(raw: dict[str, Any], src: str) -> tuple[dict[str, tuple[str, ...]], t
         where = f"{src} [[comparison]] #{i + 1}"
         if c.get("role") not in _ROLES:
             raise ConfigError(f"unknown comparison role {c.get('role')!r}", source=where)
-        comps.append(Comparison(c["role"], _words(c.get("words"), where), _examples(c.get("examples"), where)))
+        comps.append(
+            Comparison(c["role"], _words(c.get("words"), where), _examples(c.get("examples"), where))
+        )
     return kinds, tuple(comps)
 
 
@@ -222,12 +249,19 @@ def lexicon() -> Lexicon:
     metrics, others = _metrics(m_raw, "metrics.toml")
     kinds, comparisons = _kinds(_load("kinds.toml"), "kinds.toml")
     u = _load("units.toml")
-    currencies = tuple(Currency(c["code"], tuple(normalize(s) for s in c.get("suffix", [])),
-                                tuple(normalize(p) for p in c.get("prefix", [])),
-                                tuple(w.lower() for w in c.get("words", [])))
-                       for c in u.get("currency", []))
-    bare = tuple(Bare(tuple(b.get("suffix", [])), tuple(b.get("prefix", [])), tuple(b["homes"]), b["default"])
-                 for b in u.get("bare", []))
+    currencies = tuple(
+        Currency(
+            c["code"],
+            tuple(normalize(s) for s in c.get("suffix", [])),
+            tuple(normalize(p) for p in c.get("prefix", [])),
+            tuple(w.lower() for w in c.get("words", [])),
+        )
+        for c in u.get("currency", [])
+    )
+    bare = tuple(
+        Bare(tuple(b.get("suffix", [])), tuple(b.get("prefix", [])), tuple(b["homes"]), b["default"])
+        for b in u.get("bare", [])
+    )
     counters = u.get("counters", {})
     c_raw = _load("changes.toml")
     p_raw = _load("periods.toml")
