@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+import ahocorasick
+
 from metrics.extraction.fiscal import current_fiscal_year, last_quarter
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periodnames import (
@@ -236,8 +238,10 @@ _RULES = tuple(
     (re.compile(p, re.IGNORECASE), f, frozenset(n.lower() for n in needles)) for p, f, needles in _SPECS
 )
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
-_SHORT_NEEDLES = tuple(n for n in _NEEDLES if len(n) <= 2)
-_NEEDLE_RX = re.compile("|".join(re.escape(n) for n in sorted(_NEEDLES, key=len, reverse=True)))
+_NEEDLE_AUTO = ahocorasick.Automaton()
+for _n in _NEEDLES:
+    _NEEDLE_AUTO.add_word(_n, _n)
+_NEEDLE_AUTO.make_automaton()
 # letters that IGNORECASE matches to ASCII letters but str.lower() does not turn into them
 _ODD_CASE = ("\u0131", "\u017f", "\u212a")
 # a quarter named fiscally: (words one of which the text must hold, pattern)
@@ -260,11 +264,8 @@ _FISCAL_LABELS = (
 
 
 def _present(low: str) -> frozenset[str]:
-    """The needles that occur in ``low`` (one scan; a needle inside a longer one counts too)."""
-    found = set(_NEEDLE_RX.findall(low))
-    if found:
-        found |= {n for n in _SHORT_NEEDLES if n in low}
-    return frozenset(found)
+    """The needles that occur in ``low`` (all of them, overlapping ones too: one automaton pass)."""
+    return frozenset(n for _end, n in _NEEDLE_AUTO.iter(low))
 
 
 def labels_fiscal_quarters(text: str) -> bool:
