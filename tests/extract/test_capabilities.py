@@ -24,31 +24,66 @@ def got(text: str, registry: Registry, published: date | None = NOV) -> set[tupl
 
 # --------------------------------------------------------------------------- changes: sign and base
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("宁德时代前三季度营业收入2830亿元,同比下降9%,净利润490亿元,同比增长36%。",
-         {("CATL", "revenue", 2.83e11), ("CATL", "revenue_growth_yoy", -9.0), ("CATL", "net_income", 4.9e10),
-          ("CATL", "net_income_growth_yoy", 36.0)}),
-        ("台達電第三季營收1,200億元，年增25%，稅後純益150億元，年減3%。",
-         {("Delta Electronics", "revenue", 1.2e11), ("Delta Electronics", "revenue_growth_yoy", 25.0),
-          ("Delta Electronics", "net_income", 1.5e10), ("Delta Electronics", "net_income_growth_yoy", -3.0)}),
-        ("騰訊第三季收入1,930億元，按年升15%，股東應佔溢利630億元，按年跌4%。",
-         {("Tencent", "revenue", 1.93e11), ("Tencent", "revenue_growth_yoy", 15.0),
-          ("Tencent", "net_income", 6.3e10), ("Tencent", "net_income_growth_yoy", -4.0)}),
-        ("Microsoft said revenue rose 18% to $77.7 billion, while net income slipped 3% to $27.7 billion.",
-         {("Microsoft", "revenue_growth_yoy", 18.0), ("Microsoft", "revenue", 7.77e10),
-          ("Microsoft", "net_income_growth_yoy", -3.0), ("Microsoft", "net_income", 2.77e10)}),
-        ("Intel's revenue fell 6% year over year to $13.3 billion.",
-         {("Intel", "revenue_growth_yoy", -6.0), ("Intel", "revenue", 1.33e10)}),
+        (
+            "宁德时代前三季度营业收入2830亿元,同比下降9%,净利润490亿元,同比增长36%。",
+            {
+                ("CATL", "revenue", 2.83e11),
+                ("CATL", "revenue_growth_yoy", -9.0),
+                ("CATL", "net_income", 4.9e10),
+                ("CATL", "net_income_growth_yoy", 36.0),
+            },
+        ),
+        (
+            "台達電第三季營收1,200億元，年增25%，稅後純益150億元，年減3%。",
+            {
+                ("Delta Electronics", "revenue", 1.2e11),
+                ("Delta Electronics", "revenue_growth_yoy", 25.0),
+                ("Delta Electronics", "net_income", 1.5e10),
+                ("Delta Electronics", "net_income_growth_yoy", -3.0),
+            },
+        ),
+        (
+            "騰訊第三季收入1,930億元，按年升15%，股東應佔溢利630億元，按年跌4%。",
+            {
+                ("Tencent", "revenue", 1.93e11),
+                ("Tencent", "revenue_growth_yoy", 15.0),
+                ("Tencent", "net_income", 6.3e10),
+                ("Tencent", "net_income_growth_yoy", -4.0),
+            },
+        ),
+        (
+            "Microsoft said revenue rose 18% to $77.7 billion, while net income slipped 3% to $27.7 billion.",
+            {
+                ("Microsoft", "revenue_growth_yoy", 18.0),
+                ("Microsoft", "revenue", 7.77e10),
+                ("Microsoft", "net_income_growth_yoy", -3.0),
+                ("Microsoft", "net_income", 2.77e10),
+            },
+        ),
+        (
+            "Intel's revenue fell 6% year over year to $13.3 billion.",
+            {("Intel", "revenue_growth_yoy", -6.0), ("Intel", "revenue", 1.33e10)},
+        ),
         ("Meta posted a 22% increase in revenue.", {("Meta", "revenue_growth_yoy", 22.0)}),
-        ("金山云二季度收入23亿元(同比+24%),微博广告收入为34亿元,同比-6%。",
-         {("Kingsoft Cloud", "revenue", 2.3e9), ("Kingsoft Cloud", "revenue_growth_yoy", 24.0),
-          ("Weibo", "revenue", 3.4e9), ("Weibo", "revenue_growth_yoy", -6.0)}),
+        (
+            "金山云二季度收入23亿元(同比+24%),微博广告收入为34亿元,同比-6%。",
+            {
+                ("Kingsoft Cloud", "revenue", 2.3e9),
+                ("Kingsoft Cloud", "revenue_growth_yoy", 24.0),
+                ("Weibo", "revenue", 3.4e9),
+                ("Weibo", "revenue_growth_yoy", -6.0),
+            },
+        ),
         ("廣達上半年淨利大增三成。", {("Quanta Computer", "net_income_growth_yoy", 30.0)}),
     ],
 )
-def test_changes_carry_their_sign(registry: Registry, text: str, expected: set[tuple[str, str, float]]) -> None:
+def test_changes_carry_their_sign(
+    registry: Registry, text: str, expected: set[tuple[str, str, float]]
+) -> None:
     """A fall is negative (下降/年減/按年跌/fell/slipped/同比-6%), a rise positive; 两成/三成 are tenths."""
     assert got(text, registry) == expected
 
@@ -71,8 +106,12 @@ def test_percentage_points_are_not_growth(registry: Registry) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["蔚来营收环比增长15%。", "鴻海第三季營收季增8%。", "AMD revenue grew 9% sequentially.",
-     "理想汽车三季度营收较2025年第二季度下降5%。"],
+    [
+        "蔚来营收环比增长15%。",
+        "鴻海第三季營收季增8%。",
+        "AMD revenue grew 9% sequentially.",
+        "理想汽车三季度营收较2025年第二季度下降5%。",
+    ],
 )
 def test_quarter_on_quarter_is_never_year_on_year(registry: Registry, text: str) -> None:
     """环比, 季增, sequentially, or a change against the quarter before: not stored as growth."""
@@ -81,8 +120,11 @@ def test_quarter_on_quarter_is_never_year_on_year(registry: Registry, text: str)
 
 def test_a_fall_to_a_rise_is_one_range(registry: Registry) -> None:
     """'较去年同期下降2%到成长6%' is one growth range from -2 to 6."""
-    (f,) = [f for f in facts("聯發科預期第四季營收較去年同期下降2%到成長6%。", registry)
-            if f.metric == "revenue_growth_yoy"]
+    (f,) = [
+        f
+        for f in facts("聯發科預期第四季營收較去年同期下降2%到成長6%。", registry)
+        if f.metric == "revenue_growth_yoy"
+    ]
     assert (f.low, f.high, f.value, f.kind) == (-2.0, 6.0, 2.0, "guidance")
 
 
@@ -94,33 +136,48 @@ def test_changes_of_other_things_are_not_stored(registry: Registry) -> None:
 
 # --------------------------------------------------------------------------- comparisons
 
+
 def test_consensus_is_an_estimate(registry: Registry) -> None:
-    """'高于市场预期的X', 'above analysts' expectations of $X': the metric of the figure before, kind estimate."""
+    """'高于市场预期的X', 'above analysts' expectations of $X': the figure before's metric, kind estimate."""
     fs = facts("小米第三季度营收1130亿元,高于市场预期的1100亿元。", registry)
-    assert {(f.value, f.kind, f.period) for f in fs} == {(1.13e11, "actual", "2025Q3"), (1.1e11, "estimate", "2025Q3")}
-    fs = facts("Nvidia guided fourth-quarter revenue of $65 billion, above analysts' expectations of $62 billion.",
-               registry)
+    assert {(f.value, f.kind, f.period) for f in fs} == {
+        (1.13e11, "actual", "2025Q3"),
+        (1.1e11, "estimate", "2025Q3"),
+    }
+    fs = facts(
+        "Nvidia guided fourth-quarter revenue of $65 billion, above analysts' expectations of $62 billion.",
+        registry,
+    )
     assert {(f.metric, f.value, f.kind) for f in fs} == {
-        ("revenue", 6.5e10, "guidance"), ("revenue", 6.2e10, "estimate")
+        ("revenue", 6.5e10, "guidance"),
+        ("revenue", 6.2e10, "estimate"),
     }
 
 
 def test_year_ago_figure_is_actual_of_the_year_before(registry: Registry) -> None:
     """'up from $X a year earlier', '去年同期为盈利X': actual, the same period a year earlier."""
-    fs = facts("Alphabet's third-quarter net income rose to $35 billion, up from $26 billion a year earlier.",
-               registry)
+    fs = facts(
+        "Alphabet's third-quarter net income rose to $35 billion, up from $26 billion a year earlier.",
+        registry,
+    )
     assert {(f.value, f.period) for f in fs} == {(3.5e10, "2025Q3"), (2.6e10, "2024Q3")}
     fs = facts("理想汽车三季度净亏损5亿元,去年同期为盈利8亿元。", registry)
     assert {(f.metric, f.value, f.period, f.kind) for f in fs} == {
-        ("net_loss", 5e8, "2025Q3", "actual"), ("net_income", 8e8, "2024Q3", "actual")
+        ("net_loss", 5e8, "2025Q3", "actual"),
+        ("net_income", 8e8, "2024Q3", "actual"),
     }
 
 
 def test_prior_guidance_and_prior_quarter(registry: Registry) -> None:
     """Own earlier forecast -> guidance of the same period; 较上季 -> actual of the quarter before."""
-    fs = facts("Spotify reported an operating margin of 11% in the third quarter, under its forecast of 12%.",
-               registry)
-    assert {(f.value, f.kind, f.period) for f in fs} == {(11.0, "actual", "2025Q3"), (12.0, "guidance", "2025Q3")}
+    fs = facts(
+        "Spotify reported an operating margin of 11% in the third quarter, under its forecast of 12%.",
+        registry,
+    )
+    assert {(f.value, f.kind, f.period) for f in fs} == {
+        (11.0, "actual", "2025Q3"),
+        (12.0, "guidance", "2025Q3"),
+    }
     fs = facts("美团第三季度经营利润率为负2.5%,较上季负1.8%扩大。", registry)
     assert {(f.value, f.period) for f in fs} == {(-2.5, "2025Q3"), (-1.8, "2025Q2")}
 
@@ -133,18 +190,24 @@ def test_a_comparison_goes_on_across_a_list(registry: Registry) -> None:
 
 def test_that_compares_to_reaches_the_sentence_before(registry: Registry) -> None:
     """A sentence opening with 'That compares to' compares with the figure before it."""
-    fs = facts("Netflix reported third-quarter revenue of $12 billion. That compares to $9.9 billion in the "
-               "same quarter last year.", registry)
+    fs = facts(
+        "Netflix reported third-quarter revenue of $12 billion. That compares to $9.9 billion in the "
+        "same quarter last year.",
+        registry,
+    )
     assert {(f.value, f.period) for f in fs} == {(1.2e10, "2025Q3"), (9.9e9, "2024Q3")}
 
 
 # --------------------------------------------------------------------------- periods that carry
 
+
 def test_period_carries_through_the_paragraph_and_article(registry: Registry) -> None:
     """A period stated once governs the sentences after it; 期内/当季 name it; an unrelated paragraph
     falls back to the article's reported quarter."""
-    text = ("京东集团公布截至9月底止第三季业绩,收入3000亿元,按年升12%。期内净利润55亿元。\n"
-            "其中,商品收入2300亿元,服务收入700亿元。")
+    text = (
+        "京东集团公布截至9月底止第三季业绩,收入3000亿元,按年升12%。期内净利润55亿元。\n"
+        "其中,商品收入2300亿元,服务收入700亿元。"
+    )
     assert {f.period for f in facts(text, registry)} == {"2025Q3"}
 
 
@@ -154,7 +217,8 @@ def test_fiscal_quarters_of_a_non_december_year(registry: Registry) -> None:
     text = "苹果2025财年第四季营收1000亿美元。苹果预计本季营收将增长10%。"
     fs = facts(text, registry, date(2025, 10, 31))
     assert {(f.metric, f.period, f.kind) for f in fs} == {
-        ("revenue", "FY2025Q4", "actual"), ("revenue_growth_yoy", "FY2026Q1", "guidance")
+        ("revenue", "FY2025Q4", "actual"),
+        ("revenue_growth_yoy", "FY2026Q1", "guidance"),
     }
     (f,) = facts("For the quarter ending May 31, Oracle's revenue rose 12%.", registry, date(2025, 6, 20))
     assert f.period == "FY2025Q4"
@@ -173,6 +237,7 @@ def test_english_periods(registry: Registry) -> None:
 
 
 # --------------------------------------------------------------------------- currencies
+
 
 @pytest.mark.parametrize(
     ("text", "unit"),
@@ -202,6 +267,7 @@ def test_declared_currency_holds_for_what_follows(registry: Registry) -> None:
 
 
 # --------------------------------------------------------------------------- attribution and guards
+
 
 def test_segment_figures_go_to_the_parent(registry: Registry) -> None:
     """A segment's revenue is the parent's; a segment's loss is an operating loss."""
@@ -237,35 +303,47 @@ def test_a_unit_carries_only_across_an_enumeration(registry: Registry) -> None:
 
 def test_a_heading_names_no_topic(registry: Registry) -> None:
     """After a heading the figures are the article's company's again, not those of a company named before."""
-    text = ("AMD第三季度营收92亿美元。甲骨文还宣布将部署5万颗AMD芯片。\n数据中心与游戏业务\n"
-            "数据中心业务收入43亿美元。")
+    text = (
+        "AMD第三季度营收92亿美元。甲骨文还宣布将部署5万颗AMD芯片。\n数据中心与游戏业务\n"
+        "数据中心业务收入43亿美元。"
+    )
     fs = [f for f in facts(text, registry) if f.metric == "revenue"]
     assert {f.entity for f in fs} == {"AMD"}
 
 
 def test_ambiguous_names_in_a_financial_context(registry: Registry) -> None:
-    """An alias that is also a word (苹果, 广达) counts when figures follow it or the text calls it a company."""
+    """An alias that is also a word (苹果, 广达) counts when figures follow it or the text calls it a
+    company."""
     assert got("苹果第四季营收1000亿美元。", registry) == {("Apple", "revenue", 1e11)}
     assert facts("这个苹果很甜,一斤10元。", registry) == []
 
 
 # --------------------------------------------------------------------------- English first-class
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Tesla reported revenue of $25.2 billion, up 12% from a year earlier.",
-         {("Tesla", "revenue", 2.52e10), ("Tesla", "revenue_growth_yoy", 12.0)}),
+        (
+            "Tesla reported revenue of $25.2 billion, up 12% from a year earlier.",
+            {("Tesla", "revenue", 2.52e10), ("Tesla", "revenue_growth_yoy", 12.0)},
+        ),
         ("Meta set capex guidance of $70-72 billion for 2025.", {("Meta", "capex_guidance", 7.1e10)}),
         ("Nvidia's gross margin was 72.4%.", {("NVIDIA", "gross_margin", 72.4)}),
         ("Nvidia's market value topped $5 trillion.", {("NVIDIA", "market_cap", 5e12)}),
-        ("Alphabet raised its full-year capex forecast by $5 billion to $70 billion.",
-         {("Alphabet", "capex_guidance", 7e10)}),
-        ("Nvidia shares fell 3% on Tuesday, while Apple rose 1.5%.",
-         {("NVIDIA", "share_price_change", -3.0), ("Apple", "share_price_change", 1.5)}),
+        (
+            "Alphabet raised its full-year capex forecast by $5 billion to $70 billion.",
+            {("Alphabet", "capex_guidance", 7e10)},
+        ),
+        (
+            "Nvidia shares fell 3% on Tuesday, while Apple rose 1.5%.",
+            {("NVIDIA", "share_price_change", -3.0), ("Apple", "share_price_change", 1.5)},
+        ),
         ("Netflix shares were 5% lower in after-hours trading.", {("Netflix", "share_price_change", -5.0)}),
-        ("Perplexity is negotiating a $500m funding round, valuing the company at $14bn.",
-         {("Perplexity", "funding_raised", 5e8), ("Perplexity", "valuation", 1.4e10)}),
+        (
+            "Cohere is in negotiations over a $600m funding round that would value it at $7bn.",
+            {("Cohere", "funding_raised", 6e8), ("Cohere", "valuation", 7e9)},
+        ),
     ],
 )
 def test_english_forms(registry: Registry, text: str, expected: set[tuple[str, str, float]]) -> None:
@@ -276,8 +354,13 @@ def test_english_forms(registry: Registry, text: str, expected: set[tuple[str, s
 
 def test_funding_in_negotiation_is_a_commitment(registry: Registry) -> None:
     """A round under negotiation and its valuation are commitments; a stated goal is guidance."""
-    fs = facts("Perplexity is negotiating a $500m funding round, valuing the company at $14bn. It had set a "
-               "funding goal of $1bn.", registry)
+    fs = facts(
+        "Cohere is in negotiations over a $600m funding round that would value it at $7bn. It had set "
+        "a funding goal of $1bn.",
+        registry,
+    )
     assert {(f.metric, f.kind) for f in fs} == {
-        ("funding_raised", "commitment"), ("valuation", "commitment"), ("funding_raised", "guidance")
+        ("funding_raised", "commitment"),
+        ("valuation", "commitment"),
+        ("funding_raised", "guidance"),
     }

@@ -66,11 +66,14 @@ def test_a_retrieved_page_is_one_article(write_doc: WriteDoc, registry: Registry
     }
 
 
-def test_unknown_date_still_resolves_periods_but_not_usd(tmp_path: Path, write_doc: WriteDoc,
-                                                        registry: Registry) -> None:
+def test_unknown_date_still_resolves_periods_but_not_usd(
+    tmp_path: Path, write_doc: WriteDoc, registry: Registry
+) -> None:
     """'date unknown': published is null, relative periods use the hinted date, and value_usd is null
     (never another day's rate)."""
-    path = write_doc("page.txt", PAGE.replace("台積電第三季營收", "台積電上季營收").format(date="date unknown"))
+    path = write_doc(
+        "page.txt", PAGE.replace("台積電第三季營收", "台積電上季營收").format(date="date unknown")
+    )
     [a] = split_articles(read_document(path))
     assert a.published is None and a.reference == dt.date(2025, 10, 15)
     assert {f.period for f in extract_article(a, registry) if f.metric == "revenue"} == {"2025Q3"}
@@ -80,7 +83,9 @@ def test_unknown_date_still_resolves_periods_but_not_usd(tmp_path: Path, write_d
 
 def test_caption_sentence_gives_no_figures(write_doc: WriteDoc, registry: Registry) -> None:
     """A photo caption ending in '(圖：…)' is not read for figures."""
-    text = "比亚迪季报\n某财经 · 2025-10-30 08:00\n比亚迪营收大增三成(图:资料图)\n比亚迪第三季度营收1950亿元。\n"
+    text = (
+        "比亚迪季报\n某财经 · 2025-10-30 08:00\n比亚迪营收大增三成(图:资料图)\n比亚迪第三季度营收1950亿元。\n"
+    )
     [a] = split_articles(read_document(write_doc("cap.txt", text)))
     assert {f.metric for f in extract_article(a, registry)} == {"revenue"}
 
@@ -107,8 +112,19 @@ def test_unattributed_figures(write_doc: WriteDoc, registry: Registry) -> None:
 def test_cli_lists_unattributed_figures_not_facts(tmp_path: Path, write_doc: WriteDoc) -> None:
     """`ingest --dry-run --unattributed --format jsonl` prints those figures (with sentences), not facts."""
     path = write_doc("x.txt", "星辰科技完成融资\n星辰科技宣布完成5亿元B轮融资。腾讯第三季度收入1930亿元。\n")
-    result = CliRunner().invoke(app, ["--root", str(tmp_path / "s"), "ingest", "--dry-run", "--unattributed",
-                                      "--format", "jsonl", str(path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--root",
+            str(tmp_path / "s"),
+            "ingest",
+            "--dry-run",
+            "--unattributed",
+            "--format",
+            "jsonl",
+            str(path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [(r["metric"], r["value"]) for r in rows] == [("funding_raised", 5e8)]
