@@ -112,6 +112,14 @@ def subject(ctx: Context, lo: int, hi: int) -> Mention | None:
     ms = ctx.mentions_in(lo, hi)
     if not ms:
         return None
+    key = (lo, ms[-1].start)  # the answer depends only on the mentions in range
+    if key in ctx.subjects:
+        return ctx.subjects[key]
+    ctx.subjects[key] = found = _subject(ctx, lo, ms)
+    return found
+
+
+def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
     text = ctx.text
     for m in reversed(ms):
         c_lo = ctx.clause(m.start, m.end)[0]

@@ -313,10 +313,11 @@ _TOTAL = re.compile(
 
 def _aggregate(ctx: Context, q: Quantity, s_lo: int) -> bool:
     """A total of several companies ('微软、谷歌和亚马逊资本开支合计…', 'combined capex of …')."""
-    before = ctx.text[s_lo : q.start]
-    if not _TOTAL.search(before) and not _TOTAL.match(ctx.text, q.end, q.end + 16):
-        return False
     ms = ctx.mentions_in(s_lo, q.start)
+    if len(ms) < 2 or (
+        not _TOTAL.search(ctx.text, s_lo, q.start) and not _TOTAL.match(ctx.text, q.end, q.end + 16)
+    ):
+        return False
     return any(
         a.company is not b.company and _LISTED.fullmatch(ctx.text, a.end, b.start)
         for a, b in itertools.pairwise(ms)

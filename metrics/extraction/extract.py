@@ -225,6 +225,13 @@ def _extract(
     return facts
 
 
+def _caption(ctx: Context, s_lo: int, s_hi: int) -> bool:
+    key = ("caption", s_lo)
+    if key not in ctx.memo:
+        ctx.memo[key] = is_caption(ctx.text[s_lo:s_hi])
+    return bool(ctx.memo[key])
+
+
 def _facts_for(
     ctx: Context,
     q: Quantity,
@@ -237,7 +244,7 @@ def _facts_for(
     prev: tuple[Quantity, str | None] | None,
     missed: list[Unattributed] | None = None,
 ) -> tuple[list[tuple[Fact, Anchor]], Quantity]:
-    if "vague" in q.flags or is_caption(ctx.text[s_lo:s_hi]):
+    if "vague" in q.flags or _caption(ctx, s_lo, s_hi):
         return [], q
     c_lo, c_hi = ctx.clause(q.start, q.end)
     reading: Reading | None = None
