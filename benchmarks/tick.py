@@ -26,12 +26,14 @@ from metrics.alerting.tick import run_tick
 from metrics.store.schema import conform
 from metrics.store.tables import Store
 
+# the shared material beside the checkout (../shared), wherever the script is run from
+SHARED_PRICES = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices" / "daily_2023_2026.parquet"
 COLUMNS = ("ticker", "date", "open", "high", "low", "close", "adj_close", "volume", "currency")
 
 
 def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    src = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/prices/daily_2023_2026.parquet")
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else SHARED_PRICES
     tmp = Path(tempfile.mkdtemp())
     store = Store(tmp / "root")
     loaded = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

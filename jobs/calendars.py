@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from metrics.store import calendars as _calendars
 from metrics.store.calendars import DEFAULT_EXCHANGE, calendar, canonical
 
 __all__ = ["DEFAULT_EXCHANGE", "CloseTime", "calendar", "canonical", "closes_between", "is_session",
@@ -28,9 +29,9 @@ class CloseTime:
 
 
 def regular_close(exchange: str) -> CloseTime:
-    """The exchange's current regular close time in its own time zone."""
-    cal = calendar(exchange)
-    return CloseTime(cal.name, cal.tz.key, cal.regular_close)
+    """The exchange's current regular close time in its own time zone (its sessions are not built)."""
+    name, tz, close = _calendars.regular_close(exchange)
+    return CloseTime(name, tz.key, close)
 
 
 def is_session(exchange: str, day: dt.date) -> bool:

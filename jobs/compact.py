@@ -1,7 +1,7 @@
-"""The compact job (daily): merge each dataset's small part files, dropping duplicate rows for good.
+"""The compact job (daily): OPTIMIZE each Delta table (small files merged), then VACUUM (7-day retention).
 
-Compaction publishes the merged files atomically under the store's writer lock, so readers and the
-other jobs never see a half-merged dataset; temp files left by a crashed writer are swept.
+Each step is one commit: readers and the other jobs keep reading their snapshot, never a half-merged
+table; a concurrent writer's conflicting commit is retried (see ``metrics.store.tables``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from jobs.services import Services
 
 
 def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
-    """Compact every dataset of the store."""
+    """Compact every table of the store."""
     results = services.store.compact(now=now)
     return {
         "datasets": sum(1 for r in results if r.groups),

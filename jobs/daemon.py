@@ -25,6 +25,8 @@ from jobs.lock import DaemonLock
 from jobs.runner import JobResult, execute
 from jobs.scheduler import JOBS, Clock, Schedule, utc_now
 from jobs.services import Services, build_services
+from jobs.web.server import serving
+from metrics.errors import ConfigError
 from metrics.log import get_logger
 from metrics.settings import Settings
 
@@ -84,6 +86,20 @@ def run_jobs(services: Services, names: tuple[str, ...], clock: Clock) -> list[J
     return results
 
 
+def mark_interrupted(services: Services, *, now: dt.datetime) -> list[str]:
+    """Record as ``interrupted`` the runs a killed daemon left ``running``; returns their jobs.
+
+    Called once the lock is held: no other daemon can be running them.
+    """
+    names = []
+    for run in services.db.last_job_runs():
+        if run["status"] == "running":
+            services.db.finish_job(run["id"], now=now, status="interrupted", summary={
+                "error": "interrupted: the daemon stopped (killed?) before this run finished"})
+            names.append(run["job"])
+    return names
+
+
 def exit_status(results: list[JobResult]) -> int:
     """0 when every job ran and no input failed; 1 when a job raised or some inputs failed."""
     return 1 if any(r.status != "ok" or r.inputs_failed for r in results) else 0
@@ -100,15 +116,21 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
     try:
         with stop_on_signals(services.stop), DaemonLock(settings.root, now=clock()):
             services.registry  # noqa: B018 - a bad companies file refuses to start
+            if services.notifiers and services.channel_errors:  # a channel that cannot send refuses too
+                name, error = sorted(services.channel_errors.items())[0]
+                raise ConfigError(error, source=settings.config / "settings.toml", key=f"channels.{name}")
             rules = services.rules.load()
+            services.store.init()  # missing tables are created here, once, before any writer runs
+            interrupted = mark_interrupted(services, now=clock())
             log.info("daemon.started", pid=os.getpid(), root=str(settings.root), once=once,
                      rules=len(rules), rules_file=str(settings.rules_file), inbox=str(settings.inbox),
-                     channels=sorted(settings.channels))
+                     channels=sorted(settings.channels), interrupted=interrupted)
             if once:
                 results = run_jobs(services, ONCE_JOBS, clock)
                 log.info("daemon.stopped", once=True, jobs=len(results))
                 return exit_status(results)
-            return _serve(services, clock)
+            with serving(settings):  # the web view and /metrics when [http] enabled
+                return _serve(services, clock)
     finally:
         services.close()
 

@@ -8,12 +8,21 @@ series and bar counts only move at closes). A close is due once its bars can be 
 tick is evaluated past it, so it is never skipped.
 
 After downtime the closes missed since the state database's last evaluation are replayed one
-``run_tick`` each, oldest first (at most ``scheduler.replay_max_days`` of them), so an alert that
-should have fired in between fires, at its own close; ticks are idempotent (stable keys), so a point
-evaluated twice after a crash notifies nothing twice. The facts are read once for all the points of
-a run. The first evaluation of a store replays the latest closes of its price history (a first run
-over the bundled sample shows the shipped rules firing on history). The rules file is reloaded
-first if it changed (a bad file keeps the last good rules: ``rules_error`` in the summary).
+``run_tick`` each, oldest first, so every transition is recorded at its own close. Which closes:
+of those with bars in the store (before the end of the price history) the latest
+``scheduler.replay_max_days``, and of those without bars only the latest (it moves staleness to
+now: the stale-data rule fires at start, not at the next close). The choice depends on the store
+and ``now`` only, not on the last evaluation, so a run killed half-way and started again evaluates
+the same closes as a run never killed. The first evaluation of a store is such a catch-up over the
+end of its price history (a first run over the bundled sample shows the shipped rules firing).
+
+A catch-up notifies as Alertmanager does: every replayed close but the last is evaluated ``quiet``
+(transitions recorded, nothing sent), and the last one notifies what changed and is still current
+against what was last sent, grouped per channel into one digest; reminders only for the alerts
+still firing then. Ticks are idempotent (stable keys), so a point evaluated twice after a crash
+notifies nothing twice. The facts are read once for all the points of a run, and one compiled
+evaluator is kept per rules version (and per subset of them). The rules file is reloaded first if it
+changed (a bad file keeps the last good rules: ``rules_error`` in the summary).
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ import polars as pl
 
 from jobs import calendars
 from jobs.services import Services
+from metrics.alerting.evaluate import Evaluator
+from metrics.alerting.tick import run_tick
 from metrics.log import get_logger
 
 if TYPE_CHECKING:
@@ -50,25 +61,28 @@ def evaluation_points(last: dt.datetime | None, now: dt.datetime, *, max_closes:
                       history_end: dt.datetime | None = None,
                       due_after: dt.timedelta = dt.timedelta(0),
                       fetched: tuple[dt.datetime, dt.timedelta] | None = None) -> list[Point]:
-    """Due closes in ``(last, now]`` (the latest ``max_closes`` of them), then the tick ``now``.
+    """Due closes in ``(last, now]``, then the tick ``now``; see the module docstring for which.
 
-    A close is due ``due_after`` after it, or as soon as a fetch finished at ``fetched[0]``, at
-    least ``fetched[1]`` (the fetch delay) after it; while one is not due yet, the tick is left out
-    (it would pass it). The very first evaluation (``last`` None) replays the latest ``max_closes``
-    closes up to ``history_end`` (the end of the stored price history, when it stops before
-    ``now``), then ticks at ``now``.
+    ``history_end`` is the end of the stored price history (None: every close has bars). A close
+    is due ``due_after`` after it, or as soon as a fetch finished at ``fetched[0]``, at least
+    ``fetched[1]`` (the fetch delay) after it; while one is not due yet, the tick is left out (it
+    would pass it). Without ``last`` (the first evaluation) the closes start ``max_closes`` sessions
+    before the end of the history.
     """
     if last is not None and last >= now:
         return []
-    end = min(now, history_end) if last is None and history_end is not None else now
-    start = last if last is not None else end - dt.timedelta(days=2 * max_closes + 10)
-    closes = calendars.closes_between(EVAL_EXCHANGE, start, end)
+    anchor = min(now, history_end) if history_end is not None else now
+    start = last if last is not None else anchor - dt.timedelta(days=2 * max_closes + 10)
+    closes = calendars.closes_between(EVAL_EXCHANGE, start, now)
     due = [c for c in closes
            if c + due_after <= now or (fetched is not None and fetched[0] >= c + fetched[1])]
-    points = [Point(c, close=True) for c in (due[-max_closes:] if max_closes > 0 else [])]
-    if last is not None and len(due) > len(points):
-        log.warning("evaluate.replay_truncated", last=last.isoformat(), missed=len(due),
-                    replayed=len(points), limit="scheduler.replay_max_days")
+    with_bars = [c for c in due if history_end is None or c < history_end]
+    without = [c for c in due if history_end is not None and c >= history_end]
+    picked = (with_bars[-max_closes:] if max_closes > 0 else []) + without[-1:]
+    points = [Point(c, close=True) for c in picked]
+    if last is not None and len(with_bars) > max_closes:
+        log.warning("evaluate.replay_truncated", last=last.isoformat(), missed=len(with_bars),
+                    replayed=max_closes, limit="scheduler.replay_max_days")
     if len(due) == len(closes) and (not points or points[-1].at < now):
         points.append(Point(now, close=False))
     return points
@@ -95,10 +109,32 @@ def history_end(services: Services) -> dt.datetime | None:
     return dt.datetime.combine(latest + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """One rules version compiled once: all rules (for closes) and ``tick_rules`` (between closes)."""
+
+    rules: list[Rule]
+    at_close: Evaluator
+    between: Evaluator
+
+    @classmethod
+    def of(cls, rules: list[Rule]) -> Compiled:
+        return cls(rules, Evaluator(rules), Evaluator(tick_rules(rules)))
+
+
+_compiled: list[Compiled] = []   # the current rules version's (at most one)
+
+
+def compiled(rules: list[Rule]) -> Compiled:
+    """The compiled evaluators of ``rules``, built once per rules version (``RulesHolder`` gives a
+    new list on each reload), so the daemon does not rebuild them every tick."""
+    if not _compiled or _compiled[0].rules is not rules:
+        _compiled[:] = [Compiled.of(rules)]
+    return _compiled[0]
+
+
 def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     """Reload rules if changed, then ``run_tick`` at every missed evaluation point up to ``now``."""
-    from metrics.alerting.tick import run_tick
-
     services.rules.refresh()
     rules = services.rules.rules
     prices = services.settings.prices
@@ -106,7 +142,7 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     delay = dt.timedelta(minutes=prices.fetch_delay_minutes)
     points = evaluation_points(
         last, now, max_closes=services.settings.scheduler.replay_max_days,
-        history_end=history_end(services) if last is None else None,
+        history_end=history_end(services),
         due_after=delay + SETTLE if prices.fetch else dt.timedelta(0),
         fetched=(fetched, delay) if (fetched := last_fetch(services)) is not None else None)
     summary: dict[str, Any] = {"rules": len(rules), "closes": sum(p.close for p in points), "evaluated": 0,
@@ -117,14 +153,17 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     # one read (and de-duplication) of the facts serves every point; the bars are read per point,
     # each a window of dates (the whole price history need not be held in memory)
     facts = services.store.scan("facts").collect().lazy() if points else None
+    last_close = max((p.at for p in points if p.close), default=None)
     for point in points:
         if services.stop.is_set():
             summary["stopped_early"] = True
             break
-        subset = rules if point.close else tick_rules(rules)
+        evaluator = compiled(rules).at_close if point.close else compiled(rules).between
+        subset = evaluator.rules
         if not subset:
             continue
-        report = run_tick(services.store, services.db, subset, now=now, at=point.at, facts=facts)
+        report = run_tick(services.store, services.db, subset, now=now, at=point.at, facts=facts,
+                          evaluator=evaluator, quiet=point.close and point.at != last_close)
         summary["evaluated"] += 0 if report.skipped else 1
         summary["transitions"] += len(report.transitions)
         summary["notifications"] += report.notifications

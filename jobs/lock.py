@@ -95,3 +95,14 @@ def current_holder(root: Path) -> str | None:
         return None
     finally:
         os.close(fd)
+
+
+def holder_since(root: Path) -> dt.datetime | None:
+    """When the daemon holding the lock of ``root`` started (None when no daemon runs)."""
+    if current_holder(root) is None:
+        return None
+    try:
+        info = json.loads((Path(root) / LOCK_NAME).read_text(encoding="utf-8"))
+        return dt.datetime.fromisoformat(str(info["started_at"]).replace("Z", "+00:00"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

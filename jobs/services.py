@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metrics.alerting.state import StateDB, open_db
-from metrics.errors import ConfigError
+from metrics.errors import ConfigError, TransientDeliveryError
 from metrics.log import get_logger
 from metrics.settings import Settings
+from metrics.store.calendars import use_cache_dir
 from metrics.store.tables import Store
 
 if TYPE_CHECKING:
-    from metrics.alerting.notify import Notifier
+    from metrics.alerting.notify import Notification, Notifier
     from metrics.alerting.rules import Rule
     from metrics.extraction.entities import Registry
     from metrics.store.prices import PriceSource
@@ -81,6 +82,21 @@ class RulesHolder:
         return True
 
 
+class BrokenChannel:
+    """Stands for a channel whose notifier could not be built: every send fails as transient."""
+
+    def __init__(self, channel: str, error: str) -> None:
+        self.channel = channel
+        self.error = error
+
+    def send(self, notification: Notification) -> None:
+        del notification
+        raise TransientDeliveryError(f"channel could not be built: {self.error}", channel=self.channel)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 @dataclass
 class Services:
     """Everything a job needs, built from one ``Settings``."""
@@ -91,6 +107,7 @@ class Services:
     rules: RulesHolder
     stop: threading.Event = field(default_factory=threading.Event)
     price_source_override: PriceSource | None = None
+    channel_errors: dict[str, str] = field(default_factory=dict)   # channels that could not be built
 
     @cached_property
     def registry(self) -> Registry:
@@ -101,19 +118,32 @@ class Services:
 
     @cached_property
     def notifiers(self) -> dict[str, Notifier]:
-        """A notifier per configured channel."""
+        """A notifier per configured channel, each built on its own: one that cannot be built is
+        logged (``notify.channel_failed``) and replaced by one that fails each send as transient (its
+        notifications are retried, then dead-lettered), and the others deliver. The daemon checks
+        them all at start."""
         from metrics.alerting.notify import build_notifiers
 
-        return build_notifiers(self.settings.channels)
+        result: dict[str, Notifier] = {}
+        for name, cfg in self.settings.channels.items():
+            try:
+                result.update(build_notifiers({name: cfg}, external_url=self.settings.public_url))
+            except Exception as e:  # one channel never takes the others down
+                self.channel_errors[name] = f"{type(e).__name__}: {e}"
+                log.error("notify.channel_failed", channel=name, error=self.channel_errors[name])
+                result[name] = BrokenChannel(name, self.channel_errors[name])
+        return result
 
     @cached_property
     def price_source(self) -> PriceSource:
         """Where fresh bars come from: Yahoo through yfinance unless a test or caller gave one."""
         if self.price_source_override is not None:
             return self.price_source_override
+        from metrics.store.prices.universe import price_cache_dir
         from metrics.store.prices.yahoo import YahooSource
 
-        return YahooSource(max_attempts=self.settings.prices.max_attempts)
+        return YahooSource(cache_dir=price_cache_dir(self.settings.root),
+                           max_attempts=self.settings.prices.max_attempts)
 
     def close(self) -> None:
         """Release connections (notifiers, the state database)."""
@@ -126,7 +156,8 @@ class Services:
 
 def build_services(settings: Settings, *, price_source: PriceSource | None = None) -> Services:
     """Open the store and the state database of ``settings``; rules are not loaded yet."""
-    store = Store(settings.root, lock_timeout=settings.lock_timeout_s)
+    store = Store.from_settings(settings)
+    use_cache_dir(settings.root / "cache" / "calendars")  # exchange calendars built once per store
     db = open_db(settings.database_url)
     rules = RulesHolder(settings.rules_file, sorted(settings.channels))
     return Services(settings=settings, store=store, db=db, rules=rules,

@@ -1,5 +1,8 @@
 """The ``jobs`` section of ``metrics status``: each job's last run, its outcome and its lag.
 
+A run recorded as ``running`` whose daemon is gone (killed with SIGKILL, a power loss) shows as
+``stale``; the next daemon start records it as ``interrupted``.
+
 ``lag_s`` is the time since the job's last run finished; for the evaluations, ``evaluated_to`` is
 the last evaluation time of the rule set and ``closes_behind`` the trading-day closes since then
 that the daemon has not evaluated yet (it replays them at its next evaluate run).
@@ -11,12 +14,23 @@ import datetime as dt
 from typing import Any
 
 from jobs import calendars
-from jobs.lock import current_holder
+from jobs.lock import current_holder, holder_since
 from metrics.alerting.state import StateDB
 from metrics.settings import Settings
 
 SUMMARY_KEYS = ("documents", "facts", "rows", "tickers", "evaluated", "transitions", "notifications",
-                "delivered", "retried", "dead", "failed")
+                "delivered", "retried", "dead", "failed", "deferred")
+
+
+STALE = "stale"
+
+
+def _stale(started: dt.datetime | None, *, holder: str | None, since: dt.datetime | None) -> bool:
+    """A run still ``running`` is stale when no daemon holds the store, or the one that does started
+    after the run did (the run's daemon died without finishing it)."""
+    if holder is None:
+        return True
+    return started is not None and since is not None and started < since
 
 
 def _expected_every(settings: Settings) -> dict[str, float]:
@@ -28,27 +42,35 @@ def _expected_every(settings: Settings) -> dict[str, float]:
 def jobs_status(db: StateDB, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
     """Last run of every job with its lag, the evaluation backlog, and the daemon holding the store."""
     every = _expected_every(settings)
+    holder = current_holder(settings.root)
+    since = holder_since(settings.root)
     jobs = []
     for run in db.last_job_runs():
         finished = run["finished_at"]
+        status = run["status"]
+        if status == "running" and _stale(run["started_at"], holder=holder, since=since):
+            status = STALE
         lag = (now - finished).total_seconds() if finished is not None else None
         summary = run["summary"] or {}
         kind = run["job"].split("-", 1)[0]          # prices-XNYS -> prices
         counts = " ".join(f"{k}={summary[k]}" for k in SUMMARY_KEYS if k in summary)
         jobs.append({
             "job": run["job"],
-            "status": run["status"],
+            "status": status,
             "finished_at": finished.replace(microsecond=0) if finished is not None else None,
             "duration_s": summary.get("duration_s"),
             "lag_s": round(lag, 1) if lag is not None else None,
             "overdue": bool(lag is not None and kind in every and lag > 2 * every[kind]),
             "counts": counts,
-            "error": summary.get("error") or summary.get("rules_error"),
+            "failed_inputs": "; ".join(str(f)[:200] for f in (summary.get("failures") or [])[:3]) or None,
+            "error": summary.get("error") or summary.get("rules_error") or (
+                "no daemon is running this job: it was killed (kill -9, power loss) before it finished"
+                if status == STALE else None),
         })
     last = db.last_evaluation()
     behind = len(calendars.closes_between(calendars.DEFAULT_EXCHANGE, last, now)) if last else None
     return {
-        "daemon": current_holder(settings.root),
+        "daemon": holder,
         "jobs": jobs,
         "evaluated_to": last,
         "closes_behind": behind,

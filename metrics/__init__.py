@@ -1,4 +1,9 @@
-"""Financial-metrics time-series store and alerting: the library (see README).
+"""Financial-metrics time-series store and alerting: the library (see README, "How it fits together").
+
+Three parts: ``store`` (the datasets and what is known when), ``extraction`` (figures from documents)
+and ``alerting`` (rules, evaluation, the alert lifecycle, delivery), over the foundation ``errors``,
+``log`` and ``settings``. The library never imports ``jobs`` (the application); the store imports
+neither extraction nor alerting, and those two never import each other (``tests/test_boundaries.py``).
 
 Everything users, notebooks and the daemon's jobs may rely on is re-exported here; the rest of the
 modules are internal. ``tests/test_public_api.py`` keeps this list honest.
@@ -12,6 +17,7 @@ from metrics.alerting.rules import Rule, check_rules, load_rules
 from metrics.alerting.state import StateDB, open_db
 from metrics.alerting.tick import run_tick
 from metrics.errors import (
+    CommitConflict,
     ConfigError,
     DeliveryError,
     DocumentError,
@@ -19,6 +25,7 @@ from metrics.errors import (
     LockTimeout,
     MetricsError,
     PriceDataError,
+    QueryError,
     RuleError,
     StoreError,
 )
@@ -29,11 +36,13 @@ from metrics.extraction.ingest import IngestReport, ingest_paths
 from metrics.settings import Settings, load_settings
 from metrics.store.fx import to_usd
 from metrics.store.prices import FetchReport, PriceSource, update_prices
+from metrics.store.query import query
 from metrics.store.tables import Store, open_store
 
 __all__ = [
     "AlertState",
     "Article",
+    "CommitConflict",
     "Company",
     "ConfigError",
     "DeliveryError",
@@ -48,6 +57,7 @@ __all__ = [
     "MetricsError",
     "PriceDataError",
     "PriceSource",
+    "QueryError",
     "Registry",
     "Rule",
     "RuleError",
@@ -67,6 +77,7 @@ __all__ = [
     "load_settings",
     "open_db",
     "open_store",
+    "query",
     "read_document",
     "run_tick",
     "split_articles",

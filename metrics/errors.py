@@ -10,12 +10,14 @@ them to exit codes (``ConfigError`` and ``UsageError`` -> 2, input failures -> 1
     ├── ConfigError            bad settings / companies / rules file (exit 2)
     │   └── RuleError          one rule is invalid: names the rule and the field
     ├── UsageError             bad command-line usage (exit 2)
+    │   └── QueryError         a SQL statement refused (not read-only) or invalid
     ├── InputError             one input (file, document, ticker) failed; others go on (exit 1)
     │   ├── DocumentError      a document could not be read or split (file, reason)
     │   ├── PriceDataError     a price file or response is malformed (file, line/column)
     │   └── FetchError         a price source failed for a ticker (ticker, reason)
-    ├── StoreError             the Parquet store or the state database
-    │   ├── LockTimeout        another writer holds the lock (names the holder)
+    ├── StoreError             the Delta tables or the state database
+    │   ├── LockTimeout        another process holds a lock (names the holder)
+    │   ├── CommitConflict     a table write lost every retry to concurrent commits (names the table)
     │   └── CorruptPartError   a damaged part file (names it)
     └── DeliveryError          a notification channel failed
         ├── TransientDeliveryError   retry later (5xx, 429, timeouts, connection refused)
@@ -57,6 +59,10 @@ class UsageError(MetricsError):
     """The command line was used wrongly."""
 
 
+class QueryError(UsageError):
+    """A SQL statement was refused (it would write, or read files) or is invalid."""
+
+
 class InputError(MetricsError):
     """One input failed; the others are processed. ``source`` names it, ``line``/``column`` where."""
 
@@ -83,10 +89,12 @@ class PriceDataError(InputError):
 
 
 class FetchError(InputError):
-    """A price source failed for one ticker."""
+    """A price source failed for one ticker; ``unreachable`` when the source itself could not be
+    reached (DNS, refused connection, timeout): the next tickers would likely fail the same way."""
 
-    def __init__(self, message: str, *, ticker: str) -> None:
+    def __init__(self, message: str, *, ticker: str, unreachable: bool = False) -> None:
         self.ticker = ticker
+        self.unreachable = unreachable
         super().__init__(message, source=f"ticker {ticker}")
 
 
@@ -100,6 +108,15 @@ class LockTimeout(StoreError):
     def __init__(self, message: str, *, holder: str | None = None) -> None:
         self.holder = holder
         super().__init__(f"{message} (held by {holder})" if holder else message)
+
+
+class CommitConflict(StoreError):
+    """A write to a table conflicted with concurrent commits on every one of its attempts."""
+
+    def __init__(self, message: str, *, table: str, attempts: int) -> None:
+        self.table = table
+        self.attempts = attempts
+        super().__init__(message)
 
 
 class CorruptPartError(StoreError):

@@ -2,6 +2,10 @@
 
 Events have stable namespaced names (``prices.fetched``, ``alert.transition``) with data as
 key/values. Library modules only call ``get_logger``; the CLI and the daemon call ``configure`` once.
+
+Third-party libraries that use the standard ``logging`` module (yfinance, APScheduler, httpx) are
+routed into the same structured stream: each record becomes one ``third_party.log`` event naming its
+logger, so nothing reaches stderr as plain text.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (structlog.processors.JSONRenderer(ensure_ascii=False) if use_json
                      else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+    _route_stdlib_logging(_LEVELS.get(level, logging.INFO))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -37,6 +42,32 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+
+
+class _ToStructlog(logging.Handler):
+    """Forwards standard-library log records to structlog as ``third_party.log`` events."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed third-party log call must not break ours
+            message = str(record.msg)
+        method = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}.get(
+            record.levelno, "error")
+        getattr(structlog.get_logger().bind(logger=record.name), method)(
+            "third_party.log", message=message.strip()[:2000])
+
+
+def _route_stdlib_logging(level: int) -> None:
+    """One ``_ToStructlog`` handler on the root logger (replacing an earlier one): warnings and
+    worse, everything at ``debug`` (third-party info lines, one per HTTP request, are noise)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _ToStructlog)]:
+        root.removeHandler(handler)
+    threshold = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    root.addHandler(_ToStructlog(level=threshold))
+    if threshold == logging.DEBUG:
+        root.setLevel(logging.DEBUG)
 
 
 def get_logger(name: str | None = None, **initial: Any) -> Any:

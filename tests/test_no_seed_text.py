@@ -7,16 +7,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 PROJECT = Path(__file__).resolve().parents[1]
-SEEDS = PROJECT.parent / "shared" / "seeds"
-DEV = PROJECT.parent / "shared" / "dev" / "docs"
 RUN = 16  # characters in a row that would count as copied text
-SUFFIXES = {".py", ".md", ".txt", ".html", ".toml", ".json", ".jsonl"}
-
-
 EN_RUN = 48  # characters in a row of English text that would count as copied
+SUFFIXES = {".py", ".md", ".txt", ".html", ".toml", ".json", ".jsonl"}
 
 
 def _chunks(text: str) -> set[str]:
@@ -33,36 +27,11 @@ def _en_chunks(text: str) -> set[str]:
             if sum(c.isalpha() for c in flat[i:i + EN_RUN]) >= EN_RUN * 3 // 4}
 
 
-def _project_files() -> list[Path]:
-    return [f for f in PROJECT.rglob("*")
-            if f.suffix in SUFFIXES and ".venv" not in f.parts and f.is_file() and f != Path(__file__)]
-
-
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is not beside the repository")
-def test_no_seed_sentence_in_the_project() -> None:
-    """No run of 16 characters (mostly Chinese) of a seed document occurs in a project file."""
-    seed_chunks: set[str] = set()
-    for f in SEEDS.iterdir():
-        seed_chunks |= _chunks(f.read_text(encoding="utf-8"))
-    assert not _hits(seed_chunks, _chunks)
-
-
-@pytest.mark.skipif(not DEV.is_dir(), reason="../shared/dev/docs is not beside the repository")
-def test_no_dev_sentence_in_the_project() -> None:
-    """No run of 16 characters (mostly Chinese) or 48 of English prose of a development-set article
-    occurs in a project file: rules are tested on sentences of our own."""
-    zh: set[str] = set()
-    en: set[str] = set()
-    for f in DEV.iterdir():
-        body = "\n".join(f.read_text(encoding="utf-8").splitlines()[2:])  # past the headline and source line
-        zh |= _chunks(body)
-        en |= _en_chunks(body)
-    assert not _hits(zh, _chunks) + _hits(en, _en_chunks)
-
-
 def _hits(chunks: set[str], split: Callable[[str], set[str]]) -> list[str]:
     hits = []
-    for f in _project_files():
+    for f in PROJECT.rglob("*"):
+        if f.suffix not in SUFFIXES or ".venv" in f.parts or not f.is_file() or f == Path(__file__):
+            continue
         try:
             text = f.read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -71,3 +40,25 @@ def _hits(chunks: set[str], split: Callable[[str], set[str]]) -> list[str]:
         if common:
             hits.append(f"{f.relative_to(PROJECT)}: {sorted(common)[0]}")
     return hits
+
+
+def test_no_seed_sentence_in_the_project(shared_data: Callable[..., Path]) -> None:
+    """No run of 16 characters (mostly Chinese) of a seed document occurs in a project file."""
+    seed_chunks: set[str] = set()
+    for f in shared_data("seeds").iterdir():
+        seed_chunks |= _chunks(f.read_text(encoding="utf-8"))
+    hits = _hits(seed_chunks, _chunks)
+    assert not hits, "\n".join(hits)
+
+
+def test_no_dev_sentence_in_the_project(shared_data: Callable[..., Path]) -> None:
+    """No run of 16 characters (mostly Chinese) or 48 of English prose of a development-set article
+    occurs in a project file: rules are tested on sentences of our own."""
+    zh: set[str] = set()
+    en: set[str] = set()
+    for f in shared_data("dev", "docs").iterdir():
+        body = "\n".join(f.read_text(encoding="utf-8").splitlines()[2:])  # past the headline and source line
+        zh |= _chunks(body)
+        en |= _en_chunks(body)
+    hits = _hits(zh, _chunks) + _hits(en, _en_chunks)
+    assert not hits, "\n".join(hits)

@@ -31,3 +31,11 @@ def test_library_import_does_not_pull_the_scheduler() -> None:
     code = "import sys, metrics; print('apscheduler' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
+
+
+def test_the_sql_runner_and_price_universe_are_library_functions() -> None:
+    """``metrics.query`` is the read-only SQL runner the CLI uses; it lives in the library, not in jobs/."""
+    from metrics.store import query as query_module
+
+    assert metrics.query is query_module.query
+    assert "query" in metrics.__all__ and "QueryError" in metrics.__all__

@@ -70,3 +70,87 @@ def test_unknown_channel_type_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "settings.toml").write_text('[channels.x]\ntype = "pager"\n')
     with pytest.raises(ConfigError, match=r"channels\.x"):
         load_settings(tmp_path, env={})
+
+
+def test_list_variable_that_is_not_json_names_the_variable(tmp_path: Path) -> None:
+    """A list setting given as plain text in the environment names the variable and shows the JSON form."""
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env={"METRICS_PRICES__TICKERS": "NVDA"})
+    assert str(e.value).startswith("METRICS_PRICES__TICKERS: not a JSON list")
+    assert '["NVDA", "MSFT"]' in str(e.value)
+    assert load_settings(tmp_path, env={"METRICS_PRICES__TICKERS": '["NVDA"]'}).prices.tickers == ["NVDA"]
+
+
+def test_every_error_is_listed_with_its_real_source(tmp_path: Path) -> None:
+    """Errors from the file, the environment and a flag are all reported at once, each naming its source."""
+    (tmp_path / "settings.toml").write_text("[scheduler]\ningest_every_s = 0\n")
+    env = {"METRICS_PRICES__START": "someday", "METRICS_PRICES__TICKERS": "NVDA"}
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env=env, log_level="loud")
+    lines = str(e.value).splitlines()
+    assert lines[0] == "4 settings errors:"
+    text = str(e.value)
+    assert f"{tmp_path / 'settings.toml'}: scheduler.ingest_every_s:" in text
+    assert "METRICS_PRICES__START: Input should be a valid date" in text and "'someday'" in text
+    assert "METRICS_PRICES__TICKERS: not a JSON list" in text
+    assert "--log-level: Input should be" in text
+
+
+def test_a_channel_from_the_environment_is_blamed_on_its_variable(tmp_path: Path) -> None:
+    """A channel defined only by environment variables names the variable, not the settings file."""
+    (tmp_path / "settings.toml").write_text('log_level = "info"\n')
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env={"METRICS_CHANNELS__OPS__SECRET": "whsec_x"})
+    assert "METRICS_CHANNELS__OPS__SECRET" in str(e.value)
+    assert "settings.toml" not in str(e.value)
+    assert "whsec_x" not in str(e.value)
+
+
+def test_unreadable_settings_file_is_named(tmp_path: Path) -> None:
+    """A settings.toml that cannot be read (here a folder) is a configuration error naming it."""
+    (tmp_path / "settings.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"settings\.toml: cannot read"):
+        load_settings(tmp_path, env={})
+
+
+def _settings_file(tmp_path: Path, text: str) -> str:
+    """The ``ConfigError`` text of loading ``text`` as settings.toml."""
+    (tmp_path / "settings.toml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env={})
+    return str(e.value)
+
+
+def test_channel_mistakes_are_found_at_start(tmp_path: Path) -> None:
+    """A non-http webhook URL, a malformed secret and an invalid address each name the channel and file."""
+    text = _settings_file(tmp_path, (
+        '[channels.ops]\ntype = "webhook"\nurl = "ftp://example.com/x"\nsecret = "whsec_c2VjcmV0"\n'
+        '[channels.mail]\ntype = "email"\nhost = "smtp.example.com"\nto = ["ops-team"]\n'))
+    assert "2 settings errors" in text
+    assert "settings.toml: channels.ops.url: not an http(s) URL: 'ftp://example.com/x'" in text
+    assert "settings.toml: channels.mail.to: not an e-mail address: 'ops-team'" in text
+    text = _settings_file(tmp_path, (
+        '[channels.ops]\ntype = "webhook"\nurl = "https://example.com/x"\nsecret = "whsec_%%%"\n'))
+    assert "settings.toml: channels.ops.secret: not whsec_<base64>" in text and "%%%" not in text
+
+
+@pytest.mark.parametrize(("port", "security", "needle"), [
+    (465, "starttls", "port 465 is implicit TLS"),
+    (587, "ssl", "port 587 starts in plain text"),
+    (25, "ssl", "port 25 starts in plain text"),
+    (70000, "starttls", "not between 1 and 65535"),
+])
+def test_smtp_port_and_security_must_agree(tmp_path: Path, port: int, security: str, needle: str) -> None:
+    """An SMTP port that contradicts its security mode is refused at start, naming the channel."""
+    text = _settings_file(tmp_path, (
+        f'[channels.mail]\ntype = "email"\nhost = "smtp.example.com"\nport = {port}\n'
+        f'security = "{security}"\nto = ["ops@example.com"]\n'))
+    assert "channels.mail" in text and needle in text
+
+
+def test_a_password_never_travels_in_clear(tmp_path: Path) -> None:
+    """A password with security "none" is refused: it would cross the network unencrypted."""
+    text = _settings_file(tmp_path, (
+        '[channels.mail]\ntype = "email"\nhost = "smtp.example.com"\nport = 25\nsecurity = "none"\n'
+        'password = "hunter2"\nto = ["ops@example.com"]\n'))
+    assert "in clear" in text and "hunter2" not in text

@@ -13,9 +13,17 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from jobs.cli.common import AppContext, OutputFormat, app_context, emit, err
-from jobs.cli.store import add_status_section
-from metrics.alerting.state import StateDB, delivery_status, open_db
+from jobs.cli.common import (
+    AppContext,
+    OutputFormat,
+    app_context,
+    emit,
+    err,
+    parse_utc,
+    unknown_entities,
+    warn,
+)
+from metrics.alerting.state import NOTIFICATION_STATUSES, StateDB, delivery_status
 from metrics.errors import ConfigError, UsageError
 
 STATES = ("inactive", "pending", "firing")
@@ -44,17 +52,7 @@ def _now() -> dt.datetime:
 
 
 def _db(ctx: typer.Context) -> StateDB:
-    return open_db(app_context(ctx).settings.database_url)
-
-
-def parse_utc(text: str, option: str) -> dt.datetime:
-    """``option``'s ISO 8601 date (midnight) or time (``2026-05-29T21:00:00Z``), in UTC; a date or
-    time without zone is taken as UTC."""
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError as e:
-        raise UsageError(f"{option}: not an ISO 8601 date or time: {text!r}") from e
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return app_context(ctx).open_db()
 
 
 def parse_until(text: str, *, now: dt.datetime) -> dt.datetime:
@@ -153,6 +151,8 @@ def silence_add(
         assert until is not None
         expires = parse_until(until, now=now)
     _check_rule_known(ctx, rule)
+    if entity is not None and unknown_entities(app_context(ctx), [entity]):
+        warn(f"--entity {entity!r} is neither in the store nor in the registry (silenced anyway)")
     db = _db(ctx)
     try:
         s = db.add_silence(rule, entity, reason.strip(), now=now, expires_at=expires)
@@ -218,6 +218,8 @@ def outbox_list(
     fmt: FormatOpt = "table",
 ) -> None:
     """List notifications of the outbox, newest first."""
+    if status is not None and status not in NOTIFICATION_STATUSES:
+        raise UsageError(f"--status {status!r}: use one of {', '.join(NOTIFICATION_STATUSES)}")
     db = _db(ctx)
     try:
         rows = [{k: n.get(k) for k in OUTBOX_COLUMNS} for n in db.notifications(status=status, limit=limit)]
@@ -249,14 +251,11 @@ def deliveries_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
     if settings.state_url is None and not (settings.root / "state.db").exists():
         return {"queued": 0, "delivered": 0, "dead": 0, "disabled": 0, "silenced": 0,
                 "dead_letters": [], "disabled_endpoints": {}}
-    db = open_db(settings.database_url)
+    db = app_ctx.open_db()
     try:
         return delivery_status(db)
     finally:
         db.close()
-
-
-add_status_section("deliveries", deliveries_section)
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from metrics.alerting.state import StateDB, open_db
+from metrics.errors import ConfigError, UsageError
 from metrics.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -41,16 +43,68 @@ class AppContext:
     root: Path | None = None
     config: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    creates_root: bool = False      # the command may create a missing store root (imports, daemon)
 
     @cached_property
     def settings(self) -> Settings:
+        if self.config is not None and not self.config.is_dir():
+            what = "is not a folder" if self.config.exists() else "does not exist"
+            raise ConfigError(f"config folder {what} (--config or METRICS_CONFIG)", source=self.config)
         return load_settings(self.config, root=self.root, **self.overrides)
+
+    def checked_root(self) -> Path:
+        """The store root, checked: a folder; created only by commands that write (else an error)."""
+        root = self.settings.root
+        if root.exists() and not root.is_dir():
+            raise ConfigError("the store root is not a folder (--root or METRICS_ROOT)", source=root)
+        if not root.exists():
+            if not self.creates_root:
+                raise UsageError(f"{root}: no store here (a typo in --root or METRICS_ROOT?); "
+                                 "`metrics prices import` or `metrics daemon` creates one")
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"cannot create the store root: {e.strerror or e}", source=root) from e
+        return root
 
     @cached_property
     def store(self) -> Store:
         from metrics.store.tables import Store
 
-        return Store(self.settings.root, lock_timeout=self.settings.lock_timeout_s)
+        if self.settings.store.url is None:  # an S3 store needs no local folder for its tables
+            self.checked_root()
+        return Store.from_settings(self.settings)
+
+    def open_db(self) -> StateDB:
+        """The state database (under the checked store root unless ``state_url`` says otherwise)."""
+        if self.settings.state_url is None:
+            self.checked_root()
+        return open_db(self.settings.database_url)
+
+
+def unknown_entities(app_ctx: AppContext, entities: Iterable[str]) -> list[str]:
+    """Those of ``entities`` that neither the registry (names, tickers, aliases) nor the store (price
+    tickers, fact entities and tickers) knows: most likely typos, worth a warning."""
+    from metrics.extraction.entities import Registry
+
+    wanted = [e for e in dict.fromkeys(entities) if e]
+    path = app_ctx.settings.companies_file
+    registry = Registry.load(path) if path.exists() else None
+    left = [e for e in wanted if registry is None or registry.get(e) is None]
+    if not left or not app_ctx.settings.root.is_dir():
+        return left
+    store = app_ctx.store
+    known: set[str] = set()
+    known.update(str(t).upper() for t in
+                 store.scan("prices").select("ticker").unique().collect().get_column("ticker").to_list())
+    facts = store.scan("facts").select("entity", "ticker").unique().collect()
+    known.update(str(v).upper() for col in ("entity", "ticker") for v in facts.get_column(col).to_list() if v)
+    return [e for e in left if e.upper() not in known]
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr (the command goes on)."""
+    err.print(f"warning: {message}", markup=False, highlight=False)
 
 
 def app_context(ctx: typer.Context) -> AppContext:
@@ -59,6 +113,27 @@ def app_context(ctx: typer.Context) -> AppContext:
     if not isinstance(obj, AppContext):  # pragma: no cover - the root callback always sets it
         raise RuntimeError("CLI context missing")
     return obj
+
+
+def parse_date(text: str, option: str) -> dt.date:
+    """``option``'s ISO date (``2026-05-29``); ``UsageError`` naming the option otherwise.
+
+    The one date parser of the command line (with ``parse_utc`` for times).
+    """
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{option}: not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def parse_utc(text: str, option: str) -> dt.datetime:
+    """``option``'s ISO 8601 date (midnight) or time (``2026-05-29T21:00:00Z``), in UTC; a date or
+    time without zone is taken as UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError as e:
+        raise UsageError(f"{option}: not an ISO 8601 date or time: {text!r}") from e
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def jsonable(v: Any) -> Any:
@@ -77,8 +152,24 @@ def rows_as_dicts(df: pl.DataFrame) -> list[dict[str, Any]]:
     return [{k: jsonable(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
 
 
-def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None) -> None:
-    """Write ``df`` to stdout as a rich table, CSV, one JSON array, or JSON lines."""
+def readable_float(v: float) -> str:
+    """A float as a table shows it: up to 4 decimals without trailing zeros, tiny or huge ones in
+    scientific notation (csv and json keep full precision)."""
+    if not math.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e15):
+        return f"{v:.4g}"
+    text = f"{v:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None, max_rows: int | None = None,
+         readable: bool = False) -> None:
+    """Write ``df`` to stdout as a rich table, CSV, one JSON array, or JSON lines.
+
+    Table format only: ``max_rows`` caps the rows shown (a note on stderr says how many were left
+    out) and ``readable`` rounds floats (``readable_float``).
+    """
     if fmt == "json":
         sys.stdout.write(json.dumps(rows_as_dicts(df), ensure_ascii=False) + "\n")
     elif fmt == "jsonl":
@@ -92,7 +183,14 @@ def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None) -> No
             w.writerow(["" if v is None else jsonable(v) for v in values])
         sys.stdout.write(buf.getvalue())
     else:
-        print_table(df.columns, df.iter_rows(), title=title)
+        shown = df if max_rows is None else df.head(max_rows)
+        rows: Iterable[Sequence[Any]] = shown.iter_rows()
+        if readable:
+            rows = ([readable_float(v) if isinstance(v, float) else v for v in r] for r in rows)
+        print_table(df.columns, rows, title=title)
+        if shown.height < df.height:
+            err.print(f"{df.height - shown.height} more row(s) not shown of {df.height} "
+                      "(--limit 0 shows all; --format csv or json gives all)", markup=False, highlight=False)
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,

@@ -11,9 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from jobs.cli.alerts import parse_utc
-from jobs.cli.common import AppContext, app_context, err
-from jobs.cli.store import add_status_section
+from jobs.cli.common import AppContext, app_context, err, parse_utc
 from metrics.errors import UsageError
 
 
@@ -47,17 +45,12 @@ def daemon(
 def jobs_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
     """The ``jobs`` section of ``metrics status``: each job's last run and lag, the daemon, the backlog."""
     from jobs.status import jobs_status
-    from metrics.alerting.state import open_db
 
-    settings = app_ctx.settings
-    db = open_db(settings.database_url)
+    db = app_ctx.open_db()
     try:
-        return jobs_status(db, settings, now=now)
+        return jobs_status(db, app_ctx.settings, now=now)
     finally:
         db.close()
-
-
-add_status_section("jobs", jobs_section)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,8 @@ import polars as pl
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jobs.cli.common import OutputFormat, app_context, emit, err
+from jobs.cli.common import OutputFormat, app_context, emit, err, parse_date
+from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
 from metrics.errors import UsageError
 from metrics.extraction.entities import Registry
 from metrics.store.schema import METRICS
@@ -101,7 +102,7 @@ def ingest(
         raise typer.Exit(1)
 
 
-def facts(
+def facts(  # noqa: PLR0917 - typer maps each option to a parameter
     ctx: typer.Context,
     entity: Annotated[str | None, typer.Option(
         "--entity", "-e", help="Company name, ticker or alias.")] = None,
@@ -111,20 +112,15 @@ def facts(
         "--as-of", help="ISO date: facts published on or before it, latest statement per entity, metric "
                         "and period.")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or jsonl.")] = "table",
+    version: VersionOption = None,
+    as_of_commit: AsOfCommitOption = None,
 ) -> None:
     """List stored facts."""
     app_ctx = app_context(ctx)
-    store = app_ctx.store
+    store = pinned_store(app_ctx, version, as_of_commit)
     if metric is not None and metric not in METRICS:
         raise UsageError(f"--metric {metric!r}: not a known metric (one of {', '.join(METRICS)})")
-    if as_of is not None:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError as e:
-            raise UsageError(f"--as-of {as_of!r}: not an ISO date (YYYY-MM-DD)") from e
-        lf = store.facts_as_of(day)
-    else:
-        lf = store.scan("facts")
+    lf = store.facts_as_of(parse_date(as_of, "--as-of")) if as_of is not None else store.scan("facts")
     if entity is not None:
         company = _registry(ctx).get(entity)
         names = {entity.casefold()} | ({company.name.casefold()} if company else set())

@@ -9,26 +9,20 @@ evaluation per trading day at the close, and prints every state change (``pendin
 
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from jobs.cli.common import app_context, emit, err, out
+from jobs.cli.common import app_context, emit, err, out, parse_date, unknown_entities, warn
+from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
 from metrics.errors import ConfigError, UsageError
+from metrics.store.calendars import canonical
 
 rules_app = typer.Typer(
     help="Threshold rules: validate a rules file, backtest rules over history.", no_args_is_help=True
 )
-
-
-def _parse_date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 @rules_app.command("check")
@@ -37,17 +31,22 @@ def check(
     file: Annotated[Path | None, typer.Argument(help="Rules file (default: <config>/rules.toml).")] = None,
 ) -> None:
     """Validate a rules file: unknown keys, durations, series, conditions, channels, summaries."""
-    from metrics.alerting.rules import check_rules, load_rules
+    from metrics.alerting.rules import read_rules
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
     path = file or settings.rules_file
-    errors = check_rules(path, channels=list(settings.channels))
+    rules, errors = read_rules(path, channels=list(settings.channels))
     if errors:
         for e in errors:
             err.print(f"error: {e}", markup=False, highlight=False)
         raise ConfigError(f"{len(errors)} error(s) in the rules file", source=path)
-    rules = load_rules(path, channels=list(settings.channels))
+    named = [e for r in rules for e in (r.entities or ())]
+    unknown = set(unknown_entities(app_ctx, named))
+    for r in rules:
+        for name in (r.entities or ()):
+            if name in unknown:
+                warn(f"{path}: rule {r.name!r}: entity {name!r} is neither in the store nor in the registry")
     out.print(f"{path}: {len(rules)} rule(s) OK", markup=False, highlight=False)
 
 
@@ -71,16 +70,35 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     rule_names: Annotated[
         list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")
     ] = None,
+    version: VersionOption = None,
+    as_of_commit: AsOfCommitOption = None,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local, or ray: tickers split over Ray tasks (metrics[ray]).")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (--executor ray; default: local).")
+    ] = None,
 ) -> None:
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
-    from metrics.alerting.backtest import backtest
+    from metrics.alerting.executors import get_executor
     from metrics.alerting.rules import load_rules
+    from metrics.store.calendars import use_cache_dir
 
     if fmt not in ("table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")
-    start, end = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
+    if calendar is not None:
+        try:
+            canonical(calendar)
+        except ConfigError as e:
+            raise UsageError(f"--calendar {calendar!r}: not an exchange calendar (an ISO MIC such as XNYS, "
+                             "XKRX, XHKG)") from e
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     if end < start:
         raise UsageError("--to is before --from")
+    try:
+        runner = get_executor(executor, address=address)
+    except ValueError as e:
+        raise UsageError(f"--executor: {e}") from None
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
     rules = load_rules(rules_file or settings.rules_file, channels=list(settings.channels))
@@ -89,11 +107,10 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
         if unknown:
             raise UsageError(f"--rule: no such rule {', '.join(unknown)}")
         rules = [r for r in rules if r.name in rule_names]
-    store = app_ctx.store
+    store = pinned_store(app_ctx, version, as_of_commit)
+    use_cache_dir(settings.root / "cache" / "calendars")  # stale_bars: calendars built once per store
     with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
-        result = backtest(
-            rules, store.scan("prices"), store.scan("facts"), start=start, end=end, calendar=calendar
-        )
+        result = runner.backtest(rules, store, start=start, end=end, calendar=calendar)
     output: Literal["table", "jsonl"] = "jsonl" if fmt == "jsonl" else "table"
     emit(result, output, title=f"backtest {start} .. {end}")
 

@@ -4,12 +4,14 @@ One evaluation per trading day at the close, from ``start`` to ``end`` inclusive
 days are the sessions of ``calendar`` (an exchange MIC) when one is given, else the union of the
 dates with bars for the rule's entities (for a fact rule whose entities have no bars: all bar
 dates of the store, then XNYS sessions). At each evaluation date D a price series uses the bars
-dated D or earlier, a fact series the statements published D or earlier (``metrics.alerting.evaluate``).
+dated D or earlier, a fact series the statements published D or earlier (``metrics.store.pit``).
 
-Features are computed for all dates at once (rolling windows over (entity, date)), joined as of
-each evaluation date, the condition is evaluated column-wise, and a tight loop per entity applies
-the lifecycle of ``metrics.alerting.lifecycle.transition`` (tests check that both agree). The result has one
-row per state change: ``rule, entity, state (pending|firing|resolved), at (the evaluation date),
+Features are computed for all dates at once (rolling windows over (entity, date)), once per
+series for all its rules, joined as of each evaluation date (one grid of entity x date and one
+as-of join per series and set of entities and dates, shared by the rules over that set), the
+conditions are evaluated column-wise, and ``replay`` loops per entity over the lifecycle's one step
+function ``metrics.alerting.lifecycle.step``, as live ticks do. The result has one row per state change:
+``rule, entity, state (pending|firing|resolved), at (the evaluation date),
 value (the series' value then)``. Evaluation times are the dates themselves (00:00 UTC), so a
 ``for``/``keep_firing_for`` duration counts whole calendar days between evaluation dates.
 """
@@ -17,27 +19,25 @@ value (the series' value then)``. Evaluation times are the dates themselves (00:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
 
-from metrics.alerting.evaluate import (
-    Evaluator,
-    _date_of,
-    _name_map,
-    _sessions,
-    _stale_bars,
-    history_features,
-    series_frame,
-)
-from metrics.alerting.rules import Rule, compile_condition
+from metrics.alerting.evaluate import Evaluator, name_map
+from metrics.alerting.features import Shape, history_features, session_dates, stale_bars
+from metrics.alerting.lifecycle import initial, step
+from metrics.alerting.rules import Hold, Rule, compile_condition
+from metrics.alerting.series import series_frame
 from metrics.store.calendars import DEFAULT_EXCHANGE
+from metrics.store.pit import as_of_each_day, day_of
 
 RESULT_SCHEMA = pl.Schema(
     {"rule": pl.String, "entity": pl.String, "state": pl.String, "at": pl.Date, "value": pl.Float64}
 )
 _DAY = 86400
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def replay(
@@ -49,59 +49,23 @@ def replay(
 ) -> list[tuple[int, str]]:
     """The state changes of ``rule`` over rows sorted by (entity, time): (row index, change).
 
-    ``times`` are seconds; ``holds`` None is missing data. Same lifecycle as
-    ``metrics.alerting.lifecycle.transition`` (property-tested against it), without building states.
+    ``times`` are seconds since the epoch; ``holds`` None is missing data. A loop over
+    ``metrics.alerting.lifecycle.step``, the lifecycle the live ticks use too.
     """
-    bars = rule.hold.bars
-    dur = rule.hold.duration.total_seconds()
-    immediate = rule.hold.immediate
-    keep = rule.keep_firing_for.total_seconds()
-    facts = rule.is_fact_series
     stmts = statements if statements is not None else [None] * len(holds)
     out: list[tuple[int, str]] = []
     cur: str | None = None
-    state = 0  # 0 inactive, 1 pending, 2 firing
-    since = 0
-    evals = 0
-    cleared: int | None = None
-    stmt: str | None = None
+    s = initial(rule.name, "")
     for i, h in enumerate(holds):
         ent = entities[i]
         if ent != cur:
-            cur, state, cleared, stmt = ent, 0, None, None
+            cur, s = ent, initial(rule.name, ent)
         if h is None:
             continue
-        t = times[i]
-        if state == 0:
-            if h:
-                stmt = stmts[i]
-                if immediate:
-                    state, cleared = 2, None
-                    out.append((i, "firing"))
-                else:
-                    state, since, evals = 1, t, 0
-                    out.append((i, "pending"))
-        elif state == 1:
-            if not h:
-                state = 0
-                continue
-            evals += 1
-            stmt = stmts[i]
-            if (evals >= bars) if bars is not None else (t - since >= dur):
-                state, cleared = 2, None
-                out.append((i, "firing"))
-        elif h:
-            cleared = None
-            s = stmts[i]
-            if facts and s is not None and s != stmt:
-                stmt = s
-                out.append((i, "firing"))
-        else:
-            if cleared is None:
-                cleared = t
-            if t - cleared >= keep:
-                state, cleared = 0, None
-                out.append((i, "resolved"))
+        done = step(s, h, _EPOCH + dt.timedelta(seconds=times[i]), stmts[i], rule)
+        s = done.state
+        if done.change is not None:
+            out.append((i, done.change))
     return out
 
 
@@ -115,50 +79,212 @@ def compress(df: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     ``replay`` over the result gives the same changes as over ``df`` (property-tested).
     """
     d = df.filter(pl.col("holds").is_not_null())
-    n = d.height
-    if n == 0:
+    if d.height == 0:
         return d
     ent = d["entity"].rle_id().to_numpy()
     h = d["holds"].to_numpy().astype(np.int8)
-    t = d["__t"].to_numpy()
-    idx = np.arange(n)
+    stmts = d["statement"] if rule.is_fact_series else None
+    return d[_can_change(ent, h, d["__t"].to_numpy(), rule, stmts)]
+
+
+def _can_change(
+    ent: np.ndarray, h: np.ndarray, t: np.ndarray, rule: Rule, statements: pl.Series | None
+) -> np.ndarray:
+    """``compress``'s rows (sorted indices) among rows without missing data, given as entity run ids
+    (non-decreasing), holds (0/1) and times (non-decreasing per entity).
+
+    Each run of equal holds keeps a prefix: the row ``k`` after its start while ``k <= bars``, or
+    while the previous row is less than the duration after the start."""
+    n = len(h)
     start = np.ones(n, dtype=bool)
     start[1:] = (ent[1:] != ent[:-1]) | (h[1:] != h[:-1])
-    run_start = np.maximum.accumulate(np.where(start, idx, 0))
-    k = idx - run_start
-    prev_elapsed = np.zeros(n, dtype=np.int64)
-    prev_elapsed[1:] = t[:-1] - t[run_start[1:]]
-    hold = rule.hold
-    hold_ok = k <= hold.bars if hold.bars is not None else prev_elapsed < hold.duration.total_seconds()
-    keep_ok = prev_elapsed < rule.keep_firing_for.total_seconds()
-    mask = start | np.where(h == 1, hold_ok, keep_ok)
-    if rule.is_fact_series:
-        st = d["statement"]
-        changed = st.ne_missing(st.shift(1)).fill_null(True).to_numpy()
-        mask |= changed
-    return d.filter(pl.Series(mask))
+    starts = np.flatnonzero(start)
+    sizes = np.diff(np.append(starts, n))
+    hold, keep = rule.hold, rule.keep_firing_for
+    keys: list[np.ndarray] = []
+
+    def prefix(seconds: float) -> np.ndarray:
+        # rows s..p where p is the first row at least ``seconds`` after the start s (times are whole)
+        if seconds <= 0:
+            return np.ones(len(starts), dtype=np.int64)
+        if not keys:  # one ordered key for (entity, time): "rows within d after s" is a binary search
+            t64 = np.asarray(t, dtype=np.int64)
+            t0 = int(t64.min())
+            widest = max(hold.duration.total_seconds(), keep.duration.total_seconds())
+            span = int(t64.max()) - t0 + math.ceil(widest) + 1
+            keys.append(ent.astype(np.int64) * span + (t64 - t0))
+        key = keys[0]
+        p = np.searchsorted(key, key[starts] + math.ceil(seconds), side="left")
+        counts: np.ndarray = np.maximum(p - starts + 1, 1)
+        return counts
+
+    def reach(limit: Hold) -> np.ndarray:  # rows kept of each run: N bars, or up to the duration
+        if limit.bars is not None:
+            return np.full(len(starts), limit.bars + 1, dtype=np.int64)
+        return prefix(limit.duration.total_seconds())
+
+    counts = np.minimum(np.where(h[starts] == 1, reach(hold), reach(keep)), sizes)
+    first = np.cumsum(counts) - counts
+    rows: np.ndarray = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
+    if statements is not None:
+        changed = statements.ne_missing(statements.shift(1)).fill_null(True).to_numpy()
+        rows = np.union1d(rows, np.flatnonzero(changed))
+    return rows
 
 
 def _session_days(mic: str, start: dt.date, end: dt.date) -> pl.Series:
     """Sessions of ``mic`` in [start, end] (every day if the calendar is unknown)."""
-    sess = _sessions(mic)
+    sess = session_dates(mic)
     lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
     days = sess[(sess >= lo) & (sess <= hi)] if len(sess) else np.arange(lo, hi + 1)
     return pl.Series("at", days, dtype=pl.Date)
 
 
-def _eval_dates(
-    rule_tickers: pl.Series, prices: pl.LazyFrame, start: dt.date, end: dt.date, calendar: str | None
-) -> pl.Series:
-    if calendar is not None:
-        return _session_days(calendar, start, end)
-    bars = prices.filter(pl.col("date").is_between(start, end)).select("ticker", "date")
-    mine = bars.filter(pl.col("ticker").is_in(rule_tickers.implode())).select("date").unique().collect()
-    if mine.height == 0:
-        mine = bars.select("date").unique().collect()
-    if mine.height == 0:
-        return _session_days(DEFAULT_EXCHANGE, start, end)
-    return mine["date"].sort().rename("at")
+class _EvalDates:
+    """The evaluation dates of a set of tickers: the sessions of ``calendar`` when given, else the
+    dates in [start, end] with bars of those tickers (else of any ticker, else XNYS sessions).
+
+    The (ticker, date) pairs are read once; each ticker set's dates are computed once."""
+
+    def __init__(self, prices: pl.LazyFrame, start: dt.date, end: dt.date, calendar: str | None) -> None:
+        self._prices, self._start, self._end, self._calendar = prices, start, end, calendar
+        self._by_ticker: dict[str, np.ndarray] | None = None  # days with bars, per ticker
+        self._cache: dict[frozenset[str], pl.Series] = {}
+
+    def key(self, tickers: pl.Series) -> frozenset[str]:
+        return frozenset() if self._calendar is not None else frozenset(tickers.to_list())
+
+    def of(self, key: frozenset[str]) -> pl.Series:
+        if key not in self._cache:
+            self._cache[key] = self._compute(key)
+        return self._cache[key]
+
+    def _compute(self, tickers: frozenset[str]) -> pl.Series:
+        if self._calendar is not None:
+            return _session_days(self._calendar, self._start, self._end)
+        if self._by_ticker is None:
+            bars = (
+                self._prices.filter(pl.col("date").is_between(self._start, self._end))
+                .select(pl.col("ticker"), pl.col("date").to_physical())
+                .collect()
+            )
+            parts = bars.partition_by("ticker", as_dict=True)
+            self._by_ticker = {str(t): part["date"].to_numpy() for (t,), part in parts.items()}
+        by_ticker = self._by_ticker
+        mine = [by_ticker[t] for t in tickers if t in by_ticker] or list(by_ticker.values())
+        if not mine:
+            return _session_days(DEFAULT_EXCHANGE, self._start, self._end)
+        return pl.Series("at", np.unique(np.concatenate(mine))).cast(pl.Date)
+
+
+def _series_rules(
+    series: str,
+    rules: Sequence[Rule],
+    prices: pl.LazyFrame,
+    facts: pl.LazyFrame,
+    *,
+    ticker_of: pl.DataFrame,
+    eval_dates: _EvalDates,
+    end: dt.date,
+    calendars: Mapping[str, str] | None,
+) -> list[pl.DataFrame]:
+    """The state changes of ``rules`` (all over ``series``): features once for the series, one
+    grid of (entity x evaluation date) and one as-of join per entity and date set."""
+    shape = rules[0].shape
+    conds = {r.name: compile_condition(r.condition, shape) for r in rules}
+    used = set().union(*(c.meta.root_names() for c in conds.values()))
+    hist = history_features(series_frame(series, prices, facts, end=end), shape, only=used).collect()
+    keep = ["entity", "date", "value", *(["statement"] if shape == "facts" else [])]
+    hist = hist.select(*keep, *(c for c in hist.columns if c in used and c not in keep))
+    entities = hist.select(pl.lit(series).alias("series"), "entity").unique()
+    pairs = Evaluator(rules).pairs(entities, ticker_of)
+    # rules over the same entities and evaluation dates share one grid
+    groups: dict[tuple[tuple[str, ...], frozenset[str]], list[Rule]] = {}
+    for rule in rules:
+        mine = pairs.filter(pl.col("rule") == rule.name)["entity"].unique().sort()
+        if mine.len() == 0:
+            continue
+        tickers = (
+            mine if shape == "prices" else ticker_of.filter(pl.col("entity").is_in(mine.implode()))["ticker"]
+        )
+        groups.setdefault((tuple(mine.to_list()), eval_dates.key(tickers)), []).append(rule)
+    slices = _entity_slices(hist)
+    out: list[pl.DataFrame] = []
+    for (ents, dates_key), group in groups.items():
+        dates = eval_dates.of(dates_key)
+        if dates.len() == 0:
+            continue
+        grid = _grid(hist, slices, pl.Series("entity", ents, dtype=pl.String), dates, shape)
+        if shape == "prices" and any("stale_bars" in r.condition for r in group):
+            stale = stale_bars(grid["entity"], grid["data_at"].fill_null(grid["at"]), grid["at"], calendars)
+            grid = grid.with_columns(stale_bars=pl.when(pl.col("data_at").is_not_null()).then(stale))
+        else:
+            grid = grid.with_columns(stale_bars=pl.lit(None, pl.Int64))
+        present = pl.col("data_at").is_not_null()
+        holds = grid.select(
+            pl.when(present).then(conds[r.name].fill_null(False)).alias(f"__h{i}")
+            for i, r in enumerate(group)
+        )
+        ent_ids = grid["entity"].rle_id().to_numpy()
+        times = grid["at"].to_physical().to_numpy().astype(np.int64) * _DAY
+        for i, rule in enumerate(group):
+            changes = _rule_changes(rule, grid, holds[f"__h{i}"], ent_ids, times)
+            if changes is not None:
+                out.append(changes)
+    return out
+
+
+def _entity_slices(hist: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Where each entity's rows are in ``hist`` (sorted by entity): offset and length."""
+    runs = hist.select(pl.col("entity").rle()).unnest("entity")
+    lengths = runs["len"].to_list()
+    offsets = (np.cumsum(lengths) - lengths).tolist()
+    return {e: (o, n) for e, o, n in zip(runs["value"].to_list(), offsets, lengths, strict=True)}
+
+
+def _grid(
+    hist: pl.DataFrame, slices: Mapping[str, tuple[int, int]], ents: pl.Series, dates: pl.Series, shape: Shape
+) -> pl.DataFrame:
+    """Each (entity, evaluation date), sorted so, with the latest features known that day."""
+    grid = ents.to_frame().join(dates.to_frame(), how="cross", maintain_order="left_right")
+    if ents.len() == len(slices) and all(e in slices for e in ents):
+        feats = hist
+    else:
+        parts = [hist.slice(*slices[e]) for e in ents if e in slices]
+        feats = pl.concat(parts) if parts else hist.clear()
+    # the latest value known on each evaluation date (last row of a date wins)
+    feats = feats.rename({"date": "data_at"})
+    df = as_of_each_day(grid, feats, shape, day="at", dated="data_at", by="entity")
+    # before an entity's first value every rule's holds is null (no data): those rows change nothing
+    df = df.filter(pl.col("data_at").is_not_null())
+    return df.with_columns(age_days=(pl.col("at") - pl.col("data_at")).dt.total_days().cast(pl.Int64))
+
+
+def _rule_changes(
+    rule: Rule, grid: pl.DataFrame, holds: pl.Series, ent_ids: np.ndarray, times: np.ndarray
+) -> pl.DataFrame | None:
+    """``rule``'s state changes over ``grid`` given its ``holds`` per row (null: no data)."""
+    h = holds.cast(pl.Int8).fill_null(-1).to_numpy()
+    rows = np.flatnonzero(h >= 0)
+    if len(rows) == 0:
+        return None
+    if len(rows) < len(h):
+        ent_ids, h, times = ent_ids[rows], h[rows], times[rows]
+    stmts = grid["statement"].gather(rows) if rule.is_fact_series else None
+    kept = _can_change(ent_ids, h, times, rule, stmts)
+    h, times, rows = h[kept], times[kept], rows[kept]
+    changes = replay(
+        rule,
+        grid["entity"].gather(rows).to_list(),
+        times.tolist(),
+        (h == 1).tolist(),
+        grid["statement"].gather(rows).to_list() if rule.is_fact_series else None,
+    )
+    if not changes:
+        return None
+    picked = grid.select("entity", "at", "value").gather(rows[[i for i, _ in changes]])
+    states = pl.Series([c for _, c in changes], dtype=pl.String)
+    return picked.with_columns(rule=pl.lit(rule.name), state=states)
 
 
 def backtest(
@@ -173,60 +299,24 @@ def backtest(
     calendars: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """Every state change of ``rules`` over [start, end]: rule, entity, state, at, value."""
-    start_d, end_d = _date_of(start), _date_of(end)
-    ticker_of = _name_map(facts, names)
-    hist_cache: dict[tuple[str, frozenset[str]], pl.DataFrame] = {}
-    results: list[pl.DataFrame] = []
+    start_d, end_d = day_of(start), day_of(end)
+    ticker_of = name_map(facts, names)
+    eval_dates = _EvalDates(prices, start_d, end_d, calendar)
+    by_series: dict[str, list[Rule]] = {}
     for rule in rules:
-        cond = compile_condition(rule.condition, rule.shape)
-        used = frozenset(cond.meta.root_names())
-        if (rule.series, used) not in hist_cache:
-            series = series_frame(rule.series, prices, facts, end=end_d)
-            hist_cache[rule.series, used] = history_features(series, rule.shape, only=used).collect()
-        hist = hist_cache[rule.series, used]
-        entities = hist.select(pl.lit(rule.series).alias("series"), "entity").unique()
-        pairs = Evaluator([rule])._pairs(entities, ticker_of)
-        if pairs.height == 0:
-            continue
-        ents = pairs.select("entity").unique().sort("entity")
-        tickers = (
-            ents["entity"]
-            if rule.shape == "prices"
-            else ticker_of.filter(pl.col("entity").is_in(ents["entity"].implode()))["ticker"]
-        )
-        dates = _eval_dates(tickers, prices, start_d, end_d, calendar)
-        if dates.len() == 0:
-            continue
-        # both sorted by (entity, date): ents is sorted, dates are sorted, hist comes sorted
-        grid = ents.join(dates.to_frame(), how="cross", maintain_order="left_right")
-        feats = hist.filter(pl.col("entity").is_in(ents["entity"].implode())).rename({"date": "data_at"})
-        # asof: the latest value dated at or before each evaluation date (last row of a date wins)
-        df = grid.join_asof(
-            feats, left_on="at", right_on="data_at", by="entity", strategy="backward", check_sortedness=False
-        )
-        df = df.with_columns(age_days=(pl.col("at") - pl.col("data_at")).dt.total_days().cast(pl.Int64))
-        if rule.shape == "prices" and "stale_bars" in rule.condition:
-            stale = _stale_bars(df["entity"], df["data_at"].fill_null(df["at"]), df["at"], calendars)
-            df = df.with_columns(stale_bars=pl.when(pl.col("data_at").is_not_null()).then(stale))
-        else:
-            df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))
-        df = df.with_columns(holds=pl.when(pl.col("data_at").is_not_null()).then(cond.fill_null(False)))
-        df = df.with_columns(__t=pl.col("at").cast(pl.Int32).cast(pl.Int64) * _DAY)
-        rows = compress(df, rule)
-        stmts = rows["statement"].to_list() if rule.is_fact_series else None
-        changes = replay(
-            rule, rows["entity"].to_list(), rows["__t"].to_list(), rows["holds"].to_list(), stmts
-        )
-        if not changes:
-            continue
-        idx = pl.Series("i", [i for i, _ in changes], dtype=pl.UInt32)
-        picked = rows[idx].select("entity", "at", "value")
-        results.append(
-            picked.with_columns(
-                rule=pl.lit(rule.name), state=pl.Series([c for _, c in changes], dtype=pl.String)
-            )
+        by_series.setdefault(rule.series, []).append(rule)
+    results: list[pl.DataFrame] = []
+    for series, group in by_series.items():
+        results += _series_rules(
+            series,
+            group,
+            prices,
+            facts,
+            ticker_of=ticker_of,
+            eval_dates=eval_dates,
+            end=end_d,
+            calendars=calendars,
         )
     if not results:
         return pl.DataFrame(schema=RESULT_SCHEMA)
     return pl.concat(results).select(list(RESULT_SCHEMA)).sort("at", "rule", "entity", maintain_order=True)
-

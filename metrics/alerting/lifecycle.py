@@ -9,7 +9,8 @@ the contract (Prometheus semantics):
   bars"``; each one in between held) or at the first evaluation at least ``for`` after it (a
   duration); pending + fails: back to ``inactive`` silently (no change reported);
 - firing + fails: ``keep_firing_for`` counts from the first failing evaluation (restarting when the
-  condition holds again); ``resolved`` at the first failing evaluation at least that far from it;
+  condition holds again); ``resolved`` at the first failing evaluation at least that far from it
+  (a duration) or at the N-th failing evaluation after it (``"N bars"``, as ``for``);
 - firing + holds: a re-notification (reason ``"repeat"``, no change) every ``repeat_interval``
   (zero: never); for a fact series, a new statement is a new event: change ``"firing"`` again,
   reason ``"new_statement"``;
@@ -20,10 +21,11 @@ the contract (Prometheus semantics):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from metrics.alerting.rules import Rule
+from metrics.alerting.rules import Hold, Rule
 
 State = Literal["inactive", "pending", "firing"]
 Change = Literal["pending", "firing", "resolved"]
@@ -64,9 +66,16 @@ class AlertState:
     pending_evals: int = 0  # holding evaluations after that first one
     fired_at: dt.datetime | None = None
     cleared_since: dt.datetime | None = None  # first failing evaluation while firing
+    cleared_evals: int = 0  # failing evaluations after that first one
     last_notified_at: dt.datetime | None = None
     value: float | None = None
     statement: str | None = None
+    # kept by the tick (``metrics.alerting.tick``), not by ``step``: the template values when the
+    # alert last fired, and what the receivers were last told (firing | resolved, of which firing)
+    fired_fields: Mapping[str, Any] | None = None
+    notified_state: str | None = None
+    notified_fired_at: dt.datetime | None = None
+    notified_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +98,31 @@ def initial(rule: str, entity: str) -> AlertState:
     return AlertState(rule=rule, entity=entity)
 
 
-def _due(rule: Rule, s: AlertState, evals: int, now: dt.datetime) -> bool:
-    if rule.hold.bars is not None:
-        return evals >= rule.hold.bars
-    return s.active_since is not None and now - s.active_since >= rule.hold.duration
+def _due(hold: Hold, since: dt.datetime | None, evals: int, at: dt.datetime) -> bool:
+    """Whether a run that started at ``since`` with ``evals`` evaluations after it reached ``hold``."""
+    if hold.bars is not None:
+        return evals >= hold.bars
+    return since is not None and at - since >= hold.duration
 
 
-def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.datetime) -> Step:
-    """The next state of ``prev`` (None: inactive) after evaluation ``ev`` at ``now``."""
-    s = prev if prev is not None else initial(rule.name, ev.entity)
-    holds = ev.holds
+def step(
+    s: AlertState,
+    holds: bool | None,
+    at: dt.datetime,
+    statement: str | None,
+    rule: Rule,
+    *,
+    value: float | None = None,
+) -> Step:
+    """The lifecycle itself: state ``s`` after one evaluation at ``at``; see the module docstring.
+
+    The one home of the state machine: ``transition`` (live ticks) adds re-notifications on top,
+    ``metrics.alerting.backtest.replay`` loops over it. ``notify`` is true for the changes
+    ``firing`` and ``resolved``; ``value`` is kept in the state (missing data keeps the old one).
+    """
     if holds is None:
         return Step(s, None, False, "missing_data")
-    seen = replace(s, value=ev.value)
+    seen = replace(s, value=value)
     if s.state == "inactive":
         if not holds:
             return Step(seen, None, False, "inactive")
@@ -109,54 +130,66 @@ def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.d
             fired = replace(
                 seen,
                 state="firing",
-                active_since=now,
+                active_since=at,
                 pending_evals=0,
-                fired_at=now,
+                fired_at=at,
                 cleared_since=None,
-                last_notified_at=now,
-                statement=ev.statement,
+                cleared_evals=0,
+                last_notified_at=at,
+                statement=statement,
             )
             return Step(fired, "firing", True, "fired")
         pending = replace(
             seen,
             state="pending",
-            active_since=now,
+            active_since=at,
             pending_evals=0,
             fired_at=None,
             cleared_since=None,
-            statement=ev.statement,
+            statement=statement,
         )
         return Step(pending, "pending", False, "pending")
     if s.state == "pending":
         if not holds:
             return Step(initial(s.rule, s.entity), None, False, "pending_cleared")
         evals = s.pending_evals + 1
-        if _due(rule, s, evals, now):
+        if _due(rule.hold, s.active_since, evals, at):
             fired = replace(
                 seen,
                 state="firing",
                 pending_evals=evals,
-                fired_at=now,
+                fired_at=at,
                 cleared_since=None,
-                last_notified_at=now,
-                statement=ev.statement,
+                last_notified_at=at,
+                statement=statement,
             )
             return Step(fired, "firing", True, "fired")
-        return Step(replace(seen, pending_evals=evals, statement=ev.statement), None, False, "pending")
+        return Step(replace(seen, pending_evals=evals, statement=statement), None, False, "pending")
     # firing
     if holds:
-        held = replace(seen, cleared_since=None)
-        if rule.is_fact_series and ev.statement is not None and ev.statement != s.statement:
-            renewed = replace(held, statement=ev.statement, fired_at=now, last_notified_at=now)
+        held = replace(seen, cleared_since=None, cleared_evals=0)
+        if rule.is_fact_series and statement is not None and statement != s.statement:
+            renewed = replace(held, statement=statement, fired_at=at, last_notified_at=at)
             return Step(renewed, "firing", True, "new_statement")
-        return _maybe_repeat(held, rule, now, "firing")
-    since = s.cleared_since or now
-    if now - since >= rule.keep_firing_for:
-        resolved = replace(
-            initial(s.rule, s.entity), value=ev.value, last_notified_at=now, statement=s.statement
-        )
+        return Step(held, None, False, "firing")
+    since, evals = (s.cleared_since, s.cleared_evals + 1) if s.cleared_since is not None else (at, 0)
+    if _due(rule.keep_firing_for, since, evals, at):
+        resolved = replace(initial(s.rule, s.entity), value=value, last_notified_at=at, statement=s.statement)
         return Step(resolved, "resolved", True, "resolved")
-    return _maybe_repeat(replace(seen, cleared_since=since), rule, now, "keep_firing")
+    return Step(replace(seen, cleared_since=since, cleared_evals=evals), None, False, "keep_firing")
+
+
+def transition(prev: AlertState | None, ev: Evaluation, rule: Rule, *, now: dt.datetime) -> Step:
+    """The next state of ``prev`` (None: inactive) after evaluation ``ev`` at ``now``.
+
+    ``step``, plus a re-notification (reason ``"repeat"``) of a still-firing alert every
+    ``repeat_interval`` since its last notification.
+    """
+    s = prev if prev is not None else initial(rule.name, ev.entity)
+    out = step(s, ev.holds, now, ev.statement, rule, value=ev.value)
+    if out.change is None and out.state.state == "firing" and ev.holds is not None:
+        return _maybe_repeat(out.state, rule, now, out.reason)
+    return out
 
 
 def _maybe_repeat(s: AlertState, rule: Rule, now: dt.datetime, reason: str) -> Step:

@@ -1,4 +1,7 @@
-"""Delivery through the outbox: at least once, with backoff, dead letters and disabled endpoints.
+"""The outbox: what a tick enqueues (``outbox_rows``: idempotency keys, silences, digests) and
+its delivery.
+
+Delivery through the outbox: at least once, with backoff, dead letters and disabled endpoints.
 
 ``deliver_due`` takes the queued notifications whose ``next_attempt_at`` has come, oldest first,
 and sends each through its channel's notifier. A notification is marked ``delivered`` only after
@@ -17,15 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from metrics.alerting.notify import Notification, Notifier
-from metrics.alerting.state import StateDB, delivery_attempts, endpoints, notifications
+from metrics.alerting.render import digest_payload
+from metrics.alerting.rules import Rule
+from metrics.alerting.state import Silence, StateDB, stable_hash
 from metrics.errors import (
     DeliveryError,
     EndpointGoneError,
@@ -67,30 +69,6 @@ def backoff_delay(attempts: int, settings: DeliverySettings, rng: random.Random,
     return delay
 
 
-def _due(db: StateDB, *, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    q = (sa.select(notifications)
-         .where(notifications.c.status == "queued", notifications.c.next_attempt_at <= now)
-         .order_by(notifications.c.next_attempt_at, notifications.c.id)
-         .limit(limit))
-    with db.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
-
-
-def _finish(conn: Connection, row: Mapping[str, Any], *, now: dt.datetime, status: str,
-            attempts: int, error: str | None, next_at: dt.datetime | None = None) -> None:
-    values: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": error}
-    if status == "delivered":
-        values["delivered_at"] = now
-    if next_at is not None:
-        values["next_attempt_at"] = next_at
-    conn.execute(notifications.update()
-                 .where(notifications.c.id == row["id"], notifications.c.status == "queued")
-                 .values(**values))
-    outcome = "retry" if status == "queued" else status
-    conn.execute(delivery_attempts.insert().values(
-        notification_id=row["id"], attempt=attempts, at=now, outcome=outcome, error=error))
-
-
 def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datetime,
                 settings: DeliverySettings | None = None, rng: random.Random | None = None,
                 limit: int | None = None) -> DeliveryReport:
@@ -99,21 +77,19 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
     report = DeliveryReport()
     disabled = set(db.disabled_endpoints())
-    for row in _due(db, now=now, limit=limit or settings.batch_size):
+    for row in db.due_notifications(now=now, limit=limit or settings.batch_size):
         channel = row["channel"]
         if channel in disabled:
-            with db.write() as conn:
-                _finish(conn, row, now=now, status="disabled", attempts=row["attempts"],
-                        error=f"endpoint {channel!r} disabled")
+            db.record_attempt(row, now=now, status="disabled", attempts=row["attempts"],
+                              error=f"endpoint {channel!r} disabled")
             report.disabled += 1
             log.warning("outbox.disabled", id=row["id"], key=row["idempotency_key"], channel=channel)
             continue
         notifier = notifiers.get(channel)
         attempts = row["attempts"] + 1
         if notifier is None:
-            with db.write() as conn:
-                _finish(conn, row, now=now, status="dead", attempts=attempts,
-                        error=f"channel {channel!r} is not configured")
+            db.record_attempt(row, now=now, status="dead", attempts=attempts,
+                              error=f"channel {channel!r} is not configured")
             report.dead += 1
             report.errors.append(f"{row['idempotency_key'][:12]}: channel {channel!r} not configured")
             log.error("outbox.dead", id=row["id"], key=row["idempotency_key"], channel=channel,
@@ -126,8 +102,7 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
             notifier.send(n)
         except TransientDeliveryError as e:
             if attempts >= settings.max_attempts:
-                with db.write() as conn:
-                    _finish(conn, row, now=now, status="dead", attempts=attempts, error=str(e))
+                db.record_attempt(row, now=now, status="dead", attempts=attempts, error=str(e))
                 report.dead += 1
                 report.errors.append(f"{n.key[:12]}: {e}")
                 log.error("outbox.dead", id=n.id, key=n.key, channel=channel, attempts=attempts,
@@ -135,18 +110,15 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
                 continue
             delay = backoff_delay(attempts, settings, rng, e.retry_after)
             next_at = now + dt.timedelta(seconds=delay)
-            with db.write() as conn:
-                _finish(conn, row, now=now, status="queued", attempts=attempts, error=str(e),
-                        next_at=next_at)
+            db.record_attempt(row, now=now, status="queued", attempts=attempts, error=str(e),
+                              next_at=next_at)
             report.retried += 1
             log.warning("outbox.retry_scheduled", id=n.id, key=n.key, channel=channel, attempts=attempts,
                         delay_s=round(delay, 3), retry_after=e.retry_after, error=str(e))
             continue
         except PermanentDeliveryError as e:
-            with db.write() as conn:
-                _finish(conn, row, now=now, status="dead", attempts=attempts, error=str(e))
-                if isinstance(e, EndpointGoneError):
-                    db.disable_endpoint(channel, str(e), now=now, conn=conn)
+            db.record_attempt(row, now=now, status="dead", attempts=attempts, error=str(e),
+                              disable_channel=isinstance(e, EndpointGoneError))
             if isinstance(e, EndpointGoneError):
                 disabled.add(channel)
                 log.error("outbox.endpoint_disabled", channel=channel, error=str(e))
@@ -156,24 +128,71 @@ def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datet
             continue
         except DeliveryError as e:  # pragma: no cover - every notifier raises one of the two above
             raise TypeError(f"notifier {channel!r} raised a bare DeliveryError") from e
-        with db.write() as conn:
-            _finish(conn, row, now=now, status="delivered", attempts=attempts, error=None)
+        db.record_attempt(row, now=now, status="delivered", attempts=attempts, error=None)
         report.delivered += 1
         log.info("outbox.delivered", id=n.id, key=n.key, channel=channel, attempts=attempts)
     return report
 
 
+# -- enqueueing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One notification to send, before it is split per channel."""
+
+    rule: Rule
+    entity: str
+    payload: dict[str, Any]
+    fired_at: dt.datetime | None
+    statement: str | None
+    repeat: int
+
+
+def outbox_rows(outbox: Sequence[Outgoing], silences: Sequence[Silence], *, at: dt.datetime,
+                now: dt.datetime) -> list[dict[str, Any]]:
+    """The outbox rows of one tick at ``at``: a silenced notification alone (status ``silenced``),
+    the others one per channel, or one digest (``metrics.alerting.render.digest_payload``) per
+    channel when the tick has several for it."""
+    due = at if at < now else now
+    rows: list[dict[str, Any]] = []
+    per_channel: dict[str, list[dict[str, Any]]] = {}
+    for o in outbox:
+        muted = any(s.matches(o.rule.name, o.entity, now=now) for s in silences)
+        for channel in o.rule.channels:
+            row = {"idempotency_key": idempotency_key(o.rule.name, o.entity, o.payload["state"],
+                                                      fired_at=o.fired_at, statement=o.statement,
+                                                      repeat=o.repeat, channel=channel),
+                   "rule": o.rule.name, "entity": o.entity, "state": o.payload["state"],
+                   "channel": channel, "payload": o.payload, "created_at": now, "next_attempt_at": due,
+                   "attempts": 0, "status": "silenced" if muted else "queued"}
+            (rows if muted else per_channel.setdefault(channel, [])).append(row)
+    for channel, group in per_channel.items():
+        if len(group) == 1:
+            rows.extend(group)
+            continue
+        keys = sorted(r["idempotency_key"] for r in group)
+        payload = digest_payload([{**r["payload"], "key": r["idempotency_key"]} for r in group], at=at)
+        rows.append({"idempotency_key": stable_hash("digest", channel, *keys), "rule": "digest",
+                     "entity": payload["entity"], "state": payload["state"], "channel": channel,
+                     "payload": payload, "created_at": now, "next_attempt_at": due, "attempts": 0,
+                     "status": "queued"})
+    return rows
+
+
+def repeat_number(fired_at: dt.datetime | None, at: dt.datetime, interval: dt.timedelta) -> int:
+    """Which reminder of a firing alert a notification at ``at`` is (0: the first notification)."""
+    if fired_at is None or interval <= dt.timedelta(0) or at <= fired_at:
+        return 0
+    return int((at - fired_at) // interval)
+
+
+def idempotency_key(rule: str, entity: str, state: str, *, fired_at: dt.datetime | None,
+                    statement: str | None, repeat: int, channel: str) -> str:
+    """A notification's idempotency key: sha256 of rule|entity|state|fired_at|statement|repeat-no|channel."""
+    return stable_hash(rule, entity, state, fired_at, statement, repeat, channel)
+
+
 def requeue_dead(db: StateDB, *, now: dt.datetime, channel: str | None = None) -> int:
     """Queue dead and disabled notifications (of one channel, or all) again and re-enable the endpoint(s)."""
-    q = (notifications.update()
-         .where(notifications.c.status.in_(["dead", "disabled"]))
-         .values(status="queued", next_attempt_at=now, attempts=0))
-    if channel is not None:
-        q = q.where(notifications.c.channel == channel)
-    enable = endpoints.delete()
-    if channel is not None:
-        enable = enable.where(endpoints.c.channel == channel)
-    with db.write() as conn:
-        n = conn.execute(q).rowcount or 0
-        conn.execute(enable)
-    return int(n)
+    return db.requeue_dead(now=now, channel=channel)

@@ -8,23 +8,31 @@ A rules file is a list of ``[[rules]]`` tables::
     entities = ["NVDA"]              # tickers or entity names; omitted: all
     condition = "value < 100"        # boolean polars-SQL expression over the series' features
     for = "2d"                       # "0", a duration (s, m, h, d, w; "1h30m") or "N bars"
-    keep_firing_for = "0d"
+    keep_firing_for = "0d"           # the same forms as ``for``
     repeat_interval = "1d"           # "0": never re-notify
     severity = "warning"
     channels = ["log"]
-    summary = "{entity} closed at {value:.2f}"
+    summary = "{entity} closed at {value:.2f}"               # the firing notification's text
+    summary_reminder = "{entity} still under 100: {value:.2f}"  # optional: reminders
+    summary_resolved = "{entity} back at {value:.2f}, was {fired_value:.2f}"  # optional: resolves
+
+The three texts are templates (``metrics.alerting.templates``) over the fields of the series
+(``template_fields``); reminders and resolves also see ``fired_at`` and ``fired_<field>``, the
+values when the alert fired. Without ``summary_reminder`` or ``summary_resolved`` a text is
+generated (``metrics.alerting.render.notification_text``) that cannot contradict its state.
 
 Validation (``load_rules``/``check_rules``) rejects an unknown key, a bad duration, an unknown
 series, column, metric or derived name, a condition that does not compile against the series'
 features (compiled with polars SQL over an empty frame of the feature schema), an unknown channel
-and a summary naming an unknown field; each error is a ``RuleError`` naming the rule and the field.
+and a template naming a field the series does not have or with a spec that cannot apply to it;
+each error is a ``RuleError`` naming the rule and the field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-import string
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +42,8 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from metrics.alerting.features import WINDOW_FEATURES
+from metrics.alerting.templates import TemplateError, check_template, render
 from metrics.errors import ConfigError, RuleError
 from metrics.store.schema import METRICS
 
@@ -51,16 +61,7 @@ DERIVED: dict[str, str] = {
 # Features of every series (null where not applicable or where history is too short).
 COMMON_FEATURES: dict[str, pl.DataType] = {
     "value": pl.Float64(),
-    "prev_value": pl.Float64(),
-    "change": pl.Float64(),
-    "change_pct": pl.Float64(),
-    "change_pct_5": pl.Float64(),
-    "change_pct_20": pl.Float64(),
-    "sma_20": pl.Float64(),
-    "sma_50": pl.Float64(),
-    "sma_200": pl.Float64(),
-    "high_52w": pl.Float64(),
-    "low_52w": pl.Float64(),
+    **{name: pl.Float64() for name in WINDOW_FEATURES},  # the spec table of metrics.alerting.features
     "age_days": pl.Int64(),
     "stale_bars": pl.Int64(),
 }
@@ -75,6 +76,8 @@ FEATURES: dict[str, pl.DataType] = {**COMMON_FEATURES, **FACT_FEATURES}
 SUMMARY_FIELDS: frozenset[str] = frozenset(
     {*FEATURES, "entity", "rule", "series", "severity", "statement", "data_at"}
 )
+TEMPLATE_KEYS: tuple[str, ...] = ("summary", "summary_reminder", "summary_resolved")
+_SAMPLES: dict[type[pl.DataType], Any] = {pl.Float64: 1.5, pl.Int64: 1, pl.String: "x"}
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -106,11 +109,14 @@ class Rule:
     entities: tuple[str, ...] | None
     condition: str
     hold: Hold
-    keep_firing_for: dt.timedelta
+    keep_firing_for: Hold  # same forms as ``for``: a duration or "N bars" (failing evaluations)
     repeat_interval: dt.timedelta  # zero: never re-notify
     severity: str
     channels: tuple[str, ...]
     summary: str
+    summary_reminder: str | None = None
+    summary_resolved: str | None = None
+    condition_fields: tuple[str, ...] = ()  # the features the condition reads, in text order
 
     @property
     def source(self) -> SeriesKind:
@@ -133,16 +139,34 @@ class Rule:
         return self.shape == "facts"
 
     def render_summary(self, fields: Mapping[str, Any]) -> str:
-        """The rule's summary formatted with ``fields`` (entity, value, features); never raises."""
-        values = {k: fields.get(k) for k in SUMMARY_FIELDS}
-        values.update(rule=self.name, series=self.series, severity=self.severity)
-        values.update({k: v for k, v in fields.items() if k in SUMMARY_FIELDS and k not in values})
-        try:
-            return self.summary.format_map(values)
-        except (TypeError, ValueError):
-            # a null value under a numeric format spec: show it plainly
-            plain = re.sub(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}", r"{\1}", self.summary)
-            return plain.format_map({k: ("n/a" if v is None else v) for k, v in values.items()})
+        """The firing text (``summary``) with ``fields`` (entity, value, features); never raises."""
+        return render(self.summary, template_values(self, fields))
+
+
+def template_fields(shape: Literal["prices", "facts"], *, fired: bool = False) -> dict[str, Any]:
+    """The fields a template of a rule over a series of ``shape`` may name, each with a sample value.
+
+    ``fired``: a reminder or resolved template, which also sees ``fired_at`` and ``fired_<field>``.
+    """
+    feats = FEATURES if shape == "facts" else COMMON_FEATURES
+    out: dict[str, Any] = {k: _SAMPLES.get(type(t), "x") for k, t in feats.items()}
+    out.update(entity="x", rule="x", series="x", severity="x", data_at="2025-01-02")
+    if shape == "facts":
+        out["statement"] = "x"
+    if fired:
+        out.update({f"fired_{k}": v for k, v in list(out.items()) if k not in ("rule", "series", "severity")})
+        out["fired_at"] = "2025-01-02"
+    return out
+
+
+def template_values(rule: Rule, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a template of ``rule`` sees in an evaluation row: known fields, dates as ISO text."""
+    out: dict[str, Any] = {}
+    for k in SUMMARY_FIELDS:
+        v = fields.get(k)
+        out[k] = v.isoformat() if isinstance(v, dt.date) else v
+    out.update(rule=rule.name, series=rule.series, severity=rule.severity)
+    return out
 
 
 def series_shape(series: str) -> Literal["prices", "facts"]:
@@ -169,15 +193,15 @@ def parse_duration(text: str) -> dt.timedelta:
     raise ValueError(f"bad duration {text!r}: use a number with s, m, h, d or w (e.g. '2d', '1h30m') or '0'")
 
 
-def parse_hold(text: str) -> Hold:
-    """A rule's ``for``: ``"N bars"`` or a duration."""
+def parse_hold(text: str, *, key: str = "for") -> Hold:
+    """A rule's ``for`` or ``keep_firing_for``: ``"N bars"`` or a duration."""
     m = _BARS.match(text)
     if m:
         return Hold(bars=int(m.group(1)))
     try:
         return Hold(duration=parse_duration(text))
     except ValueError:
-        raise ValueError(f"bad 'for' {text!r}: use '0', a duration such as '2d' or 'N bars'") from None
+        raise ValueError(f"bad '{key}' {text!r}: use '0', a duration such as '2d' or 'N bars'") from None
 
 
 class _RuleSpec(BaseModel):
@@ -195,6 +219,8 @@ class _RuleSpec(BaseModel):
     severity: str = "warning"
     channels: list[str] = Field(default_factory=lambda: ["log"])
     summary: str = "{rule}: {entity} {value}"
+    summary_reminder: str | None = None
+    summary_resolved: str | None = None
 
 
 class _RulesFile(BaseModel):
@@ -221,6 +247,47 @@ def compile_condition(condition: str, shape: Literal["prices", "facts"]) -> pl.E
     return expr
 
 
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)(?![\w.])")
+
+
+def templatize(condition: str) -> tuple[str, tuple[float, ...]]:
+    """``"value < 100 and age_days > 4"`` -> (``"value < __p0 and age_days > __p1"``, (100.0, 4.0)).
+
+    Numbers inside quoted strings are left alone.
+    """
+    params: list[float] = []
+
+    def sub(m: re.Match[str]) -> str:
+        params.append(float(m.group(1)))
+        return f"__p{len(params) - 1}"
+
+    parts = condition.split("'")
+    out = [p if i % 2 else _NUMBER.sub(sub, p) for i, p in enumerate(parts)]
+    return "'".join(out), tuple(params)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_dtype(template: str, nparams: int, shape: Literal["prices", "facts"]) -> pl.DataType | None:
+    """What ``template`` gives over the features of ``shape`` and ``nparams`` Float64 parameters
+    (None if it does not compile): checked once per shape of condition."""
+    schema = {**features_schema(shape), **{f"__p{i}": pl.Float64() for i in range(nparams)}}
+    try:
+        return pl.DataFrame(schema=schema).select(pl.sql_expr(template).alias("c")).schema["c"]
+    except Exception:  # polars raises several SQL/column error types
+        return None
+
+
+def check_condition(condition: str, shape: Literal["prices", "facts"]) -> None:
+    """ValueError unless ``condition`` compiles to a boolean, as ``compile_condition`` says.
+
+    The condition with its numbers as parameters is checked once (thousands of rules share a few
+    shapes); one that does not pass that way is compiled as written, for its exact error."""
+    template, params = templatize(condition)
+    if _template_dtype(template, len(params), shape) in (pl.Boolean, pl.Null):
+        return
+    compile_condition(condition, shape)
+
+
 def _check_series(series: str) -> None:
     kind, _, name = series.partition(".")
     if kind == "prices":
@@ -235,19 +302,24 @@ def _check_series(series: str) -> None:
         raise ValueError(f"unknown {kind} name {name!r} in series {series!r}; known: {', '.join(known)}")
 
 
-def _check_summary(summary: str) -> None:
-    try:
-        parsed = list(string.Formatter().parse(summary))
-    except ValueError as e:
-        raise ValueError(f"bad summary format: {e}") from e
-    for _, field, _, _ in parsed:
-        if field is None:
+def _check_templates(spec: _RuleSpec, shape: Literal["prices", "facts"]) -> list[tuple[str, str]]:
+    """(key, message) for each template of ``spec`` that does not fit a series of ``shape``."""
+    errors: list[tuple[str, str]] = []
+    for key in TEMPLATE_KEYS:
+        template = getattr(spec, key)
+        if template is None:
             continue
-        root = re.split(r"[.\[]", field, maxsplit=1)[0]
-        if root not in SUMMARY_FIELDS:
-            raise ValueError(
-                f"summary names unknown field {{{field}}}; known: {', '.join(sorted(SUMMARY_FIELDS))}"
-            )
+        try:
+            check_template(template, template_fields(shape, fired=key != "summary"))
+        except TemplateError as e:
+            errors.append((key, str(e)))
+    return errors
+
+
+def _condition_fields(condition: str) -> tuple[str, ...]:
+    """The features ``condition`` names, in the order they appear in its text."""
+    names = set(pl.sql_expr(condition).meta.root_names()) & set(FEATURES)
+    return tuple(sorted(names, key=condition.find))
 
 
 def _build(
@@ -269,13 +341,11 @@ def _build(
             fail(loc, msg)
         return None, errors
     parsed: dict[str, Any] = {}
-    for field, fn, text in (
-        ("for", parse_hold, spec.hold),
-        ("keep_firing_for", parse_duration, spec.keep_firing_for),
-        ("repeat_interval", parse_duration, spec.repeat_interval),
-    ):
+    for field, text in (("for", spec.hold), ("keep_firing_for", spec.keep_firing_for),
+                        ("repeat_interval", spec.repeat_interval)):
         try:
-            parsed[field] = fn(text)
+            parsed[field] = (parse_duration(text) if field == "repeat_interval"
+                             else parse_hold(text, key=field))
         except ValueError as e:
             fail(field, str(e))
     series_ok = True
@@ -286,7 +356,7 @@ def _build(
         fail("series", str(e))
     if series_ok:
         try:
-            compile_condition(spec.condition, series_shape(spec.series))
+            check_condition(spec.condition, series_shape(spec.series))
         except ValueError as e:
             fail("condition", str(e))
     if spec.entities is not None and (not spec.entities or any(not e.strip() for e in spec.entities)):
@@ -300,10 +370,9 @@ def _build(
         for ch in spec.channels:
             if ch not in known:
                 fail("channels", f"unknown channel {ch!r}; configured: {', '.join(sorted(known)) or 'none'}")
-    try:
-        _check_summary(spec.summary)
-    except ValueError as e:
-        fail("summary", str(e))
+    if series_ok:
+        for key, msg in _check_templates(spec, series_shape(spec.series)):
+            fail(key, msg)
     if errors:
         return None, errors
     rule = Rule(
@@ -317,6 +386,9 @@ def _build(
         severity=spec.severity,
         channels=tuple(spec.channels),
         summary=spec.summary,
+        summary_reminder=spec.summary_reminder,
+        summary_resolved=spec.summary_resolved,
+        condition_fields=_condition_fields(spec.condition),
     )
     return rule, []
 
@@ -363,19 +435,28 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"not valid TOML: {e}", source=path) from e
 
 
+def read_rules(
+    path: Path | str, channels: Iterable[str] | None = None
+) -> tuple[list[Rule], list[RuleError]]:
+    """The good rules of the rules file at ``path`` and every error (one read and parse).
+
+    A file that is not TOML at all raises ``ConfigError``.
+    """
+    p = Path(path)
+    return parse_rules(_read(p), source=p, channels=channels)
+
+
 def check_rules(path: Path | str, channels: Iterable[str] | None = None) -> list[RuleError]:
     """Every error of the rules file at ``path`` (empty when it is valid).
 
     A file that is not TOML at all raises ``ConfigError``.
     """
-    p = Path(path)
-    return parse_rules(_read(p), source=p, channels=channels)[1]
+    return read_rules(path, channels)[1]
 
 
 def load_rules(path: Path | str, channels: Iterable[str] | None = None) -> list[Rule]:
     """The rules of ``path``; raises the first ``RuleError`` (``check_rules`` lists them all)."""
-    p = Path(path)
-    rules, errors = parse_rules(_read(p), source=p, channels=channels)
+    rules, errors = read_rules(path, channels)
     if errors:
         raise errors[0]
     return rules

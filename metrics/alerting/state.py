@@ -16,6 +16,10 @@ Tables::
     evaluations    the evaluation times of the rule set (the daemon replays from the last one)
     job_runs       each job's runs (status, summary)
 
+This module is the only writer of these tables: a tick's writes go through ``apply_tick``, a
+delivery attempt's through ``record_attempt``, silences, endpoints and job runs through their
+methods.
+
 Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two processes never deadlock on a
 lock upgrade; the busy timeout makes the second wait instead of failing.
 """
@@ -23,17 +27,22 @@ lock upgrade; the busy timeout makes the second wait instead of failing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+import hashlib
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from metrics.alerting.lifecycle import AlertState
 from metrics.errors import StoreError
+from metrics.store.tables import Store
 
 SCHEMA_VERSION = 1
 NOTIFICATION_STATUSES = ("queued", "delivered", "dead", "disabled", "silenced")
@@ -76,9 +85,14 @@ alert_states = sa.Table(
     sa.Column("pending_evals", sa.Integer, nullable=False, default=0),
     sa.Column("fired_at", TS),
     sa.Column("cleared_since", TS),
+    sa.Column("cleared_evals", sa.Integer, default=0),      # null in files from before it
     sa.Column("last_notified_at", TS),
     sa.Column("value", sa.Float),
     sa.Column("statement", sa.String(200)),
+    sa.Column("fired_fields", sa.JSON),                     # template values when it fired
+    sa.Column("notified_state", sa.String(16)),             # last told: none | firing | resolved
+    sa.Column("notified_fired_at", TS),
+    sa.Column("notified_at", TS),
     sa.Column("updated_at", TS, nullable=False),
 )
 
@@ -164,7 +178,38 @@ job_runs = sa.Table(
 )
 
 ALERT_STATE_FIELDS = ("rule", "entity", "state", "active_since", "pending_evals", "fired_at",
-                      "cleared_since", "last_notified_at", "value", "statement")
+                      "cleared_since", "cleared_evals", "last_notified_at", "value", "statement",
+                      "fired_fields", "notified_state", "notified_fired_at", "notified_at")
+
+
+def to_state(row: Mapping[str, Any]) -> AlertState:
+    """The ``AlertState`` of an ``alert_states`` row (a row from before the notified_* columns, where
+    ``notified_state`` is null, counts a firing alert as notified)."""
+    fields: dict[str, Any] = {f: row.get(f) for f in ALERT_STATE_FIELDS}
+    fields["cleared_evals"] = fields["cleared_evals"] or 0
+    fields["pending_evals"] = fields["pending_evals"] or 0
+    if fields["notified_state"] is None and fields["state"] == "firing":
+        fields["notified_state"], fields["notified_fired_at"] = "firing", fields["fired_at"]
+    return AlertState(**fields)
+
+
+def state_row(s: AlertState, *, now: dt.datetime) -> dict[str, Any]:
+    """The ``alert_states`` row of ``s``, updated at ``now``."""
+    row = {f: getattr(s, f) for f in ALERT_STATE_FIELDS}
+    v = row["value"]
+    row["value"] = None if isinstance(v, float) and not math.isfinite(v) else v
+    row["updated_at"] = now
+    return row
+
+
+@dataclass
+class TickWrites:
+    """What one evaluation tick writes, in one transaction (``StateDB.apply_tick``)."""
+
+    states: list[AlertState] = field(default_factory=list)        # changed instances
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] = field(default_factory=dict)       # the ``evaluations`` row
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +374,98 @@ class StateDB:
         with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    # -- ticks ----------------------------------------------------------------------------------
+
+    def apply_tick(self, at: dt.datetime, rules: Sequence[str],
+                   plan: Callable[[dict[tuple[str, str], AlertState]], TickWrites],
+                   *, now: dt.datetime) -> list[Mapping[str, Any]] | None:
+        """One tick at ``at`` in ONE write transaction; None (nothing written) when ``at`` is not after
+        the last evaluation.
+
+        ``plan`` gets the prior states of ``rules`` (by (rule, entity)) and returns what to write:
+        changed states, transitions (ignored when their ``alert_id`` is present), notifications
+        (ignored when their idempotency key is present) and the evaluation row. Returns the
+        notifications that were new.
+        """
+        with self.write() as conn:
+            last = evaluated_to(conn)
+            if last is not None and at <= last:
+                return None
+            q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
+            names = set(rules)
+            if len(names) <= 500:
+                q = q.where(alert_states.c.rule.in_(sorted(names)))
+            prior = {(r.rule, r.entity): to_state(dict(r._mapping))
+                     for r in conn.execute(q) if r.rule in names}
+            writes = plan(prior)
+            upsert(conn, alert_states, [state_row(st, now=now) for st in writes.states], ["rule", "entity"])
+            insert_ignore(conn, transitions, writes.transitions, "alert_id")
+            new = insert_ignore(conn, notifications, writes.notifications, "idempotency_key")
+            upsert(conn, evaluations, [{"at": at, "ran_at": now, **writes.evaluation}], ["at"])
+        return new
+
+    def unrecorded_transitions(self) -> list[dict[str, Any]]:
+        """Transitions not yet appended to the ``alerts`` dataset, oldest first."""
+        cols = [transitions.c[c] for c in ("alert_id", "rule", "entity", "state", "at", "value",
+                                           "severity", "summary", "statement")]
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                sa.select(*cols).where(transitions.c.recorded.is_(False)).order_by(transitions.c.at))]
+
+    def mark_recorded(self, alert_ids: Sequence[str]) -> None:
+        """Mark transitions as appended to the ``alerts`` dataset."""
+        with self.write() as conn:
+            for i in range(0, len(alert_ids), 500):
+                conn.execute(transitions.update().where(transitions.c.alert_id.in_(alert_ids[i:i + 500]))
+                             .values(recorded=True))
+
+    # -- delivery -------------------------------------------------------------------------------
+
+    def record_attempt(self, row: Mapping[str, Any], *, now: dt.datetime, status: str, attempts: int,
+                       error: str | None, next_at: dt.datetime | None = None,
+                       disable_channel: bool = False) -> None:
+        """The outcome of one delivery attempt of notification ``row``: its new status (``queued`` for
+        a retry at ``next_at``, delivered, dead, disabled) and an audit row; ``disable_channel``
+        disables its channel (410 Gone) in the same transaction."""
+        values: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": error}
+        if status == "delivered":
+            values["delivered_at"] = now
+        if next_at is not None:
+            values["next_attempt_at"] = next_at
+        with self.write() as conn:
+            conn.execute(notifications.update()
+                         .where(notifications.c.id == row["id"], notifications.c.status == "queued")
+                         .values(**values))
+            outcome = "retry" if status == "queued" else status
+            conn.execute(delivery_attempts.insert().values(
+                notification_id=row["id"], attempt=attempts, at=now, outcome=outcome, error=error))
+            if disable_channel:
+                upsert(conn, endpoints, [{"channel": row["channel"], "disabled_at": now, "reason": error}],
+                       ["channel"])
+
+    def requeue_dead(self, *, now: dt.datetime, channel: str | None = None) -> int:
+        """Queue dead and disabled notifications (of one channel, or all) again; re-enable the endpoint(s)."""
+        q = (notifications.update()
+             .where(notifications.c.status.in_(["dead", "disabled"]))
+             .values(status="queued", next_attempt_at=now, attempts=0))
+        enable = endpoints.delete()
+        if channel is not None:
+            q = q.where(notifications.c.channel == channel)
+            enable = enable.where(endpoints.c.channel == channel)
+        with self.write() as conn:
+            n = conn.execute(q).rowcount or 0
+            conn.execute(enable)
+        return int(n)
+
+    def due_notifications(self, *, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
+        """Queued notifications whose next attempt has come, oldest first."""
+        q = (sa.select(notifications)
+             .where(notifications.c.status == "queued", notifications.c.next_attempt_at <= now)
+             .order_by(notifications.c.next_attempt_at, notifications.c.id)
+             .limit(limit))
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     # -- silences -----------------------------------------------------------------------------
 
     def add_silence(self, rule: str, entity: str | None, reason: str, *, now: dt.datetime,
@@ -362,13 +499,9 @@ class StateDB:
 
     # -- endpoints ----------------------------------------------------------------------------
 
-    def disable_endpoint(self, channel: str, reason: str, *, now: dt.datetime,
-                         conn: Connection | None = None) -> None:
+    def disable_endpoint(self, channel: str, reason: str, *, now: dt.datetime) -> None:
         """Disable ``channel`` (after a 410 Gone): its queued notifications are no longer sent."""
         row = {"channel": channel, "disabled_at": now, "reason": reason}
-        if conn is not None:
-            upsert(conn, endpoints, [row], ["channel"])
-            return
         with self.write() as c:
             upsert(c, endpoints, [row], ["channel"])
 
@@ -430,6 +563,36 @@ class StateDB:
             q = q.where(notifications.c.status == status)
         with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def stable_hash(*parts: object) -> str:
+    """sha256 (hex) of ``parts`` joined by ``|`` (None as empty, datetimes in ISO)."""
+    text = "|".join("" if p is None else (p.isoformat() if isinstance(p, dt.datetime) else str(p))
+                    for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def alert_id(rule: str, entity: str, state: str, at: dt.datetime) -> str:
+    """Stable id of a transition (the ``alerts`` dataset key)."""
+    return stable_hash("alert", rule, entity, state, at)
+
+
+_ALERTS_SCHEMA = pl.Schema({"alert_id": pl.String(), "rule": pl.String(), "entity": pl.String(),
+                            "state": pl.String(), "at": pl.Datetime("us", "UTC"), "value": pl.Float64(),
+                            "severity": pl.String(), "summary": pl.String(), "statement": pl.String()})
+
+
+def flush_transitions(store: Store, db: StateDB, *, now: dt.datetime) -> int:
+    """Append transitions not yet in the ``alerts`` dataset, then mark them recorded; returns how many."""
+    rows = db.unrecorded_transitions()
+    if not rows:
+        return 0
+    df = pl.DataFrame(rows, schema=_ALERTS_SCHEMA)
+    store.append("alerts", df.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at")),
+                 now=now)
+    db.mark_recorded([r["alert_id"] for r in rows])
+    return len(rows)
+
 
 
 def open_db(url: str, *, busy_timeout_ms: int = 30_000) -> StateDB:

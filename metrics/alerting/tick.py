@@ -1,56 +1,51 @@
 """One evaluation tick: evaluate the rules, step every alert instance, persist, enqueue, record.
 
-``run_tick(store, db, rules, *, now, at=None)``:
+``run_tick(store, db, rules, *, now, at=None, evaluator=None, quiet=False)``:
 
-1. evaluates every rule over the store point-in-time at ``at`` (default ``now``) with
-   ``metrics.alerting.evaluate.evaluate`` (vectorized; no database lock is held meanwhile);
-2. in ONE write transaction of the state database: skips the tick if ``at`` is not after the
-   last evaluation (a replayed or out-of-order tick changes nothing), loads the prior states, applies
-   ``metrics.alerting.lifecycle.transition`` to the instances that hold or are not inactive (the others cannot
-   change), writes the changed states, the transitions (``recorded = false``), one notification
-   per channel of the rule for each step that notifies, and the evaluation time;
+1. evaluates every rule over the store point-in-time at ``at`` (default ``now``) with the compiled
+   ``evaluator`` of the rules (one per rules version, built here when none is given); no database
+   lock is held meanwhile;
+2. in ONE write transaction (``StateDB.apply_tick``): skips the tick if ``at`` is not after the last
+   evaluation (a replayed or out-of-order tick changes nothing), steps the instances that hold or
+   are not inactive through ``metrics.alerting.lifecycle.transition``, and writes the changed
+   states, every transition, the notifications and the evaluation time;
 3. appends the unrecorded transitions to the ``alerts`` Parquet dataset and marks them recorded.
+
+What is notified is the difference between an instance's state and what its receivers were last
+told (``notified_state``/``notified_fired_at``), as Alertmanager does: ``firing`` when it fires in
+an episode not yet announced, ``resolved`` when an announced episode is over, a ``reminder`` when
+the lifecycle says one is due. A ``quiet`` tick (a missed close replayed before the last one of a
+catch-up) records its transitions but notifies nothing, so after a catch-up only the state changes
+still current are sent, and reminders only for alerts still firing. The notifications of one tick
+and channel travel as one digest (``metrics.alerting.render.digest_payload``) when there are several.
 
 Crash safety: the database commits first; the Parquet append is second and idempotent (``alert_id``
 is a stable hash, the dataset keeps one row per id), and every tick first re-appends what a crash
 left unrecorded. Notification idempotency keys are sha256 of ``rule|entity|state|fired_at|statement|
-repeat-no`` and the outbox ignores a key it already has (``ON CONFLICT DO NOTHING``), so neither a
-replayed tick nor re-ingested documents enqueue anything twice. A silenced instance still changes
-state; its notifications are stored with status ``silenced`` and never sent.
+repeat-no|channel`` (a digest's: of its members' keys) and the outbox ignores a key it already has.
+A silenced instance still changes state; its notification is stored alone with status ``silenced``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
-import sqlalchemy as sa
 
+from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
-from metrics.alerting.render import finite, threshold_of
-from metrics.alerting.rules import Rule
-from metrics.alerting.state import (
-    ALERT_STATE_FIELDS,
-    Silence,
-    StateDB,
-    alert_states,
-    evaluated_to,
-    evaluations,
-    insert_ignore,
-    notifications,
-    transitions,
-    upsert,
-)
+from metrics.alerting.outbox import Outgoing, outbox_rows, repeat_number
+from metrics.alerting.render import Kind, build_payload, charts, finite, jsonable, notification_text
+from metrics.alerting.rules import Rule, template_values
+from metrics.alerting.state import StateDB, TickWrites, alert_id, flush_transitions
 from metrics.errors import StoreError
 from metrics.log import get_logger
 from metrics.store.tables import Store
 
 log = get_logger(__name__)
-CHART_BARS = 90
 
 
 @dataclass
@@ -63,7 +58,7 @@ class TickReport:
     instances: int = 0                    # (rule, entity) rows evaluated
     stepped: int = 0                      # instances that went through ``transition``
     transitions: list[dict[str, Any]] = field(default_factory=list)
-    notifications: int = 0                # newly queued
+    notifications: int = 0                # newly queued (a digest counts once)
     silenced: int = 0                     # newly stored as silenced
     recorded: int = 0                     # transitions appended to the alerts dataset
 
@@ -74,53 +69,56 @@ class TickReport:
                 "silenced": self.silenced, "recorded": self.recorded}
 
 
-def _hash(*parts: object) -> str:
-    text = "|".join("" if p is None else (p.isoformat() if isinstance(p, dt.datetime) else str(p))
-                    for p in parts)
-    return hashlib.sha256(text.encode()).hexdigest()
+def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
+             at: dt.datetime | None = None, facts: pl.LazyFrame | None = None,
+             evaluator: Evaluator | None = None, quiet: bool = False) -> TickReport:
+    """Evaluate ``rules`` at ``at`` (default ``now``) and persist the outcome; see the module docstring.
+
+    ``facts`` may carry the ``facts`` dataset already read (a replay reads it once for all its
+    ticks); ``evaluator`` the compiled ``Evaluator(rules)`` (the daemon keeps one per rules version).
+    """
+    at = at or now
+    report = TickReport(at=at, rules=len(rules))
+    report.recorded += _flush_quietly(store, db, now=now)
+    by_name = {r.name: r for r in rules}
+    evaluator = evaluator or Evaluator(list(rules))
+    df = evaluator.evaluate(store.scan("prices"), facts if facts is not None else store.scan("facts"),
+                            at=at, with_features=True)
+    report.instances = df.height
+    silences = db.silences(now=now)
+
+    def plan(prior: dict[tuple[str, str], AlertState]) -> TickWrites:
+        writes, outbox = _step_all(by_name, df, prior, at=at, now=now, quiet=quiet, report=report)
+        chart_of = charts(store, by_name, {(o.rule.name, o.entity) for o in outbox
+                                           if o.payload["state"] == "firing"}, at)
+        for o in outbox:
+            o.payload["chart"] = chart_of.get((o.rule.name, o.entity))
+        writes.notifications = outbox_rows(outbox, silences, at=at, now=now)
+        writes.evaluation = {"rules": len(rules), "instances": df.height,
+                             "transitions": len(writes.transitions),
+                             "notifications": len(writes.notifications)}
+        return writes
+
+    new = db.apply_tick(at, list(by_name), plan, now=now)
+    if new is None:
+        report.skipped, report.transitions = True, []
+        log.info("tick.skipped", at=at.isoformat())
+        return report
+    report.silenced = sum(n["status"] == "silenced" for n in new)
+    report.notifications = len(new) - report.silenced
+    for t in report.transitions:
+        log.info("alert.transition", rule=t["rule"], entity=t["entity"], state=t["state"],
+                 at=at.isoformat(), value=t["value"])
+    report.recorded += _flush_quietly(store, db, now=now)
+    log.info("tick.done", **report.as_dict())
+    return report
 
 
-def alert_id(rule: str, entity: str, state: str, at: dt.datetime) -> str:
-    """Stable id of a transition (the ``alerts`` dataset key)."""
-    return _hash("alert", rule, entity, state, at)
-
-
-def repeat_number(fired_at: dt.datetime | None, at: dt.datetime, interval: dt.timedelta) -> int:
-    """Which reminder of a firing alert a notification at ``at`` is (0: the first notification)."""
-    if fired_at is None or interval <= dt.timedelta(0) or at <= fired_at:
-        return 0
-    return int((at - fired_at) // interval)
-
-
-def idempotency_key(rule: str, entity: str, state: str, *, fired_at: dt.datetime | None,
-                    statement: str | None, repeat: int, channel: str) -> str:
-    """A notification's idempotency key: sha256 of rule|entity|state|fired_at|statement|repeat-no|channel."""
-    return _hash(rule, entity, state, fired_at, statement, repeat, channel)
-
-
-def _to_state(row: Mapping[str, Any]) -> AlertState:
-    return AlertState(**{f: row[f] for f in ALERT_STATE_FIELDS})
-
-
-def _state_row(s: AlertState, *, now: dt.datetime) -> dict[str, Any]:
-    row = {f: getattr(s, f) for f in ALERT_STATE_FIELDS}
-    row["value"] = finite(row["value"])
-    row["updated_at"] = now
-    return row
-
-
-def _iso(v: dt.datetime | dt.date | None) -> str | None:
-    if v is None:
-        return None
-    return v.isoformat().replace("+00:00", "Z")
-
-
-def _silenced(silences: Sequence[Silence], rule: str, entity: str, now: dt.datetime) -> bool:
-    return any(s.matches(rule, entity, now=now) for s in silences)
+# -- stepping -----------------------------------------------------------------------------------
 
 
 def _candidates(df: pl.DataFrame, active: set[tuple[str, str]]) -> pl.DataFrame:
-    """Rows that can change state: those that hold, and those whose prior state is not inactive."""
+    """Rows that can change state or be notified: those that hold, and those of active instances."""
     mask = pl.col("holds").fill_null(False)
     if active:
         keys = pl.DataFrame({"rule": [k[0] for k in active], "entity": [k[1] for k in active]},
@@ -129,107 +127,65 @@ def _candidates(df: pl.DataFrame, active: set[tuple[str, str]]) -> pl.DataFrame:
     return df.filter(mask)
 
 
-def _charts(store: Store, rules: Mapping[str, Rule], wanted: set[tuple[str, str]],
-            at: dt.datetime) -> dict[tuple[str, str], dict[str, Any]]:
-    """The recent price series of each (rule, entity) of a price rule being notified."""
-    by_col: dict[str, set[str]] = {}
-    for rule_name, entity in wanted:
-        rule = rules[rule_name]
-        if rule.source == "prices":
-            by_col.setdefault(rule.column, set()).add(entity)
-    if not by_col:
-        return {}
-    tickers = sorted(set().union(*by_col.values()))
-    cols = sorted(by_col)
-    try:
-        bars = (store.prices_for(tickers, end=at.date())
-                .select("ticker", "date", *cols)
-                .sort("ticker", "date")
-                .group_by("ticker", maintain_order=True)
-                .agg(pl.all().tail(CHART_BARS))
-                .collect())
-    except Exception as e:  # a chart is a nicety: never fail a tick for it
-        log.warning("tick.chart_failed", error=str(e))
-        return {}
-    per_ticker = {row["ticker"]: row for row in bars.iter_rows(named=True)}
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for rule_name, entity in wanted:
-        rule = rules[rule_name]
-        series = per_ticker.get(entity)
-        if rule.source != "prices" or series is None or len(series["date"]) < 2:
+def _kind(prev: AlertState | None, cur: AlertState, step: Step) -> Kind | None:
+    """What to notify: the difference between ``cur`` and what was last told (``prev``'s notified_*)."""
+    told = prev.notified_state if prev is not None else None
+    told_at = prev.notified_fired_at if prev is not None else None
+    if cur.state == "firing" and (told != "firing" or told_at != cur.fired_at):
+        return "firing"
+    if cur.state != "firing" and told == "firing":
+        return "resolved"
+    return "reminder" if step.repeat else None
+
+
+def _step_all(rules: Mapping[str, Rule], df: pl.DataFrame, prior: dict[tuple[str, str], AlertState], *,
+              at: dt.datetime, now: dt.datetime, quiet: bool,
+              report: TickReport) -> tuple[TickWrites, list[Outgoing]]:
+    """Step every candidate instance; the writes (states, transitions) and what to notify."""
+    writes, outbox = TickWrites(), []
+    active = {k for k, s in prior.items() if s.state != "inactive" or s.notified_state == "firing"}
+    for row in _candidates(df, active).iter_rows(named=True):
+        rule = rules.get(row["rule"])
+        if rule is None:
             continue
-        out[(rule_name, entity)] = {
-            "label": f"{entity} {rule.column}",
-            "dates": [d.isoformat() for d in series["date"]],
-            "values": [None if v is None else finite(float(v)) for v in series[rule.column]],
-            "threshold": threshold_of(rule.condition),
-        }
-    return out
-
-
-def _episode(prev: AlertState | None, step: Step) -> tuple[str, dt.datetime | None, str | None]:
-    """The notified state (firing | resolved), and the start and statement of the firing episode it
-    is about: a resolve reports the episode it ends (``prev``)."""
-    if step.change == "resolved":
-        if prev is not None:
-            return "resolved", prev.fired_at, prev.statement
-        return "resolved", step.state.fired_at, step.state.statement
-    return "firing", step.state.fired_at, step.state.statement
-
-
-def _payload(rule: Rule, row: Mapping[str, Any], step: Step, *, state: str, fired_at: dt.datetime | None,
-             at: dt.datetime, repeat: int) -> dict[str, Any]:
-    fields = {k: _jsonable(v) for k, v in row.items()}
-    return {
-        "rule": rule.name,
-        "entity": str(row["entity"]),
-        "state": state,
-        "severity": rule.severity,
-        "summary": rule.render_summary(row),
-        "value": finite(row.get("value")),
-        "statement": row.get("statement") if state != "resolved" else step.state.statement,
-        "period": row.get("period"),
-        "series": rule.series,
-        "condition": rule.condition,
-        "at": _iso(at),
-        "started_at": _iso(fired_at),
-        "ended_at": _iso(at) if state == "resolved" else None,
-        "repeat": repeat,
-        "reason": step.reason,
-        "features": fields,
-        "chart": None,
-    }
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dt.datetime | dt.date):
-        return _iso(v)
-    if isinstance(v, float):
-        return finite(v)
-    return v if v is None or isinstance(v, str | int | bool) else str(v)
-
-
-def flush_transitions(store: Store, db: StateDB, *, now: dt.datetime) -> int:
-    """Append transitions not yet in the ``alerts`` dataset, then mark them recorded; returns how many."""
-    cols = [transitions.c[c] for c in ("alert_id", "rule", "entity", "state", "at", "value", "severity",
-                                       "summary", "statement")]
-    with db.read() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(
-            sa.select(*cols).where(transitions.c.recorded.is_(False)).order_by(transitions.c.at))]
-    if not rows:
-        return 0
-    df = pl.DataFrame(rows, schema={"alert_id": pl.String, "rule": pl.String, "entity": pl.String,
-                                    "state": pl.String, "at": pl.Datetime("us", "UTC"),
-                                    "value": pl.Float64, "severity": pl.String, "summary": pl.String,
-                                    "statement": pl.String})
-    df = df.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at"))
-    store.append("alerts", df, now=now)
-    ids = [r["alert_id"] for r in rows]
-    with db.write() as conn:
-        for i in range(0, len(ids), 500):
-            conn.execute(transitions.update().where(transitions.c.alert_id.in_(ids[i:i + 500]))
-                         .values(recorded=True))
-    return len(rows)
+        key = (rule.name, str(row["entity"]))
+        prev = prior.get(key)
+        step = transition(prev, Evaluation.from_row(row), rule, now=at)
+        report.stepped += 1
+        values = template_values(rule, row)
+        fired = ({k: jsonable(v) for k, v in values.items()} if step.change == "firing"
+                 else prev.fired_fields if prev is not None else None)
+        kind = None if quiet else _kind(prev, step.state, step)
+        told = prev or step.state
+        # what the receivers know: updated when notified, else carried over (the lifecycle's
+        # ``initial`` state of a resolve would forget it)
+        new = replace(step.state, fired_fields=fired,
+                      notified_state=told.notified_state or "none", notified_fired_at=told.notified_fired_at,
+                      notified_at=told.notified_at, last_notified_at=told.last_notified_at)
+        if kind is not None:
+            new = replace(new, notified_state="resolved" if kind == "resolved" else "firing",
+                          notified_fired_at=told.notified_fired_at if kind == "resolved" else new.fired_at,
+                          notified_at=at, last_notified_at=at)
+        if new != prev:
+            writes.states.append(new)
+        fired_at = told.notified_fired_at if kind == "resolved" else new.fired_at
+        if step.change is not None:
+            text = (notification_text(rule, "resolved", values, fired=fired, fired_at=prev.fired_at)
+                    if step.change == "resolved" and prev is not None else rule.render_summary(row))
+            t = {"alert_id": alert_id(rule.name, key[1], step.change, at), "rule": rule.name,
+                 "entity": key[1], "state": step.change, "at": at, "value": finite(row.get("value")),
+                 "severity": rule.severity, "summary": text, "statement": step.state.statement,
+                 "recorded": False, "created_at": now}
+            writes.transitions.append(t)
+            report.transitions.append({k: v for k, v in t.items() if k not in ("recorded", "created_at")})
+        if kind is not None:
+            repeat = repeat_number(fired_at, at, rule.repeat_interval) if kind == "reminder" else 0
+            statement = told.statement if kind == "resolved" else new.statement
+            shown = values if kind != "firing" or fired is None else {**values, **fired}
+            payload = build_payload(rule, kind, row, values=shown, fired=fired, fired_at=fired_at, at=at,
+                                    repeat=repeat, reason=step.reason, statement=statement)
+            outbox.append(Outgoing(rule, key[1], payload, fired_at, statement, repeat))
+    return writes, outbox
 
 
 def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
@@ -241,100 +197,4 @@ def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
         return 0
 
 
-def _evaluate(store: Store, rules: Sequence[Rule], at: dt.datetime,
-              facts: pl.LazyFrame | None) -> pl.DataFrame:
-    from metrics.alerting.evaluate import evaluate
-
-    facts = facts if facts is not None else store.scan("facts")
-    return evaluate(list(rules), store.scan("prices"), facts, at=at, with_features=True)
-
-
-def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
-             at: dt.datetime | None = None, facts: pl.LazyFrame | None = None) -> TickReport:
-    """Evaluate ``rules`` at ``at`` (default ``now``) and persist the outcome; see the module docstring.
-
-    ``facts`` may carry the ``facts`` dataset already read (a replay reads it once for all its
-    ticks); by default the store's is scanned.
-    """
-    at = at or now
-    report = TickReport(at=at, rules=len(rules))
-    report.recorded += _flush_quietly(store, db, now=now)
-    by_name = {r.name: r for r in rules}
-    df = _evaluate(store, rules, at, facts)
-    report.instances = df.height
-    silences = db.silences(now=now)
-    with db.write() as conn:
-        last = evaluated_to(conn)
-        if last is not None and at <= last:
-            report.skipped = True
-            log.info("tick.skipped", at=at.isoformat(), last=last.isoformat())
-            return report
-        q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
-        if len(by_name) <= 500:
-            q = q.where(alert_states.c.rule.in_(list(by_name)))
-        prior = {(r.rule, r.entity): _to_state(dict(r._mapping))
-                 for r in conn.execute(q) if r.rule in by_name}
-        active = {k for k, s in prior.items() if s.state != "inactive"}
-        todo = _candidates(df, active)
-        new_states: list[dict[str, Any]] = []
-        trans_rows: list[dict[str, Any]] = []
-        outbox: list[tuple[Rule, dict[str, Any], Step, tuple[str, dt.datetime | None, str | None], int]] = []
-        for row in todo.iter_rows(named=True):
-            rule = by_name.get(row["rule"])
-            if rule is None:
-                continue
-            key = (rule.name, str(row["entity"]))
-            prev = prior.get(key)
-            step = transition(prev, Evaluation.from_row(row), rule, now=at)
-            report.stepped += 1
-            if step.state != prev:
-                new_states.append(_state_row(step.state, now=now))
-            if step.change is not None:
-                t = {"alert_id": alert_id(rule.name, key[1], step.change, at), "rule": rule.name,
-                     "entity": key[1], "state": step.change, "at": at, "value": finite(row.get("value")),
-                     "severity": rule.severity, "summary": rule.render_summary(row),
-                     "statement": step.state.statement, "recorded": False, "created_at": now}
-                trans_rows.append(t)
-            if step.notify:
-                episode = _episode(prev, step)
-                repeat = repeat_number(episode[1], at, rule.repeat_interval) if step.repeat else 0
-                outbox.append((rule, row, step, episode, repeat))
-        wanted = {(o[0].name, str(o[1]["entity"])) for o in outbox if o[3][0] == "firing"}
-        charts = _charts(store, by_name, wanted, at)
-        note_rows: list[dict[str, Any]] = []
-        for rule, row, step, (state, fired_at, statement), repeat in outbox:
-            entity = str(row["entity"])
-            payload = _payload(rule, row, step, state=state, fired_at=fired_at, at=at, repeat=repeat)
-            payload["chart"] = charts.get((rule.name, entity))
-            muted = _silenced(silences, rule.name, entity, now)
-            for channel in rule.channels:
-                note_rows.append({
-                    "idempotency_key": idempotency_key(rule.name, entity, state, fired_at=fired_at,
-                                                       statement=statement, repeat=repeat,
-                                                       channel=channel),
-                    "rule": rule.name, "entity": entity, "state": state, "channel": channel,
-                    "payload": payload,
-                    "created_at": now, "next_attempt_at": at if at < now else now, "attempts": 0,
-                    "status": "silenced" if muted else "queued",
-                })
-        upsert(conn, alert_states, new_states, ["rule", "entity"])
-        insert_ignore(conn, transitions, trans_rows, "alert_id")
-        for n in insert_ignore(conn, notifications, note_rows, "idempotency_key"):
-            if n["status"] == "silenced":
-                report.silenced += 1
-            else:
-                report.notifications += 1
-        upsert(conn, evaluations, [{"at": at, "ran_at": now, "rules": len(rules), "instances": df.height,
-                                    "transitions": len(trans_rows), "notifications": len(note_rows)}],
-               ["at"])
-    report.transitions = [{k: v for k, v in t.items() if k not in ("recorded", "created_at")}
-                          for t in trans_rows]
-    for t in report.transitions:
-        log.info("alert.transition", rule=t["rule"], entity=t["entity"], state=t["state"],
-                 at=at.isoformat(), value=t["value"])
-    report.recorded += _flush_quietly(store, db, now=now)
-    log.info("tick.done", **report.as_dict())
-    return report
-
-
-__all__ = ["TickReport", "alert_id", "flush_transitions", "idempotency_key", "run_tick"]
+__all__ = ["TickReport", "run_tick"]

@@ -327,7 +327,7 @@ def _facts_for(
             kind = "guidance"
         lo_, hi_ = q.start, q.end
         cue = reading.cue
-        if cue is not None and cue.role in ("metric", "change"):
+        if cue is not None and cue.role == "metric":
             if cue.end <= q.start and q.start - cue.end <= 6:
                 lo_ = cue.start
             elif cue.start >= q.end and cue.start - q.end <= 3:

@@ -120,6 +120,11 @@ def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[Document
                 if f.suffix.lower() in SUFFIXES and f.is_file()
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
+            inside = p.resolve()
+            for f in [f for f in found if not f.resolve().is_relative_to(inside)]:  # a symlink out
+                _log().warning("ingest.outside_folder", path=str(f), target=str(f.resolve()),
+                               folder=str(p), action="skipped")
+                found.remove(f)
         elif p.is_file():
             if p.suffix.lower() not in SUFFIXES:
                 errors.append(DocumentError(
@@ -242,9 +247,9 @@ def ingest_paths(paths: Iterable[Path | str], store: Store, registry: Registry, 
             progress(path)
         try:
             doc = read_document(path, max_bytes=max_bytes)
-        except Exception as exc:  # any failure of one document is that document's, named
-            e = exc if isinstance(exc, InputError) else DocumentError(
-                f"cannot be read: {type(exc).__name__}: {exc}", source=path)
+        except Exception as caught:  # one document that breaks the reader never stops the batch
+            e = caught if isinstance(caught, InputError) else DocumentError(
+                f"unreadable: {type(caught).__name__}: {caught}".splitlines()[0], source=path)
             report.errors.append(e)
             key = _failed_key(path)
             size = path.stat().st_size if path.exists() else None

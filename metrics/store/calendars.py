@@ -7,15 +7,23 @@ symbol's MIC from its suffix (``XNYS`` without one).
 
 ``calendar(exchange)`` is built on first use (exchange-calendars is imported then, not at import
 time) and cached for the process; XKRX takes seconds. Sessions span 1990-2035 where the calendar
-reaches that far, else exchange-calendars' default range.
+reaches that far, else exchange-calendars' default range. With ``use_cache_dir(path)`` (the
+application passes a folder of the store) a built calendar is also saved there, one ``.npz`` per
+exchange and exchange-calendars version, and later processes load it instead of building it
+(without importing exchange-calendars). ``regular_close(exchange)`` reads an exchange's time zone
+and close time without building its sessions at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -77,21 +85,98 @@ class Calendar:
         return self.sessions[-1].item()  # type: ignore[no-any-return]
 
 
-_cache: dict[str, Calendar] = {}
+_cache: dict[str, Calendar] = {}  # by the MIC asked for (after ``calendar_mic``) and by name
 _lock = threading.Lock()
+_cache_dir: list[Path] = []  # where built calendars are saved (none: kept in memory only)
+
+
+def use_cache_dir(path: Path | None) -> None:
+    """Save built calendars under ``path`` and load them from there (None: memory only)."""
+    _cache_dir[:] = [path] if path is not None else []
 
 
 def calendar(exchange: str) -> Calendar:
-    """The calendar of ``exchange`` (a MIC or an alias), built once per process; ``ConfigError`` if
-    unknown."""
-    name = canonical(exchange)
-    cal = _cache.get(name)
+    """The calendar of ``exchange`` (a MIC or an alias), built once per process (or loaded from the
+    cache folder); ``ConfigError`` if unknown."""
+    mic = calendar_mic(exchange)
+    cal = _cache.get(mic)
     if cal is None:
         with _lock:
-            cal = _cache.get(name)
+            cal = _cache.get(mic)
             if cal is None:
-                cal = _cache[name] = _build(name)
+                cal = _load(mic)
+                if cal is None:
+                    name = canonical(exchange)
+                    cal = _cache.get(name) or _build(name)
+                    _save(mic, cal)
+                _cache[mic] = _cache[cal.name] = cal
     return cal
+
+
+def regular_close(exchange: str) -> tuple[str, ZoneInfo, dt.time]:
+    """The calendar name, time zone and current regular close of ``exchange``, without building its
+    sessions (exchange-calendars keeps them on the calendar's class); ``ConfigError`` if unknown."""
+    cal = _cache.get(calendar_mic(exchange))
+    if cal is not None:
+        return cal.name, cal.tz, cal.regular_close
+    import exchange_calendars as xcals
+
+    name = canonical(exchange)
+    factory = getattr(xcals.calendar_utils.global_calendar_dispatcher, "_calendar_factories", {}).get(name)
+    if factory is None or not hasattr(factory, "close_times"):  # not a plain calendar class: build it
+        cal = calendar(exchange)
+        return cal.name, cal.tz, cal.regular_close
+    return name, ZoneInfo(str(factory.tz)), factory.close_times[-1][1]
+
+
+def _cache_file(mic: str) -> Path | None:
+    if not _cache_dir:
+        return None
+    try:
+        version = metadata.version("exchange-calendars")
+    except metadata.PackageNotFoundError:  # pragma: no cover - it is a dependency
+        return None
+    return _cache_dir[0] / f"{mic}-{version}-{_RANGE[0]}-{_RANGE[1]}.npz"
+
+
+def _load(mic: str) -> Calendar | None:
+    import numpy as np
+
+    path = _cache_file(mic)
+    if path is None or not path.exists():
+        return None
+    try:
+        with np.load(path) as f:
+            closes = f["closes"].astype("datetime64[us]").tolist()
+            return Calendar(
+                name=str(f["name"]),
+                tz=ZoneInfo(str(f["tz"])),
+                regular_close=dt.time.fromisoformat(str(f["regular_close"])),
+                sessions=f["sessions"].astype("datetime64[D]"),
+                closes=tuple(c.replace(tzinfo=dt.UTC) for c in closes),
+            )
+    except (OSError, ValueError, KeyError):  # a damaged cache file: build the calendar again
+        return None
+
+
+def _save(mic: str, cal: Calendar) -> None:
+    import numpy as np
+
+    path = _cache_file(mic)
+    if path is None:
+        return
+    closes = np.array([c.replace(tzinfo=None) for c in cal.closes], dtype="datetime64[us]")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, name=cal.name, tz=cal.tz.key, regular_close=cal.regular_close.isoformat(),
+                     sessions=cal.sessions, closes=closes.astype(np.int64))
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(path)
+    except OSError:  # a read-only store: keep the calendar in memory only
+        return
 
 
 def _build(name: str) -> Calendar:
@@ -112,4 +197,3 @@ def _build(name: str) -> Calendar:
             sessions=np.asarray(closes.index.to_numpy().astype("datetime64[D]")),
             closes=tuple(c.to_pydatetime().astimezone(dt.UTC) for c in closes),
         )
-

@@ -1,18 +1,21 @@
 """Declared schemas of the datasets in the store, and the closed vocabularies they use.
 
 Writers conform frames to these schemas before writing (``conform``); readers scan with them.
-Each dataset has a natural key: queries see one row per key (the latest written wins), however
-often the same rows were imported. Partitioning is hive-style by ``year`` of ``partition_by``.
+Each dataset has a natural key: a table holds one row per key (writes MERGE on it, the largest
+``version`` wins), however often the same rows were imported. Each Delta table adds the partition
+column ``year`` (of ``partition_by``; 0 when null) to the declared columns (``table_schema``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 from polars.datatypes import DataType, DataTypeClass
 
 UTC_TS = pl.Datetime("us", "UTC")
+YEAR = "year"                    # the partition column of every table (not part of a scan's schema)
 
 METRICS: tuple[str, ...] = (
     "revenue", "revenue_growth_yoy", "net_income", "net_income_growth_yoy", "net_loss",
@@ -130,3 +133,12 @@ def conform(df: pl.DataFrame, dataset: str) -> pl.DataFrame:
         (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype, strict=False).alias(name)
         for name, dtype in schema.items()
     )
+
+
+def table_schema(dataset: str) -> Any:
+    """The Arrow schema of ``dataset``'s Delta table: the declared columns, then ``year`` (int32).
+
+    Plain Arrow strings (not string views), which every Delta reader understands.
+    """
+    schema = pl.Schema([*DATASETS[dataset].schema.items(), (YEAR, pl.Int32)])
+    return pl.DataFrame(schema=schema).to_arrow(compat_level=pl.CompatLevel.oldest()).schema

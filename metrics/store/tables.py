@@ -1,110 +1,91 @@
-"""The Parquet store: append-only, immutable part files under hive ``year=`` partitions.
+"""The store: one Delta Lake table per dataset (``deltalake``, delta-rs), on a local folder or S3.
 
-Layout under the root::
+Layout under the root (a folder, or ``s3://bucket/prefix``)::
 
-    <root>/<dataset>/year=YYYY/part-<seq>-<rand>.parquet   facts, prices, alerts, documents
-    <root>/state.db                                        SQLite state (other areas)
-    <root>/.lock, <root>/.lock.flock                       the writer lock and who holds it
+    <root>/<dataset>/_delta_log/000...N.json              the table's commits (and checkpoints)
+    <root>/<dataset>/year=YYYY/part-*.parquet             data files: facts, prices, alerts, documents
 
-``seq`` is a per-dataset counter taken under the writer lock, so a larger number is a later write.
-Rows with a null partition value go to ``year=0``. Every file is written sorted by the dataset's
-sort columns (prices: ticker, date) in row groups of ``ROW_GROUP_ROWS`` rows with statistics, so
-readers that filter on the leading sort column skip most of each file (4,096 rows: a ticker's year
-of bars lies in one or two of the ~20 row groups of a year of prices).
+Every table has the dataset's declared columns (``schema.DATASETS``) plus ``year``, the partition
+column: the year of the dataset's ``partition_by`` column, 0 when it is null. Scans never show
+``year``. The state database and caches stay in the local ``--root`` folder (see ``settings``).
 
-**Writes.** One writer at a time: ``append`` and ``compact`` hold a file lock (``writer()``); a
-second writer waits up to ``lock_timeout`` seconds, then gets ``LockTimeout`` naming the holder's
-pid, host and since when. A part goes to a temp file in its target folder, is fsynced, renamed into
-place and the folder fsynced (``write_parquet_atomic``): readers, which take no lock, see a whole file
-or none. Each part holds at most one row per natural key (``append`` keeps the latest of a batch).
+**Creation.** ``init()`` creates the missing tables, empty, once, before any writer (``metrics store
+init``; the daemon at start). Writers never create a table on S3 (creating on first write loses rows
+when several writers race); on a local root a writer that finds its table missing creates it empty
+first (one put-if-absent commit carrying no rows: the loser of a race just re-reads the table).
 
-**Reads.** Queries see one row per natural key, the largest ``version`` column winning (ties: the
-later part). Deduplication is paid only where keys may repeat: the key-column min/max statistics in
-the part footers (read once per file, cached: parts never change) tell whether the parts of a
-partition can share a key. A partition of one part, or of parts with disjoint key ranges (e.g. one
-import plus the days fetched since), is read as is; only overlapping partitions are deduplicated.
-Where the partition column is not part of the key (documents: ``ingested_at``), the whole dataset is
-one such group.
+**Writes** are MERGEs on the dataset's natural key: a row whose key is new is inserted; a row whose
+key exists replaces it when its ``version`` column is as large or larger and some other column
+differs. Rows that would change nothing are dropped before the MERGE, so re-importing the same bars
+or re-ingesting a document commits nothing (``WriteResult.unchanged`` says how many). A commit that
+conflicts with a concurrent one is retried from a fresh snapshot up to ``commit_attempts`` times with
+jittered backoff, then ``CommitConflict`` is raised naming the table: never a silent loss.
 
-**Point reads.** ``prices_for(tickers, start, end)`` is the fast path for one or a few tickers: the
-partition years and the cached footer statistics (per-row-group ticker ranges) pick the parts that
-can hold those tickers and dates before any file is opened, the rest is a plain filtered scan of them
-(deduplicated only where the chosen parts may share a key).
+**Reads** see one committed snapshot (a table version); there are no duplicates to remove at read.
+A ``Store`` pinned to a version (``pinned(version=N)``) or to a commit time
+(``pinned(as_of=T)``) reads every table as it was then: reproducible runs (time travel). Business
+"as of" (``facts_as_of``, ``prices_as_of``) stays on ``published``, ``date`` and ``ingested_at``.
 
-**Compaction** (``compact``) rewrites each group that has more than one part as one part per
-partition, without duplicates: it publishes the new parts first and removes the old ones after. A
-reader that lists files meanwhile sees old and new parts together, whose key ranges overlap, so it
-deduplicates and sees each row once: never a missing or a doubled row. The one transient effect:
-a lazy query planned before the old parts were removed and executed after fails with
-``FileNotFoundError``; run it again (``metrics query`` retries once).
+**Point reads.** ``prices_for(tickers, start, end)`` picks the data files from the table log (year
+partition, per-file min/max of ``ticker`` and ``date``) before any file is opened.
 
-**Damage.** A part whose footer cannot be read (truncated, overwritten) or whose columns are not the
-dataset's is skipped by every scan, logged once per store object as ``store.corrupt_part`` naming
-the file, listed by ``status()``, and left in place for an operator (compaction does not touch it).
+**Maintenance.** ``compact`` is OPTIMIZE (small files merged; prices Z-ordered by ticker and date)
+then VACUUM of files no snapshot younger than the retention (at least 7 days) needs. Readers keep
+reading the snapshot they started with: compaction never changes what a query returns.
+
+**Damage.** On a local root a data file whose footer cannot be read is skipped by every scan, logged
+once per store object as ``store.corrupt_part`` naming the file, and listed by ``status()``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
+import random
 import re
-import secrets
-import socket
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from filelock import FileLock, Timeout
 
-from metrics.errors import LockTimeout
+from metrics.errors import CommitConflict, StoreError
 from metrics.log import get_logger
-from metrics.store.schema import DATASETS, Dataset, conform
+from metrics.store.pit import latest_bars, latest_facts
+from metrics.store.schema import DATASETS, YEAR, Dataset, conform, table_schema
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
+    from metrics.settings import Settings
 
 log = get_logger(__name__)
 
 ROW_GROUP_ROWS = 4_096
-# snappy: about 1.5x the bytes of zstd-1, but a third faster to decode (point reads) and faster to write
-COMPRESSION: Literal["snappy"] = "snappy"
-_PART_RE = re.compile(r"^part-(\d+)-")
-_SEQ = "__seq"
+COMMIT_ATTEMPTS = 12
+MIN_RETENTION = dt.timedelta(days=7)
+_BACKOFF_S = 0.05
+_OLD_PART = re.compile(r"^part-\d{10}-[0-9a-f]{8}\.parquet$")   # the former layout's part names
 
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What an append wrote: rows given, files published."""
+    """What a write did: rows given (one per key), rows inserted, updated, unchanged; the new version."""
 
     dataset: str
     rows: int
-    files: tuple[Path, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One part file and what its footer says: rows and the min/max of each key column."""
-
-    path: Path
-    seq: int
-    year: str
-    rows: int = 0
-    key_ranges: tuple[tuple[Any, Any] | None, ...] = ()
-    # min/max of the first key column in each row group (None: a group without statistics)
-    group_ranges: tuple[tuple[Any, Any] | None, ...] = ()
-    error: str | None = None     # set when the part is damaged; the other fields are then empty
-
-    def may_hold(self, values: Iterable[Any]) -> bool:
-        """False only when no row group's range of the first key column contains any of ``values``."""
-        return any(r is None or r[0] <= v <= r[1] for r in self.group_ranges for v in values)
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    version: int | None = None   # the table version committed; None when nothing was written
+    attempts: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class DatasetStatus:
-    """Rows as queries see them, stored rows, files, partitions and the date range of one dataset."""
+    """Rows, files, partitions, date range and version of one dataset."""
 
     name: str
     rows: int
@@ -113,11 +94,12 @@ class DatasetStatus:
     partitions: int
     first: dt.date | None
     last: dt.date | None
+    version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DamagedPart:
-    """A part file the store skips, and why."""
+    """A data file the store skips, and why."""
 
     dataset: str
     path: Path
@@ -138,7 +120,7 @@ class FailedDocument:
 class StoreStatus:
     """What ``Store.status`` reports; other areas add their own sections beside it in the CLI."""
 
-    root: Path
+    root: Path | str
     datasets: tuple[DatasetStatus, ...]
     damaged: tuple[DamagedPart, ...]
     failed_documents: tuple[FailedDocument, ...]
@@ -146,424 +128,477 @@ class StoreStatus:
 
 @dataclass(frozen=True, slots=True)
 class CompactResult:
-    """What ``compact`` did to one dataset."""
+    """What ``compact`` did to one dataset: OPTIMIZE's files, then VACUUM's removals."""
 
     dataset: str
-    groups: int                  # partitions (or whole datasets) rewritten
+    groups: int                  # partitions rewritten by OPTIMIZE
     files_before: int
     files_after: int
     rows_before: int
     rows_after: int
-    removed: tuple[Path, ...] = field(default=(), repr=False)
+    removed: tuple[str, ...] = field(default=(), repr=False)   # files deleted by VACUUM
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+@dataclass(frozen=True, slots=True)
+class _Files:
+    """The data files of one table snapshot: path, rows, year and min/max of the first sort column."""
+
+    version: int
+    frame: pl.DataFrame          # columns: uri, rows, year, lo, hi, dlo, dhi
 
 
-def write_parquet_atomic(df: pl.DataFrame, target: Path, *, row_group_size: int = ROW_GROUP_ROWS) -> None:
-    """Write ``df`` to ``target`` via a temp file in the same folder, fsync, rename, fsync the folder."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        df.write_parquet(tmp, compression=COMPRESSION, statistics=True,
-                         row_group_size=row_group_size)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        tmp.replace(target)
-        _fsync_dir(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
+def is_remote(root: Path | str) -> bool:
+    """True for an object-store URI (``s3://...``), False for a local folder."""
+    return "://" in str(root) and not str(root).startswith("file://")
 
 
-def _seq_of(path: Path) -> int:
-    m = _PART_RE.match(path.name)
-    return int(m.group(1)) if m else 0
-
-
-def _group_ranges(meta: Any, column: int) -> tuple[tuple[Any, Any] | None, ...]:
-    """min/max of ``column`` in each row group of ``meta`` (None: a non-empty group without statistics)."""
-    ranges: list[tuple[Any, Any] | None] = []
-    for i in range(meta.num_row_groups):
-        group = meta.row_group(i)
-        stats = group.column(column).statistics
-        if stats is not None and stats.has_min_max:
-            ranges.append((stats.min, stats.max))
-        elif group.num_rows:
-            ranges.append(None)
-    return tuple(ranges)
-
-
-def _span(ranges: Sequence[tuple[Any, Any] | None]) -> tuple[Any, Any] | None:
-    """The range covering all of ``ranges``; None when there are none or one is unknown."""
-    if not ranges or any(r is None for r in ranges):
-        return None
-    return min(r[0] for r in ranges if r), max(r[1] for r in ranges if r)
-
-
-def _read_part(path: Path, spec: Dataset) -> Part:
-    """Read ``path``'s footer: rows and key ranges, or the reason it is unreadable."""
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]  # not at import: keeps CLI start-up light
-
-    seq, year = _seq_of(path), path.parent.name.removeprefix("year=")
-    try:
-        meta = pq.read_metadata(path)
-        names = meta.schema.names
-        missing = [c for c in spec.schema if c not in names]
-        if missing:
-            return Part(path, seq, year, error=f"columns missing: {missing}")
-        ranges = [_group_ranges(meta, names.index(col)) for col in spec.key]
-        return Part(path, seq, year, rows=meta.num_rows, key_ranges=tuple(_span(r) for r in ranges),
-                    group_ranges=ranges[0])
-    except (OSError, ValueError) as e:  # pyarrow raises ArrowInvalid (a ValueError) or OSError
-        return Part(path, seq, year, error=f"{type(e).__name__}: {e}")
-
-
-def _may_share_keys(a: Part, b: Part) -> bool:
-    """False only when some key column's ranges are disjoint, so no key can be in both parts."""
-    for ra, rb in zip(a.key_ranges, b.key_ranges, strict=True):
-        if ra is not None and rb is not None and (ra[1] < rb[0] or rb[1] < ra[0]):
-            return False
-    return True
-
-
-def _needs_dedup(parts: Sequence[Part]) -> bool:
-    if len(parts) < 2:
-        return False
-    ordered = sorted(parts, key=lambda p: p.seq)
-    return any(_may_share_keys(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1:])
+def storage_options_from(settings: Settings) -> dict[str, str]:
+    """delta-rs storage options from ``settings.store`` (unset ones fall back to the ``AWS_*``
+    variables, which delta-rs reads itself). Holds the secret: never log the result."""
+    s = settings.store
+    opts: dict[str, str] = {}
+    if s.endpoint_url:
+        opts["AWS_ENDPOINT_URL"] = s.endpoint_url
+    if s.region:
+        opts["AWS_REGION"] = s.region
+    if s.access_key_id:
+        opts["AWS_ACCESS_KEY_ID"] = s.access_key_id
+    if s.secret_access_key is not None:
+        opts["AWS_SECRET_ACCESS_KEY"] = s.secret_access_key.get_secret_value()
+    if s.allow_http is not None:
+        opts["AWS_ALLOW_HTTP"] = "true" if s.allow_http else "false"
+    opts.update(s.options)
+    return opts
 
 
 class Store:
-    """A store rooted at ``root``; see the module docstring for the layout and guarantees."""
+    """The tables under ``root``; see the module docstring for the layout and guarantees.
 
-    def __init__(self, root: Path | str, *, lock_timeout: float = 60.0) -> None:
-        self.root = Path(root)
-        self.lock_timeout = lock_timeout
-        self._parts: dict[tuple[str, int, int], Part] = {}
-        self._reported: set[Path] = set()
-        self._values: dict[tuple[Path, str], frozenset[Any]] = {}
-        self._lock = FileLock(str(self.root / ".lock") + ".flock", timeout=lock_timeout)
-        self._guard = threading.Lock()
+    ``storage_options`` are delta-rs's (S3 endpoint, region, keys); on an S3 root
+    ``conditional_put=etag`` is added unless given, so commits are put-if-absent without a lock
+    service. ``version``/``as_of`` pin every read to that table version or commit time.
+    """
+
+    def __init__(self, root: Path | str, *, storage_options: Mapping[str, str] | None = None,
+                 version: int | None = None, as_of: dt.datetime | None = None,
+                 commit_attempts: int = COMMIT_ATTEMPTS) -> None:
+        self.remote = is_remote(root)
+        self.root: Path | str = str(root).rstrip("/") if self.remote else Path(root)
+        opts = dict(storage_options or {})
+        if self.remote:
+            opts.setdefault("conditional_put", "etag")
+        self.storage_options = opts
+        if version is not None and as_of is not None:
+            raise ValueError("pin a store to a version or to a commit time, not both")
+        self.version = version
+        self.as_of = as_of
+        self.commit_attempts = commit_attempts
+        self._tables: dict[str, DeltaTable] = {}
+        self._files: dict[str, _Files] = {}
+        self._footers: dict[str, str | None] = {}
+        self._reported: set[str] = set()
+        self._guard = threading.Lock()              # the caches' dictionaries
+        # one lock per table: a DeltaTable object is used by one thread at a time
+        self._locks = {name: threading.RLock() for name in DATASETS}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """The store of ``settings``: ``store.url`` if set, else the local ``root`` folder."""
+        return cls(settings.store.url or settings.root, storage_options=storage_options_from(settings))
 
     def __repr__(self) -> str:
-        return f"Store({str(self.root)!r})"
+        pin = f", version={self.version}" if self.version is not None else (
+            f", as_of={self.as_of.isoformat()!r}" if self.as_of is not None else "")
+        return f"Store({str(self.root)!r}{pin})"
 
-    @property
-    def state_db_path(self) -> Path:
-        return self.root / "state.db"
+    def pinned(self, *, version: int | None = None, as_of: dt.datetime | None = None) -> Store:
+        """This store read-only, every table read at ``version`` or as committed at ``as_of``."""
+        return Store(self.root, storage_options=self.storage_options, version=version, as_of=as_of)
 
-    @property
-    def holder_path(self) -> Path:
-        return self.root / ".lock"
+    def table_uri(self, dataset: str) -> str:
+        if dataset not in DATASETS:
+            raise StoreError(f"no such table: {dataset!r} (tables: {', '.join(DATASETS)})")
+        return f"{self.root}/{dataset}" if self.remote else str(Path(self.root) / dataset)
 
     def dataset_dir(self, dataset: str) -> Path:
-        return self.root / dataset
+        """The local folder of ``dataset`` (local roots only)."""
+        return Path(self.table_uri(dataset))
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def _exists(self, dataset: str) -> bool:
+        from deltalake import DeltaTable
+
+        return bool(DeltaTable.is_deltatable(self.table_uri(dataset), storage_options=self.storage_options))
+
+    def init(self, datasets: Iterable[str] | None = None) -> list[str]:
+        """Create the missing tables, empty; return the names created. Run once, before writers."""
+        created = []
+        for name in datasets or DATASETS:
+            if self._create(name):
+                created.append(name)
+                log.info("store.table_created", table=name, root=str(self.root))
+        return created
+
+    def _create(self, dataset: str) -> bool:
+        """Create ``dataset`` empty unless it exists; True when this call created it."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import DeltaError
+
+        if self._exists(dataset):
+            return False
+        folder = None if self.remote else self.dataset_dir(dataset)
+        if folder is not None and any(_OLD_PART.match(p.name) for p in folder.glob("year=*/*")):
+            raise StoreError(f"{self.dataset_dir(dataset)} holds part files of the former layout: "
+                             "run `metrics store migrate` first")
+        try:
+            DeltaTable.create(self.table_uri(dataset), schema=table_schema(dataset), mode="error",
+                              partition_by=[YEAR], storage_options=self.storage_options,
+                              name=dataset, description=f"metrics {dataset}")
+        except DeltaError as e:
+            if self._exists(dataset):       # another process created it meanwhile: fine, it is empty
+                return False
+            raise StoreError(f"cannot create table {self.table_uri(dataset)}: {e}") from e
+        return True
+
+    def _load(self, dataset: str) -> DeltaTable | None:
+        """The table's snapshot to read (the latest, or the pinned one); None if it does not exist."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import DeltaError, TableNotFoundError
+
+        uri = self.table_uri(dataset)
+        with self._locks[dataset]:
+            table = self._tables.get(dataset)
+            try:
+                if table is None:
+                    table = DeltaTable(uri, storage_options=self.storage_options)
+                    if self.version is not None:
+                        table.load_as_version(self.version)
+                    elif self.as_of is not None:
+                        version = _version_at(table, self.as_of)
+                        if version is None:        # the table did not exist yet then
+                            return None
+                        table.load_as_version(version)
+                    self._tables[dataset] = table
+                elif self.version is None and self.as_of is None:
+                    table.update_incremental()
+            except TableNotFoundError:
+                return None
+            except DeltaError as e:
+                pin = self.version if self.version is not None else self.as_of
+                if pin is not None:
+                    raise StoreError(f"table {dataset} has no version as of {pin}: {e}") from e
+                raise
+            return table
+
+    def _writable(self, dataset: str) -> DeltaTable:
+        if self.version is not None or self.as_of is not None:
+            raise StoreError(f"{self!r} is pinned to the past: it cannot write {dataset}")
+        table = self._load(dataset)
+        if table is None:
+            if self.remote:
+                raise StoreError(f"table {self.table_uri(dataset)} does not exist: run `metrics store init`")
+            self._create(dataset)
+            table = self._load(dataset)
+            assert table is not None
+        return table
+
+    def table_version(self, dataset: str) -> int | None:
+        """The version of ``dataset`` that reads see now (None: no such table yet)."""
+        table = self._load(dataset)
+        return None if table is None else table.version()
+
+    def history(self, dataset: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The commits of ``dataset``, newest first (version, timestamp, operation, metrics)."""
+        table = self._load(dataset)
+        return [] if table is None else table.history(limit)
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _holder(self) -> str | None:
-        try:
-            info = json.loads(self.holder_path.read_text(encoding="utf-8"))
-            since = dt.datetime.fromtimestamp(self.holder_path.stat().st_mtime, dt.UTC)
-        except (OSError, ValueError):
-            return None
-        return f"pid {info.get('pid')} on {info.get('host')} since {since.isoformat(timespec='seconds')}"
-
-    @contextmanager
-    def writer(self) -> Iterator[None]:
-        """Hold the store's single-writer lock (re-entrant in one thread).
-
-        Waits up to ``lock_timeout`` seconds, then raises ``LockTimeout`` naming the holder: pid,
-        host and since when (the time the holder took the lock).
-        """
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire()
-        except Timeout as e:
-            raise LockTimeout(f"store {self.root} is locked by another writer", holder=self._holder()) from e
-        try:
-            if self._lock.lock_counter == 1:
-                info = {"pid": os.getpid(), "host": socket.gethostname()}
-                self.holder_path.write_text(json.dumps(info), encoding="utf-8")
-            yield
-        finally:
-            self._lock.release()
-
-    def _next_seq(self, dataset: str) -> int:
-        files = self.dataset_dir(dataset).glob("year=*/*.parquet")
-        return max((_seq_of(p) for p in files), default=0) + 1
-
     def append(self, dataset: str, df: pl.DataFrame, *, now: dt.datetime | None = None) -> WriteResult:
-        """Conform ``df`` to the dataset's schema and publish it as new parts (one a year).
+        """Conform ``df`` to the dataset's schema and MERGE it on the natural key (module docstring).
 
-        Rows of the batch that share a natural key are reduced to the latest (largest version,
-        then last in the batch). ``now`` is accepted for symmetry with the other writers; part names
-        take a sequence number, not a clock.
+        Rows of the batch that share a key are reduced to the latest (largest version, then last in
+        the batch). ``now``, when given, is recorded in the commit's metadata (``metrics.at``).
         """
-        del now
         spec = DATASETS[dataset]
         data = conform(df, dataset)
         if data.is_empty():
-            return WriteResult(dataset, 0, ())
+            return WriteResult(dataset, 0)
         data = _unique_sorted(data, spec)
-        with self.writer():
-            seq = self._next_seq(dataset)
-            targets = [(self.dataset_dir(dataset) / f"year={year}"
-                        / f"part-{seq:010d}-{secrets.token_hex(4)}.parquet", part)
-                       for year, part in _by_year(data)]
-            _write_all(targets)
-            files = [t for t, _ in targets]
-        return WriteResult(dataset, data.height, tuple(files))
+        meta = {"metrics.operation": "append"} | ({"metrics.at": now.isoformat()} if now else {})
+        for attempt in range(1, self.commit_attempts + 1):
+            table = self._writable(dataset)
+            changed = self._changed(dataset, table, data)
+            if changed.is_empty():
+                log.info("store.unchanged", table=dataset, rows=data.height)
+                return WriteResult(dataset, data.height, unchanged=data.height, attempts=attempt)
+            try:
+                got = self._merge(dataset, table, changed, meta)
+            except Exception as e:
+                if not _is_conflict(e):
+                    raise
+                if attempt == self.commit_attempts:
+                    raise CommitConflict(f"table {dataset}: commit conflicted {attempt} times, giving up",
+                                         table=dataset, attempts=attempt) from e
+                log.info("store.commit_retry", table=dataset, attempt=attempt, error=str(e).splitlines()[0])
+                time.sleep(random.uniform(0, _BACKOFF_S * 2 ** min(attempt, 6)))  # noqa: S311
+                continue
+            inserted = int(got.get("num_target_rows_inserted", 0))
+            updated = int(got.get("num_target_rows_updated", 0))
+            with self._locks[dataset]:
+                version = table.version()
+            log.info("store.written", table=dataset, rows=data.height, inserted=inserted, updated=updated,
+                     version=version, attempts=attempt)
+            return WriteResult(dataset, data.height, inserted, updated, data.height - inserted - updated,
+                               version, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _changed(self, dataset: str, table: DeltaTable, data: pl.DataFrame) -> pl.DataFrame:
+        """The rows of ``data`` (with ``year``) that are not stored as they are (version aside)."""
+        spec = DATASETS[dataset]
+        files = self._file_list(dataset, table)
+        if files.frame.is_empty():
+            return data
+        first = spec.key[0]
+        keys = data.get_column(first).unique()
+        chosen = files.frame
+        if spec.partition_by in spec.key:
+            chosen = chosen.filter(pl.col("year").is_in(data.get_column(YEAR).unique().implode()))
+        overlaps = (pl.col("lo") <= keys.max()) & (pl.col("hi") >= keys.min())
+        chosen = chosen.filter(pl.col("lo").is_null() | overlaps)
+        if chosen.is_empty():
+            return data
+        stored = self._scan_files(dataset, chosen)
+        if data.height * 10 < int(chosen["rows"].sum()):     # a few keys: skip the others' rows early
+            stored = stored.filter(pl.col(first).is_in(keys.implode()))
+        # a row is unchanged when its key, partition and other values (version aside) are stored as they
+        # are: compared by a 64-bit hash of them (a changed row passes for unchanged with odds ~1e-13)
+        hashes = stored.with_columns(_year(spec)).select(_row_hash(spec).alias("h")).collect().get_column("h")
+        return data.filter(~_row_hash(spec).is_in(hashes.implode()))
+
+    def _merge(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
+               meta: dict[str, str]) -> dict[str, Any]:
+        from deltalake import CommitProperties, WriterProperties
+
+        spec = DATASETS[dataset]
+        on = [f"t.{c} = s.{c}" for c in spec.key]
+        if spec.partition_by in spec.key:
+            on.append(f"t.{YEAR} = s.{YEAR}")
+        v = spec.version
+        newer = f"(t.{v} IS NULL OR s.{v} >= t.{v})"
+        props = WriterProperties(compression="SNAPPY", max_row_group_size=ROW_GROUP_ROWS)
+        with self._locks[dataset]:
+            return table.merge(
+                rows, " AND ".join(on), source_alias="s",
+                target_alias="t", writer_properties=props, streamed_exec=False,
+                commit_properties=CommitProperties(custom_metadata=meta, max_commit_retries=3),
+            ).when_matched_update_all(predicate=newer).when_not_matched_insert_all().execute()
 
     # -- reading -----------------------------------------------------------------------------
 
-    def part_files(self, dataset: str) -> list[Path]:
-        """Every part file of ``dataset``, damaged ones included, in write order."""
-        return sorted(self.dataset_dir(dataset).glob("year=*/*.parquet"), key=lambda p: (_seq_of(p), p.name))
-
-    def parts(self, dataset: str) -> list[Part]:
-        """Footer facts of every part of ``dataset`` (cached per file; parts are immutable)."""
+    def _file_list(self, dataset: str, table: DeltaTable) -> _Files:
+        """The data files of ``table``'s snapshot with their partition and stats (cached by version)."""
+        with self._locks[dataset]:
+            version = table.version()
+            cached = self._files.get(dataset)
+            if cached is not None and cached.version == version:
+                return cached
+            actions = pl.DataFrame(table.get_add_actions(flatten=True))
         spec = DATASETS[dataset]
-        out: list[Part] = []
-        for path in self.part_files(dataset):
-            try:
-                st = path.stat()
-            except FileNotFoundError:  # removed by a compaction since the listing
-                continue
-            key = (str(path), st.st_size, st.st_mtime_ns)
-            with self._guard:
-                part = self._parts.get(key)
-            if part is None:
-                part = _read_part(path, spec)
-                with self._guard:
-                    self._parts[key] = part
-            if part.error is not None and path not in self._reported:
-                self._reported.add(path)
-                log.warning("store.corrupt_part", dataset=dataset, path=str(path), error=part.error)
-            out.append(part)
-        return out
+        first, prefix = spec.key[0], self.table_uri(dataset)
+        if actions.is_empty():
+            frame = pl.DataFrame(schema={"uri": pl.String, "rows": pl.Int64, "year": pl.Int32,
+                                         "lo": pl.String, "hi": pl.String, "dlo": pl.Date, "dhi": pl.Date})
+        else:
+            date = spec.partition_by
+            has_dates = spec.schema[date] == pl.Date and f"min.{date}" in actions.columns
+            frame = actions.select(
+                (pl.lit(prefix + "/") + pl.col("path")).alias("uri"),
+                pl.col("num_records").cast(pl.Int64).alias("rows"),
+                pl.col(f"partition.{YEAR}").cast(pl.Int32).alias("year"),
+                _stat(actions, f"min.{first}", pl.String).alias("lo"),
+                _stat(actions, f"max.{first}", pl.String).alias("hi"),
+                (pl.col(f"min.{date}") if has_dates else pl.lit(None, pl.Date)).alias("dlo"),
+                (pl.col(f"max.{date}") if has_dates else pl.lit(None, pl.Date)).alias("dhi"),
+            )
+        files = _Files(version, frame)
+        with self._locks[dataset]:
+            self._files[dataset] = files
+        return files
 
-    def _distinct(self, part: Part, column: str) -> frozenset[Any]:
-        """The distinct values of ``column`` in ``part`` (cached: parts never change)."""
-        key = (part.path, column)
-        with self._guard:
-            values = self._values.get(key)
-        if values is None:
-            values = frozenset(pl.scan_parquet(part.path).select(pl.col(column).unique()).collect()
-                               .get_column(column).to_list())
+    def _good(self, dataset: str, uris: Sequence[str]) -> list[str]:
+        """``uris`` less the damaged ones (local roots: footers checked once per file, files never change)."""
+        if self.remote:
+            return list(uris)
+        spec = DATASETS[dataset]
+        good = []
+        for uri in uris:
             with self._guard:
-                self._values[key] = values
-        return values
+                known = uri in self._footers
+                error = self._footers.get(uri)
+            if not known:
+                try:
+                    names = pl.read_parquet_schema(uri)
+                    missing = [c for c in spec.schema if c not in names]
+                    error = f"columns missing: {missing}" if missing else None
+                except (OSError, pl.exceptions.PolarsError) as e:
+                    error = f"{type(e).__name__}: {e}"
+                with self._guard:
+                    self._footers[uri] = error
+            if error is None:
+                good.append(uri)
+            elif uri not in self._reported:
+                self._reported.add(uri)
+                log.warning("store.corrupt_part", dataset=dataset, path=uri, error=error)
+        return good
+
+    def _scan_files(self, dataset: str, files: pl.DataFrame) -> pl.LazyFrame:
+        """The rows of ``files`` (rows of ``_Files.frame``), the declared columns (no ``year``: it is
+        the year of ``partition_by``, see ``_with_year``)."""
+        spec = DATASETS[dataset]
+        uris = self._good(dataset, files.get_column("uri").to_list())
+        if not uris:
+            return pl.LazyFrame(schema=spec.schema)
+        return pl.scan_parquet(uris, schema=spec.schema, hive_partitioning=False,
+                               storage_options=self.storage_options or None)
+
+    def part_files(self, dataset: str) -> list[str]:
+        """The data files of ``dataset``'s current snapshot (URIs; local paths on a local root)."""
+        table = self._load(dataset)
+        return [] if table is None else self._file_list(dataset, table).frame.get_column("uri").to_list()
 
     def damaged_parts(self, dataset: str | None = None) -> list[DamagedPart]:
         names = [dataset] if dataset else list(DATASETS)
-        return [DamagedPart(n, p.path, p.error) for n in names for p in self.parts(n) if p.error]
-
-    def _groups(self, dataset: str) -> list[list[Part]]:
-        """Good parts grouped so that keys never repeat across groups: by partition, or all at once."""
-        spec = DATASETS[dataset]
-        good = [p for p in self.parts(dataset) if p.error is None]
-        if spec.partition_by not in spec.key:
-            return [good] if good else []
-        by_year: dict[str, list[Part]] = {}
-        for p in good:
-            by_year.setdefault(p.year, []).append(p)
-        return [by_year[y] for y in sorted(by_year)]
-
-    def _scan_files(self, dataset: str, paths: Sequence[Path]) -> pl.LazyFrame:
-        return pl.scan_parquet(list(paths), schema=DATASETS[dataset].schema, hive_partitioning=False)
-
-    def _dedup(self, dataset: str, parts: Sequence[Part], where: pl.Expr | None = None) -> pl.LazyFrame:
-        """One row per key of ``parts`` (rows first filtered by ``where``, which must be a condition
-        on key columns only, so that it keeps or drops all the versions of a key alike)."""
-        spec = DATASETS[dataset]
-        scans = [self._scan_files(dataset, [p.path]) for p in parts]
-        if where is not None:
-            scans = [s.filter(where) for s in scans]
-        frames = [s.with_columns(pl.lit(p.seq, pl.Int64).alias(_SEQ))
-                  for s, p in zip(scans, parts, strict=True)]
-        # the largest version wins, then the largest seq (the later part), then the later row
-        return (pl.concat(frames, how="vertical")
-                .sort([*spec.key, spec.version, _SEQ], nulls_last=False, maintain_order=True)
-                .unique(subset=list(spec.key), keep="last", maintain_order=True)
-                .drop(_SEQ))
-
-    def scan_raw(self, dataset: str) -> pl.LazyFrame:
-        """Every stored row of ``dataset`` (damaged parts skipped), duplicates included."""
-        paths = [p.path for p in self.parts(dataset) if p.error is None]
-        if not paths:
-            return pl.LazyFrame(schema=DATASETS[dataset].schema)
-        return self._scan_files(dataset, paths)
+        out = []
+        for name in names:
+            uris = self.part_files(name)
+            good = set(self._good(name, uris))
+            out += [DamagedPart(name, Path(u), self._footers.get(u) or "unreadable") for u in uris
+                    if u not in good]
+        return out
 
     def scan(self, dataset: str) -> pl.LazyFrame:
-        """``dataset`` as queries see it: one row per natural key, the latest version.
-
-        Groups whose parts cannot share a key are scanned together as plain Parquet (predicate and
-        projection pushdown, row-group pruning); only groups that may repeat a key are deduplicated.
-        """
-        return self._scan_groups(dataset, self._groups(dataset))
-
-    def _scan_groups(self, dataset: str, groups: Iterable[Sequence[Part]],
-                     where: pl.Expr | None = None) -> pl.LazyFrame:
-        """``scan`` over ``groups`` (from ``_groups``: keys never cross groups), rows filtered by
-        ``where`` (a condition on key columns only, see ``_dedup``)."""
-        plain: list[Path] = []
-        frames: list[pl.LazyFrame] = []
-        for group in groups:
-            if _needs_dedup(group):
-                frames.append(self._dedup(dataset, group, where))
-            else:
-                plain.extend(p.path for p in group)
-        if plain:
-            lf = self._scan_files(dataset, plain)
-            frames.insert(0, lf if where is None else lf.filter(where))
-        if not frames:
+        """``dataset`` as committed in the snapshot read (the latest, or the pinned one): a LazyFrame
+        with the declared schema, one row per natural key."""
+        table = self._load(dataset)
+        if table is None:
             return pl.LazyFrame(schema=DATASETS[dataset].schema)
-        return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
+        return self._scan_files(dataset, self._file_list(dataset, table).frame)
 
     def prices_for(self, tickers: str | Iterable[str], start: dt.date | None = None,
                    end: dt.date | None = None) -> pl.LazyFrame:
-        """The bars of ``tickers`` dated ``start`` .. ``end`` (both included, None: unbounded), one
-        row per (ticker, date) as ``scan`` gives them, sorted by ticker and date.
-
-        Same rows as ``scan("prices").filter(...)``, but the parts are chosen before any file is
-        opened: a part is read only when its year can hold the dates and one of its row groups'
-        ticker ranges (footer statistics, cached) contains a wanted ticker; the chosen parts of a
-        partition are deduplicated only when they may share a key.
-        """
+        """The bars of ``tickers`` dated ``start`` .. ``end`` (both included, None: unbounded), sorted by
+        ticker and date. Files are chosen from the log (year, ticker and date ranges) before reading."""
         wanted = sorted({tickers} if isinstance(tickers, str) else set(tickers))
-        cond = pl.col("ticker").is_in(wanted) if len(wanted) != 1 else pl.col("ticker") == wanted[0]
+        table = self._load("prices")
+        if table is None or not wanted:
+            return pl.LazyFrame(schema=DATASETS["prices"].schema)
+        files = self._file_list("prices", table).frame
+        hit = pl.lit(False)
+        for t in wanted:
+            hit |= pl.col("lo").is_null() | ((pl.col("lo") <= t) & (pl.col("hi") >= t))
+        cond = pl.col("ticker").is_in(wanted) if len(wanted) > 1 else pl.col("ticker") == wanted[0]
         if start is not None:
+            hit &= pl.col("dhi").is_null() | (pl.col("dhi") >= start)
             cond &= pl.col("date") >= start
         if end is not None:
+            hit &= pl.col("dlo").is_null() | (pl.col("dlo") <= end)
             cond &= pl.col("date") <= end
-        lo_year = start.year if start is not None else None
-        hi_year = end.year if end is not None else None
-        chosen: list[list[Part]] = []
-        for group in self._groups("prices"):
-            year = _year_of(group)
-            if (lo_year is not None or hi_year is not None) and (
-                    year == 0 or (lo_year is not None and year < lo_year)
-                    or (hi_year is not None and year > hi_year)):
-                continue
-            chosen.append([p for p in group if wanted and p.may_hold(wanted)])
-        return self._scan_groups("prices", chosen, cond).sort("ticker", "date")
+        chosen = self._scan_files("prices", files.filter(hit))
+        return chosen.filter(cond).sort("ticker", "date")
 
     # -- point in time -----------------------------------------------------------------------
 
     def facts_as_of(self, date: dt.date) -> pl.LazyFrame:
         """Facts as known on ``date``: published on or before it, the latest statement per
         (entity, metric, period) (latest ``published``, then latest ``ingested_at``)."""
-        return (self.scan("facts")
-                .filter(pl.col("published") <= date)
-                .sort(["published", "ingested_at", "fact_id"], nulls_last=False)
-                .unique(subset=["entity", "metric", "period"], keep="last", maintain_order=True))
+        return latest_facts(self.scan("facts"), date)
 
     def prices_as_of(self, date: dt.date) -> pl.LazyFrame:
         """The latest bar of every ticker dated on or before ``date`` (one row per ticker).
 
-        Reads the newest partitions first and stops going back in time once every ticker known to
-        the store has its bar, so "the latest close of everything" reads about one year of data.
-        """
-        groups = [g for g in self._groups("prices") if _year_of(g) <= date.year]
+        Reads the newest years first and stops going back once every ticker has its bar."""
+        table = self._load("prices")
+        if table is None:
+            return pl.LazyFrame(schema=DATASETS["prices"].schema)
+        files = self._file_list("prices", table).frame.filter(pl.col("year") <= date.year)
+        missing = set(self._scan_files("prices", files).select(pl.col("ticker").unique()).collect()
+                      .get_column("ticker").to_list())
         found: list[pl.DataFrame] = []
-        missing = set().union(*(self._distinct(p, "ticker") for g in groups for p in g))
-        for group in reversed(groups):
+        for year in sorted(set(files.get_column("year").to_list()), reverse=True):
             if not missing:
                 break
-            if not missing & set().union(*(self._distinct(p, "ticker") for p in group)):
-                continue
-            cond = (pl.col("date") <= date) & pl.col("ticker").is_in(sorted(missing))
-            latest = _latest_bar(self._scan_groups("prices", [group], cond)).collect()
+            year_files = files.filter(pl.col("year") == year)
+            part = self._scan_files("prices", year_files).filter(pl.col("ticker").is_in(sorted(missing)))
+            latest = latest_bars(part, date).collect()
             found.append(latest)
             missing -= set(latest.get_column("ticker").to_list())
         if not found:
             return pl.LazyFrame(schema=DATASETS["prices"].schema)
         return pl.concat(found).sort("ticker").lazy()
 
-    def join_facts_prices(self, facts: pl.LazyFrame | None = None, prices: pl.LazyFrame | None = None, *,
-                          columns: Sequence[str] = ("date", "close", "adj_close", "currency"),
-                          tolerance: str | None = None) -> pl.LazyFrame:
-        """Each fact with the price bar of its ticker as of its ``published`` date (backward asof).
-
-        Price columns come prefixed ``price_`` (``price_date``, ``price_close``...). Facts without a
-        ticker, a published date or an earlier bar get nulls. ``tolerance`` (e.g. ``"7d"``) bounds
-        how old the bar may be.
-        """
-        f = facts if facts is not None else self.scan("facts")
-        p = prices if prices is not None else self.scan("prices")
-        right = p.select(pl.col("ticker"), pl.col("date").alias("__on"),
-                         *(pl.col(c).alias(f"price_{c}") for c in columns))
-        left = f.with_row_index("__row").sort("published", nulls_last=True)
-        joined = left.join_asof(right.sort("__on"), left_on="published", right_on="__on", by="ticker",
-                                strategy="backward", tolerance=tolerance, check_sortedness=False)
-        return joined.sort("__row").drop("__row", "__on")
-
     # -- maintenance -------------------------------------------------------------------------
 
     def compact(self, *, now: dt.datetime, datasets: Iterable[str] | None = None,
-                stale_tmp_after: dt.timedelta = dt.timedelta(hours=1)) -> list[CompactResult]:
-        """Merge each group of several parts into one part per partition, duplicates removed.
+                retention: dt.timedelta = MIN_RETENTION) -> list[CompactResult]:
+        """OPTIMIZE each table (prices Z-ordered by ticker, date), then VACUUM files older than
+        ``retention`` (at least 7 days) that no newer snapshot references."""
+        from deltalake import CommitProperties
 
-        New parts are published before the old ones are removed (see the module docstring for what
-        readers see meanwhile). Damaged parts are left alone. Temp files older than
-        ``stale_tmp_after`` (left by a crashed writer) are removed.
-        """
+        if retention < MIN_RETENTION:
+            raise StoreError(f"vacuum retention {retention} is below the minimum of {MIN_RETENTION}")
         results = []
-        with self.writer():
-            for name in datasets or DATASETS:
-                results.append(self._compact_dataset(name))
-                self._remove_stale_tmp(name, now - stale_tmp_after)
-        for r in results:
-            if r.groups:
-                log.info("store.compacted", dataset=r.dataset, groups=r.groups,
-                         files_before=r.files_before, files_after=r.files_after,
-                         rows_before=r.rows_before, rows_after=r.rows_after)
+        for name in datasets or DATASETS:
+            table = self._writable(name)
+            before = self._file_list(name, table).frame
+            crowded = before.group_by("year").len().filter(pl.col("len") > 1).get_column("year").to_list()
+            commit = CommitProperties(custom_metadata={"metrics.operation": "compact",
+                                                       "metrics.at": now.isoformat()}, max_commit_retries=3)
+            if crowded:
+                table = self._optimize(name, sorted(crowded), commit)
+            with self._locks[name]:
+                removed = table.vacuum(retention_hours=int(retention.total_seconds() // 3600), dry_run=False,
+                                       enforce_retention_duration=False, commit_properties=commit)
+            table = self._writable(name)
+            after = self._file_list(name, table).frame
+            rewritten = before.filter(~pl.col("uri").is_in(after.get_column("uri").implode()))
+            groups = rewritten.get_column("year").n_unique()
+            result = CompactResult(name, groups, before.height, after.height, int(before["rows"].sum()),
+                                   int(after["rows"].sum()), tuple(removed))
+            if result.files_before != result.files_after or removed:
+                log.info("store.compacted", dataset=name, files_before=result.files_before,
+                         files_after=result.files_after, rows=result.rows_after, vacuumed=len(removed))
+            results.append(result)
         return results
 
-    def _compact_dataset(self, dataset: str) -> CompactResult:
-        spec = DATASETS[dataset]
-        groups = [g for g in self._groups(dataset)
-                  if len(g) > len({p.year for p in g}) or _needs_dedup(g)]
-        files_before = files_after = rows_before = rows_after = 0
-        removed: list[Path] = []
-        seq = self._next_seq(dataset)
-        for group in groups:
-            data = _unique_sorted(self._dedup(dataset, group).collect(), spec)
-            targets = []
-            for year, part in _by_year(data):
-                name = f"part-{seq:010d}-{secrets.token_hex(4)}.parquet"
-                targets.append((self.dataset_dir(dataset) / f"year={year}" / name, part))
-                seq += 1
-            _write_all(targets)
-            files_after += len(targets)
-            for p in group:
-                p.path.unlink(missing_ok=True)
-                removed.append(p.path)
-            for d in {p.path.parent for p in group}:
-                _fsync_dir(d)
-            files_before += len(group)
-            rows_before += sum(p.rows for p in group)
-            rows_after += data.height
-        return CompactResult(dataset, len(groups), files_before, files_after, rows_before, rows_after,
-                             tuple(removed))
+    def _optimize(self, name: str, years: list[int], commit: Any) -> DeltaTable:
+        """OPTIMIZE the partitions ``years`` of ``name`` (prices Z-ordered by ticker, date), retrying
+        conflicts from a fresh snapshot; returns the table after it."""
+        from deltalake import WriterProperties
 
-    def _remove_stale_tmp(self, dataset: str, before: dt.datetime) -> None:
-        for tmp in self.dataset_dir(dataset).glob("year=*/.*.tmp"):
+        props = WriterProperties(compression="SNAPPY", max_row_group_size=ROW_GROUP_ROWS)
+        where = [(YEAR, "in", [str(y) for y in years])]
+        for attempt in range(1, self.commit_attempts + 1):
+            table = self._writable(name)
             try:
-                if tmp.stat().st_mtime < before.timestamp():
-                    tmp.unlink()
-                    log.info("store.stale_tmp_removed", path=str(tmp))
-            except FileNotFoundError:
-                continue
+                with self._locks[name]:
+                    if name == "prices":
+                        table.optimize.z_order(["ticker", "date"], partition_filters=where,
+                                               writer_properties=props, commit_properties=commit)
+                    else:
+                        table.optimize.compact(partition_filters=where, writer_properties=props,
+                                               commit_properties=commit)
+                return table
+            except Exception as e:
+                if not _is_conflict(e) or attempt == self.commit_attempts:
+                    raise
+                log.info("store.commit_retry", table=name, attempt=attempt, operation="optimize")
+                time.sleep(random.uniform(0, _BACKOFF_S * 2 ** min(attempt, 6)))  # noqa: S311
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def status(self) -> StoreStatus:
-        """Rows, files, partitions and date range of every dataset; damaged parts; failed documents."""
+        """Rows, files, partitions and date range of every dataset; damaged files; failed documents."""
         return StoreStatus(
             root=self.root,
             datasets=self.dataset_status(),
@@ -572,16 +607,21 @@ class Store:
         )
 
     def dataset_status(self) -> tuple[DatasetStatus, ...]:
-        """Rows as queries see them, stored rows, files, partitions and date range of every dataset."""
+        """Rows, files, partitions, date range and version of every dataset."""
         datasets = []
         for name, spec in DATASETS.items():
-            parts = [p for p in self.parts(name) if p.error is None]
+            table = self._load(name)
+            if table is None:
+                datasets.append(DatasetStatus(name, 0, 0, 0, 0, None, None, None))
+                continue
+            files = self._file_list(name, table).frame
             col = pl.col(spec.partition_by)
             row = (self.scan(name).select(pl.len().alias("n"), col.min().alias("lo"), col.max().alias("hi"))
                    .collect().row(0, named=True))
             datasets.append(DatasetStatus(
-                name, int(row["n"]), sum(p.rows for p in parts), len(parts), len({p.year for p in parts}),
-                _as_date(row["lo"]), _as_date(row["hi"]),
+                name, int(row["n"]), int(files["rows"].sum()), files.height,
+                files.get_column("year").n_unique(), _as_date(row["lo"]), _as_date(row["hi"]),
+                table.version(),
             ))
         return tuple(datasets)
 
@@ -592,57 +632,75 @@ class Store:
         return tuple(FailedDocument(**r) for r in failed.iter_rows(named=True))
 
 
+def _version_at(table: DeltaTable, as_of: dt.datetime) -> int | None:
+    """The last version of ``table`` committed at or before ``as_of`` (by the commits' own timestamps,
+    in milliseconds: object stores' modification times may be coarser); None: created after."""
+    limit = as_of.timestamp() * 1000
+    versions = [int(c["version"]) for c in table.history() if c.get("timestamp", 0) <= limit]
+    return max(versions) if versions else None
+
+
+def _year(spec: Dataset) -> pl.Expr:
+    """The partition column: the year of ``partition_by``, 0 when null."""
+    return pl.col(spec.partition_by).dt.year().fill_null(0).cast(pl.Int32).alias(YEAR)
+
+
+def _row_hash(spec: Dataset) -> pl.Expr:
+    """A hash of every column but the version, partition included (same dtypes: same hash): the
+    columns' own hashes (one seed each) added, much faster than hashing a struct."""
+    columns = [*(c for c in spec.schema if c != spec.version), YEAR]
+    return pl.sum_horizontal([pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
+
+
+def _stat(actions: pl.DataFrame, column: str, dtype: type[pl.DataType]) -> pl.Expr:
+    return pl.col(column).cast(dtype) if column in actions.columns else pl.lit(None, dtype)
+
+
+def _is_conflict(error: Exception) -> bool:
+    """True for a commit that lost a race to a concurrent one (worth retrying from a fresh snapshot)."""
+    from deltalake.exceptions import CommitFailedError
+
+    text = str(error)
+    return isinstance(error, CommitFailedError) or "ConcurrentAppend" in text or "conflict" in text.lower() \
+        or "Version mismatch" in text or "already exists" in text
+
+
 def _as_date(value: Any) -> dt.date | None:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _year_of(group: Sequence[Part]) -> int:
-    try:
-        return int(group[0].year)
-    except ValueError:
-        return 0
-
-
 def _unique_sorted(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
     """One row per key (largest version, then the last in ``data``), sorted by the dataset's sort,
-    with a ``__year`` column (the partition; 0 for a null partition value).
+    with the ``year`` partition column (0 for a null partition value).
 
     Sort by key, version and position, then keep each row whose next row has another key: one
-    multi-threaded sort and a vectorized comparison, cheaper than hashing the keys. (Sorting by
-    year first would make the sort several times slower: inputs usually come sorted by key, which
-    polars' sort exploits; ``_by_year`` splits the years afterwards, keeping the order.)
+    multi-threaded sort and a vectorized comparison, cheaper than hashing the keys.
     """
     key = list(spec.key)
+    year = _year(spec)
+    if _strictly_sorted(data, key) and tuple(spec.sort) == tuple(spec.key):
+        return data.with_columns(year)       # already one row per key, in order: no copy
     ordered = data.with_row_index("__i").sort([*key, spec.version, "__i"], nulls_last=False)
     same_as_next = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in key)
     unique = ordered.filter(~same_as_next).drop("__i")
     if tuple(spec.sort) != tuple(spec.key):
         unique = unique.sort(list(spec.sort), nulls_last=True, maintain_order=True)
-    return unique.with_columns(pl.col(spec.partition_by).dt.year().fill_null(0).alias("__year"))
+    return unique.with_columns(year)
 
 
-def _by_year(data: pl.DataFrame) -> list[tuple[int, pl.DataFrame]]:
-    """``data`` split by its ``__year`` column, in year order, each year's rows in their order."""
-    years = data.partition_by("__year", maintain_order=True, include_key=False, as_dict=True)
-    return sorted(((int(year), frame) for (year,), frame in years.items()), key=lambda item: item[0])
+def _strictly_sorted(data: pl.DataFrame, key: list[str]) -> bool:
+    """True when the rows are in strictly increasing order of ``key`` (so no key repeats), nulls aside."""
+    if data.height < 2:
+        return True
+    later = pl.lit(False)
+    equal = pl.lit(True)
+    for c in key:
+        later = later | (equal & (pl.col(c) > pl.col(c).shift()))
+        equal = equal & (pl.col(c) == pl.col(c).shift())
+    return bool(data.select(later.slice(1).all()).item())
 
 
-def _write_all(targets: Sequence[tuple[Path, pl.DataFrame]]) -> None:
-    """Publish each (path, frame) atomically, several at a time (the writes release the GIL)."""
-    if len(targets) < 2:
-        for path, frame in targets:
-            write_parquet_atomic(frame, path)
-        return
-    with ThreadPoolExecutor(max_workers=min(len(targets), os.cpu_count() or 2, 8)) as pool:
-        for future in [pool.submit(write_parquet_atomic, frame, path) for path, frame in targets]:
-            future.result()
-
-
-def _latest_bar(prices: pl.LazyFrame) -> pl.LazyFrame:
-    """The row of the largest ``date`` per ticker."""
-    return prices.filter(pl.col("date") == pl.col("date").max().over("ticker"))
-
-
-def open_store(root: Path | str = "parquet") -> Store:
-    """Open the store at ``root`` for notebooks: ``open_store().scan("prices")`` is a LazyFrame."""
-    return Store(root)
+def open_store(root: Path | str = "parquet", *, storage_options: Mapping[str, str] | None = None) -> Store:
+    """Open the store at ``root`` (a folder or ``s3://bucket/prefix``) for notebooks:
+    ``open_store().scan("prices")`` is a LazyFrame."""
+    return Store(root, storage_options=storage_options)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
+from metrics.alerting.backtest import compress, replay
+from metrics.alerting.lifecycle import AlertState, Evaluation, Step, initial, step, transition
 from metrics.alerting.rules import Rule, parse_rules
 
 T0 = dt.datetime(2025, 3, 3, 21, 0, tzinfo=dt.UTC)
@@ -116,6 +118,20 @@ CASES = [
         ],
     ),
     ({}, [N, N, F, N], []),
+    # keep_firing_for in bars: resolved at the N-th failing evaluation after the first failing one
+    (
+        {"keep_firing_for": "2 bars"},
+        [T, F, F, F],
+        [(0, "firing", True, "fired"), (3, "resolved", True, "resolved")],
+    ),
+    ({"keep_firing_for": "0 bars"}, [T, F],
+     [(0, "firing", True, "fired"), (1, "resolved", True, "resolved")]),
+    # ... a holding evaluation restarts the count; missing data is not a bar
+    (
+        {"keep_firing_for": "1 bars"},
+        [T, F, T, F, N, N, F],
+        [(0, "firing", True, "fired"), (6, "resolved", True, "resolved")],
+    ),
     ({"for": "3 bars"}, [T, T, T, F], [(0, "pending", False, "pending")]),
 ]
 
@@ -180,6 +196,22 @@ def test_missing_data_keeps_state_untouched() -> None:
     assert step.state is s and step.change is None and not step.notify and step.reason == "missing_data"
 
 
+@pytest.mark.parametrize(("fields", "holds", "expected"), CASES)
+def test_transition_is_step_plus_reminders(fields: dict[str, Any], holds: list[bool | None],
+                                           expected: list[Any]) -> None:
+    """``transition`` changes states exactly as the one ``step`` function does; it only adds reminders."""
+    r = rule(**fields)
+    by_transition: AlertState | None = None
+    by_step = initial("r", "X")
+    for i, h in enumerate(holds):
+        ev = Evaluation("r", "X", h, value=float(i))
+        t = transition(by_transition, ev, r, now=T0 + i * DAY)
+        s = step(by_step, h, T0 + i * DAY, None, r, value=float(i))
+        assert (t.change, t.state.state, t.state.fired_at) == (s.change, s.state.state, s.state.fired_at)
+        assert t.notify == (s.notify or t.repeat)
+        by_transition, by_step = t.state, s.state
+
+
 def test_evaluation_from_row() -> None:
     """An evaluation is built from a row of ``evaluate``."""
     ev = Evaluation.from_row(
@@ -199,7 +231,7 @@ def test_evaluation_from_row() -> None:
 timing = st.fixed_dictionaries(
     {
         "for": st.sampled_from(["0", "1 bars", "3 bars", "1d", "2d", "36h"]),
-        "keep_firing_for": st.sampled_from(["0", "1d", "2d", "3d"]),
+        "keep_firing_for": st.sampled_from(["0", "1d", "2d", "3d", "1 bars", "3 bars"]),
         "repeat_interval": st.sampled_from(["0", "1d", "2d"]),
     }
 )
@@ -236,3 +268,27 @@ def test_never_two_firings_without_resolve(fields: dict[str, str], evs: list[Any
             assert step.state == (state or step.state) and step.change is None
         state = step.state
         assert (state.state == "firing") == is_firing
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.fixed_dictionaries({
+        "for": st.sampled_from(["0", "1 bars", "2d"]),
+        "keep_firing_for": st.sampled_from(["0 bars", "1 bars", "3 bars", "2d"]),
+    }),
+    rows=st.lists(st.tuples(st.sampled_from(["A", "B"]), st.sampled_from([True, False, None])), max_size=60),
+)
+def test_backtest_rows_kept_with_keep_in_bars(fields: dict[str, str], rows: list[Any]) -> None:
+    """The backtest's row compression keeps every change when ``keep_firing_for`` counts bars."""
+    r = rule(**fields)
+    rows = sorted(rows, key=lambda x: x[0])
+    df = pl.DataFrame({"entity": [x[0] for x in rows], "__t": [i * 86400 for i in range(len(rows))],
+                       "holds": [x[1] for x in rows], "statement": [None] * len(rows)},
+                      schema={"entity": pl.String, "__t": pl.Int64, "holds": pl.Boolean,
+                              "statement": pl.String})
+
+    def changes(d: pl.DataFrame) -> list[tuple[str, int, str]]:
+        got = replay(r, d["entity"].to_list(), d["__t"].to_list(), d["holds"].to_list())
+        return [(d["entity"][i], d["__t"][i], c) for i, c in got]
+
+    assert changes(compress(df, r)) == changes(df)

@@ -10,15 +10,16 @@ import polars as pl
 import pytest
 from conftest import bars, empty_facts, facts_frame, make_rules
 
-from metrics.alerting.evaluate import (
-    Evaluator,
-    evaluate,
-    features,
+from metrics.alerting.evaluate import Evaluator, evaluate, features, templatize
+from metrics.alerting.features import (
+    FEATURE_SPECS,
+    WINDOW_FEATURES,
+    Feature,
     history_features,
     latest_bar_features,
     sessions_between,
-    templatize,
 )
+from metrics.alerting.rules import COMMON_FEATURES
 
 D = dt.date
 
@@ -335,27 +336,55 @@ def test_sessions_between_falls_back_to_weekdays() -> None:
 
 def test_tick_features_equal_history_features(real_prices: pl.LazyFrame) -> None:
     """The numpy tick path gives the same features as the rolling history path, also on shuffled rows."""
-    from metrics.alerting.evaluate import series_frame
+    from metrics.alerting.series import series_frame
 
     for d in (D(2023, 3, 1), D(2024, 1, 31), D(2026, 5, 29)):
         window = series_frame("prices.close", real_prices, empty_facts(), end=d).collect()
         tick = latest_bar_features(window.sample(fraction=1.0, shuffle=True, seed=3)).sort("entity")
         hist = history_features(window.lazy(), "prices").group_by("entity").last().collect().sort("entity")
-        for c in (
-            "value",
-            "prev_value",
-            "change_pct",
-            "change_pct_5",
-            "change_pct_20",
-            "sma_20",
-            "sma_50",
-            "sma_200",
-            "high_52w",
-            "low_52w",
-        ):
-            a, b = tick[c].to_list(), hist[c].to_list()
-            assert [x is None for x in a] == [x is None for x in b], (d, c)
-            assert np.allclose([x for x in a if x is not None], [x for x in b if x is not None]), (d, c)
+        for c in ("value", *WINDOW_FEATURES):
+            assert_same(tick[c], hist[c], (d, c))
+
+
+def assert_same(a: pl.Series, b: pl.Series, where: object) -> None:
+    x, y = a.to_list(), b.to_list()
+    assert [v is None for v in x] == [v is None for v in y], where
+    assert np.allclose([v for v in x if v is not None], [v for v in y if v is not None]), where
+
+
+def test_a_spec_added_to_the_table_is_computed_by_both_engines(real_prices: pl.LazyFrame) -> None:
+    """Features added as lines of the spec table (sma_100, change_pct_60, a 26-week low) come out of
+    both engines, with the same numbers, equal to the direct computation."""
+    from metrics.alerting.series import series_frame
+
+    added = (
+        Feature("sma_100", "sma", 100),
+        Feature("change_pct_60", "change_pct", 60),
+        Feature("low_26w", "low", 182),
+    )
+    specs = (*FEATURE_SPECS, *added)
+    window = series_frame("prices.close", real_prices, empty_facts(), end=D(2025, 6, 30)).collect()
+    tick = latest_bar_features(window, specs=specs).sort("entity")
+    hist = history_features(window.lazy(), "prices", specs=specs).group_by("entity").last().collect()
+    hist = hist.sort("entity")
+    for f in added:
+        assert tick[f.name].null_count() == 0, f.name
+        assert_same(tick[f.name], hist[f.name], f.name)
+    nvda = window.filter(pl.col("entity") == "NVDA").sort("date")
+    closes = nvda["value"].to_numpy()
+    row = one(tick, entity="NVDA")
+    assert row["sma_100"] == pytest.approx(closes[-100:].mean())
+    assert row["change_pct_60"] == pytest.approx((closes[-1] / closes[-61] - 1) * 100)
+    recent = nvda.filter(pl.col("date") > D(2025, 6, 30) - dt.timedelta(days=182))["value"]
+    assert row["low_26w"] == pytest.approx(recent.min())
+
+
+def test_rule_conditions_know_every_feature_of_the_table() -> None:
+    """Every name of the spec table is a feature a rule condition may use, on bar and statement series."""
+    for name in WINDOW_FEATURES:
+        assert name in COMMON_FEATURES
+        make_rules({"name": "r", "series": "prices.close", "condition": f"{name} > 0"})
+        make_rules({"name": "r", "series": "facts.revenue", "condition": f"{name} > 0"})
 
 
 def test_tick_window_reaches_back_for_gappy_history() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 
@@ -11,8 +12,8 @@ from hypothesis import strategies as st
 from metrics.alerting.render import (
     chart_png,
     clean_header,
+    digest_payload,
     fmt_value,
-    format_summary,
     html_body,
     subject,
     text_body,
@@ -57,13 +58,6 @@ def test_subject_and_text_body() -> None:
     assert text.startswith("E fell 12%\n") and "Value:        88.50" in text
 
 
-def test_format_summary_survives_bad_values() -> None:
-    """A summary whose format does not fit the value (null under :.2f, unknown field) still renders."""
-    assert format_summary("{entity} at {value:.2f}", {"entity": "E", "value": 1.234}) == "E at 1.23"
-    assert format_summary("{entity} at {value:.2f}", {"entity": "E", "value": None}) == "E at n/a"
-    assert format_summary("{entity} {nope}", {"entity": "E"}) == "E {nope}"
-
-
 def test_fmt_value() -> None:
     """Numbers are shown readably; null and NaN as n/a."""
     assert fmt_value(8.0e10) == "80,000,000,000"
@@ -94,3 +88,19 @@ def test_threshold_of_simple_conditions() -> None:
     assert threshold_of(" value >= -2.5e3 ") == -2500.0
     assert threshold_of("value < sma_200") is None
     assert threshold_of("change_pct_5 < -10") is None
+
+
+def test_a_digest_renders_one_line_and_one_webhook_alert_per_member() -> None:
+    """A digest's subject counts its alerts; its text lists each; its webhook body has one alert each."""
+    firing = {**PAYLOAD, "kind": "firing", "key": "k1"}
+    resolved = {**PAYLOAD, "entity": "F", "state": "resolved", "kind": "resolved", "summary": "F is back",
+                "ended_at": "2026-03-02T21:00:00Z", "key": "k2"}
+    digest = digest_payload([firing, resolved], at=dt.datetime(2026, 3, 2, 21, 0, tzinfo=dt.UTC))
+    assert subject(digest) == "[DIGEST] 1 alert firing, 1 resolved"
+    assert text_body(digest).splitlines()[2:] == ["[FIRING critical] r: E fell 12%",
+                                                   "[RESOLVED critical] r: F is back"]
+    doc = webhook_payload("dk", "hook", digest)
+    assert doc["status"] == "firing" and doc["commonAnnotations"]["summary"] == "1 alert firing, 1 resolved"
+    assert [(a["labels"]["entity"], a["status"], a["idempotencyKey"]) for a in doc["alerts"]] == [
+        ("E", "firing", "k1"), ("F", "resolved", "k2")]
+    assert "<li>[RESOLVED critical] r: F is back</li>" in html_body(digest)

@@ -53,7 +53,7 @@ def test_contract_example_loads(tmp_path: Path) -> None:
     (r,) = load_rules(write(tmp_path, CONTRACT_EXAMPLE))
     assert r.name == "nvda-below-100" and r.series == "prices.close" and r.entities == ("NVDA",)
     assert r.hold == Hold(duration=dt.timedelta(days=2))
-    assert r.keep_firing_for == dt.timedelta(0) and r.repeat_interval == dt.timedelta(days=1)
+    assert r.keep_firing_for == Hold(duration=dt.timedelta(0)) and r.repeat_interval == dt.timedelta(days=1)
     assert (r.severity, r.channels, r.source, r.column, r.shape) == (
         "warning",
         ("log",),
@@ -117,7 +117,7 @@ def test_hold_in_bars() -> None:
     [
         ({"colour": "red"}, "colour", "unknown key"),
         ({"for": "2 days"}, "for", "bad 'for'"),
-        ({"keep_firing_for": "soon"}, "keep_firing_for", "bad duration"),
+        ({"keep_firing_for": "soon"}, "keep_firing_for", "bad 'keep_firing_for'"),
         ({"repeat_interval": "1y"}, "repeat_interval", "bad duration"),
         ({"series": "prices.closing"}, "series", "unknown prices name 'closing'"),
         ({"series": "facts.profit"}, "series", "unknown facts name 'profit'"),

@@ -9,9 +9,9 @@ import polars as pl
 import sqlalchemy as sa
 
 from metrics.alerting.notify import build_notifiers
-from metrics.alerting.outbox import deliver_due
+from metrics.alerting.outbox import deliver_due, idempotency_key
 from metrics.alerting.state import StateDB, alert_states, evaluations, notifications, transitions
-from metrics.alerting.tick import idempotency_key, run_tick
+from metrics.alerting.tick import run_tick
 from metrics.settings import EmailChannel, LogChannel
 from metrics.store.schema import conform
 from metrics.store.tables import Store
@@ -112,13 +112,34 @@ def test_repeat_and_resolve_have_their_own_keys(store: Store, db: StateDB) -> No
     assert history.get_column("state").to_list() == ["firing", "resolved"]
 
 
+def test_each_notification_describes_its_own_state(store: Store, db: StateDB) -> None:
+    """Firing, reminder and resolved notifications each carry their own text, with the values of then."""
+    closes = [*CLOSES[:20], 101.0, 102.0]      # back above 100 on 2025-01-21
+    rules = make_rules(below_100(repeat_interval="3d", channels=["log"]))
+    loaded(store, closes)
+    for day in (12, 15, 21):
+        run_tick(store, db, rules, now=at(day))
+    rows = sorted(db.notifications(), key=lambda n: n["id"])
+    assert [(n["payload"]["kind"], n["payload"]["summary"]) for n in rows] == [
+        ("firing", "TST closed at 98.00"),
+        ("reminder", "Reminder, firing since 2025-01-12: TST closed at 98.00 (now value 92.00)"),
+        ("resolved",
+         "tst-below-100 resolved for TST: value now 101.00, was 98.00 when it fired on 2025-01-12"),
+    ]
+    assert rows[-1]["payload"]["fired"] == {"value": 98.0}
+    history = store.scan("alerts").sort("at").collect()
+    texts = [rows[0]["payload"]["summary"], rows[-1]["payload"]["summary"]]
+    assert history.get_column("summary").to_list() == texts
+
+
 def test_unrecorded_transitions_are_appended_after_a_crash(store: Store, db: StateDB) -> None:
     """Transitions committed but not in Parquet (a crash in between) are appended by the next tick, once."""
     rules = make_rules(below_100())
     loaded(store)
     run_tick(store, db, rules, now=at(12))
-    for part in (store.root / "alerts").rglob("*.parquet"):
-        part.unlink()                               # as if the process died before the append
+    from deltalake import DeltaTable
+
+    DeltaTable(store.table_uri("alerts")).restore(0)   # as if the process died before the append
     with db.write() as conn:
         conn.execute(transitions.update().values(recorded=False))
     report = run_tick(store, db, rules, now=at(13))
@@ -212,13 +233,34 @@ def test_document_text_cannot_inject_into_the_alert_mail(store: Store, db: State
 
 
 def test_busy_store_postpones_recording_not_the_tick(store: Store, db: StateDB) -> None:
-    """While another writer holds the store, the tick still commits; its transitions are recorded later."""
+    """While the store refuses the write, the tick still commits; its transitions are recorded later."""
     rules = make_rules(below_100(channels=["log"]))
     loaded(store)
-    impatient = Store(store.root, lock_timeout=0.2)
-    with store.writer():
-        report = run_tick(impatient, db, rules, now=at(12))
+    busy = store.pinned(as_of=dt.datetime.now(dt.UTC))   # the same tables, read-only: every write fails
+    report = run_tick(busy, db, rules, now=at(12))
     assert len(report.transitions) == 1 and report.recorded == 0 and report.notifications == 1
     assert store.scan("alerts").collect().height == 0
-    later = run_tick(impatient, db, rules, now=at(13))
+    later = run_tick(store, db, rules, now=at(13))
     assert later.recorded == 1 and store.scan("alerts").collect().height == 1
+
+
+def test_keep_firing_for_in_bars_survives_the_state_database(store: Store, db: StateDB) -> None:
+    """A ``keep_firing_for`` of 2 bars resolves at the 3rd failing tick, counting through the database."""
+    closes = [*CLOSES[:12], 101.0, 102.0, 103.0, 104.0]   # under 100 on the 12th, above from the 13th
+    rules = make_rules(below_100(keep_firing_for="2 bars", channels=["log"]))
+    loaded(store, closes)
+    changes = [(day, t["state"]) for day in (12, 13, 14, 15, 16)
+               for t in run_tick(store, db, rules, now=at(day)).transitions]
+    assert changes == [(12, "firing"), (15, "resolved")]
+
+
+def test_a_firing_alert_from_before_the_upgrade_is_not_announced_again(store: Store, db: StateDB) -> None:
+    """A firing state written before the notified_* columns existed counts as already notified."""
+    rules = make_rules(below_100(channels=["log"]))
+    loaded(store)
+    run_tick(store, db, rules, now=at(12))
+    with db.write() as conn:                      # as an older version left it
+        conn.execute(alert_states.update().values(notified_state=None, notified_fired_at=None))
+        conn.execute(notifications.delete())
+    run_tick(store, db, rules, now=at(13))
+    assert db.notifications() == []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import polars as pl
+import pytest
+import responses
 import stamina
 
 from jobs import prices
@@ -116,3 +119,57 @@ def test_missing_seed_file_is_noted_not_failed(tmp_path: Path) -> None:
         assert summary["failed"] == 0 and summary["files"] == 0 and "absent.parquet" in summary["missing"]
     finally:
         services.close()
+
+
+def test_unreachable_source_trips_the_breaker_and_defers_the_rest(
+        tmp_path: Path, yahoo: YahooReplay, capsys: pytest.CaptureFixture[str]) -> None:
+    """When Yahoo cannot be reached, three tickers fail, the rest are deferred, and one line says so."""
+    import json
+
+    import requests
+
+    tickers = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG"]
+    for t in tickers:
+        url = re.compile(rf"https://query\d\.finance\.yahoo\.com/v8/finance/chart/{t}\?.*")
+        yahoo.mock.add(responses.GET, url, body=requests.ConnectionError("connection refused"))
+    config = tmp_path / "cfg"
+    config.mkdir()
+    (config / "companies.toml").write_text("", encoding="utf-8")
+    (config / "settings.toml").write_text(
+        f'root = "{tmp_path / "store"}"\n[prices]\nstart = 2020-08-31\ntickers = {json.dumps(tickers)}\n',
+        encoding="utf-8")
+    source = YahooSource(yahoo.session, cache_dir=yahoo.cache_dir)
+    services = build_services(load_settings(config), price_source=source)
+    now = dt.datetime(2020, 11, 6, 23, 0, tzinfo=dt.UTC)
+    try:
+        capsys.readouterr()
+        summary = prices.run(services, now=now)
+        assert summary["failed"] == 3 and summary["deferred"] == 4
+        assert len(yahoo.chart_calls()) == 3
+        assert summary["next_try"] == "2020-11-09T21:30:00+00:00"   # Monday's close + 30 minutes
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        unreachable = [e for e in lines if e["event"] == "prices.source_unreachable"]
+        assert len(unreachable) == 1 and unreachable[0]["tickers"] == "DDD,EEE,FFF,GGG"
+    finally:
+        services.close()
+
+
+def test_a_bad_bar_from_yahoo_is_dropped_and_logged(yahoo: YahooReplay,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A zero close in Yahoo's answer is never stored: that bar is dropped with a warning, the rest kept."""
+    import json
+
+    from tests.store.conftest import recorded_body
+
+    body = recorded_body("AAPL")
+    quote = body["chart"]["result"][0]["indicators"]["quote"][0]
+    quote["close"][5] = 0
+    yahoo.add_chart("ZERO", body)
+    source = YahooSource(yahoo.session, cache_dir=yahoo.cache_dir)
+    capsys.readouterr()
+    report = source.fetch(["ZERO"], dt.date(2020, 8, 31), dt.date(2020, 11, 6))
+    assert report.frames["ZERO"].height == 48
+    assert report.frames["ZERO"].filter(pl.col("close") <= 0).height == 0
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    refused = [e for e in events if e["event"] == "prices.bar_refused"]
+    assert len(refused) == 1 and refused[0]["column"] == "close"

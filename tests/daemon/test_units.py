@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from jobs import calendars
 from jobs.evaluate import Point, evaluation_points, tick_rules
@@ -158,11 +159,23 @@ def test_rules_load_with_errors_raises_naming_rule_and_field(tmp_path: Path) -> 
 
 
 def test_first_evaluation_replays_the_end_of_the_price_history() -> None:
-    """On a fresh store whose prices stop before now, the closes replayed are the last ones with data."""
+    """On a fresh store whose prices stop before now, the closes replayed are the last ones with data,
+    then the latest close (staleness is evaluated at start), then now."""
     now = dt.datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
     end_of_data = dt.datetime(2026, 5, 30, tzinfo=UTC)  # the sample's last bar is 2026-05-29
     points = evaluation_points(None, now, max_closes=3, history_end=end_of_data)
-    assert ats(points) == [close("2026-05-27"), close("2026-05-28"), close("2026-05-29"), now]
+    assert ats(points) == [close("2026-05-27"), close("2026-05-28"), close("2026-05-29"),
+                           dt.datetime(2026, 11, 20, 21, 0, tzinfo=UTC), now]  # EST close
+
+
+def test_a_restart_evaluates_the_closes_a_run_never_killed_would() -> None:
+    """Whatever close a killed first run got to, the restart evaluates exactly the rest of its points."""
+    now = dt.datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    end_of_data = dt.datetime(2026, 5, 30, tzinfo=UTC)
+    full = evaluation_points(None, now, max_closes=30, history_end=end_of_data)
+    for i, point in enumerate(full[:-1]):
+        rest = evaluation_points(point.at, now, max_closes=30, history_end=end_of_data)
+        assert rest == full[i + 1:], point
 
 
 def test_schedule_has_every_job_coalesced_single_instance_with_grace(tmp_path: Path) -> None:
@@ -186,5 +199,98 @@ def test_schedule_has_every_job_coalesced_single_instance_with_grace(tmp_path: P
                    for j in jobs.values())
         assert jobs["prices-XTAI"].executor == "prices" and jobs["prices-XTAI"].kwargs == {"exchange": "XTAI"}
         assert schedule.exchanges["XTAI"] == "mon,tue,wed,thu,fri 14:00 Asia/Taipei"
+    finally:
+        services.close()
+
+
+def test_a_channel_that_cannot_be_built_does_not_stop_the_others(tmp_path: Path) -> None:
+    """A webhook whose secret is malformed fails its own sends as transient; the log channel still sends."""
+    from jobs.services import BrokenChannel, build_services
+    from metrics.alerting.notify import Notification
+    from metrics.errors import TransientDeliveryError
+    from metrics.settings import LogChannel, Settings, WebhookChannel
+
+    bad = WebhookChannel.model_construct(type="webhook", url="http://127.0.0.1:9/x", secret=_secret("%%"),
+                                         timeout_s=1.0, headers={})
+    settings = Settings(root=tmp_path / "root", config=tmp_path, channels={"log": LogChannel(), "hook": bad})
+    services = build_services(settings)
+    try:
+        notifiers = services.notifiers
+        assert isinstance(notifiers["hook"], BrokenChannel) and "hook" in services.channel_errors
+        now = dt.datetime(2026, 5, 22, 22, tzinfo=UTC)
+        note = Notification(key="k1", rule="r", entity="NVDA", state="firing", channel="log",
+                            payload={"summary": "x", "severity": "info"}, now=now)
+        notifiers["log"].send(note)
+        with pytest.raises(TransientDeliveryError, match="could not be built"):
+            notifiers["hook"].send(note)
+    finally:
+        services.close()
+
+
+def _secret(text: str) -> SecretStr:
+    return SecretStr(text)
+
+
+def test_a_run_left_running_by_a_killed_daemon_is_stale_then_interrupted(tmp_path: Path) -> None:
+    """A run still `running` shows as stale without a live daemon, and a new start records it interrupted."""
+    from jobs.daemon import mark_interrupted
+    from jobs.services import build_services
+    from jobs.status import jobs_status
+    from metrics.settings import Settings
+
+    settings = Settings(root=tmp_path / "root", config=tmp_path)
+    services = build_services(settings)
+    start = dt.datetime(2026, 5, 22, 20, 30, tzinfo=UTC)
+    try:
+        services.db.start_job("ingest", now=start)
+        status = {j["job"]: j for j in jobs_status(services.db, settings, now=start)["jobs"]}
+        assert status["ingest"]["status"] == "stale" and "killed" in status["ingest"]["error"]
+        with DaemonLock(settings.root, now=start - dt.timedelta(minutes=1)):   # the run's own daemon
+            status = {j["job"]: j for j in jobs_status(services.db, settings, now=start)["jobs"]}
+            assert status["ingest"]["status"] == "running"
+        with DaemonLock(settings.root, now=start + dt.timedelta(minutes=5)):   # a later daemon
+            status = {j["job"]: j for j in jobs_status(services.db, settings, now=start)["jobs"]}
+            assert status["ingest"]["status"] == "stale"
+            assert mark_interrupted(services, now=start + dt.timedelta(minutes=5)) == ["ingest"]
+        status = {j["job"]: j for j in jobs_status(services.db, settings, now=start)["jobs"]}
+        assert status["ingest"]["status"] == "interrupted"
+    finally:
+        services.close()
+
+
+def test_ingest_job_isolates_a_bad_document_and_skips_links_out_of_the_inbox(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A broken document fails alone (recorded with its reason), a symlink out of the inbox is skipped."""
+    import json
+    import shutil
+
+    from jobs import ingest
+    from jobs.services import build_services
+    from metrics.settings import Settings
+    from tests.conftest import PROJECT
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "good.txt").write_text("Nvidia said revenue rose to $35.1 billion in the quarter.\n",
+                                    encoding="utf-8")
+    (inbox / "bad.md").write_text("---\ntitle: Quarter\ndate: 2025-13-45\n---\nRevenue rose.\n",
+                                  encoding="utf-8")
+    secret = tmp_path / "outside.txt"
+    secret.write_text("Nvidia revenue was $1 billion, says a file outside the inbox.\n", encoding="utf-8")
+    (inbox / "link.txt").symlink_to(secret)
+    shutil.copy(PROJECT / "config" / "companies.toml", tmp_path / "companies.toml")
+    settings = Settings(root=tmp_path / "root", config=tmp_path, inbox=inbox)
+    services = build_services(settings)
+    try:
+        capsys.readouterr()
+        summary = ingest.run(services, now=dt.datetime(2026, 5, 22, 20, 30, tzinfo=UTC))
+        assert summary["documents"] == 1 and summary["failed"] == 1 and summary["facts"] >= 1
+        assert "bad.md" in summary["failures"][0]
+        failed = services.store.failed_documents()
+        assert [Path(d.path).name for d in failed] == ["bad.md"] and failed[0].error
+        paths = services.store.scan("documents").collect().get_column("path").to_list()
+        assert not any("link.txt" in p or "outside" in p for p in paths)
+        events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        assert any(e["event"] == "ingest.outside_folder" and e["path"].endswith("link.txt") for e in events)
     finally:
         services.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,6 @@ import pytest
 from metrics.errors import ConfigError
 from metrics.extraction.entities import Registry
 from metrics.extraction.normalize import normalize
-
-GOLD = Path("/work/shared/gold/seeds.jsonl")
 
 
 def names(registry: Registry, text: str) -> list[str]:
@@ -25,20 +25,42 @@ def write(tmp_path: Path, body: str) -> Path:
 
 
 def test_registry_is_large_enough(registry: Registry) -> None:
-    """The shipped registry covers at least 300 companies, most of them listed."""
-    assert len(registry) >= 300
-    assert len(registry.listed()) >= 250
+    """The shipped registry covers at least 850 companies, most of them listed."""
+    assert len(registry) >= 850
+    assert len(registry.listed()) >= 800
 
 
-@pytest.mark.skipif(not GOLD.exists(), reason="shared gold file not present")
-def test_every_gold_company_is_registered_with_its_ticker(registry: Registry) -> None:
+def test_registry_covers_the_main_indices(registry: Registry) -> None:
+    """Large members of each covered market are registered, found by their Yahoo tickers."""
+    for ticker in ("UNP", "TMO", "CB", "PANW", "MELI", "YUMC",  # S&P 500, Nasdaq-100
+                   "0016.HK", "1299.HK", "2319.HK", "0268.HK",  # Hang Seng (Tech)
+                   "601628.SS", "300750.SZ", "688111.SS",  # CSI 300, STAR
+                   "2886.TW", "5274.TWO",  # Taiwan 50, TPEx
+                   "055550.KS", "051910.KS",  # KOSPI
+                   "8316.T", "4568.T", "9434.T"):  # Nikkei 225, TOPIX Core30
+        assert ticker in registry, ticker
+
+
+def test_every_gold_company_is_registered_with_its_ticker(
+    registry: Registry, shared_data: Callable[..., Path]
+) -> None:
     """Each entity of the gold file is in the registry under the same canonical name and ticker."""
-    for line in GOLD.read_text(encoding="utf-8").splitlines():
+    for line in shared_data("gold", "seeds.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         company = registry.get(row["entity"])
         assert company is not None, row["entity"]
         assert company.name == row["entity"]
         assert company.ticker == row["ticker"], row["entity"]
+
+
+def test_every_dev_gold_company_is_registered_under_its_name(
+    registry: Registry, shared_data: Callable[..., Path]
+) -> None:
+    """Each entity of the dev gold file has a registry entry of exactly that canonical name."""
+    for line in shared_data("dev", "gold.jsonl").read_text(encoding="utf-8").splitlines():
+        entity = json.loads(line)["entity"]
+        company = registry.get(entity)
+        assert company is not None and company.name == entity, entity
 
 
 def test_fiscal_year_ends_of_the_big_ones(registry: Registry) -> None:
@@ -56,6 +78,19 @@ def test_fiscal_year_ends_of_the_big_ones(registry: Registry) -> None:
         "Salesforce": 1,
         "Toyota": 3,
         "Meta": 12,
+        "Medtronic": 4,
+        "FedEx": 5,
+        "Deere": 10,
+        "Lowe's": 1,
+        "Jabil": 8,
+        "Zscaler": 7,
+        "Lenovo": 3,
+        "Sun Hung Kai Properties": 6,
+        "Chow Tai Fook": 3,
+        "Alibaba Health": 3,
+        "Yaskawa Electric": 2,
+        "Fast Retailing": 8,
+        "Reliance Industries": 3,
     }
     for name, month in expected.items():
         company = registry.get(name)
@@ -72,13 +107,52 @@ def test_exchanges_are_known_to_exchange_calendars(registry: Registry) -> None:
 
 
 def test_ticker_suffix_matches_exchange(registry: Registry) -> None:
-    """Yahoo suffixes agree with the exchange (.SS Shanghai, .SZ Shenzhen, .HK, .TW, .KS, .T)."""
-    suffix_mic = {".SS": "XSHG", ".SZ": "XSHE", ".HK": "XHKG", ".TW": "XTAI", ".KS": "XKRX", ".T": "XTKS"}
+    """Yahoo suffixes agree with the exchange; a ticker without a suffix trades in New York."""
+    suffix_mic = {"SS": "XSHG", "SZ": "XSHE", "HK": "XHKG", "TW": "XTAI", "TWO": "ROCO", "KS": "XKRX",
+                  "KQ": "XKOS", "T": "XTKS", "L": "XLON", "DE": "XETR", "PA": "XPAR", "AS": "XAMS",
+                  "SW": "XSWX", "NS": "XNSE", "HE": "XHEL", "ST": "XSTO", "OL": "XOSL", "AX": "XASX",
+                  "SI": "XSES", "SR": "XSAU"}
     for c in registry.listed():
         assert c.ticker is not None
-        for suffix, mic in suffix_mic.items():
-            if c.ticker.endswith(suffix):
-                assert c.exchange == mic, c.name
+        _, dot, suffix = c.ticker.rpartition(".")
+        if dot and suffix in suffix_mic:
+            assert c.exchange == suffix_mic[suffix], c.name
+        else:
+            assert c.exchange in ("XNYS", "XNAS"), c.name
+
+
+def test_asian_tickers_have_their_market_shapes(registry: Registry) -> None:
+    """Codes look as each market numbers them: Shanghai 6xxxxx, Shenzhen 0/3xxxxx, HK and Tokyo 4 places."""
+    shapes = {"XSHG": r"6\d{5}\.SS", "XSHE": r"[03]\d{5}\.SZ", "XHKG": r"\d{4}\.HK", "XTAI": r"\d{4}\.TW",
+              "ROCO": r"\d{4}\.TWO", "XKRX": r"\d{6}\.KS", "XKOS": r"\d{6}\.KQ", "XTKS": r"\d{3}[0-9A-Z]\.T"}
+    for c in registry.listed():
+        pattern = shapes.get(c.exchange or "")
+        if pattern is not None:
+            assert re.fullmatch(pattern, c.ticker or ""), (c.name, c.ticker)
+
+
+def test_hong_kong_and_taiwan_names_of_newer_entries(registry: Registry) -> None:
+    """Traditional names used in Taipei and Hong Kong reach the new entries."""
+    assert names(registry, "台灣大哥大與遠傳電信、兆豐金") == [
+        "Taiwan Mobile",
+        "Far EasTone",
+        "Mega Financial",
+    ]
+    assert names(registry, "新鴻基地產、長江和記及渣打") == [
+        "Sun Hung Kai Properties",
+        "CK Hutchison",
+        "Standard Chartered",
+    ]
+    assert names(registry, "中国人寿和中國太保") == ["China Life", "China Pacific Insurance"]
+
+
+def test_aliases_inside_common_phrases_are_not_plain_matches(registry: Registry) -> None:
+    """Phrases that merely contain a short company name yield no unflagged mention."""
+    for text in ("公司努力拓展海外市场", "提高意识", "航空客运量回升", "加强生产管理", "5000万豪宅成交",
+                 "the RTX 5090 card", "vast data sets", "ups and downs", "hmm, maybe", "好时机已到",
+                 "in vivo results"):
+        found = [m.company.name for m in registry.find(normalize(text)) if not m.ambiguous]
+        assert found == [], (text, found)
 
 
 def test_get_by_name_ticker_and_alias(registry: Registry) -> None:

@@ -25,6 +25,8 @@ import requests
 import responses
 
 from metrics.store.schema import PRICES
+from metrics.store.tables import Store
+from tests.store.s3server import S3Server, seaweedfs
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 YAHOO = DATA / "yahoo_http"
@@ -100,3 +102,32 @@ def yahoo(tmp_path: Path) -> Iterator[YahooReplay]:
         for ticker in RECORDED:
             replay.add_chart(ticker, recorded_body(ticker))
         yield replay
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS) on 127.0.0.1, one per test session."""
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+ROOTS = ["local", "s3"]
+
+
+@pytest.fixture(params=ROOTS)
+def root_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """A fresh store root and its storage options: a local folder, or a fresh prefix on the S3 server."""
+    if request.param == "local":
+        return str(tmp_path / "root"), {}
+    server: S3Server = request.getfixturevalue("s3")
+    return f"s3://{server.bucket}/{request.node.name.replace('[', '-').rstrip(']')}-{os.urandom(4).hex()}", \
+        server.storage_options
+
+
+@pytest.fixture
+def tables(root_url: tuple[str, dict[str, str]]) -> Store:
+    """A real store with its tables created (``metrics store init``), on each kind of root."""
+    url, options = root_url
+    store = Store(url, storage_options=options)
+    store.init()
+    return store

@@ -116,3 +116,48 @@ def test_bad_parquet_files_name_row_and_column(tmp_path: Path, frame: pl.DataFra
     assert words in str(info.value)
     if row is not None:
         assert f"row {row}" in str(info.value)
+
+
+@pytest.mark.parametrize(("body", "line", "column", "words"), [
+    ("2025-01-02,10,11,9,10.5,10.4,1000\n2025-01-03,10,11,9,inf,10.4,1000\n", 3, "Close", "not a finite"),
+    ("2025-01-02,10,11,9,0,10.4,1000\n", 2, "Close", "not a positive price: 0"),
+    ("2025-01-02,10,11,9,-2,10.4,1000\n", 2, "Close", "negative"),
+    ("2025-01-02,10,8,9,8.5,8.5,1000\n", 2, "High", "high 8.0 is below low 9.0"),
+    ("2025-01-02,10,11,9,10.5,10.4,1000\n2099-01-02,10,11,9,10.5,10.4,1000\n", 3, "Date", "after today"),
+])
+def test_suspicious_bars_are_refused_never_stored(tmp_path: Path, body: str, line: int, column: str,
+                                                  words: str) -> None:
+    """Non-finite or non-positive prices, high below low and bars from the future reject the file."""
+    path = write(tmp_path, "SUS.csv", HEADER + body)
+    with pytest.raises(PriceDataError) as info:
+        import_price_file(path, now=NOW)
+    assert (info.value.line, info.value.column) == (line, column)
+    assert words in str(info.value)
+
+
+def test_parquet_without_ticker_column_is_refused(tmp_path: Path) -> None:
+    """A Parquet file must name its tickers: its file name is no ticker (only a Yahoo CSV's is)."""
+    path = tmp_path / "NVDA.parquet"
+    pl.DataFrame({"date": [dt.date(2025, 1, 2)], "open": [1.0], "high": [1.0], "low": [1.0], "close": [1.0],
+                  "volume": [1]}).write_parquet(path)
+    with pytest.raises(PriceDataError, match="missing column") as info:
+        import_price_file(path, now=NOW)
+    assert info.value.column == "ticker"
+
+
+@pytest.mark.parametrize(("name", "registry", "currency"), [
+    ("000660.KS.csv", {}, "KRW"),                  # from the Yahoo suffix
+    ("000660.KS.csv", {"000660.KS": "USD"}, "USD"),  # the registry wins
+    ("NVDA.csv", {}, "USD"),                       # a symbol without suffix
+])
+def test_currency_is_decided_once_registry_then_suffix(tmp_path: Path, name: str, registry: dict[str, str],
+                                                       currency: str) -> None:
+    """A file without a currency column gets the registry's currency, else its suffix's, else USD."""
+    bars = import_price_file(write(tmp_path, name, HEADER + GOOD), now=NOW, currencies=registry)
+    assert bars.get_column("currency").unique().to_list() == [currency]
+
+
+def test_unknown_suffix_without_currency_is_refused(tmp_path: Path) -> None:
+    """A symbol whose suffix says no currency, unknown to the registry, is an error, not USD."""
+    with pytest.raises(PriceDataError, match=r"no currency for ABC\.XX"):
+        import_price_file(write(tmp_path, "ABC.XX.csv", HEADER + GOOD), now=NOW)

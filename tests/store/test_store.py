@@ -1,12 +1,8 @@
-"""The Parquet store: atomic parts, dedup at read, compaction, damage, locking, point-in-time reads."""
+"""The Delta store on a local folder and on S3: MERGE writes, snapshots, time travel, compaction."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import polars as pl
@@ -15,169 +11,117 @@ import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics.errors import LockTimeout
+from metrics.errors import StoreError
 from metrics.store.tables import Store, open_store
 from tests.store.conftest import NOW, bars, days
 
 D0 = dt.date(2025, 3, 3)
-PROJECT = Path(__file__).resolve().parents[2]
 
 
-def test_append_then_scan_returns_the_rows(store: Store) -> None:
-    """Appended bars come back from scan, one part per year, sorted by ticker and date."""
-    result = store.append("prices", pl.concat([bars("B", days(D0, 3)), bars("A", [dt.date(2024, 12, 31)])]),
+def test_append_then_scan_returns_the_rows(tables: Store) -> None:
+    """Appended bars come back from scan with the declared schema, one data file per year."""
+    result = tables.append("prices", pl.concat([bars("B", days(D0, 3)), bars("A", [dt.date(2024, 12, 31)])]),
+                           now=NOW)
+    assert (result.rows, result.inserted, result.unchanged) == (4, 4, 0)
+    got = tables.scan("prices").sort("ticker", "date").collect()
+    assert got.height == 4 and got.columns == list(bars("A", []).columns)
+    assert sorted(u.split("/")[-2] for u in tables.part_files("prices")) == ["year=2024", "year=2025"]
+
+
+def test_reimport_changes_nothing_and_says_so(tables: Store) -> None:
+    """Writing the same rows again (later fetched_at) commits nothing and reports them unchanged."""
+    tables.append("prices", bars("A", days(D0, 5)), now=NOW)
+    version = tables.table_version("prices")
+    again = tables.append("prices", bars("A", days(D0, 5), fetched_at=NOW + dt.timedelta(days=1)), now=NOW)
+    assert (again.inserted, again.updated, again.unchanged, again.version) == (0, 0, 5, None)
+    assert tables.table_version("prices") == version
+    assert tables.scan("prices").select(pl.col("fetched_at").max()).collect().item() == NOW
+
+
+def test_latest_version_wins(tables: Store) -> None:
+    """The same key written twice is stored once, with the values of the larger fetched_at."""
+    tables.append("prices", bars("A", days(D0, 5), 1.0, fetched_at=NOW), now=NOW)
+    tables.append("prices", bars("A", days(D0, 2), 2.0, fetched_at=NOW + dt.timedelta(hours=1)), now=NOW)
+    older = tables.append("prices", bars("A", days(D0, 1), 3.0, fetched_at=NOW - dt.timedelta(hours=1)),
                           now=NOW)
-    assert result.rows == 4
-    assert sorted(p.parent.name for p in result.files) == ["year=2024", "year=2025"]
-    got = store.scan("prices").sort("ticker", "date").collect()
-    assert got.height == 4
-    assert got.schema == store.scan_raw("prices").collect_schema()
-    assert not list(store.root.rglob("*.tmp"))
-
-
-def test_reimport_never_duplicates_and_latest_version_wins(store: Store) -> None:
-    """The same key written twice is seen once, with the values of the later fetched_at."""
-    store.append("prices", bars("A", days(D0, 5), 1.0, fetched_at=NOW), now=NOW)
-    store.append("prices", bars("A", days(D0, 2), 2.0, fetched_at=NOW + dt.timedelta(hours=1)), now=NOW)
-    store.append("prices", bars("A", days(D0, 1), 3.0, fetched_at=NOW - dt.timedelta(hours=1)), now=NOW)
-    got = store.scan("prices").sort("date").collect()
+    assert older.updated == 0
+    got = tables.scan("prices").sort("date").collect()
     assert got["close"].to_list() == [2.0, 2.0, 1.0, 1.0, 1.0]
-    assert store.scan_raw("prices").collect().height == 8
 
 
-def test_equal_versions_are_won_by_the_later_part(store: Store) -> None:
-    """With equal fetched_at, the part written later wins."""
-    store.append("prices", bars("A", [D0], 1.0), now=NOW)
-    store.append("prices", bars("A", [D0], 2.0), now=NOW)
-    assert store.scan("prices").collect()["close"].to_list() == [2.0]
+def test_equal_versions_are_won_by_the_later_write(tables: Store) -> None:
+    """With equal fetched_at, the row written later wins."""
+    tables.append("prices", bars("A", [D0], 1.0), now=NOW)
+    tables.append("prices", bars("A", [D0], 2.0), now=NOW)
+    assert tables.scan("prices").collect()["close"].to_list() == [2.0]
 
 
-def test_disjoint_parts_are_read_without_dedup_and_overlap_is_detected(store: Store) -> None:
-    """Parts with disjoint key ranges are read as they are; an overlapping part forces dedup."""
-    store.append("prices", bars("A", days(D0, 3)), now=NOW)
-    store.append("prices", bars("A", days(D0 + dt.timedelta(days=3), 3)), now=NOW)
-    plan = store.scan("prices").explain()
-    assert "UNIQUE" not in plan.upper()
-    store.append("prices", bars("A", [D0], 5.0, fetched_at=NOW + dt.timedelta(days=1)), now=NOW)
-    got = store.scan("prices").sort("date").collect()
-    assert got.height == 6
-    assert got["close"][0] == 5.0
-
-
-def test_batch_with_repeated_keys_keeps_the_last(store: Store) -> None:
+def test_batch_with_repeated_keys_keeps_the_last(tables: Store) -> None:
     """Rows of one batch sharing a key are stored once: the last of them."""
-    store.append("prices", pl.concat([bars("A", [D0], 1.0), bars("A", [D0], 2.0)]), now=NOW)
-    assert store.scan_raw("prices").collect()["close"].to_list() == [2.0]
+    tables.append("prices", pl.concat([bars("A", [D0], 1.0), bars("A", [D0], 2.0)]), now=NOW)
+    assert tables.scan("prices").collect()["close"].to_list() == [2.0]
 
 
-def test_compact_merges_parts_and_removes_duplicates(store: Store) -> None:
-    """Compaction leaves one part per partition, no duplicate rows, the same query results."""
+def test_documents_move_partition_when_reingested_later(tables: Store) -> None:
+    """A document whose key is not its partition column is still one row when re-registered another year."""
+    first = {"doc_hash": "h1", "name": "a.txt", "path": "/in/a.txt", "status": "failed", "ingested_at": NOW}
+    later = first | {"status": "ok", "ingested_at": NOW.replace(year=NOW.year + 1)}
+    tables.append("documents", pl.DataFrame([first]), now=NOW)
+    tables.append("documents", pl.DataFrame([later]), now=NOW)
+    got = tables.scan("documents").collect()
+    assert got.select("doc_hash", "status").rows() == [("h1", "ok")]
+
+
+def test_compact_merges_files_and_keeps_every_row(tables: Store) -> None:
+    """OPTIMIZE leaves one file per partition and the same rows; a second run has nothing to do."""
     for i in range(3):
-        later = NOW + dt.timedelta(hours=i)
-        store.append("prices", bars("A", days(D0, 4), float(i), fetched_at=later), now=NOW)
-    store.append("prices", bars("B", [dt.date(2024, 6, 3)]), now=NOW)
-    before = store.scan("prices").sort("ticker", "date").collect()
-    results = {r.dataset: r for r in store.compact(now=NOW)}
-    assert results["prices"].files_before == 3 and results["prices"].files_after == 1
-    assert results["prices"].rows_before == 12 and results["prices"].rows_after == 4
-    assert len(store.part_files("prices")) == 2
-    assert store.scan_raw("prices").collect().height == 5
-    assert store.scan("prices").sort("ticker", "date").collect().equals(before)
-    assert all(r.groups == 0 for r in store.compact(now=NOW))
+        tables.append("prices", bars(f"T{i}", days(D0, 4), float(i)), now=NOW)
+    tables.append("prices", bars("B", [dt.date(2024, 6, 3)]), now=NOW)
+    before = tables.scan("prices").sort("ticker", "date").collect()
+    results = {r.dataset: r for r in tables.compact(now=NOW)}
+    assert (results["prices"].files_before, results["prices"].files_after) == (4, 2)
+    assert results["prices"].rows_before == results["prices"].rows_after == 13
+    assert tables.scan("prices").sort("ticker", "date").collect().equals(before)
+    again = {r.dataset: r for r in tables.compact(now=NOW)}
+    assert again["prices"].files_before == again["prices"].files_after == 2
 
 
-def test_readers_during_compaction_never_see_missing_or_doubled_rows(store: Store) -> None:
-    """Old and new parts side by side (the moment between publish and removal) still read once each."""
-    store.append("prices", bars("A", days(D0, 4), 1.0), now=NOW)
-    store.append("prices", bars("A", days(D0, 4), 2.0, fetched_at=NOW + dt.timedelta(hours=1)), now=NOW)
-    old = {p: p.read_bytes() for p in store.part_files("prices")}
-    store.compact(now=NOW)
-    for path, content in old.items():  # put the old parts back: a reader listing mid-compaction
-        path.write_bytes(content)
-    got = Store(store.root).scan("prices").collect()
-    assert got.height == 4
-    assert set(got["close"]) == {2.0}
+def test_compact_refuses_a_retention_below_seven_days(tables: Store) -> None:
+    """VACUUM never removes files younger than 7 days: a shorter retention is an error."""
+    with pytest.raises(StoreError, match="below the minimum"):
+        tables.compact(now=NOW, retention=dt.timedelta(days=1))
 
 
-def test_damaged_part_is_skipped_named_and_reported(store: Store) -> None:
-    """A truncated part is skipped by scans, logged as store.corrupt_part and listed by status."""
-    store.append("prices", bars("A", [D0]), now=NOW)
-    bad = store.append("prices", bars("B", [D0]), now=NOW).files[0]
-    bad.write_bytes(bad.read_bytes()[:40])
-    with structlog.testing.capture_logs() as logs:
-        assert store.scan("prices").collect()["ticker"].to_list() == ["A"]
-    assert [(e["event"], e["path"]) for e in logs] == [("store.corrupt_part", str(bad))]
-    status = store.status()
-    assert [d.path for d in status.damaged] == [bad]
-    assert status.datasets[1].name == "prices" and status.datasets[1].rows == 1
-    results = store.compact(now=NOW)
-    assert bad.exists() and all(r.groups == 0 for r in results)
+def test_time_travel_reads_a_table_as_it_was(tables: Store) -> None:
+    """A store pinned to a version, or to a commit time, reads the rows committed then."""
+    tables.append("prices", bars("A", [D0], 1.0), now=NOW)
+    v1 = tables.table_version("prices")
+    t1 = dt.datetime.fromtimestamp(tables.history("prices", 1)[0]["timestamp"] / 1000, dt.UTC)
+    tables.append("prices", bars("A", [D0], 2.0, fetched_at=NOW + dt.timedelta(hours=1)), now=NOW)
+    tables.append("prices", bars("B", [D0], 3.0), now=NOW)
+    assert tables.scan("prices").collect().height == 2
+    old = tables.pinned(version=v1)
+    assert old.scan("prices").collect()["close"].to_list() == [1.0]
+    assert tables.pinned(as_of=t1).scan("prices").collect()["close"].to_list() == [1.0]
+    with pytest.raises(StoreError, match="pinned"):
+        old.append("prices", bars("C", [D0]), now=NOW)
+    with pytest.raises(StoreError, match="no version"):
+        tables.pinned(version=99).scan("prices")
 
 
-def test_part_with_wrong_columns_counts_as_damaged(store: Store) -> None:
-    """A Parquet file lacking the dataset's columns is skipped and reported."""
-    target = store.dataset_dir("prices") / "year=2025" / "part-0000000009-intruder.parquet"
-    target.parent.mkdir(parents=True)
-    pl.DataFrame({"x": [1]}).write_parquet(target)
-    assert store.scan("prices").collect().height == 0
-    assert "columns missing" in store.damaged_parts("prices")[0].error
-
-
-def _hold_lock_script(root: Path, seconds: float) -> str:
-    return textwrap.dedent(f"""
-        import sys, time, datetime as dt
-        import polars as pl
-        from metrics.store.tables import Store
-        from tests.store.conftest import bars
-        s = Store({str(root)!r})
-        with s.writer():
-            print("locked", flush=True)
-            time.sleep({seconds})
-            s.append("prices", bars("FIRST", [dt.date(2025, 1, 2)]))
-        print("released", flush=True)
-    """)
-
-
-def _start_holder(root: Path, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", _hold_lock_script(root, seconds)], cwd=PROJECT,
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT)})
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "locked"
-    return proc
-
-
-def test_second_writer_waits_for_the_lock_and_never_interleaves(store: Store) -> None:
-    """A writer blocked by another process's lock writes after it, with a later part sequence."""
-    proc = _start_holder(store.root, 1.0)
-    try:
-        mine = store.append("prices", bars("SECOND", [dt.date(2025, 1, 2)]), now=NOW)
-    finally:
-        proc.communicate(timeout=30)
-    parts = store.part_files("prices")
-    assert [p.name.split("-")[1] for p in parts] == ["0000000001", "0000000002"]
-    assert parts[-1] == mine.files[0]
-    assert sorted(store.scan("prices").collect()["ticker"]) == ["FIRST", "SECOND"]
-
-
-def test_lock_timeout_names_the_holder(tmp_path: Path) -> None:
-    """A writer that cannot get the lock in time gets LockTimeout naming pid, host and since."""
-    root = tmp_path / "root"
-    proc = _start_holder(root, 3.0)
-    try:
-        with pytest.raises(LockTimeout) as info:
-            Store(root, lock_timeout=0.2).append("prices", bars("X", [D0]), now=NOW)
-    finally:
-        proc.communicate(timeout=30)
-    message = str(info.value)
-    assert f"pid {proc.pid}" in message and " on " in message and " since " in message
-    assert Store(root).scan("prices").collect()["ticker"].to_list() == ["FIRST"]
-
-
-def test_writer_lock_is_reentrant_in_one_thread(store: Store) -> None:
-    """Appending inside an explicit writer() block does not deadlock."""
-    with store.writer():
-        store.append("prices", bars("A", [D0]), now=NOW)
-    assert store.scan("prices").collect().height == 1
+def test_writer_on_s3_never_creates_a_table(root_url: tuple[str, dict[str, str]]) -> None:
+    """On S3 a write to a missing table fails naming `metrics store init`; locally it is created empty."""
+    url, options = root_url
+    store = Store(url, storage_options=options)
+    if store.remote:
+        with pytest.raises(StoreError, match="metrics store init"):
+            store.append("prices", bars("A", [D0]), now=NOW)
+        assert store.scan("prices").collect().height == 0
+    else:
+        assert store.append("prices", bars("A", [D0]), now=NOW).inserted == 1
+    created = ["facts", "prices", "alerts", "documents"] if store.remote else ["facts", "alerts", "documents"]
+    assert store.init() == created
+    assert store.init() == []
 
 
 def _fact(fact_id: str, entity: str, published: dt.date, value: float, *, period: str = "FY2025",
@@ -187,41 +131,28 @@ def _fact(fact_id: str, entity: str, published: dt.date, value: float, *, period
             "ingested_at": ingested}
 
 
-def test_facts_as_of_returns_the_latest_statement_known_then(store: Store) -> None:
+def test_facts_as_of_returns_the_latest_statement_known_then(tables: Store) -> None:
     """As of a date: published on or before it, the latest statement per entity, metric and period."""
-    store.append("facts", pl.DataFrame([
+    tables.append("facts", pl.DataFrame([
         _fact("f1", "Acme", dt.date(2025, 1, 10), 1.0),
         _fact("f2", "Acme", dt.date(2025, 2, 10), 2.0),
         _fact("f3", "Acme", dt.date(2025, 3, 10), 3.0),
         _fact("f4", "Acme", dt.date(2025, 1, 5), 9.0, period="FY2024"),
     ]), now=NOW)
-    got = store.facts_as_of(dt.date(2025, 2, 15)).sort("period").collect()
+    got = tables.facts_as_of(dt.date(2025, 2, 15)).sort("period").collect()
     assert got.select("period", "value").rows() == [("FY2024", 9.0), ("FY2025", 2.0)]
-    assert store.facts_as_of(dt.date(2025, 1, 1)).collect().height == 0
+    assert tables.facts_as_of(dt.date(2025, 1, 1)).collect().height == 0
 
 
-def test_prices_as_of_gives_the_latest_bar_per_ticker(store: Store) -> None:
+def test_prices_as_of_gives_the_latest_bar_per_ticker(tables: Store) -> None:
     """Each ticker's latest bar on or before the date, even from an older year's partition."""
-    store.append("prices", pl.concat([
+    tables.append("prices", pl.concat([
         bars("OLD", [dt.date(2023, 5, 1), dt.date(2023, 5, 2)], 1.0),
         bars("NEW", days(dt.date(2024, 12, 30), 5), 2.0),
     ]), now=NOW)
-    got = store.prices_as_of(dt.date(2025, 1, 2)).collect()
+    got = tables.prices_as_of(dt.date(2025, 1, 2)).collect()
     assert got.select("ticker", "date").rows() == [("NEW", dt.date(2025, 1, 2)), ("OLD", dt.date(2023, 5, 2))]
-    assert store.prices_as_of(dt.date(2020, 1, 1)).collect().height == 0
-
-
-def test_join_facts_prices_is_backward_asof_on_published(store: Store) -> None:
-    """A fact gets its ticker's bar dated on or before its published date, never a later one."""
-    store.append("prices", bars("A", [dt.date(2025, 1, 9), dt.date(2025, 1, 13)], 5.0), now=NOW)
-    store.append("facts", pl.DataFrame([
-        _fact("f1", "Acme", dt.date(2025, 1, 11), 1.0),           # weekend: Thursday's bar
-        _fact("f2", "Acme", dt.date(2025, 1, 8), 1.0, period="FY2024"),
-        _fact("f3", "Private", dt.date(2025, 1, 11), 1.0, ticker=None, period="Q1"),
-    ]), now=NOW)
-    got = store.join_facts_prices().sort("fact_id").collect()
-    assert got["price_date"].to_list() == [dt.date(2025, 1, 9), None, None]
-    assert got["price_close"].to_list() == [5.0, None, None]
+    assert tables.prices_as_of(dt.date(2020, 1, 1)).collect().height == 0
 
 
 def test_open_store_gives_lazy_frames(tmp_path: Path) -> None:
@@ -234,23 +165,83 @@ def test_open_store_gives_lazy_frames(tmp_path: Path) -> None:
     assert open_store(tmp_path).root == tmp_path
 
 
-def test_status_counts_rows_files_ranges_and_failed_documents(store: Store) -> None:
-    """status() reports rows as seen, stored rows, files, date range and failed documents."""
-    store.append("prices", bars("A", days(D0, 3)), now=NOW)
-    store.append("prices", bars("A", days(D0, 3)), now=NOW)
-    store.append("documents", pl.DataFrame([
+def test_status_counts_rows_files_ranges_and_failed_documents(tables: Store) -> None:
+    """status() reports rows, files, date range, version and failed documents."""
+    tables.append("prices", bars("A", days(D0, 3)), now=NOW)
+    tables.append("prices", bars("A", days(D0, 3)), now=NOW)
+    tables.append("documents", pl.DataFrame([
         {"doc_hash": "h1", "name": "bad.txt", "path": "/in/bad.txt", "status": "failed", "error": "not text",
          "ingested_at": NOW},
         {"doc_hash": "h2", "name": "ok.txt", "path": "/in/ok.txt", "status": "ok", "ingested_at": NOW},
     ]), now=NOW)
-    status = store.status()
+    status = tables.status()
     prices = next(d for d in status.datasets if d.name == "prices")
-    assert (prices.rows, prices.stored_rows, prices.files, prices.first, prices.last) == (
-        3, 6, 2, D0, D0 + dt.timedelta(days=2))
+    assert (prices.rows, prices.stored_rows, prices.files, prices.first, prices.last, prices.version) == (
+        3, 3, 1, D0, D0 + dt.timedelta(days=2), 1)
     assert [d.name for d in status.failed_documents] == ["bad.txt"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_prices_for_gives_one_row_per_date_of_a_reimported_ticker(tables: Store) -> None:
+    """A ticker imported twice (and partly re-fetched) comes back once per date, latest version winning."""
+    tables.append("prices", pl.concat([bars("A", days(D0, 4), 1.0), bars("B", days(D0, 4), 7.0)]), now=NOW)
+    tables.append("prices", bars("A", days(D0, 4), 1.0), now=NOW)
+    tables.append("prices", bars("A", days(D0 + dt.timedelta(days=2), 3), 2.0,
+                                 fetched_at=NOW + dt.timedelta(hours=1)), now=NOW)
+    got = tables.prices_for("A").collect()
+    assert got.select("date", "close").rows() == [
+        (D0, 1.0), (D0 + dt.timedelta(days=1), 1.0), (D0 + dt.timedelta(days=2), 2.0),
+        (D0 + dt.timedelta(days=3), 2.0), (D0 + dt.timedelta(days=4), 2.0)]
+    assert got.equals(tables.scan("prices").filter(pl.col("ticker") == "A").sort("date").collect())
+    assert tables.prices_for(["B", "A"]).collect()["ticker"].to_list() == ["A"] * 5 + ["B"] * 4
+
+
+def test_prices_for_bounds_dates_and_handles_unknown_tickers(tables: Store) -> None:
+    """start and end bound the dates (both included) across partitions; an unknown ticker gives no rows."""
+    tables.append("prices", bars("A", days(dt.date(2023, 12, 30), 5)), now=NOW)
+    got = tables.prices_for("A", start=dt.date(2023, 12, 31), end=dt.date(2024, 1, 2)).collect()
+    assert got["date"].to_list() == days(dt.date(2023, 12, 31), 3)
+    assert tables.prices_for("A", end=dt.date(2023, 12, 30)).collect().height == 1
+    assert tables.prices_for("ZZZ").collect().height == 0
+    assert tables.prices_for([]).collect().schema == tables.scan("prices").collect_schema()
+
+
+def test_prices_for_opens_only_files_that_can_hold_the_tickers_and_dates(tables: Store) -> None:
+    """Files of other tickers, or of years outside the dates, are left out of the scan plan."""
+    tables.append("prices", bars("A", days(D0, 3)), now=NOW)
+    tables.append("prices", bars("B", days(D0, 3)), now=NOW)
+    tables.append("prices", bars("A", days(dt.date(2024, 3, 1), 3)), now=NOW)
+    files = tables.part_files("prices")
+    assert len(files) == 3
+    plan = tables.prices_for("A", start=D0).explain()
+    assert sum(f.split("/")[-1] in plan for f in files) == 1
+
+
+def test_polars_writes_what_duckdb_filters_by_string(tables: Store) -> None:
+    """Frames read from the tables go to DuckDB and string filters find the rows (no string_view break)."""
+    import duckdb
+
+    tables.append("prices", pl.concat([bars("NVDA", days(D0, 3), 5.0), bars("AMD", days(D0, 2))]), now=NOW)
+    frame = tables.scan("prices").collect()
+    con = duckdb.connect()
+    con.register("prices", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+    assert con.sql("select count(*) from prices where ticker = 'NVDA'").fetchall() == [(3,)]
+    amd = "select count(*) from frame where ticker = 'AMD' and currency = 'USD'"
+    assert con.sql(amd).fetchall() == [(2,)]
+    if not tables.remote:   # DuckDB reading the table's own Parquet files
+        files = ", ".join(f"'{f}'" for f in tables.part_files("prices"))
+        nvda = f"select count(*) from read_parquet([{files}]) where ticker = 'NVDA'"
+        assert con.sql(nvda).fetchall() == [(3,)]
+
+
+def test_scan_delta_reads_the_same_rows(tables: Store) -> None:
+    """polars' own scan_delta reads the tables the store writes (plus the partition column)."""
+    tables.append("prices", bars("A", days(D0, 3)), now=NOW)
+    got = pl.scan_delta(tables.table_uri("prices"), storage_options=tables.storage_options or None).collect()
+    assert got.drop("year").sort("date").equals(tables.scan("prices").sort("date").collect())
+    assert set(got["year"]) == {D0.year}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(
     st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(0, 800),
               st.floats(0, 1e6, allow_nan=False), st.integers(0, 3)),
@@ -265,55 +256,55 @@ def test_round_trip_and_idempotent_reimport(tmp_path_factory: pytest.TempPathFac
     expected = (frame.with_row_index("i").sort("fetched_at", "i").unique(["ticker", "date"], keep="last")
                 .drop("i").sort("ticker", "date"))
     assert store.scan("prices").collect().sort("ticker", "date").equals(expected)
-    store.append("prices", frame, now=NOW)
+    assert store.append("prices", frame, now=NOW).version is None
     assert store.scan("prices").collect().sort("ticker", "date").equals(expected)
     store.compact(now=NOW)
     assert store.scan("prices").collect().sort("ticker", "date").equals(expected)
 
 
-def test_prices_for_gives_one_row_per_date_of_a_reimported_ticker(store: Store) -> None:
-    """A ticker imported twice (and partly re-fetched) comes back once per date, latest version winning."""
-    store.append("prices", pl.concat([bars("A", days(D0, 4), 1.0), bars("B", days(D0, 4), 7.0)]), now=NOW)
-    store.append("prices", bars("A", days(D0, 4), 1.0), now=NOW)
-    store.append("prices", bars("A", days(D0 + dt.timedelta(days=2), 3), 2.0,
-                                fetched_at=NOW + dt.timedelta(hours=1)), now=NOW)
-    got = store.prices_for("A").collect()
-    assert got.select("date", "close").rows() == [
-        (D0, 1.0), (D0 + dt.timedelta(days=1), 1.0), (D0 + dt.timedelta(days=2), 2.0),
-        (D0 + dt.timedelta(days=3), 2.0), (D0 + dt.timedelta(days=4), 2.0)]
-    assert got.equals(store.scan("prices").filter(pl.col("ticker") == "A").sort("date").collect())
-    assert store.prices_for(["B", "A"]).collect()["ticker"].to_list() == ["A"] * 5 + ["B"] * 4
+def test_damaged_file_is_skipped_named_and_reported(store: Store) -> None:
+    """On a local root a truncated data file is skipped by scans, logged as store.corrupt_part, listed."""
+    store.append("prices", bars("A", [D0]), now=NOW)
+    store.append("prices", bars("B", [dt.date(2024, 1, 2)]), now=NOW)
+    bad = Path(next(f for f in store.part_files("prices") if "year=2024" in f))
+    bad.write_bytes(bad.read_bytes()[:40])
+    with structlog.testing.capture_logs() as logs:
+        assert store.scan("prices").collect()["ticker"].to_list() == ["A"]
+    assert [(e["event"], e["path"]) for e in logs] == [("store.corrupt_part", str(bad))]
+    status = store.status()
+    assert [d.path for d in status.damaged] == [bad]
+    assert next(d for d in status.datasets if d.name == "prices").rows == 1
 
 
-def test_prices_for_bounds_dates_and_handles_unknown_tickers(store: Store) -> None:
-    """start and end bound the dates (both included) across partitions; an unknown ticker gives no rows."""
-    store.append("prices", bars("A", days(dt.date(2023, 12, 30), 5)), now=NOW)
-    got = store.prices_for("A", start=dt.date(2023, 12, 31), end=dt.date(2024, 1, 2)).collect()
-    assert got["date"].to_list() == days(dt.date(2023, 12, 31), 3)
-    assert store.prices_for("A", end=dt.date(2023, 12, 30)).collect().height == 1
-    assert store.prices_for("ZZZ").collect().height == 0
-    assert store.prices_for([]).collect().schema == store.scan("prices").collect_schema()
+def test_s3_settings_reach_delta_rs_and_the_secret_is_never_shown(tmp_path: Path) -> None:
+    """store.* settings become delta-rs storage options; the secret stays out of reprs and settings dumps."""
+    from metrics.settings import load_settings
+
+    settings = load_settings(tmp_path, env={}, root=tmp_path, store={
+        "url": "s3://bucket/prefix", "endpoint_url": "http://127.0.0.1:9", "region": "eu-west-1",
+        "access_key_id": "AKID", "secret_access_key": "very-secret", "allow_http": True})
+    store = Store.from_settings(settings)
+    assert store.remote and store.root == "s3://bucket/prefix"
+    assert store.storage_options["AWS_SECRET_ACCESS_KEY"] == "very-secret"
+    assert store.storage_options["AWS_ALLOW_HTTP"] == "true"
+    assert store.storage_options["conditional_put"] == "etag"
+    assert "very-secret" not in repr(store) + repr(settings) + str(settings.model_dump())
+    assert Store.from_settings(load_settings(tmp_path, env={}, root=tmp_path)).root == tmp_path
 
 
-def test_prices_for_opens_only_parts_that_can_hold_the_tickers_and_dates(store: Store) -> None:
-    """Parts of other tickers, or of years outside the dates, are left out of the scan plan."""
-    store.append("prices", bars("A", days(D0, 3)), now=NOW)
-    store.append("prices", bars("B", days(D0, 3)), now=NOW)
-    store.append("prices", bars("A", days(dt.date(2024, 3, 1), 3)), now=NOW)
-    wanted = [p.path.name for p in store.parts("prices") if p.year == "2025" and p.may_hold(["A"])]
-    plan = store.prices_for("A", start=D0).explain()
-    assert len(wanted) == 1
-    assert [p.path.name for p in store.parts("prices") if p.path.name in plan] == wanted
-    assert "UNIQUE" not in plan.upper()
+def test_a_commit_that_lost_the_race_is_recognised_as_a_conflict(store: Store) -> None:
+    """A MERGE planned on a stale snapshot raises delta-rs's conflict, which the writers retry."""
+    from deltalake import DeltaTable
 
+    from metrics.store.tables import _is_conflict
 
-def test_parts_record_the_ticker_range_of_each_row_group(store: Store) -> None:
-    """A part larger than a row group lists one ticker range per row group, which rules tickers in or out."""
-    tickers = [f"T{i:02d}" for i in range(20)]
-    store.append("prices", pl.concat([bars(t, days(dt.date(2025, 1, 1), 300)) for t in tickers]), now=NOW)
-    (part,) = store.parts("prices")
-    assert len(part.group_ranges) == 2
-    assert part.group_ranges[0] is not None and part.group_ranges[0][0] == "T00"
-    assert part.may_hold(["T00"]) and part.may_hold(["T19"]) and not part.may_hold(["A", "U"])
-    got = store.prices_for(["T13", "T14"]).collect()
-    assert got.height == 600 and got["ticker"].unique().sort().to_list() == ["T13", "T14"]
+    store.append("prices", bars("A", [D0]), now=NOW)
+    stale = DeltaTable(store.table_uri("prices"))
+    store.append("prices", bars("A", [D0], 2.0), now=NOW)            # a concurrent writer wins
+    source = bars("A", [D0], 3.0).with_columns(pl.lit(D0.year, pl.Int32).alias("year"))
+    with pytest.raises(Exception) as info:
+        (stale.merge(source, "t.ticker = s.ticker AND t.date = s.date AND t.year = s.year",
+                     source_alias="s", target_alias="t")
+         .when_matched_update_all().when_not_matched_insert_all().execute())
+    assert _is_conflict(info.value)
+    assert store.scan("prices").collect()["close"].to_list() == [2.0]

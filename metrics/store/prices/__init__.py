@@ -3,6 +3,11 @@
 A ``PriceSource`` fetches daily bars for tickers over a date range (``yahoo.YahooSource`` over
 yfinance; tests may add an in-memory one); ``files.import_price_file`` reads bars from CSV/Parquet.
 ``update_prices`` asks a source only for the days the store lacks and appends what comes back.
+
+**Circuit breaker.** When the source cannot be reached (DNS, refused connections, timeouts: a
+``FetchError`` with ``unreachable``) for ``BREAKER_AFTER`` tickers in a row, the fetch stops: the
+tickers not asked yet are ``deferred`` (not failed) and ``unreachable`` says why, so an offline run
+costs a few failed requests and a few log lines, not one per ticker.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+BREAKER_AFTER = 3      # consecutive unreachable failures that stop a fetch
+
 
 @dataclass
 class FetchReport:
@@ -32,6 +39,8 @@ class FetchReport:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     errors: dict[str, FetchError] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)     # already up to date, nothing asked
+    deferred: list[str] = field(default_factory=list)    # not asked: the source was unreachable
+    unreachable: str | None = None                       # why the breaker stopped the fetch
 
     @property
     def rows(self) -> int:
@@ -49,12 +58,34 @@ class PriceSource(Protocol):
 
     ``fetch(tickers, start, end)`` returns the bars dated ``start`` to ``end`` (both included) of
     each ticker: for every ticker either a frame conforming to ``schema.PRICES`` (possibly empty:
-    no trading in the range) in ``frames`` or a ``FetchError`` in ``errors``. One ticker failing never
-    stops the others. Transient failures (rate limits) are retried inside the source. ``fetched_at``
-    may be left null: ``update_prices`` stamps it with its ``now``.
+    no trading in the range) in ``frames``, a ``FetchError`` in ``errors``, or, once the source
+    proved unreachable (``breaker``), its name in ``deferred``. One ticker failing never stops the
+    others; an unreachable source does. Transient failures (rate limits) are retried inside the
+    source. ``fetched_at`` may be left null: ``update_prices`` stamps it with its ``now``.
     """
 
     def fetch(self, tickers: Sequence[str], start: dt.date, end: dt.date) -> FetchReport: ...
+
+
+class Breaker:
+    """Counts consecutive unreachable failures; ``open`` once ``limit`` are seen in a row."""
+
+    def __init__(self, limit: int = BREAKER_AFTER) -> None:
+        self.limit = limit
+        self.count = 0
+        self.reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.count >= self.limit
+
+    def record(self, error: FetchError | None) -> None:
+        """A ticker's outcome: None for success; an error counts only when ``unreachable``."""
+        if error is None or not error.unreachable:
+            self.count = 0
+            return
+        self.count += 1
+        self.reason = str(error).split(": ", 1)[-1]
 
 
 def missing_ranges(store: Store, tickers: Iterable[str], *, start: dt.date,
@@ -98,12 +129,26 @@ def update_prices(store: Store, source: PriceSource, tickers: Iterable[str], *, 
     wanted = sorted(set(tickers))
     report = FetchReport()
     ranges = missing_ranges(store, wanted, start=start, end=last_day)
+    breaker = Breaker()             # across calls: the source is asked a few tickers at a time
     for (first, last), group in sorted(ranges.items()):
-        part = source.fetch(group, first, last)
-        for ticker, frame in part.frames.items():
-            before = report.frames.get(ticker)
-            report.frames[ticker] = frame if before is None else pl.concat([before, frame])
-        report.errors.update(part.errors)
+        todo = list(group)
+        while todo:
+            if report.unreachable is not None:      # the breaker opened: ask nothing more this run
+                report.deferred.extend(todo)
+                break
+            chunk, todo = todo[:breaker.limit - breaker.count], todo[breaker.limit - breaker.count:]
+            part = source.fetch(chunk, first, last)
+            for ticker, frame in part.frames.items():
+                before = report.frames.get(ticker)
+                report.frames[ticker] = frame if before is None else pl.concat([before, frame])
+            report.errors.update(part.errors)
+            report.deferred.extend(part.deferred)
+            for ticker in chunk:
+                if ticker in part.errors or ticker in part.frames:
+                    breaker.record(part.errors.get(ticker))
+            report.unreachable = report.unreachable or part.unreachable or (
+                breaker.reason if breaker.open else None)
+    report.deferred = sorted(set(report.deferred) - set(report.errors) - set(report.frames))
     asked = {t for group in ranges.values() for t in group}
     report.skipped.extend(t for t in wanted if t not in asked)
     stamp = pl.lit(now).cast(PRICES["fetched_at"])
@@ -113,5 +158,5 @@ def update_prices(store: Store, source: PriceSource, tickers: Iterable[str], *, 
     for ticker, error in report.errors.items():
         log.warning("prices.fetch_failed", ticker=ticker, error=str(error))
     log.info("prices.fetched", tickers=len(report.frames), rows=report.rows, failed=len(report.errors),
-             skipped=len(report.skipped))
+             skipped=len(report.skipped), deferred=len(report.deferred))
     return report

@@ -8,11 +8,13 @@ Accepted layouts (column names are matched case-insensitively; spaces and unders
   the shared ``data/prices/*.parquet``), optionally ``adj_close`` and ``currency``.
 
 ``adj_close`` defaults to ``close``; ``currency`` comes from the file, else from ``currencies`` (the
-company registry), else USD; ``source`` is ``file:<name>``. Empty cells and Yahoo's ``null`` are
-missing values; a missing ``close`` is an error. Any defect (missing column, non-numeric or negative
-price, duplicated (ticker, date), empty file, bytes that are not UTF-8) raises ``PriceDataError``
-naming the file and the line (CSV, counting the header as line 1) or row (Parquet) and column: the
-whole file is rejected.
+company registry), else from the ticker's Yahoo suffix, else USD for a symbol without suffix
+(``universe.currency_of``); a ticker none of these decides is an error. ``source`` is
+``file:<name>``. Empty cells and Yahoo's ``null`` are missing values; a missing ``close`` is an
+error. Any defect (missing column, non-numeric, non-finite or non-positive price, high below low, a
+bar dated after ``now``, duplicated (ticker, date), empty file, bytes that are not UTF-8) raises
+``PriceDataError`` naming the file and the line (CSV, counting the header as line 1) or row
+(Parquet) and column: the whole file is rejected.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 import polars as pl
 
 from metrics.errors import PriceDataError
+from metrics.store.prices.checks import first_problem
+from metrics.store.prices.universe import currency_of
 from metrics.store.schema import PRICES, conform
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
@@ -149,8 +153,10 @@ def _check_unique(path: Path, bars: pl.DataFrame, df: pl.DataFrame, column: str,
 
 
 def import_price_file(path: Path | str, *, now: dt.datetime,
-                      currencies: Mapping[str, str] | None = None) -> pl.DataFrame:
+                      currencies: Mapping[str, str] | None = None, future_ok: bool = False) -> pl.DataFrame:
     """Read and validate one price file; return its bars conforming to ``schema.PRICES``.
+
+    ``future_ok`` accepts bars dated after ``now`` (the daemon's seed when ``now`` is a replayed past).
 
     Raises ``PriceDataError`` (file, line or row, column) on the first defect; nothing is returned
     for a defective file. ``currencies`` maps tickers to their currency for files without one.
@@ -184,6 +190,9 @@ def import_price_file(path: Path | str, *, now: dt.datetime,
         blank = tickers.is_null() | (tickers == "")
         if blank.any():
             raise _fail(path, "missing ticker", df, blank, column=originals["ticker"], csv=csv)
+    elif not csv:
+        raise PriceDataError("missing column (a Parquet file names its tickers; only a Yahoo CSV takes "
+                             "its ticker from the file name)", source=path, column="ticker")
     else:
         tickers = pl.Series("ticker", [path.name.removesuffix(path.suffix)] * df.height, pl.String)
     cols: dict[str, pl.Series] = {"ticker": tickers.alias("ticker"),
@@ -197,21 +206,32 @@ def import_price_file(path: Path | str, *, now: dt.datetime,
     if no_close.any():
         raise _fail(path, "missing close", df, no_close, column=originals["close"], csv=csv)
     bars = pl.DataFrame(cols)
+    problem = first_problem(bars, now=None if future_ok else now)
+    if problem is not None:
+        mask = pl.Series([False] * bars.height).scatter(problem.row, True)
+        raise _fail(path, problem.message, df, mask, column=originals.get(problem.column, problem.column),
+                    csv=csv)
     _check_unique(path, bars, df, originals["date"], csv=csv)
     if "currency" in df.columns:
         currency = df.get_column("currency").cast(pl.String)
     else:
         currency = pl.Series("currency", [None] * bars.height, pl.String)
     registry = dict(currencies or {})
+    decided = {t: currency_of(t, registry) for t in bars.get_column("ticker").unique().to_list()}
     bars = bars.with_columns(
         pl.col("adj_close").fill_null(pl.col("close")) if "adj_close" in bars.columns
         else pl.col("close").alias("adj_close"),
         currency.alias("currency"),
     ).with_columns(
-        pl.coalesce(pl.col("currency"), pl.col("ticker").replace_strict(registry, default=None,
-                                                                      return_dtype=pl.String),
-                    pl.lit("USD")).alias("currency"),
+        pl.coalesce(pl.col("currency"), pl.col("ticker").replace_strict(decided, default=None,
+                                                                      return_dtype=pl.String))
+        .alias("currency"),
         pl.lit(f"file:{path.name}").alias("source"),
         pl.lit(now).cast(PRICES["fetched_at"]).alias("fetched_at"),
     )
+    unknown = bars.get_column("currency").is_null()
+    if unknown.any():
+        ticker = bars.filter(unknown).get_column("ticker")[0]
+        raise _fail(path, f"no currency for {ticker}: add a currency column, or list the company in "
+                    "companies.toml", df, unknown, column="currency", csv=csv)
     return conform(bars, "prices")

@@ -3,8 +3,15 @@
 ``YahooSource.fetch`` asks the chart endpoint per ticker with ``auto_adjust=False`` (raw close and
 adjusted close, not back-adjusted OHLC), takes the currency from the response metadata, and dates each
 bar by its day in the exchange's own time zone. A ticker whose response fails or is malformed gets a
-``FetchError`` and the others go on. Rate limits (HTTP 429, ``YFRateLimitError``) are retried with
-exponential backoff and jitter, the one retry policy of this adapter (``_retrying``).
+``FetchError`` and the others go on. A bar that fails ``checks.first_problem`` (a zero or non-finite
+price, high below low) is dropped and logged (``prices.bar_refused``); more than
+``MAX_REFUSED_BARS`` of them refuse the whole response. Rate limits (HTTP 429,
+``YFRateLimitError``) are retried with exponential backoff and jitter, the one retry policy of this
+adapter (``_retrying``).
+
+Offline: a ticker that fails because Yahoo cannot be reached (DNS, refused connection, timeout) is
+marked ``unreachable``; after ``BREAKER_AFTER`` in a row the remaining tickers are ``deferred``.
+Whatever yfinance prints to stdout while fetching is captured and logged (``prices.source_output``).
 
 yfinance is imported on first use, not at import time. Process-wide yfinance settings touched here:
 exceptions are raised rather than logged (``config.debug.hide_exceptions = False``) and, when
@@ -15,9 +22,10 @@ exceptions are raised rather than logged (``config.debug.hide_exceptions = False
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +33,14 @@ import polars as pl
 import stamina
 
 from metrics.errors import FetchError
-from metrics.store.prices import FetchReport
+from metrics.log import get_logger
+from metrics.store.prices import Breaker, FetchReport
+from metrics.store.prices.checks import first_problem
 from metrics.store.schema import PRICES, conform
+
+log = get_logger(__name__)
+
+MAX_REFUSED_BARS = 20   # bad bars dropped (each logged) before the whole response is refused
 
 _COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close",
             "Volume": "volume"}
@@ -69,11 +83,19 @@ class YahooSource:
         ``fetched_at`` is left null for the caller (``update_prices``) to stamp with its ``now``.
         """
         report = FetchReport()
-        for ticker in tickers:
+        breaker = Breaker()
+        for i, ticker in enumerate(tickers):
+            if breaker.open:
+                report.deferred = list(tickers[i:])
+                report.unreachable = breaker.reason
+                break
             try:
-                report.frames[ticker] = self._fetch_one(ticker, start, end)
+                with _captured_stdout(ticker):
+                    report.frames[ticker] = self._fetch_one(ticker, start, end)
+                breaker.record(None)
             except FetchError as e:
                 report.errors[ticker] = e
+                breaker.record(e)
         return report
 
     def _fetch_one(self, ticker: str, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -94,8 +116,33 @@ class YahooSource:
             return pl.DataFrame(schema=PRICES)          # no trading in the range
         except Exception as e:  # yfinance raises many kinds (HTTP, KeyError on malformed JSON...)
             reason = f"{type(e).__name__}: {e}".splitlines()[0]
-            raise FetchError(f"fetch failed: {reason}", ticker=ticker) from e
+            raise FetchError(f"fetch failed: {reason}", ticker=ticker, unreachable=_unreachable(e)) from e
         return _to_bars(ticker, hist, currency, start, end)
+
+
+_UNREACHABLE_NAMES = ("ConnectionError", "DNSError", "Timeout", "ConnectTimeout", "ProxyError")
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the host could not be reached at all."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionError | TimeoutError) or any(
+                c.__name__ in _UNREACHABLE_NAMES for c in type(seen).__mro__):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@contextmanager
+def _captured_stdout(ticker: str) -> Iterator[None]:
+    """Log what yfinance prints during one fetch instead of letting it reach stdout."""
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        yield
+    for line in buffer.getvalue().splitlines():
+        if line.strip():
+            log.warning("prices.source_output", ticker=ticker, output=line.strip()[:500])
 
 
 def _currency(tk: Any) -> str | None:
@@ -129,7 +176,14 @@ def _to_bars(ticker: str, hist: Any, currency: str | None, start: dt.date, end: 
     bars = (bars.with_columns(pl.col("volume").round(0).cast(pl.Int64), pl.lit(currency).alias("currency"),
                               pl.lit(YahooSource.source_name).alias("source"))
             .filter(pl.col("close").is_not_null(), pl.col("date").is_between(start, end)))
-    bad = bars.filter(pl.any_horizontal(pl.col(c) < 0 for c in ("open", "high", "low", "close", "adj_close")))
-    if bad.height:
-        raise FetchError(f"malformed response: negative price on {bad['date'][0]}", ticker=ticker)
+    refused = 0
+    while (problem := first_problem(bars, now=dt.datetime.combine(end, dt.time(), dt.UTC))) is not None:
+        day = bars.get_column("date")[problem.row]
+        refused += 1
+        if refused > MAX_REFUSED_BARS:
+            raise FetchError(f"malformed response: more than {MAX_REFUSED_BARS} bad bars, the last "
+                             f"{problem.column} on {day}: {problem.message}", ticker=ticker)
+        log.warning("prices.bar_refused", ticker=ticker, date=str(day), column=problem.column,
+                    reason=problem.message)
+        bars = bars.filter(pl.int_range(pl.len()) != problem.row)
     return conform(bars.unique(["ticker", "date"], keep="last", maintain_order=True), "prices")

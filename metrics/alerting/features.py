@@ -1,0 +1,312 @@
+"""Features of a series, from one table of specs, in two engines that give the same numbers.
+
+``FEATURE_SPECS`` lists the window features of every series (name, kind, window); adding a line
+(``Feature("sma_100", "sma", 100)``) makes it computed by both engines and usable in conditions
+(``metrics.alerting.rules`` takes the names from ``WINDOW_FEATURES``). Kinds:
+
+- ``lag``: the value ``window`` values earlier (``prev_value``);
+- ``change`` / ``change_pct``: the value minus / in percent against the value ``window`` values
+  earlier (null when that value is 0);
+- ``sma``: the mean of the last ``window`` values, the latest included (null with fewer);
+- ``high`` / ``low``: the max / min of the values dated within the ``window`` days ending on the
+  latest one, null unless the series reaches back that far.
+
+The two engines:
+
+- ``history_features`` (polars): every row of a series with its features as of that row, for all
+  entities in one pass (the backtest, statement series);
+- ``latest_bar_features`` (numpy): the features at each entity's latest bar only (a tick over bar
+  series), without computing them for every row.
+
+Besides the table: ``revision_pct`` (statement series: against the previous statement of the same
+entity, metric and period; history engine only, bar series have none), ``age_days`` (the
+evaluation date minus the latest value's date) and ``stale_bars`` (bar series: trading sessions of
+the ticker's exchange after the latest bar up to and including the evaluation date; XNYS unless the
+ticker's suffix or ``calendars`` says otherwise), added by ``with_age_and_stale_bars``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from metrics.errors import ConfigError
+from metrics.log import get_logger
+from metrics.store.calendars import calendar, exchange_of_ticker
+
+log = get_logger(__name__)
+Shape = Literal["prices", "facts"]
+FeatureKind = Literal["lag", "change", "change_pct", "sma", "high", "low"]
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One window feature: ``window`` counts values (lag, change, change_pct, sma) or days (high, low)."""
+
+    name: str
+    kind: FeatureKind
+    window: int
+
+    @property
+    def in_days(self) -> bool:
+        return self.kind in ("high", "low")
+
+
+FEATURE_SPECS: tuple[Feature, ...] = (
+    Feature("prev_value", "lag", 1),
+    Feature("change", "change", 1),
+    Feature("change_pct", "change_pct", 1),
+    Feature("change_pct_5", "change_pct", 5),
+    Feature("change_pct_20", "change_pct", 20),
+    Feature("sma_20", "sma", 20),
+    Feature("sma_50", "sma", 50),
+    Feature("sma_200", "sma", 200),
+    Feature("high_52w", "high", 364),
+    Feature("low_52w", "low", 364),
+)
+WINDOW_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_SPECS)
+
+
+def bars_needed(specs: Sequence[Feature] = FEATURE_SPECS) -> int:
+    """Values an entity needs for every value-counted feature of ``specs`` (one more than the widest)."""
+    return max((f.window for f in specs if not f.in_days), default=0) + 1
+
+
+def days_needed(specs: Sequence[Feature] = FEATURE_SPECS) -> int:
+    """The widest day window of ``specs`` (0 without one)."""
+    return max((f.window for f in specs if f.in_days), default=0)
+
+
+# ----------------------------------------------------------------------------------- history engine
+
+
+def _pct(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    return pl.when(b != 0).then((a / b - 1.0) * 100.0)
+
+
+def _history_expr(f: Feature) -> pl.Expr:
+    v, g = pl.col("value"), "entity"
+    if f.kind == "lag":
+        expr = v.shift(f.window).over(g)
+    elif f.kind == "change":
+        expr = v - v.shift(f.window).over(g)
+    elif f.kind == "change_pct":
+        expr = _pct(v, v.shift(f.window).over(g))
+    elif f.kind == "sma":
+        expr = v.rolling_mean(f.window).over(g)
+    else:
+        covered = pl.col("date").first().over(g) <= pl.col("date") - pl.duration(days=f.window - 1)
+        span = f"{f.window}d"
+        rolled = v.rolling_max_by("date", span) if f.kind == "high" else v.rolling_min_by("date", span)
+        expr = pl.when(covered).then(rolled.over(g))
+    return expr.alias(f.name)
+
+
+def history_features(
+    series: pl.LazyFrame,
+    shape: Shape,
+    only: Iterable[str] | None = None,
+    *,
+    specs: Sequence[Feature] = FEATURE_SPECS,
+) -> pl.LazyFrame:
+    """Every row of ``series`` with its features as of that row (no ``age_days``/``stale_bars``).
+
+    Rows are sorted by (entity, date); a statement series keeps the published order. ``only``
+    limits the computed features to those named (the others are null), for speed.
+    """
+    v = pl.col("value")
+    lf = series.sort("entity", "date", maintain_order=True)
+    cols = [_history_expr(f) for f in specs]
+    if shape == "facts":
+        per = ["entity", "period"]
+        cols.append(
+            pl.when(pl.col("period").is_not_null()).then(_pct(v, v.shift(1).over(per))).alias("revision_pct")
+        )
+    else:
+        cols.append(pl.lit(None, pl.Float64).alias("revision_pct"))
+    if only is not None:
+        wanted = set(only)
+        cols = [
+            c if c.meta.output_name() in wanted else pl.lit(None, pl.Float64).alias(c.meta.output_name())
+            for c in cols
+        ]
+    return lf.with_columns(cols)
+
+
+# -------------------------------------------------------------------------------- latest-bar engine
+
+
+def _grouped(window: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """``window`` with each entity's rows contiguous and in date order (sorted only if needed),
+    and the run id of each row."""
+    ids = window["entity"].rle_id().to_numpy()
+    if window.height < 2:
+        return window, ids
+    d = window["date"].to_physical().to_numpy()
+    ends = np.append(np.flatnonzero(np.diff(ids)), len(ids) - 1)
+    contiguous = window["entity"].gather(ends).n_unique() == len(ends)
+    if contiguous and bool(np.all((np.diff(d) > 0) | (np.diff(ids) != 0))):
+        return window, ids
+    window = window.sort("entity", "date")
+    return window, window["entity"].rle_id().to_numpy()
+
+
+def _segment(fn: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``fn`` reduced over v[lo:hi] per segment (each non-empty)."""
+    idx = np.empty(2 * len(lo), dtype=np.int64)
+    idx[0::2], idx[1::2] = lo, hi
+    if len(idx) and idx[-1] == len(v):  # reduceat takes the last segment to the end by itself
+        idx = idx[:-1]
+    return np.asarray(fn.reduceat(v, idx)[0::2])
+
+
+class _Runs:
+    """A bar series as numpy runs: values, dates (days), run ids, and each run's first/last row."""
+
+    def __init__(self, v: np.ndarray, d: np.ndarray, ids: np.ndarray, ends: np.ndarray) -> None:
+        self.v, self.d, self.ids, self.ends = v, d, ids, ends
+        self.starts = np.concatenate(([0], ends[:-1] + 1))
+        self.n = ends - self.starts + 1
+        self._spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # days -> (rows inside, covered)
+
+    def back(self, k: int) -> np.ndarray:
+        """The value ``k`` rows before each run's last (NaN where the run is shorter)."""
+        out = np.full(len(self.ends), np.nan)
+        ok = self.n > k
+        out[ok] = self.v[self.ends[ok] - k]
+        return out
+
+    def sma(self, k: int) -> np.ndarray:
+        """The mean of each run's last ``k`` values (NaN where the run is shorter)."""
+        out = np.full(len(self.ends), np.nan)
+        ok = self.n >= k
+        if ok.any():
+            out[ok] = _segment(np.add, self.v, self.ends[ok] - k + 1, self.ends[ok] + 1) / k
+        return out
+
+    def extreme(self, fn: np.ufunc, days: int) -> np.ndarray:
+        """``fn`` over each run's values dated within ``days`` days ending on its last date (NaN
+        unless the run reaches back that far)."""
+        if days not in self._spans:  # shared by the high and the low of one window
+            last_d = self.d[self.ends]
+            inside = self.d > np.repeat(last_d, self.n) - days
+            count = np.bincount(self.ids, weights=inside, minlength=len(self.ends)).astype(np.int64)
+            self._spans[days] = (count, self.d[self.starts] <= last_d - (days - 1))
+        count, covered = self._spans[days]
+        return np.where(covered, _segment(fn, self.v, self.ends - count + 1, self.ends + 1), np.nan)
+
+
+def _latest_value(runs: _Runs, f: Feature) -> np.ndarray:
+    value: np.ndarray = runs.v[runs.ends]
+    if f.kind == "lag":
+        return runs.back(f.window)
+    if f.kind == "change":
+        return np.asarray(value - runs.back(f.window))
+    if f.kind == "change_pct":
+        b = runs.back(f.window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(b != 0, (value / b - 1.0) * 100.0, np.nan)
+    if f.kind == "sma":
+        return runs.sma(f.window)
+    return runs.extreme(np.maximum if f.kind == "high" else np.minimum, f.window)
+
+
+def latest_bar_features(window: pl.DataFrame, *, specs: Sequence[Feature] = FEATURE_SPECS) -> pl.DataFrame:
+    """Features at the latest row of each entity of a bar series (entity, date, value), in numpy.
+
+    The same numbers as ``history_features`` at each entity's last row, without computing them for
+    every row (a tick needs only the latest). ``__n`` (rows) and ``__first`` (first date) per entity
+    tell the caller whether the window reached back far enough.
+    """
+    if window.height == 0:
+        return (
+            history_features(window.lazy(), "prices", specs=specs)
+            .collect()
+            .with_columns(__n=pl.lit(None, pl.Int64), __first=pl.lit(None, pl.Date))
+        )
+    w, ids = _grouped(window)
+    ends = np.append(np.flatnonzero(np.diff(ids)), len(ids) - 1)
+    runs = _Runs(w["value"].to_numpy(), w["date"].to_physical().to_numpy().astype(np.int64), ids, ends)
+    df = pl.DataFrame(
+        {
+            "entity": w["entity"].gather(ends),
+            "date": w["date"].gather(ends),
+            "value": runs.v[ends],
+            **{f.name: _latest_value(runs, f) for f in specs},
+            "__n": runs.n,
+            "__first": w["date"].gather(runs.starts),
+        },
+        nan_to_null=True,
+    )
+    return df.with_columns(revision_pct=pl.lit(None, pl.Float64))
+
+
+# ------------------------------------------------------------------------- age_days and stale_bars
+
+
+@functools.cache
+def session_dates(mic: str) -> np.ndarray:
+    """Session dates of an exchange calendar (datetime64[D]); empty (weekdays) if it is unknown."""
+    try:
+        return calendar(mic).sessions
+    except ConfigError as e:  # unknown MIC: weekdays stand in
+        log.warning("evaluate.calendar_unknown", calendar=mic, error=str(e))
+        return np.array([], dtype="datetime64[D]")
+
+
+def sessions_between(mic: str, after: np.ndarray, upto: np.ndarray) -> np.ndarray:
+    """Number of sessions of ``mic`` in (after, upto] element-wise (datetime64[D] arrays)."""
+    sess = session_dates(mic)
+    a = after.astype("datetime64[D]")
+    b = upto.astype("datetime64[D]")
+    if len(sess) == 0 or (a.size and (a.min() < sess[0] or b.max() > sess[-1])):
+        return np.busday_count(a + 1, b + 1).astype(np.int64)
+    counts: np.ndarray = np.searchsorted(sess, b, side="right") - np.searchsorted(sess, a, side="right")
+    return counts.astype(np.int64)
+
+
+def stale_bars(
+    entities: pl.Series, data_at: pl.Series, at_date: pl.Series | dt.date, calendars: Mapping[str, str] | None
+) -> pl.Series:
+    """Sessions of each entity's exchange in (data_at, at_date]: the MIC from ``calendars`` (ticker ->
+    MIC), else from the ticker's Yahoo suffix, else XNYS."""
+    mic_of = {
+        t: calendars[t] if calendars and t in calendars else exchange_of_ticker(t)
+        for t in entities.unique().to_list()
+    }
+    mics = entities.replace_strict(mic_of, return_dtype=pl.String).to_numpy()
+    after = data_at.to_numpy().astype("datetime64[D]")
+    if isinstance(at_date, dt.date):
+        upto = np.full(len(after), np.datetime64(at_date, "D"))
+    else:
+        upto = at_date.to_numpy().astype("datetime64[D]")
+    out = np.zeros(len(after), dtype=np.int64)
+    for mic in set(mic_of.values()):
+        idx = np.nonzero(mics == mic)[0]
+        out[idx] = sessions_between(mic, after[idx], upto[idx])
+    return pl.Series("stale_bars", out, dtype=pl.Int64)
+
+
+def with_age_and_stale_bars(
+    latest: pl.DataFrame,
+    shape: Shape,
+    at_date: dt.date,
+    calendars: Mapping[str, str] | None,
+    *,
+    stale: bool = True,
+) -> pl.DataFrame:
+    """``latest`` (one row per entity) with ``age_days`` and ``stale_bars``, ``date`` as ``data_at``.
+
+    ``stale=False`` leaves ``stale_bars`` null (it needs the exchange calendars)."""
+    df = latest.with_columns(age_days=(pl.lit(at_date) - pl.col("date")).dt.total_days().cast(pl.Int64))
+    if shape == "prices" and stale and df.height:
+        df = df.with_columns(stale_bars(df["entity"], df["date"], at_date, calendars))
+    else:
+        df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))
+    return df.rename({"date": "data_at"})
