@@ -2,7 +2,9 @@
 
 ``ingest`` reads files and folders (``.txt``, ``.md``, ``.html``), extracts company figures and
 stores them (not with ``--dry-run``). ``--format jsonl`` prints one fact a line with the contract's
-fields; ``table`` prints a table of the facts. Failures are named on stderr and the exit status is 1
+fields; ``table`` prints a table of the facts. ``--unattributed`` prints, instead of the facts, the
+figures no known company takes, each with its sentence (never stored), to show what the registry
+misses. Failures are named on stderr and the exit status is 1
 when any document failed (the others are processed and kept).
 
 ``facts`` lists stored facts, filtered by ``--entity`` (name, ticker or alias), ``--metric`` and
@@ -36,6 +38,9 @@ FACT_FIELDS: tuple[str, ...] = (
 TABLE_FIELDS: tuple[str, ...] = ("published", "entity", "ticker", "metric", "value", "unit", "qualifier",
                                  "period", "kind", "quote", "doc")
 PROGRESS_MIN_FILES = 5
+UNATTRIBUTED_SCHEMA = {"doc": pl.String, "article": pl.String, "published": pl.Date, "metric": pl.String,
+                       "value": pl.Float64, "unit": pl.String, "quote": pl.String, "sentence": pl.String,
+                       "span_start": pl.Int64, "span_end": pl.Int64}
 
 
 def _registry(ctx: typer.Context) -> Registry:
@@ -48,6 +53,9 @@ def ingest(
                                                 show_default=False)],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Extract and print, store nothing.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
+    unattributed: Annotated[bool, typer.Option(
+        "--unattributed", help="List the figures no known company takes, with their sentences, instead of "
+                               "the facts (they are never stored).")] = False,
 ) -> None:
     """Read documents, extract company figures and store them as facts."""
 
@@ -66,14 +74,23 @@ def ingest(
             def tick(path: Path) -> None:
                 bar.update(task, advance=1, description=path.name)
 
-            report = ingest_paths(paths, store, registry, now=now, dry_run=dry_run, progress=tick)
+            report = ingest_paths(paths, store, registry, now=now, dry_run=dry_run, progress=tick,
+                                  unattributed=unattributed)
     else:
-        report = ingest_paths(paths, store, registry, now=now, dry_run=dry_run)
-    rows = report.rows.sort(["doc", "span_start", "metric", "entity"])
-    if fmt == "jsonl":
-        emit(rows.select(FACT_FIELDS), "jsonl")
+        report = ingest_paths(paths, store, registry, now=now, dry_run=dry_run, unattributed=unattributed)
+    if unattributed:
+        missed = pl.DataFrame(report.unattributed, schema=UNATTRIBUTED_SCHEMA)
+        if fmt == "jsonl":
+            emit(missed, "jsonl")
+        else:
+            emit(missed.select("doc", "metric", "value", "unit", "quote", "sentence"), "table",
+                 title="figures no known company takes")
     else:
-        emit(rows.select(TABLE_FIELDS), "table", title="facts (dry run)" if dry_run else "facts")
+        rows = report.rows.sort(["doc", "span_start", "metric", "entity"])
+        if fmt == "jsonl":
+            emit(rows.select(FACT_FIELDS), "jsonl")
+        else:
+            emit(rows.select(TABLE_FIELDS), "table", title="facts (dry run)" if dry_run else "facts")
     verb = "would store" if dry_run else "stored"
     err.print(f"{report.documents} document(s) read, {report.skipped} skipped, {report.failed} failed; "
               f"{verb} {report.facts} fact(s)", markup=False, highlight=False)

@@ -9,21 +9,24 @@ rows of the ``facts`` dataset:
 - ``doc`` = file name, ``doc_hash`` = sha256 of the bytes, ``article`` = headline, ``published``;
 - ``fact_id`` = sha256 of ``doc_hash|span_start|span_end|metric|entity``, first 20 hex digits: the
   same document always gives the same ids, so ingesting it twice stores no second copy;
-- ``value_usd`` = ``metrics.store.fx.to_usd(value, unit, published)`` for currency units, else null;
+- ``value_usd`` = ``metrics.store.fx.to_usd(value, unit, published)`` for currency units; null when
+  the publication date is unknown or the currency has no rate that day (never another day's rate);
 - ``ingested_at`` = ``now``.
 
 One fact per id (a figure repeated at the same place is one fact). Every document is registered
 in the ``documents`` dataset with status ``ok`` or ``failed`` (error, article and fact counts), so
 ``metrics status`` lists failures; when a path that failed before is ingested successfully, its
 failed record is marked ``resolved``. A failing document never stops the batch: the report names
-it. Text from documents is only ever data here (stored as strings); escaping for markup happens
-where alerts are rendered.
+it, and so does any unexpected failure of one document (named as a ``DocumentError``). A value that
+is not finite is never stored. Text from documents is only ever data here (stored as strings);
+escaping for markup happens where alerts are rendered.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +44,7 @@ from metrics.extraction.documents import (
     split_articles,
 )
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_article
+from metrics.extraction.extract import Fact, Unattributed, extract_article
 from metrics.log import get_logger
 from metrics.store.fx import to_usd
 from metrics.store.schema import DOCUMENTS, FACTS, NON_MONEY_UNITS
@@ -79,6 +82,8 @@ class IngestReport:
     rows: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FACTS))
     errors: list[MetricsError] = field(default_factory=list)
     dry_run: bool = False
+    # figures no known company takes (when asked for): doc, article, metric, value, unit, quote, sentence
+    unattributed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def documents(self) -> int:
@@ -150,13 +155,16 @@ def _failed_key(path: Path) -> str:
 
 
 def _value_usd(value: float | None, unit: str | None, published: dt.date | None) -> float | None:
-    if value is None or not unit or unit in NON_MONEY_UNITS:
+    """The value in USD at the publication date's rate; None without a date (never another day's
+    rate), for a currency without a rate, or when the result is not finite."""
+    if value is None or not unit or unit in NON_MONEY_UNITS or published is None:
         return None
     try:
-        return to_usd(value, unit, published)
+        usd = to_usd(value, unit, published)
     except Exception as e:
         _log().warning("ingest.fx_failed", unit=unit, published=str(published), error=str(e))
         return None
+    return usd if usd is not None and math.isfinite(usd) else None
 
 
 def document_rows(doc: Document, articles: Sequence[Article], facts_per_article: Sequence[Sequence[Fact]], *,
@@ -165,6 +173,8 @@ def document_rows(doc: Document, articles: Sequence[Article], facts_per_article:
     rows: dict[str, dict[str, Any]] = {}
     for article, facts in zip(articles, facts_per_article, strict=True):
         for f in facts:
+            if not all(v is None or math.isfinite(v) for v in (f.value, f.low, f.high)):
+                continue  # never store a non-finite value (the grammar refuses them already)
             fid = fact_id(doc.doc_hash, f.span_start, f.span_end, f.metric, f.entity)
             if fid in rows:
                 continue
@@ -196,8 +206,9 @@ def _registered(store: Store) -> tuple[set[str], dict[str, list[str]]]:
 
 def ingest_paths(paths: Iterable[Path | str], store: Store, registry: Registry, *, now: dt.datetime,
                  dry_run: bool = False, max_bytes: int = DEFAULT_MAX_BYTES,
-                 progress: Callable[[Path], None] | None = None) -> IngestReport:
-    """Ingest documents under ``paths``; see the module docstring. ``progress`` is called per file."""
+                 progress: Callable[[Path], None] | None = None, unattributed: bool = False) -> IngestReport:
+    """Ingest documents under ``paths``; see the module docstring. ``progress`` is called per file;
+    with ``unattributed`` the report also lists the figures no known company takes."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     files, path_errors = expand_paths(paths)
@@ -257,8 +268,16 @@ def ingest_paths(paths: Iterable[Path | str], store: Store, registry: Registry, 
         seen_hashes[doc.doc_hash] = doc.name
         try:
             articles = split_articles(doc)
-            facts = [extract_article(a, registry) for a in articles]
+            missed: list[list[Unattributed]] = [[] for _ in articles]
+            facts = [extract_article(a, registry, unattributed=m)
+                     for a, m in zip(articles, missed, strict=True)]
             rows = document_rows(doc, articles, facts, now=now)
+            if unattributed:
+                report.unattributed += [
+                    {"doc": doc.name, "article": a.headline, "published": a.published, "metric": u.metric,
+                     "value": u.value, "unit": u.unit, "quote": u.quote, "sentence": u.sentence,
+                     "span_start": u.span_start, "span_end": u.span_end}
+                    for a, ms in zip(articles, missed, strict=True) for u in ms]
         except Exception as e:
             err = DocumentError(f"extraction failed: {type(e).__name__}: {e}", source=path)
             report.errors.append(err)

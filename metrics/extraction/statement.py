@@ -1,0 +1,241 @@
+"""The period, kind and currency of a figure once its metric and company are known.
+
+Period: the period stated in the figure's clause (or, in English, right after it: "$70 billion in
+2025"), else earlier in its sentence; else, for the flow metrics (revenue, profit, growth, margins,
+capex, units), the period last stated in its paragraph, else the article's main period (the first
+reported quarter, half or nine months it names that has begun by the article date). 当季/期内/"the
+quarter" name that carried period. Stocks (valuation, market cap, cash ...) are ``ASOF``; share moves
+and unit prices have none.
+
+Kind: investment and deal amounts are commitments; buybacks, funding rounds and valuations announced
+or negotiated are commitments, a stated goal is guidance; otherwise a third party's forecast is an
+estimate, the company's own forecast or a period still ahead is guidance, else actual.
+
+Currency: a named currency; a bare sign (元, $, ¥) is the currency the article declared for what
+follows ("(人民币,下同)"), else the company's home currency when the sign can stand for it (元 for
+CNY, TWD, HKD; $ for USD, HKD, TWD ...), else the sign's default; an amount without any currency takes
+the last currency named before it, else the company's home currency in Chinese text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from metrics.extraction.context import Context
+from metrics.extraction.fiscal import period_end
+from metrics.extraction.lexicon import lexicon
+from metrics.extraction.periods import PeriodSpan
+
+if TYPE_CHECKING:
+    from metrics.extraction.classify import Reading
+    from metrics.extraction.entities import Company
+    from metrics.extraction.numbers import Quantity
+
+__all__ = ["capex_or_commitment", "currency_of", "kind_of", "period_of"]
+
+ASOF_METRICS = frozenset(
+    ("valuation", "market_cap", "customers", "shares_outstanding", "leverage", "dividend_yield", "cash")
+)
+NO_PERIOD = frozenset(("share_price_change", "unit_price"))
+CARRIED = frozenset(
+    (
+        "revenue",
+        "revenue_growth_yoy",
+        "net_income",
+        "net_income_growth_yoy",
+        "net_loss",
+        "operating_loss",
+        "gross_margin",
+        "net_margin",
+        "operating_margin",
+        "ebitda",
+        "ebitda_change",
+        "capex",
+        "units",
+    )
+)
+_TRAILING = re.compile(r",?\s*(?:in|for|during|over|of|through)\s+(?:the\s+)?", re.IGNORECASE)
+_EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re.IGNORECASE)
+_CARRY_BACK = 3000  # characters of its paragraph a figure looks back for a period
+_GOAL = frozenset(
+    ("目标", "goal", "target", "targets", "targeting", "aims", "aiming", "seeks", "寻求", "力争")
+)
+_LEX = lexicon()
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _compared(ctx: Context, p: PeriodSpan) -> bool:
+    """A period named as the term of a comparison (去年同期, 去年则为, 较上季, a year earlier)."""
+    return any(
+        c.name in ("prior_year", "prior_quarter")
+        for c in ctx.cues_in(max(0, p.start - 2), p.end + 4, frozenset(("cmp",)))
+    )
+
+
+def _carried(ctx: Context, s_lo: int, company: Company) -> str | None:
+    """The period last stated in the paragraph before ``s_lo`` (not as the term of a comparison),
+    else the article's main period."""
+    l_lo, _ = ctx.line(s_lo)
+    pos = s_lo
+    while pos > l_lo and s_lo - pos < _CARRY_BACK:  # the paragraph's sentences, latest first
+        a, b = ctx.sentence(pos - 1)
+        a = max(a, l_lo)
+        stated = [
+            p
+            for p in ctx.periods(a, b, company.fiscal_year_end)
+            if p.period and not p.carry and not _compared(ctx, p)
+        ]
+        if stated:
+            return stated[-1].period
+        pos = a
+    return ctx.main_period(company.fiscal_year_end)
+
+
+def period_of(
+    ctx: Context, q: Quantity, *, s_lo: int, c_lo: int, metric: str, company: Company
+) -> str | None:
+    """The period of a figure (see the module docstring)."""
+    if metric in NO_PERIOD:
+        return None
+    s_hi = ctx.sentence(q.start)[1]
+    found = ctx.periods(s_lo, s_hi, company.fiscal_year_end)
+    spans = [p for p in found if p.end <= q.start + 1 and (p.start >= c_lo or not _compared(ctx, p))]
+    in_clause = [p for p in spans if p.start >= c_lo]
+    if not in_clause:
+        trailing = next((p for p in found if p.start >= q.end and (p.period or p.carry)), None)
+        if trailing is not None and (
+            _TRAILING.fullmatch(ctx.text, q.end, trailing.start)
+            or (not ctx.text[q.end : trailing.start].strip() and _EN_RELATIVE.match(ctx.text, trailing.start))
+        ):
+            spans = in_clause = [trailing]
+    if metric in ASOF_METRICS:
+        if metric not in ("valuation", "market_cap", "cash") and in_clause and in_clause[-1].period:
+            return in_clause[-1].period
+        if (
+            metric == "cash"
+            and in_clause
+            and in_clause[-1].period
+            and ctx.cues_in(s_lo, q.start, frozenset(("guidance",)))
+        ):
+            return in_clause[-1].period
+        return "ASOF"
+    last: PeriodSpan | None = spans[-1] if spans else None
+    if last is not None:
+        if last.carry:  # 当季, the quarter: the period stated before it, else the one carried
+            stated = [p for p in spans if p.period and not p.carry]
+            return stated[-1].period if stated else _carried(ctx, s_lo, company)
+        return last.period or None
+    if metric in CARRIED:
+        return _carried(ctx, s_lo, company)
+    return None
+
+
+def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | None, company: Company) -> str:
+    """The kind of a figure whose company was named at ``lo`` (see the module docstring)."""
+    if metric in ("investment_commitment", "deal_value"):
+        return "commitment"
+    s_hi = ctx.sentence(q.start)[1]
+    cues = ctx.cues_in(lo, q.start, frozenset(("guidance", "estimate", "actual", "commit")))
+    roles = {c.role for c in cues}
+    if metric in ("buyback", "funding_raised", "valuation"):
+        around = ctx.cues_in(lo, s_hi, frozenset(("guidance", "commit")))
+        if q.unit == "pct" or any(c.name in _GOAL for c in around):
+            return "guidance"
+        return "commitment" if around else "actual"
+    if "estimate" in roles and metric != "share_price_change":
+        return "estimate"
+    if metric == "share_price_change":
+        return "actual"
+    if "guidance" in roles:
+        return "guidance"
+    if period and ctx.published is not None and period not in ("ASOF",) and ".." not in period:
+        end = period_end(period, company.fiscal_year_end)
+        if end is not None and end > ctx.published:
+            return "guidance"
+    if metric in ("units", "power_capacity") and ctx.cues_in(
+        lo, min(s_hi, q.end + 14), frozenset(("commit",))
+    ):
+        return "commitment"
+    return "actual"
+
+
+def _bare_home(sign: str, home: str) -> str:
+    for b in _LEX.bare:
+        if sign in b.suffix or sign in b.prefix:
+            return home if home in b.homes else b.default
+    return home
+
+
+_NAMED = re.compile(
+    "|".join(sorted((re.escape(w) for c in _LEX.currencies for w in c.suffix), key=len, reverse=True))
+    + r"|元|\$"
+)
+
+
+def currency_of(ctx: Context, q: Quantity, company: Company) -> str | None:
+    """The currency of a money figure (see the module docstring); None when it cannot be told."""
+    if q.bare is not None:
+        return ctx.declared_currency(q.start) or _bare_home(q.bare, company.currency)
+    if q.unit is not None:
+        return q.unit
+    declared = ctx.declared_currency(q.start)
+    if declared:
+        return declared
+    seg = ctx.text[max(0, q.start - 200) : q.start]
+    named = [m.group() for m in _NAMED.finditer(seg)]
+    if named:
+        word = named[-1]
+        for c in _LEX.currencies:
+            if word in c.suffix:
+                return c.code
+        return _bare_home(word, company.currency)
+    if _HAN.search(ctx.text, max(0, q.start - 20), q.end + 5):
+        return _bare_home("元", company.currency)
+    return None
+
+
+_WEAK_INVEST = frozenset(
+    (
+        "投资",
+        "投入",
+        "斥资",
+        "注资",
+        "总投资",
+        "投资额",
+        "增资",
+        "invest",
+        "investment",
+        "investing",
+        "to spend",
+        "will spend",
+    )
+)
+_PROJECT_WORDS = (
+    "建设",
+    "项目",
+    "园区",
+    "数据中心",
+    "工厂",
+    "基础设施",
+    "用于",
+    "建造",
+    "data center",
+    "project",
+    "build",
+)
+
+
+def capex_or_commitment(ctx: Context, q: Quantity, reading: Reading, period: str | None, c_hi: int) -> str:
+    """Capex or an investment commitment: a generic investing word (投入, invest) with one fiscal
+    period and no project named is the period's capex, else a commitment."""
+    cue = reading.cue
+    if cue is None or reading.metric == "capex":
+        return reading.metric
+    if ctx.text[cue.start : cue.end].lower() not in _WEAK_INVEST:
+        return "investment_commitment"
+    after = ctx.text[q.end : c_hi].lower()
+    single = period is not None and ".." not in period and period != "ASOF"
+    if single and not any(w in after for w in _PROJECT_WORDS):
+        return "capex"
+    return "investment_commitment"
