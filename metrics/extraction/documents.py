@@ -135,7 +135,7 @@ def _decode(data: bytes, path: Path, *, html: bool) -> tuple[str, str]:
                 return data.decode(declared), declared
             except (UnicodeDecodeError, LookupError):
                 pass
-    from charset_normalizer import from_bytes
+    from charset_normalizer import from_bytes  # noqa: PLC0415 - charset_normalizer is heavy; loaded only when used
 
     best = from_bytes(data, cp_isolation=["gb18030", "big5", "cp1252"]).best()
     if best is None or best.chaos > 0.3:

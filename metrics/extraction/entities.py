@@ -104,7 +104,7 @@ class Registry:
     """Companies and their aliases; see the module docstring."""
 
     def __init__(self, companies: Iterable[Company], *, source: str | Path | None = None) -> None:
-        import ahocorasick
+        import ahocorasick  # noqa: PLC0415 - pyahocorasick is heavy; loaded only when used
 
         self.source = str(source) if source is not None else None
         self.companies: tuple[Company, ...] = tuple(companies)

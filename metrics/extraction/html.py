@@ -9,6 +9,7 @@ proportional to its size.
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -158,7 +159,6 @@ def _depth(html: str) -> int:
 def _plain(html: str) -> HtmlPage:
     """A page too deeply nested for the tree parser: its text with tags removed (block tags as line
     breaks), its <title>."""
-    import html as html_lib
 
     t = _TITLE.search(html)
     title = " ".join(html_lib.unescape(t.group(1)).split()) if t else None
@@ -174,7 +174,7 @@ def parse_html(html: str) -> HtmlPage:
     """Title, date and body text of an HTML page."""
     if _depth(html) > MAX_DEPTH:
         return _plain(html)
-    from selectolax.lexbor import LexborHTMLParser
+    from selectolax.lexbor import LexborHTMLParser  # noqa: PLC0415 - selectolax is heavy; loaded only when used
 
     tree = LexborHTMLParser(html)
     title = None

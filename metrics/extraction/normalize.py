@@ -34,7 +34,7 @@ _TABLE[0xFFE1] = ord("£")
 
 @lru_cache(maxsize=1)
 def _converter() -> Any:
-    import opencc
+    import opencc  # noqa: PLC0415 - opencc is heavy; loaded only when used
 
     return opencc.OpenCC("t2s")
 
