@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -148,55 +149,22 @@ class StateCollector(Collector):
                 fetch.add_metric([job], float(failed or 0.0))
             yield fetch
 
-            alerts = GaugeMetricFamily(
+            yield _counts(GaugeMetricFamily(
                 "metrics_alerts", "Alert instances by rule and state.", labels=["rule", "state"]
-            )
-            for rule, state, n in conn.execute(
-                sa.select(alert_states.c.rule, alert_states.c.state, sa.func.count()).group_by(
-                    alert_states.c.rule, alert_states.c.state
-                )
-            ):
-                alerts.add_metric([rule, state], float(n))
-            yield alerts
-
-            changes = CounterMetricFamily(
-                "metrics_alert_transitions",
-                "Alert state changes by rule and state.",
+            ), conn, alert_states.c.rule, alert_states.c.state)
+            yield _counts(CounterMetricFamily(
+                "metrics_alert_transitions", "Alert state changes by rule and state.",
                 labels=["rule", "state"],
-            )
-            for rule, state, n in conn.execute(
-                sa.select(transitions.c.rule, transitions.c.state, sa.func.count()).group_by(
-                    transitions.c.rule, transitions.c.state
-                )
-            ):
-                changes.add_metric([rule, state], float(n))
-            yield changes
-
-            notes = GaugeMetricFamily(
-                "metrics_notifications",
-                "Notifications in the outbox by channel and status.",
+            ), conn, transitions.c.rule, transitions.c.state)
+            yield _counts(GaugeMetricFamily(
+                "metrics_notifications", "Notifications in the outbox by channel and status.",
                 labels=["channel", "status"],
-            )
-            for channel, status, n in conn.execute(
-                sa.select(notifications.c.channel, notifications.c.status, sa.func.count()).group_by(
-                    notifications.c.channel, notifications.c.status
-                )
-            ):
-                notes.add_metric([channel, status], float(n))
-            yield notes
-
-            tries = CounterMetricFamily(
-                "metrics_delivery_attempts",
-                "Send attempts by channel and outcome.",
+            ), conn, notifications.c.channel, notifications.c.status)
+            yield _counts(CounterMetricFamily(
+                "metrics_delivery_attempts", "Send attempts by channel and outcome.",
                 labels=["channel", "outcome"],
-            )
-            for channel, outcome, n in conn.execute(
-                sa.select(notifications.c.channel, delivery_attempts.c.outcome, sa.func.count())
-                .join(notifications, notifications.c.id == delivery_attempts.c.notification_id)
-                .group_by(notifications.c.channel, delivery_attempts.c.outcome)
-            ):
-                tries.add_metric([channel, outcome], float(n))
-            yield tries
+            ), conn, notifications.c.channel, delivery_attempts.c.outcome,
+                join=(notifications, notifications.c.id == delivery_attempts.c.notification_id))
 
             queued = conn.execute(
                 sa.select(sa.func.count()).where(notifications.c.status == "queued")
@@ -251,3 +219,16 @@ def exposition(db: StateDB, store: Store | None, *, now: dt.datetime) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StateCollector(db, store, now=lambda: now))
     return generate_latest(registry)
+
+
+def _counts(
+    family: GaugeMetricFamily | CounterMetricFamily, conn: sa.Connection, *columns: Any,
+    join: tuple[Any, Any] | None = None,
+) -> Metric:
+    """``family`` with one sample per group of ``columns``: the number of rows in that group."""
+    query = sa.select(*columns, sa.func.count())
+    if join is not None:
+        query = query.join(*join)
+    for *labels, n in conn.execute(query.group_by(*columns)):
+        family.add_metric([str(v) for v in labels], float(n))
+    return family
