@@ -1,8 +1,7 @@
 """``metrics alerts`` (alert instances and their history) and ``metrics silence add|list|expire``.
 
 Both read and write the state database (``settings.database_url``); ``alerts --history`` reads the
-``alerts`` Parquet dataset (every transition). ``deliveries_section`` adds the ``deliveries`` part
-of ``metrics status`` (queued, dead letters, disabled endpoints).
+``alerts`` table (every transition). The ``deliveries`` part of ``metrics status`` lives in ``status.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import polars as pl
 import typer
 
 from jobs.cli.common import (
-    AppContext,
     OutputFormat,
     app_context,
     emit,
@@ -25,7 +23,7 @@ from jobs.cli.common import (
 )
 from metrics.alerting.outbox import requeue_dead
 from metrics.alerting.rules import load_rules, parse_duration
-from metrics.alerting.state import NOTIFICATION_STATUSES, StateDB, delivery_status
+from metrics.alerting.state import NOTIFICATION_STATUSES, StateDB
 from metrics.errors import ConfigError, UsageError
 
 STATES = ("inactive", "pending", "firing")
@@ -242,19 +240,6 @@ def outbox_requeue(
     finally:
         db.close()
     err.print(f"{n} notification(s) queued again", markup=False, highlight=False)
-
-
-def deliveries_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
-    """The ``deliveries`` section of ``metrics status``: queue, dead letters, disabled endpoints."""
-    settings = app_ctx.settings
-    if settings.state_url is None and not (settings.root / "state.db").exists():
-        return {"queued": 0, "delivered": 0, "dead": 0, "disabled": 0, "silenced": 0,
-                "dead_letters": [], "disabled_endpoints": {}}
-    db = app_ctx.open_db()
-    try:
-        return delivery_status(db)
-    finally:
-        db.close()
 
 
 def register(app: typer.Typer) -> None:
