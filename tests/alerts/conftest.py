@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from aiosmtpd.controller import Controller
 
 from metrics.alerting.rules import Rule, parse_rules
 from metrics.alerting.state import StateDB, open_db
+from tests.http_server import serving
 
 # ------------------------------------------------------------------------ DELIVERY: helpers
 
@@ -265,15 +266,9 @@ def _handler_for(rcv: Receiver) -> type[BaseHTTPRequestHandler]:
 def receiver() -> Iterator[Receiver]:
     """A real HTTP server on 127.0.0.1 in a thread; POST /hook answers from ``script`` (default 200)."""
     rcv = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(rcv))
-    server.daemon_threads = True
-    rcv.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield rcv
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(_handler_for(rcv)) as base:
+        rcv.url = f"{base}/hook"
+        yield rcv
 
 
 

@@ -18,12 +18,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
+
+from tests.http_server import serving
 
 PROJECT = Path(__file__).resolve().parents[2]
 METRICS_BIN = PROJECT / ".venv" / "bin" / "metrics"
@@ -109,15 +111,9 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
+    with serving(Handler) as base:
+        rec.url = f"{base}/hook"
         yield rec
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 US_COMPANIES = """

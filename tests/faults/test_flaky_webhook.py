@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.daemon.conftest import TEST_RULES, US_COMPANIES, Receiver, run_metrics, write_config
+from tests.http_server import serving
 
 RUNS = ("2026-05-22T22:00:00Z", "2026-05-23T02:00:00Z", "2026-05-23T06:00:00Z", "2026-05-23T10:00:00Z",
         "2026-05-23T14:00:00Z", "2026-05-23T18:00:00Z", "2026-05-23T22:00:00Z", "2026-05-24T02:00:00Z")
@@ -55,15 +55,9 @@ def flaky() -> Iterator[tuple[Receiver, dict[str, int]]]:
         def log_message(self, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
+    with serving(Handler) as base:
+        rec.url = f"{base}/hook"
         yield rec, counts
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_flaky_receiver_gets_every_notification(capsys: pytest.CaptureFixture[str], tmp_path: Path,
