@@ -17,8 +17,7 @@ them to exit codes (``ConfigError`` and ``UsageError`` -> 2, input failures -> 1
     │   └── FetchError         a price source failed for a ticker (ticker, reason)
     ├── StoreError             the Delta tables or the state database
     │   ├── LockTimeout        another process holds a lock (names the holder)
-    │   ├── CommitConflict     a table write lost every retry to concurrent commits (names the table)
-    │   └── CorruptPartError   a damaged part file (names it)
+    │   └── CommitConflict     a table write lost every retry to concurrent commits (names the table)
     └── DeliveryError          a notification channel failed
         ├── TransientDeliveryError   retry later (5xx, 429, timeouts, connection refused)
         └── PermanentDeliveryError   never retry (4xx but 429, 410 Gone disables the endpoint)
@@ -117,14 +116,6 @@ class CommitConflict(StoreError):
         self.table = table
         self.attempts = attempts
         super().__init__(message)
-
-
-class CorruptPartError(StoreError):
-    """A part file of a dataset cannot be read."""
-
-    def __init__(self, message: str, *, path: str | Path) -> None:
-        self.path = str(path)
-        super().__init__(f"{self.path}: {message}")
 
 
 class DeliveryError(MetricsError):
