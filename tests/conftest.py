@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from metrics.store.tables import Store
+from tests.pgserver import PostgresServer, postgresql_server
 
 # Property tests check laws, not speed: no per-example deadline (a loaded CI machine is no failure).
 settings.register_profile("project", deadline=None)
@@ -63,3 +64,26 @@ def _clean_metrics_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("METRICS_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One real PostgreSQL cluster for the session (skipped, or failed under METRICS_REQUIRE_POSTGRES,
+    when the server binaries are missing)."""
+    with postgresql_server(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """The SQLAlchemy URL of a fresh, empty database on the session's PostgreSQL."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A state database URL, once per backend: a SQLite file in tmp_path, a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{(tmp_path / 'state.db').as_posix()}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
