@@ -331,6 +331,7 @@ def create_app(
             severity=severity or None,
             channel=channel or None,
             state=state or None,
+            among=everything,
         )
         choices = {
             "rule": sorted({a["rule"] for a in everything}),

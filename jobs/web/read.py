@@ -218,12 +218,16 @@ class Reader:
         channel: str | None = None,
         state: str | None = None,
         resolved_days: int = 7,
+        among: list[dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Pending, firing and recently resolved alerts, filtered; firing first, then by last change."""
+        """Pending, firing and recently resolved alerts, filtered; firing first, then by last change.
+
+        ``among``: filter these alerts (an earlier answer of this method) instead of reading them again.
+        """
         cutoff = self.now() - dt.timedelta(days=resolved_days)
         order = {"firing": 0, "pending": 1, "resolved": 2}
         rows = []
-        for a in self._instances():
+        for a in self._instances() if among is None else among:
             if a["state"] not in order:
                 continue
             if a["state"] == "resolved" and (a["last_change"] is None or a["last_change"] < cutoff):
