@@ -199,6 +199,7 @@ class DeliverySettings(Strict):
     backoff_base_s: float = Field(30.0, gt=0)
     backoff_max_s: float = Field(3600.0, gt=0)
     batch_size: int = Field(100, ge=1)
+    claim_lease_s: float = Field(60.0, gt=0)     # a delivering worker's claim on a notification
 
 
 class StoreSettings(Strict):
@@ -271,6 +272,17 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
+    @field_validator("root", mode="before")
+    @classmethod
+    def _local_root(cls, value: Any) -> Any:
+        # Path("s3://b/x") is "s3:/b/x": match the scheme with one slash or more (2+ letters, not C:/)
+        if isinstance(value, (str, Path)) and _URL_ROOT.match(str(value)):
+            url = _URL_ROOT.sub(r"\1://", str(value))
+            raise ValueError(f"{url!r} is a URL, not a local folder: keep the tables on S3 with "
+                             '[store] url = "s3://..." (or METRICS_STORE__URL) and give a local folder as '
+                             "root (state database, caches)")
+        return value
+
     @property
     def rules_file(self) -> Path:
         return self.config / "rules.toml"
@@ -284,6 +296,7 @@ class Settings(BaseSettings):
         return self.state_url or f"sqlite:///{(self.root / 'state.db').as_posix()}"
 
 
+_URL_ROOT = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+")
 _FLAGS = {"root": "--root", "config": "--config", "log_level": "--log-level"}
 _CHANNEL_TYPES = frozenset({"log", "email", "webhook"})
 _SECRET_WORDS = ("secret", "password", "token", "key")
