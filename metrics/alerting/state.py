@@ -85,6 +85,7 @@ class StateDB:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.revisions: tuple[str | None, str] | None = None   # (before, after) of the last migrate()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -112,9 +113,10 @@ class StateDB:
         """Upgrade the schema to the latest revision (``metrics.alerting.migrations.upgrade``);
         returns the revisions before and after."""
         try:
-            return upgrade_schema(self.engine)
+            self.revisions = upgrade_schema(self.engine)
         except SQLAlchemyError as e:
             raise StoreError(f"state database {safe_url(self.engine.url)}: cannot migrate: {e}") from e
+        return self.revisions
 
     def close(self) -> None:
         self.engine.dispose()
@@ -143,7 +145,7 @@ class StateDB:
         notifications that were new.
         """
         with self.write() as conn:
-            advisory_xact_lock(conn, TICK_LOCK)      # PostgreSQL: one tick at a time (SQLite: BEGIN IMMEDIATE)
+            advisory_xact_lock(conn, TICK_LOCK)  # PostgreSQL: one tick at a time (SQLite: BEGIN IMMEDIATE)
             last = evaluated_to(conn)
             if last is not None and at <= last:
                 return None

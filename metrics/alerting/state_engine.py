@@ -23,7 +23,6 @@ from sqlalchemy.engine import Connection, Engine
 from metrics.alerting.state_schema import evaluations
 from metrics.errors import StoreError
 
-
 # PostgreSQL advisory lock keys (bigint), one per thing that must run once at a time.
 MIGRATE_LOCK = 0x6D65_7472_6963_0001   # schema upgrades (metrics.alerting.migrations)
 TICK_LOCK = 0x6D65_7472_6963_0002      # evaluation ticks (StateDB.apply_tick)

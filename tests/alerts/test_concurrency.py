@@ -87,8 +87,8 @@ print(json.dumps({"delivered": delivered, "s": time.perf_counter() - t0}))
 
 
 def _workers(n: int, url: str, receiver: Receiver) -> list[subprocess.Popen[str]]:
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, receiver.url, WEBHOOK_SECRET, NOW.isoformat()],
-                              cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    argv = [sys.executable, "-c", WORKER, url, receiver.url, WEBHOOK_SECRET, NOW.isoformat()]
+    procs = [subprocess.Popen(argv, cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(n)]
     for p in procs:
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
@@ -145,9 +145,10 @@ def test_a_claim_is_exclusive_until_its_lease_ends(db: StateDB) -> None:
     assert (row["status"], row["claimed_by"], row["claim_until"]) == ("delivered", None, None)
 
 
-def test_database_passwords_never_reach_messages_or_logs(pg_url: str, capfd: pytest.CaptureFixture[str]) -> None:
+def test_database_passwords_never_reach_messages_or_logs(pg_url: str,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
     """A PostgreSQL URL's password is masked in every error: a failed open, a failed statement."""
-    secret = "Sup3rS3cretPw"  # noqa: S105 - the value the test looks for
+    secret = "Sup3rS3cretPw"
     url = sa.engine.make_url(pg_url).set(password=secret)
     missing = url.set(database="no_such_database")
     with pytest.raises(StoreError) as failed:

@@ -16,7 +16,6 @@ revisions build exactly the tables of ``metrics.alerting.state_schema``).
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -50,7 +49,7 @@ def current_revision(conn: Connection) -> str | None:
     Alembic."""
     if not sa.inspect(conn).has_table(VERSION_TABLE):
         return None
-    value = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()  # noqa: S608
+    value = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
     return None if value is None else str(value)
 
 
@@ -63,7 +62,7 @@ def _adopt_legacy(conn: Connection) -> None:
     insp = sa.inspect(conn)
     have_tables = set(insp.get_table_names())
 
-    def repair(name: str, *items: sa.SchemaItem) -> None:
+    def repair(name: str, *items: sa.schema.SchemaItem) -> None:
         table = sa.Table(name, sa.MetaData(), *items)
         if name not in have_tables:
             table.create(conn)
