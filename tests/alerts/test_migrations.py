@@ -128,9 +128,11 @@ def test_a_partial_old_file_gets_its_missing_tables(tmp_path: Path) -> None:
     db.close()
 
 
-def test_concurrent_upgrades_on_postgresql_upgrade_once(pg_url: str) -> None:
-    """Six processes' worth of engines opening one new PostgreSQL database at the same moment: each
-    open succeeds (the advisory lock makes the others wait) and the schema is built once."""
+def test_concurrent_upgrades_upgrade_once(state_url: str) -> None:
+    """Six engines (as six daemons would) opening one new database at the same moment: each open
+    succeeds (PostgreSQL: the advisory lock makes the others wait; SQLite: BEGIN IMMEDIATE) and the
+    schema is built once."""
+    pg_url = state_url
     barrier = threading.Barrier(6)
     results: list[tuple[str | None, str]] = []
     errors: list[BaseException] = []
