@@ -199,6 +199,7 @@ class DeliverySettings(Strict):
     backoff_base_s: float = Field(30.0, gt=0)
     backoff_max_s: float = Field(3600.0, gt=0)
     batch_size: int = Field(100, ge=1)
+    claim_lease_s: float = Field(60.0, gt=0)     # a delivering worker's claim on a notification
 
 
 class StoreSettings(Strict):
@@ -271,6 +272,25 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
+    @field_validator("state_url")
+    @classmethod
+    def _state_url(cls, value: str | None) -> str | None:
+        if value is not None and not _STATE_URL.match(value.strip()):
+            raise ValueError(f"{mask_password(value)!r} is not a state database URL: use "
+                             '"sqlite:///path/state.db" or "postgresql+psycopg://user:password@host/db"')
+        return None if value is None else value.strip()
+
+    @field_validator("root", mode="before")
+    @classmethod
+    def _local_root(cls, value: Any) -> Any:
+        # Path("s3://b/x") is "s3:/b/x": match the scheme with one slash or more (2+ letters, not C:/)
+        if isinstance(value, (str, Path)) and _URL_ROOT.match(str(value)):
+            url = _URL_ROOT.sub(r"\1://", str(value))
+            raise ValueError(f"{url!r} is a URL, not a local folder: keep the tables on S3 with "
+                             '[store] url = "s3://..." (or METRICS_STORE__URL) and give a local folder as '
+                             "root (state database, caches)")
+        return value
+
     @property
     def rules_file(self) -> Path:
         return self.config / "rules.toml"
@@ -284,6 +304,9 @@ class Settings(BaseSettings):
         return self.state_url or f"sqlite:///{(self.root / 'state.db').as_posix()}"
 
 
+_STATE_URL = re.compile(r"^(sqlite|postgresql)(\+\w+)?://")
+_URL_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@]*:).*@")  # greedy: an unescaped @ in it too
+_URL_ROOT = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+")
 _FLAGS = {"root": "--root", "config": "--config", "log_level": "--log-level"}
 _CHANNEL_TYPES = frozenset({"log", "email", "webhook"})
 _SECRET_WORDS = ("secret", "password", "token", "key")
@@ -333,11 +356,16 @@ def _check_environment(env: Mapping[str, str]) -> list[str]:
     return problems
 
 
+def mask_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
 def _shown(key: str, value: Any) -> str:
-    """A given value as an error may show it: secrets hidden, long values cut."""
+    """A given value as an error may show it: secrets hidden (URL passwords masked), long values cut."""
     if any(w in key.lower() for w in _SECRET_WORDS) or isinstance(value, Mapping | list):
         return "(hidden)"
-    text = repr(value)
+    text = repr(mask_password(value) if isinstance(value, str) else value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

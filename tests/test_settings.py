@@ -154,3 +154,31 @@ def test_a_password_never_travels_in_clear(tmp_path: Path) -> None:
         '[channels.mail]\ntype = "email"\nhost = "smtp.example.com"\nport = 25\nsecurity = "none"\n'
         'password = "hunter2"\nto = ["ops@example.com"]\n'))
     assert "in clear" in text and "hunter2" not in text
+
+
+@pytest.mark.parametrize("root", ["s3://bucket/x", Path("s3://bucket/x"), "gs://b", "file:///srv/metrics"])
+def test_a_url_root_is_refused_with_the_way_to_s3(tmp_path: Path, root: str | Path) -> None:
+    """A root that looks like a URL (even after Path folded its ``//``) is refused, pointing to
+    ``[store] url`` for the tables and a local folder for the root; no folder is created."""
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env={}, root=root)
+    message = str(e.value)
+    assert "is a URL, not a local folder" in message and '[store] url = "s3://..."' in message
+    assert "METRICS_STORE__URL" in message and "\n" not in message
+    assert not Path("s3:").exists() and not (tmp_path / "s3:").exists()
+
+
+@pytest.mark.parametrize("root", ["parquet", "/var/lib/metrics", "data:2026", "C:/metrics"])
+def test_local_roots_are_accepted(tmp_path: Path, root: str) -> None:
+    """Local folders, a drive letter or a colon in a name included, stay valid roots."""
+    assert load_settings(tmp_path, env={}, root=root).root == Path(root)
+
+
+def test_state_url_must_name_sqlite_or_postgresql_and_its_password_is_masked(tmp_path: Path) -> None:
+    """A state_url of another kind is refused at start; the message masks the URL's password."""
+    with pytest.raises(ConfigError) as e:
+        load_settings(tmp_path, env={"METRICS_STATE_URL": "postgres://metrics:hunter2@db/metrics"})
+    assert "METRICS_STATE_URL" in str(e.value) and "hunter2" not in str(e.value)
+    assert "metrics:***@db" in str(e.value)
+    url = "postgresql+psycopg://metrics:hunter2@db/metrics"
+    assert load_settings(tmp_path, env={"METRICS_STATE_URL": url}).database_url == url

@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from jobs.cli.common import AppContext, app_context, emit, err, parse_date
+from metrics.alerting.state import safe_url
 from metrics.errors import InputError, UsageError
 from metrics.extraction.entities import Company, Registry
 from metrics.log import get_logger
@@ -184,11 +185,21 @@ def query(  # noqa: PLR0917 - each typer option is a parameter
 
 @store_app.command("init")
 def store_init(ctx: typer.Context) -> None:
-    """Create the missing tables (empty); run once before any writer, e.g. before a first daemon."""
-    store = app_context(ctx).store
+    """Create the missing tables (empty) and bring the state database to its latest schema revision;
+    run once before any writer, e.g. before a first daemon."""
+    app_ctx = app_context(ctx)
+    store = app_ctx.store
     created = store.init()
     err.print(f"{store.root}: created {', '.join(created) if created else 'nothing (all tables exist)'}",
               markup=False, highlight=False)
+    db = app_ctx.open_db()
+    try:
+        before, after = db.revisions or (None, "?")
+        done = (f"at revision {after}" if before == after
+                else f"upgraded from {before or 'nothing'} to {after}")
+        err.print(f"state database {safe_url(db.engine.url)}: {done}", markup=False, highlight=False)
+    finally:
+        db.close()
 
 
 @store_app.command("migrate")

@@ -3,10 +3,18 @@ its delivery.
 
 Delivery through the outbox: at least once, with backoff, dead letters and disabled endpoints.
 
-``deliver_due`` takes the queued notifications whose ``next_attempt_at`` has come, oldest first,
-and sends each through its channel's notifier. A notification is marked ``delivered`` only after
-the notifier returned, in its own transaction: a crash between the two re-sends it on the next run
-with the same idempotency key, and the receiver drops the duplicate.
+``deliver_due`` claims the queued notifications whose ``next_attempt_at`` has come, oldest first,
+one at a time (``StateDB.claim_due``: a short transaction, ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, that leases the row to this worker for ``delivery.claim_lease_s``), sends it through
+its channel's notifier outside any transaction, then records the outcome and releases the claim.
+So several processes (replicas) deliver from one outbox and each notification is sent once; a
+worker that dies holding a claim leaves it to be taken over when the lease ends. A notification is
+marked ``delivered`` only after the notifier returned, in its own transaction: a crash between the
+two re-sends it (after the lease) with the same idempotency key (``Message-ID``, ``webhook-id``),
+and the receiver drops the duplicate. That window is the only source of duplicates: at least once,
+and exactly once when no process dies between a send and its commit. The lease must exceed one
+send's worst time (the channel's timeout); a lease that ran out before the outcome was recorded
+leaves the notification to whoever claimed it next (``record_attempt`` checks the claim).
 
 Retry policy (``settings.delivery``): a transient failure schedules the next attempt after an
 exponential backoff with full jitter, ``uniform(0, min(max, base * 2**(attempts-1)))``, but never
@@ -19,7 +27,11 @@ configured (renamed in settings) makes its notifications dead with that reason.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import socket
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,15 +81,32 @@ def backoff_delay(attempts: int, settings: DeliverySettings, rng: random.Random,
     return delay
 
 
+def worker_id() -> str:
+    """A name for one delivering worker: host, process id and a random suffix (unique per call)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def deliver_due(db: StateDB, notifiers: Mapping[str, Notifier], *, now: dt.datetime,
                 settings: DeliverySettings | None = None, rng: random.Random | None = None,
-                limit: int | None = None) -> DeliveryReport:
-    """Send the due notifications of the outbox; see the module docstring for the policy."""
+                limit: int | None = None, worker: str | None = None) -> DeliveryReport:
+    """Claim and send up to ``limit`` (``settings.batch_size``) due notifications of the outbox as
+    ``worker`` (default: a fresh ``worker_id()``); see the module docstring for the policy.
+
+    Each claim's lease starts at ``now`` plus the time this call has run so far, so a long run
+    never hands out leases that are already over."""
     settings = settings or DeliverySettings()
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+    worker = worker or worker_id()
+    lease = dt.timedelta(seconds=settings.claim_lease_s)
+    started = time.monotonic()
     report = DeliveryReport()
     disabled = set(db.disabled_endpoints())
-    for row in db.due_notifications(now=now, limit=limit or settings.batch_size):
+    for _ in range(limit or settings.batch_size):
+        until = now + dt.timedelta(seconds=time.monotonic() - started) + lease
+        claimed = db.claim_due(now=now, limit=1, worker=worker, until=until)
+        if not claimed:
+            break
+        row = claimed[0]
         channel = row["channel"]
         if channel in disabled:
             db.record_attempt(row, now=now, status="disabled", attempts=row["attempts"],

@@ -1,9 +1,10 @@
 """The state database: alert states, the notification outbox, silences, job runs, evaluations.
 
 SQLAlchemy 2 Core, so ``settings.database_url`` may name SQLite (default, ``<root>/state.db``,
-WAL journal with a busy timeout) or PostgreSQL. Every datetime is stored as UTC and read back
-tz-aware. Tables are created, and missing nullable columns added, when the database is opened
-(``open_db``), so an older file keeps working after an upgrade.
+WAL journal with a busy timeout) or PostgreSQL, through the same code. Every datetime is stored as
+UTC and read back tz-aware. The schema is made and upgraded by Alembic revisions
+(``metrics.alerting.migrations``) when the database is opened (``open_db``), so an older file keeps
+working after an upgrade. Messages name the database by its URL with the password masked.
 
 Tables::
 
@@ -21,7 +22,10 @@ delivery attempt's through ``record_attempt``, silences, endpoints and job runs 
 methods.
 
 Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two processes never deadlock on a
-lock upgrade; the busy timeout makes the second wait instead of failing.
+lock upgrade; the busy timeout makes the second wait instead of failing. On PostgreSQL a tick takes
+a transaction-level advisory lock before it reads the last evaluation, so two daemons never commit
+the same tick; delivering workers claim notifications with ``FOR UPDATE SKIP LOCKED`` and a lease
+(``claim_due``).
 
 The schema (tables, value types) lives in ``metrics.alerting.state_schema``, the engine and the
 ON CONFLICT helpers in ``metrics.alerting.state_engine``; this module holds ``StateDB`` (every
@@ -42,11 +46,19 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from metrics.alerting.lifecycle import AlertState
-from metrics.alerting.state_engine import evaluated_to, insert_ignore, make_engine, upsert
+from metrics.alerting.migrations import upgrade as upgrade_schema
+from metrics.alerting.state_engine import (
+    TICK_LOCK,
+    advisory_xact_lock,
+    evaluated_to,
+    insert_ignore,
+    make_engine,
+    safe_url,
+    upsert,
+)
 from metrics.alerting.state_schema import (
     ALERT_STATE_FIELDS,
     NOTIFICATION_STATUSES,
-    SCHEMA_VERSION,
     TS,
     Silence,
     TickWrites,
@@ -73,6 +85,7 @@ class StateDB:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.revisions: tuple[str | None, str] | None = None   # (before, after) of the last migrate()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -85,7 +98,7 @@ class StateDB:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as e:
-            raise StoreError(f"state database {self.engine.url!r}: {e}") from e
+            raise StoreError(f"state database {safe_url(self.engine.url)}: {e}") from e
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -94,23 +107,16 @@ class StateDB:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
         except SQLAlchemyError as e:
-            raise StoreError(f"state database {self.engine.url!r}: {e}") from e
+            raise StoreError(f"state database {safe_url(self.engine.url)}: {e}") from e
 
-    def migrate(self) -> None:
-        """Create missing tables, add missing nullable columns, record the schema version."""
+    def migrate(self) -> tuple[str | None, str]:
+        """Upgrade the schema to the latest revision (``metrics.alerting.migrations.upgrade``);
+        returns the revisions before and after."""
         try:
-            metadata.create_all(self.engine)
-            insp = sa.inspect(self.engine)
-            with self.write() as conn:
-                for table in metadata.sorted_tables:
-                    have = {c["name"] for c in insp.get_columns(table.name)}
-                    for col in table.columns:
-                        if col.name not in have:
-                            ddl = col.type.compile(dialect=self.engine.dialect)
-                            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}')
-                upsert(conn, meta, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
+            self.revisions = upgrade_schema(self.engine)
         except SQLAlchemyError as e:
-            raise StoreError(f"state database {self.engine.url!r}: cannot migrate: {e}") from e
+            raise StoreError(f"state database {safe_url(self.engine.url)}: cannot migrate: {e}") from e
+        return self.revisions
 
     def close(self) -> None:
         self.engine.dispose()
@@ -139,6 +145,7 @@ class StateDB:
         notifications that were new.
         """
         with self.write() as conn:
+            advisory_xact_lock(conn, TICK_LOCK)  # PostgreSQL: one tick at a time (SQLite: BEGIN IMMEDIATE)
             last = evaluated_to(conn)
             if last is not None and at <= last:
                 return None
@@ -177,16 +184,21 @@ class StateDB:
                        disable_channel: bool = False) -> None:
         """The outcome of one delivery attempt of notification ``row``: its new status (``queued`` for
         a retry at ``next_at``, delivered, dead, disabled) and an audit row; ``disable_channel``
-        disables its channel (410 Gone) in the same transaction."""
-        values: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": error}
+        disables its channel (410 Gone) in the same transaction. The claim (``claim_due``) is
+        released; when ``row`` was claimed and its claim has passed to another worker since (the
+        lease ran out), the notification is left to that worker and only the audit row is written."""
+        values: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": error,
+                                  "claimed_by": None, "claim_until": None}
         if status == "delivered":
             values["delivered_at"] = now
         if next_at is not None:
             values["next_attempt_at"] = next_at
         with self.write() as conn:
-            conn.execute(notifications.update()
-                         .where(notifications.c.id == row["id"], notifications.c.status == "queued")
-                         .values(**values))
+            q = notifications.update().where(notifications.c.id == row["id"],
+                                             notifications.c.status == "queued")
+            if row.get("claimed_by") is not None:
+                q = q.where(notifications.c.claimed_by == row["claimed_by"])
+            conn.execute(q.values(**values))
             outcome = "retry" if status == "queued" else status
             conn.execute(delivery_attempts.insert().values(
                 notification_id=row["id"], attempt=attempts, at=now, outcome=outcome, error=error))
@@ -209,13 +221,36 @@ class StateDB:
         return int(n)
 
     def due_notifications(self, *, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-        """Queued notifications whose next attempt has come, oldest first."""
-        q = (sa.select(notifications)
-             .where(notifications.c.status == "queued", notifications.c.next_attempt_at <= now)
+        """Queued notifications whose next attempt has come and that no worker holds, oldest first."""
+        q = (sa.select(notifications).where(*_due(now))
              .order_by(notifications.c.next_attempt_at, notifications.c.id)
              .limit(limit))
         with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    def claim_due(self, *, now: dt.datetime, limit: int, worker: str,
+                  until: dt.datetime) -> list[dict[str, Any]]:
+        """Claim up to ``limit`` due notifications for ``worker`` until ``until`` (a lease), oldest
+        first, and return them (with ``claimed_by`` set).
+
+        Due: queued, ``next_attempt_at <= now``, and unclaimed or its lease ended (a crashed worker's
+        claim is taken over). One short transaction: on PostgreSQL the rows are selected
+        ``FOR UPDATE SKIP LOCKED``, so concurrent workers claim disjoint rows without waiting; on
+        SQLite the ``BEGIN IMMEDIATE`` transaction makes the claim atomic. Send outside it, then
+        ``record_attempt``.
+        """
+        q = (sa.select(notifications).where(*_due(now))
+             .order_by(notifications.c.next_attempt_at, notifications.c.id)
+             .limit(limit).with_for_update(skip_locked=True))
+        with self.write() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+            ids = [r["id"] for r in rows]
+            if ids:
+                conn.execute(notifications.update().where(notifications.c.id.in_(ids))
+                             .values(claimed_by=worker, claim_until=until))
+        for r in rows:
+            r["claimed_by"], r["claim_until"] = worker, until
+        return rows
 
     # -- silences -----------------------------------------------------------------------------
 
@@ -316,6 +351,13 @@ class StateDB:
             return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def _due(now: dt.datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """The conditions of a notification due at ``now``: queued, its time come, no live claim."""
+    c = notifications.c
+    return (c.status == "queued", c.next_attempt_at <= now,
+            sa.or_(c.claim_until.is_(None), c.claim_until <= now))
+
+
 def stable_hash(*parts: object) -> str:
     """sha256 (hex) of ``parts`` joined by ``|`` (None as empty, datetimes in ISO)."""
     text = "|".join("" if p is None else (p.isoformat() if isinstance(p, dt.datetime) else str(p))
@@ -350,8 +392,8 @@ def open_db(url: str, *, busy_timeout_ms: int = 30_000) -> StateDB:
     """Open (creating or migrating) the state database at ``url``."""
     try:
         db = StateDB(make_engine(url, busy_timeout_ms=busy_timeout_ms))
-    except SQLAlchemyError as e:
-        raise StoreError(f"state database {url!r}: {e}") from e
+    except (SQLAlchemyError, ValueError) as e:
+        raise StoreError(f"state database {safe_url(url)}: {e}") from e
     db.migrate()
     return db
 
@@ -375,9 +417,9 @@ def delivery_status(db: StateDB) -> dict[str, Any]:
 
 
 __all__ = [
-    "ALERT_STATE_FIELDS", "NOTIFICATION_STATUSES", "SCHEMA_VERSION", "TS", "Silence", "StateDB",
+    "ALERT_STATE_FIELDS", "NOTIFICATION_STATUSES", "TS", "Silence", "StateDB",
     "TickWrites", "UTCDateTime", "alert_id", "alert_states", "delivery_attempts", "delivery_status",
     "endpoints", "evaluated_to", "evaluations", "flush_transitions", "insert_ignore", "job_runs",
-    "make_engine", "meta", "metadata", "notifications", "open_db", "silences", "stable_hash",
+    "make_engine", "meta", "metadata", "notifications", "open_db", "safe_url", "silences", "stable_hash",
     "state_row", "to_state", "transitions", "upsert",
 ]

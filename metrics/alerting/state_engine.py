@@ -1,8 +1,11 @@
 """The state database's engine and its dialect-aware SQL helpers (SQLite and PostgreSQL).
 
 Owns ``make_engine`` (SQLite: WAL journal, busy timeout, explicit ``BEGIN [IMMEDIATE]``), the
-idempotent writes ``insert_ignore`` and ``upsert`` (INSERT ... ON CONFLICT), and ``evaluated_to``.
-Callers use them inside a ``StateDB`` transaction (``metrics.alerting.state``).
+idempotent writes ``insert_ignore`` and ``upsert`` (INSERT ... ON CONFLICT), ``evaluated_to``, the
+PostgreSQL transaction-level advisory locks (``advisory_xact_lock``: the keys below; a no-op on
+SQLite, whose ``BEGIN IMMEDIATE`` already serializes writers) and ``safe_url`` (a URL with its
+password masked, for every message and log). Callers use them inside a ``StateDB`` transaction
+(``metrics.alerting.state``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,26 @@ from sqlalchemy.engine import Connection, Engine
 
 from metrics.alerting.state_schema import evaluations
 from metrics.errors import StoreError
+
+# PostgreSQL advisory lock keys (bigint), one per thing that must run once at a time.
+MIGRATE_LOCK = 0x6D65_7472_6963_0001   # schema upgrades (metrics.alerting.migrations)
+TICK_LOCK = 0x6D65_7472_6963_0002      # evaluation ticks (StateDB.apply_tick)
+
+
+def safe_url(url: str | sa.engine.URL) -> str:
+    """``url`` as text with its password masked (``***``): the only form a message or log may show."""
+    try:
+        u = sa.engine.make_url(url) if isinstance(url, str) else url
+    except (sa.exc.ArgumentError, ValueError):
+        return "<unparsable database URL>"
+    return u.render_as_string(hide_password=True)
+
+
+def advisory_xact_lock(conn: Connection, key: int) -> None:
+    """Wait for PostgreSQL's transaction-level advisory lock ``key`` (held until commit or rollback);
+    nothing on SQLite, where the write transaction (``BEGIN IMMEDIATE``) already excludes others."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _sqlite_pragmas(dbapi_conn: Any, busy_timeout_ms: int) -> None:

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from metrics.alerting.lifecycle import AlertState
 
-SCHEMA_VERSION = 1
 NOTIFICATION_STATUSES = ("queued", "delivered", "dead", "disabled", "silenced")
 
 
@@ -101,6 +100,8 @@ notifications = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, default="queued"),
     sa.Column("last_error", sa.Text),
     sa.Column("delivered_at", TS),
+    sa.Column("claimed_by", sa.String(200)),                # the delivering worker holding the lease
+    sa.Column("claim_until", TS),                           # its lease ends (another may claim after)
     sa.Index("ix_notifications_due", "status", "next_attempt_at"),
 )
 

@@ -79,17 +79,17 @@ def enqueue(db: StateDB, count: int, *, channel: str, now: dt.datetime, prefix: 
 # ------------------------------------------------------------------------ DELIVERY: state db
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[StateDB]:
-    """A fresh SQLite state database (WAL) in tmp_path."""
-    d = open_db(f"sqlite:///{tmp_path / 'state.db'}")
+def db(state_url: str) -> Iterator[StateDB]:
+    """A fresh state database, once per backend: SQLite (WAL) in tmp_path, a new PostgreSQL database."""
+    d = open_db(state_url)
     yield d
     d.close()
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """The URL of a state database file in tmp_path (opened by the test)."""
-    return f"sqlite:///{tmp_path / 'state.db'}"
+def db_url(state_url: str) -> str:
+    """The URL of a fresh state database (opened by the test), once per backend."""
+    return state_url
 
 
 # ------------------------------------------------------------------------ DELIVERY: TLS

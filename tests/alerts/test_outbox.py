@@ -142,23 +142,32 @@ def test_backoff_is_full_jitter_and_capped() -> None:
 def test_crash_between_send_and_mark_resends_same_key(
         tmp_path: Path, receiver: Receiver,
         hooks: dict[str, Notifier]) -> None:
-    """When the delivered-mark cannot be written (database locked), the next run re-sends, same key."""
+    """When the delivered-mark cannot be written (database locked while the receiver accepts), the
+    notification stays claimed until its lease ends, then is sent again with the same key."""
     url = f"sqlite:///{tmp_path / 'state.db'}"
     db = open_db(url, busy_timeout_ms=100)
     keys = enqueue(db, 2, channel="hook", now=NOW)
     notifiers = hooks
-    blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")          # another process holds the write lock
+    blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None, check_same_thread=False)
+
+    def lock_on_first(req: Received) -> None:
+        if len(receiver.requests) == 1:
+            blocker.execute("BEGIN IMMEDIATE")  # another process takes the write lock mid-send
+
+    receiver.on_request = lock_on_first
     with pytest.raises(StoreError, match="locked"):
         deliver_due(db, notifiers, now=NOW, settings=POLICY)
+    receiver.on_request = None
     blocker.execute("ROLLBACK")
     blocker.close()
     assert statuses(db) == dict.fromkeys(keys, "queued")
-    report = deliver_due(db, notifiers, now=NOW, settings=POLICY)
-    assert report.delivered == 2
+    assert deliver_due(db, notifiers, now=NOW, settings=POLICY).delivered == 1   # key-0 is still claimed
+    later = NOW + dt.timedelta(seconds=POLICY.claim_lease_s + 1)
+    assert deliver_due(db, notifiers, now=later, settings=POLICY).delivered == 1  # its lease ended
     ids = [r.headers["webhook-id"] for r in receiver.requests]
-    assert ids == ["key-0", "key-0", "key-1"]
+    assert ids == ["key-0", "key-1", "key-0"]
     assert sorted(receiver.accepted) == keys and receiver.duplicates == 1
+    assert statuses(db) == dict.fromkeys(keys, "delivered")
     db.close()
 
 
@@ -177,10 +186,11 @@ print("finished")
 """
 
 
-def test_killed_deliverer_loses_nothing_and_receiver_dedups(tmp_path: Path, receiver: Receiver,
+def test_killed_deliverer_loses_nothing_and_receiver_dedups(db_url: str, receiver: Receiver,
         hooks: dict[str, Notifier]) -> None:
-    """A deliverer killed while a request is in flight: rerun, every key is accepted exactly once."""
-    url = f"sqlite:///{tmp_path / 'state.db'}"
+    """A deliverer killed while a request is in flight: its claim holds the notification until the
+    lease ends, then another run sends it again; every key is accepted exactly once."""
+    url = db_url
     db = open_db(url)
     keys = enqueue(db, 4, channel="hook", now=NOW)
     proc: list[subprocess.Popen[bytes]] = []
@@ -198,10 +208,11 @@ def test_killed_deliverer_loses_nothing_and_receiver_dedups(tmp_path: Path, rece
     assert proc[0].returncode == -signal.SIGKILL and b"finished" not in out
     receiver.on_request = None
     assert statuses(db) == {"key-0": "delivered", "key-1": "queued", "key-2": "queued", "key-3": "queued"}
-    report = deliver_due(db, hooks, now=NOW, settings=POLICY)
-    assert report.delivered == 3
+    assert deliver_due(db, hooks, now=NOW, settings=POLICY).delivered == 2         # not the claimed key-1
+    later = NOW + dt.timedelta(seconds=POLICY.claim_lease_s + 1)
+    assert deliver_due(db, hooks, now=later, settings=POLICY).delivered == 1
     ids = [r.headers["webhook-id"] for r in receiver.requests]
-    assert ids == ["key-0", "key-1", "key-1", "key-2", "key-3"]
+    assert ids == ["key-0", "key-1", "key-2", "key-3", "key-1"]
     assert sorted(receiver.accepted) == keys and receiver.duplicates == 1
     db.close()
 

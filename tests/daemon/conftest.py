@@ -136,9 +136,11 @@ aliases = ["微软", "微軟"]
 
 
 def write_config(config: Path, root: Path, *, hook_url: str | None = None, rules: str | None = None,
-                 replay_max_days: int = 10, extra: str = "", companies: str | None = None) -> Path:
+                 replay_max_days: int = 10, extra: str = "", companies: str | None = None,
+                 state_url: str | None = None) -> Path:
     """Write ``settings.toml`` (and ``rules.toml`` if given) into ``config``; the project's companies
-    unless ``companies`` gives a registry of its own."""
+    unless ``companies`` gives a registry of its own; the state database at ``state_url`` (default:
+    SQLite under the root)."""
     config.mkdir(parents=True, exist_ok=True)
     if companies is not None:
         (config / "companies.toml").write_text(companies, encoding="utf-8")
@@ -148,10 +150,11 @@ def write_config(config: Path, root: Path, *, hook_url: str | None = None, rules
         (config / "rules.toml").write_text(rules, encoding="utf-8")
     hook = (f'\n[channels.hook]\ntype = "webhook"\nurl = "{hook_url}"\nsecret = "{SECRET}"\ntimeout_s = 5\n'
             if hook_url else "")
+    state = f'state_url = "{state_url}"\n' if state_url else ""
     (config / "settings.toml").write_text(f"""
 root = "{root}"
 inbox = "{EXAMPLE_DOCS}"
-
+{state}
 [prices]
 fetch = false
 seed_files = ["{SAMPLE_PRICES}"]
@@ -166,8 +169,19 @@ type = "log"
 
 
 @pytest.fixture
-def daemon_env(tmp_path: Path, receiver: Receiver) -> tuple[Path, Path]:
-    """(config dir, store root) of a daemon with our test rules and a webhook channel ``hook``."""
+def daemon_env(tmp_path: Path, receiver: Receiver, state_url: str) -> tuple[Path, Path]:
+    """(config dir, store root) of a daemon with our test rules and a webhook channel ``hook``, once
+    per state database backend (SQLite under the root, a fresh PostgreSQL database)."""
+    root = tmp_path / "store"
+    config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=TEST_RULES,
+                          companies=US_COMPANIES,
+                          state_url=None if state_url.startswith("sqlite") else state_url)
+    return config, root
+
+
+@pytest.fixture
+def sqlite_daemon_env(tmp_path: Path, receiver: Receiver) -> tuple[Path, Path]:
+    """``daemon_env`` on SQLite only (what the file lock of one daemon per store is about)."""
     root = tmp_path / "store"
     config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=TEST_RULES,
                           companies=US_COMPANIES)

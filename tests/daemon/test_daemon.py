@@ -12,7 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from metrics.alerting.state import open_db
+from metrics.alerting.state import StateDB, open_db
+from metrics.settings import load_settings
 from metrics.store.tables import Store
 from tests.daemon.conftest import (
     EVENING,
@@ -33,9 +34,14 @@ def store_args(config: Path, root: Path) -> list[str]:
     return ["--root", str(root), "--config", str(config)]
 
 
-def webhook_ids(root: Path) -> set[str]:
+def state_db(config: Path, root: Path) -> StateDB:
+    """The state database the daemon of ``config`` uses (SQLite under ``root`` or PostgreSQL)."""
+    return open_db(load_settings(config, root=root).database_url)
+
+
+def webhook_ids(config: Path, root: Path) -> set[str]:
     """Idempotency keys of the notifications the outbox holds for the webhook channel."""
-    db = open_db(f"sqlite:///{root / 'state.db'}")
+    db = state_db(config, root)
     try:
         return {n["idempotency_key"] for n in db.notifications() if n["channel"] == "hook"}
     finally:
@@ -55,7 +61,7 @@ def test_once_ingests_imports_evaluates_and_delivers(capsys: pytest.CaptureFixtu
     alerts = store.scan("alerts").collect()
     assert set(alerts.get_column("entity")) == {"NVDA", "MSFT", "AMD"}
     assert "notify.log" in res.err
-    ids = webhook_ids(root)  # the three firing alerts of the first evaluation travel as one digest
+    ids = webhook_ids(config, root)  # the three firing alerts of the first evaluation travel as one digest
     assert len(ids) == 1 and set(receiver.unique) == ids
     [digest] = receiver.unique.values()
     assert {a["labels"]["entity"] for a in digest["alerts"]} == {"NVDA", "MSFT", "AMD"}
@@ -176,9 +182,9 @@ def wait_for_event(proc: object, name: str, seen: list[dict[str, object]], timeo
 
 
 def test_second_daemon_on_the_same_store_refuses(capsys: pytest.CaptureFixture[str],
-                                                 daemon_env: tuple[Path, Path]) -> None:
+                                                 sqlite_daemon_env: tuple[Path, Path]) -> None:
     """While a daemon runs, another on the same store exits 2 naming the holder's pid."""
-    config, root = daemon_env
+    config, root = sqlite_daemon_env
     proc = spawn(*store_args(config, root), "daemon")
     seen: list[dict[str, object]] = []
     try:
@@ -207,7 +213,7 @@ def test_sigterm_finishes_the_job_in_hand_and_exits_cleanly(daemon_env: tuple[Pa
     assert not list(root.rglob("*.tmp"))
     for part in root.rglob("*.parquet"):
         pl.read_parquet(part)
-    db = open_db(f"sqlite:///{root / 'state.db'}")
+    db = state_db(config, root)
     try:
         assert all(r["status"] != "running" for r in db.last_job_runs())
     finally:
@@ -216,9 +222,11 @@ def test_sigterm_finishes_the_job_in_hand_and_exits_cleanly(daemon_env: tuple[Pa
 
 @pytest.mark.parametrize("seed", [7, 20260522])
 def test_sigkill_at_a_random_point_then_restart_loses_and_doubles_nothing(
-        seed: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, receiver: Receiver) -> None:
+        seed: int, capsys: pytest.CaptureFixture[str], tmp_path: Path, receiver: Receiver,
+        state_url: str) -> None:
     """Killed with SIGKILL at a random point of a run and restarted, the daemon delivers every
-    notification of an uninterrupted run, none twice after the receiver's dedup by webhook-id."""
+    notification of an uninterrupted run (on SQLite), none twice after the receiver's dedup by
+    webhook-id, on either state database."""
     rules = TEST_RULES + BETWEEN_RULE.replace('channels = ["hook"]', 'channels = ["hook", "log"]')
     clean_root = tmp_path / "clean"
     clean_cfg = write_config(tmp_path / "clean_cfg", clean_root, hook_url=receiver.url, rules=rules,
@@ -233,7 +241,8 @@ def test_sigkill_at_a_random_point_then_restart_loses_and_doubles_nothing(
 
     root = tmp_path / "killed"
     config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=rules,
-                          companies=US_COMPANIES)
+                          companies=US_COMPANIES,
+                          state_url=None if state_url.startswith("sqlite") else state_url)
     kill_after = random.Random(seed).randint(1, lines)
     proc = spawn(*store_args(config, root), "daemon", "--once", "--now", now)
     seen: list[dict[str, object]] = []
@@ -247,8 +256,8 @@ def test_sigkill_at_a_random_point_then_restart_loses_and_doubles_nothing(
     res = run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", now)
     assert res.code == 0, f"killed after {kill_after} events: {res.err[-2000:]}"
     assert set(receiver.unique) == expected, f"killed after {kill_after} of {lines} events"
-    assert webhook_ids(root) == expected
-    db = open_db(f"sqlite:///{root / 'state.db'}")
+    assert webhook_ids(config, root) == expected
+    db = state_db(config, root)
     try:
         counts = db.notification_counts()
     finally:

@@ -1,0 +1,1 @@
+"""The revisions of the state database (Alembic; see ``metrics.alerting.migrations``)."""
