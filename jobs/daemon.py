@@ -4,9 +4,10 @@ Start-up, in order: on SQLite take ``<root>/daemon.lock`` (a second daemon on th
 naming the holder; the lock is the leadership); on PostgreSQL no file lock: replicas, sharing a
 root or not, elect a leader through the state database (``jobs.leader``), and only the leader runs
 the jobs that must run once (``jobs.scheduler.LEADER_JOBS``); load the company registry and the
-rules (an error refuses to start: exit 2, naming the file, rule and field); seed prices from ``prices.seed_files`` if the store has none; then ingest,
-prices, evaluate (replaying missed closes) and deliver run at once. On a first start (just seeded)
-the fetch is left to its schedule so that facts and alerts show immediately, even offline.
+rules (an error refuses to start: exit 2, naming the file, rule and field); seed prices from
+``prices.seed_files`` if the store has none; then ingest, prices, evaluate (replaying missed
+closes) and deliver run at once. On a first start (just seeded) the fetch is left to its schedule
+so that facts and alerts show immediately, even offline.
 ``--once`` runs every job (compact too) and exits; otherwise the schedule of ``jobs.scheduler``
 takes over until SIGTERM or SIGINT, which let the jobs in hand finish (a replay stops after its
 current tick) and exit 0.
