@@ -146,6 +146,7 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
             lock: LeaderLock = AdvisoryLock(settings.database_url, application_name=replica) if postgres \
                 else FileLockHeld()
             services.election = Election(services.db, lock, replica=replica, on_acquired=acquired,
+                                         stopping=services.stop,
                                          heartbeat_s=HEARTBEAT_S if postgres else SQLITE_HEARTBEAT_S)
             services.election.start()   # one round now: a lone replica leads before its first job
             log.info("daemon.started", pid=os.getpid(), root=str(settings.root), once=once,

@@ -68,6 +68,7 @@ class Election:
     def __init__(self, db: StateDB, lock: LeaderLock, *, replica: str | None = None,
                  started_at: dt.datetime | None = None,
                  on_acquired: Callable[[int], None] | None = None,
+                 stopping: threading.Event | None = None,
                  retry_s: float = RETRY_S, heartbeat_s: float = HEARTBEAT_S,
                  lease_s: float = LEASE_S) -> None:
         self.db = db
@@ -77,6 +78,7 @@ class Election:
         self.pid = int(pid) if pid.isdigit() else os.getpid()
         self.started_at = started_at or utc_now()
         self.on_acquired = on_acquired
+        self.stopping = stopping or threading.Event()   # set: the daemon stops, never lead again
         self.retry_s, self.heartbeat_s, self.lease_s = retry_s, heartbeat_s, lease_s
         self.epoch: int | None = None            # ours while we lead
         self._leader = threading.Event()
@@ -149,7 +151,7 @@ class Election:
             self._follow_step()
 
     def _follow_step(self) -> None:
-        if self.lock.try_acquire():
+        if not self.stopping.is_set() and self.lock.try_acquire():
             try:
                 previous = self.db.leadership_row()
                 epoch = self.db.take_leadership(self.replica, now=utc_now())
