@@ -1,10 +1,13 @@
 """The daemon's main: lock the store, check the configuration, run the start-up jobs, then schedule.
 
-Start-up, in order: take ``<root>/daemon.lock`` (a second daemon on the same store exits 2 naming
-the holder); load the company registry and the rules (an error refuses to start: exit 2, naming the
-file, rule and field); seed prices from ``prices.seed_files`` if the store has none; then ingest,
-prices, evaluate (replaying missed closes) and deliver run at once. On a first start (just seeded)
-the fetch is left to its schedule so that facts and alerts show immediately, even offline.
+Start-up, in order: on SQLite take ``<root>/daemon.lock`` (a second daemon on the same store exits 2
+naming the holder; the lock is the leadership); on PostgreSQL no file lock: replicas, sharing a
+root or not, elect a leader through the state database (``jobs.leader``), and only the leader runs
+the jobs that must run once (``jobs.scheduler.LEADER_JOBS``); load the company registry and the
+rules (an error refuses to start: exit 2, naming the file, rule and field); seed prices from
+``prices.seed_files`` if the store has none; then ingest, prices, evaluate (replaying missed
+closes) and deliver run at once. On a first start (just seeded) the fetch is left to its schedule
+so that facts and alerts show immediately, even offline.
 ``--once`` runs every job (compact too) and exits; otherwise the schedule of ``jobs.scheduler``
 takes over until SIGTERM or SIGINT, which let the jobs in hand finish (a replay stops after its
 current tick) and exit 0.
@@ -17,15 +20,17 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import FrameType
 
+from jobs.leader import HEARTBEAT_S, Election, LeaderLock, replica_id
 from jobs.lock import DaemonLock
 from jobs.prices import tickers_by_exchange
-from jobs.runner import JobResult, execute
-from jobs.scheduler import JOBS, Clock, Schedule, utc_now
+from jobs.runner import JobResult
+from jobs.scheduler import LEADER_JOBS, Clock, Schedule, run_job, utc_now
 from jobs.services import Services, build_services
 from jobs.web.server import serving
+from metrics.alerting.leader import AdvisoryLock, FileLockHeld, is_postgres
 from metrics.errors import ConfigError
 from metrics.log import get_logger
 from metrics.settings import Settings
@@ -33,6 +38,7 @@ from metrics.store.prices import PriceSource
 
 log = get_logger("jobs.daemon")
 
+SQLITE_HEARTBEAT_S = 5.0   # one daemon per root there: the heartbeat only feeds ``metrics status``
 STARTUP_JOBS = ("seed", "ingest", "prices", "evaluate", "deliver")
 ONCE_JOBS = (*STARTUP_JOBS, "compact")
 # A first start (the store was just seeded from the sample) shows alerts at once: the fetch waits
@@ -75,23 +81,28 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def run_jobs(services: Services, names: tuple[str, ...], clock: Clock) -> list[JobResult]:
-    """Run ``names`` in order, each with its own reading of the clock; stop early on a signal."""
+    """Run ``names`` in order, each with its own reading of the clock (a follower skips those only
+    the leader runs); stop early on a signal."""
     results = []
     for name in names:
         if services.stop.is_set():
             break
-        results.append(execute(name, JOBS[name], services, now=clock()))
+        result = run_job(name, services, now=clock())
+        if result is not None:
+            results.append(result)
     return results
 
 
-def mark_interrupted(services: Services, *, now: dt.datetime) -> list[str]:
+def mark_interrupted(services: Services, *, now: dt.datetime,
+                     only: frozenset[str] | None = None) -> list[str]:
     """Record as ``interrupted`` the runs a killed daemon left ``running``; returns their jobs.
 
-    Called once the lock is held: no other daemon can be running them.
+    Called once the leadership is held: no other daemon can be running them. With several
+    replicas (``only``: the jobs only the leader runs) the others' deliveries are left alone.
     """
     names = []
     for run in services.db.last_job_runs():
-        if run["status"] == "running":
+        if run["status"] == "running" and (only is None or run["job"].split("-", 1)[0] in only):
             services.db.finish_job(run["id"], now=now, status="interrupted", summary={
                 "error": "interrupted: the daemon stopped (killed?) before this run finished"})
             names.append(run["job"])
@@ -104,25 +115,44 @@ def exit_status(results: list[JobResult]) -> int:
 
 
 def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = None,
-         price_source: PriceSource | None = None) -> int:
+         price_source: PriceSource | None = None, clock: Clock | None = None) -> int:
     """Run the daemon; returns the exit status. Raises ``ConfigError`` (refused) or ``DaemonLocked``.
 
-    ``now`` (tests and replays, with ``once``) fixes the time every job sees.
+    ``now`` (tests and replays, with ``once``) fixes the time every job sees; ``clock`` (tests on a
+    simulated clock) gives it at each reading. Leadership runs on the wall clock either way.
     """
-    clock: Clock = (lambda: now) if now is not None else utc_now
-    services = build_services(settings, price_source=price_source)
+    if clock is None:
+        clock = (lambda: now) if now is not None else utc_now
+    replica = replica_id()
+    postgres = is_postgres(settings.database_url)
+    services = build_services(settings, price_source=price_source, application_name=replica)
+    store_lock: AbstractContextManager[object] = (
+        nullcontext() if postgres else DaemonLock(settings.root, now=clock()))
     try:
-        with stop_on_signals(services.stop), DaemonLock(settings.root, now=clock()):
+        with stop_on_signals(services.stop), store_lock:
             services.registry  # noqa: B018 - a bad companies file refuses to start
             if services.notifiers and services.channel_errors:  # a channel that cannot send refuses too
                 name, error = sorted(services.channel_errors.items())[0]
                 raise ConfigError(error, source=settings.config / "settings.toml", key=f"channels.{name}")
             rules = services.rules.load()
             services.store.init()  # missing tables are created here, once, before any writer runs
-            interrupted = mark_interrupted(services, now=clock())
+            interrupted: list[str] = []
+
+            def acquired(epoch: int) -> None:
+                del epoch
+                only = LEADER_JOBS if postgres else None
+                interrupted[:] = mark_interrupted(services, now=clock(), only=only)
+
+            lock: LeaderLock = AdvisoryLock(settings.database_url, application_name=replica) if postgres \
+                else FileLockHeld()
+            services.election = Election(services.db, lock, replica=replica, on_acquired=acquired,
+                                         stopping=services.stop,
+                                         heartbeat_s=HEARTBEAT_S if postgres else SQLITE_HEARTBEAT_S)
+            services.election.start()   # one round now: a lone replica leads before its first job
             log.info("daemon.started", pid=os.getpid(), root=str(settings.root), once=once,
                      rules=len(rules), rules_file=str(settings.rules_file), inbox=str(settings.inbox),
-                     channels=sorted(settings.channels), interrupted=interrupted)
+                     channels=sorted(settings.channels), interrupted=interrupted, replica=replica,
+                     leader=services.leads(), epoch=services.election.epoch)
             if once:
                 results = run_jobs(services, ONCE_JOBS, clock)
                 log.info("daemon.stopped", once=True, jobs=len(results))
@@ -130,6 +160,8 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
             with serving(settings):  # the web view and /metrics when [http] enabled
                 return _serve(services, clock)
     finally:
+        if services.election is not None:
+            services.election.stop()
         services.close()
 
 

@@ -23,6 +23,10 @@ still firing then. Ticks are idempotent (stable keys), so a point evaluated twic
 notifies nothing twice. The facts are read once for all the points of a run, and one compiled
 evaluator is kept per rules version (and per subset of them). The rules file is reloaded first if it
 changed (a bad file keeps the last good rules: ``rules_error`` in the summary).
+
+With several replicas only the leader evaluates, and each tick is fenced by its epoch
+(``jobs.leader``): a tick refused because another replica leads now (``tick.fenced``) wrote
+nothing, and the run stops there (``fenced`` in the summary).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from jobs.services import Services
 from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.rules import Rule
 from metrics.alerting.tick import run_tick
+from metrics.errors import Fenced
 from metrics.log import get_logger
 
 log = get_logger(__name__)
@@ -152,6 +157,7 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     # each a window of dates (the whole price history need not be held in memory)
     facts = services.store.scan("facts").collect().lazy() if points else None
     last_close = max((p.at for p in points if p.close), default=None)
+    fence = services.election.fence if services.election is not None else None
     for point in points:
         if services.stop.is_set():
             summary["stopped_early"] = True
@@ -160,8 +166,14 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
         subset = evaluator.rules
         if not subset:
             continue
-        report = run_tick(services.store, services.db, subset, now=now, at=point.at, facts=facts,
-                          evaluator=evaluator, quiet=point.close and point.at != last_close)
+        try:
+            report = run_tick(services.store, services.db, subset, now=now, at=point.at, facts=facts,
+                              evaluator=evaluator, quiet=point.close and point.at != last_close,
+                              fence=fence)
+        except Fenced as e:  # another replica leads now: this one wrote nothing and stops here
+            log.warning("tick.fenced", at=point.at.isoformat(), epoch=e.epoch, current=e.current)
+            summary["fenced"] = True
+            break
         summary["evaluated"] += 0 if report.skipped else 1
         summary["transitions"] += len(report.transitions)
         summary["notifications"] += report.notifications

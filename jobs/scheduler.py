@@ -9,6 +9,11 @@ deliver    every ``scheduler.deliver_every_s``, and at once after an evaluation 
 compact    daily at ``scheduler.compact_hour_utc``:00 UTC
 =========  ====================================================================================
 
+Every replica runs this schedule. The jobs that must run once (``LEADER_JOBS``: seed, ingest,
+prices, evaluate, compact) run only on the leader (``jobs.leader``), which is checked when each
+run starts: on a follower they are skipped (a ``job.skipped`` debug line). ``deliver`` runs on every
+replica (the outbox's claims make that safe). A leader's job runs log with its ``epoch``.
+
 Every job: ``coalesce`` (runs missed while the daemon was busy or asleep collapse into one),
 ``max_instances=1`` (a job never overlaps itself), ``misfire_grace_time`` of
 ``scheduler.misfire_grace_s``. Jobs live in memory: the schedule is rebuilt from the settings at
@@ -31,7 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from jobs import calendars, compact, deliver, evaluate, ingest, prices
 from jobs.runner import JobFn, JobResult, execute
 from jobs.services import Services
-from metrics.log import get_logger
+from metrics.log import get_logger, log_context
 
 log = get_logger(__name__)
 
@@ -46,6 +51,27 @@ JOBS: dict[str, JobFn] = {
     "deliver": deliver.run,
     "compact": compact.run,
 }
+
+
+LEADER_JOBS = frozenset({"seed", "ingest", "prices", "evaluate", "compact"})
+
+
+def run_job(name: str, services: Services, *, now: dt.datetime, **kwargs: Any) -> JobResult | None:
+    """Run job ``name`` (``prices-XNYS``: job ``prices``) unless it must run once and this replica
+    does not lead (None then). A leader's run logs with its epoch.
+
+    The check is made when the run starts: a leader that loses its leadership in the middle of a
+    fetch or an ingest finishes it (best effort; their writes are idempotent), while a tick is
+    refused inside its own transaction (the fence).
+    """
+    job = name.split("-", 1)[0]
+    election = services.election
+    if job in LEADER_JOBS and not services.leads():
+        log.debug("job.skipped", job=name, reason="follower")
+        return None
+    epoch = election.epoch if election is not None and job in LEADER_JOBS else None
+    with log_context(epoch=epoch) if epoch is not None else log_context():
+        return execute(name, JOBS[job], services, now=now, **kwargs)
 
 
 def utc_now() -> dt.datetime:
@@ -102,7 +128,9 @@ class Schedule:
             log.info("prices.skipped", exchange=exchange, reason="not a session")
             return None
         name = f"{job}-{exchange}" if exchange is not None else job  # one status row per exchange
-        result = execute(name, JOBS[job], self.services, now=now, **kwargs)
+        result = run_job(name, self.services, now=now, **kwargs)
+        if result is None:
+            return None
         if job == "prices" and result.summary.get("rows"):
             self.wake("evaluate")
         if job == "evaluate" and result.summary.get("notifications"):

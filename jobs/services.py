@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from jobs.leader import Election
+from metrics.alerting.leader import with_application_name
 from metrics.alerting.notify import Notification, Notifier, build_notifiers, close_notifiers
 from metrics.alerting.rules import Rule, load_rules
 from metrics.alerting.state import StateDB, open_db
@@ -105,6 +107,12 @@ class Services:
     stop: threading.Event = field(default_factory=threading.Event)
     price_source_override: PriceSource | None = None
     channel_errors: dict[str, str] = field(default_factory=dict)   # channels that could not be built
+    election: Election | None = None    # the daemon's leadership (None: a lone process, always leads)
+
+    def leads(self) -> bool:
+        """True when this process may run the jobs that must run once (fetch, ingest, evaluate,
+        compact): it is the leader, or no election runs (a CLI command, a test)."""
+        return self.election is None or self.election.is_leader()
 
     @cached_property
     def registry(self) -> Registry:
@@ -146,11 +154,17 @@ class Services:
         self.db.close()
 
 
-def build_services(settings: Settings, *, price_source: PriceSource | None = None) -> Services:
-    """Open the store and the state database of ``settings``; rules are not loaded yet."""
+def build_services(settings: Settings, *, price_source: PriceSource | None = None,
+                   application_name: str | None = None) -> Services:
+    """Open the store and the state database of ``settings``; rules are not loaded yet.
+
+    ``application_name`` names this process's PostgreSQL sessions (the daemon's replica id, so that
+    a follower can end a stalled leader's sessions: ``metrics.alerting.leader.evict``).
+    """
     store = Store.from_settings(settings)
     use_cache_dir(settings.root / "cache" / "calendars")  # exchange calendars built once per store
-    db = open_db(settings.database_url)
+    url = settings.database_url
+    db = open_db(with_application_name(url, application_name) if application_name else url)
     rules = RulesHolder(settings.rules_file, sorted(settings.channels))
     return Services(settings=settings, store=store, db=db, rules=rules,
                     price_source_override=price_source)

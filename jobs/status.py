@@ -14,7 +14,9 @@ import datetime as dt
 from typing import Any
 
 from jobs import calendars
+from jobs.leader import STALE_AFTER_S
 from jobs.lock import current_holder, holder_since
+from metrics.alerting.leader import is_postgres
 from metrics.alerting.state import StateDB
 from metrics.settings import Settings
 
@@ -33,6 +35,18 @@ def _stale(started: dt.datetime | None, *, holder: str | None, since: dt.datetim
     return started is not None and since is not None and started < since
 
 
+def _holder(db: StateDB, settings: Settings, *, now: dt.datetime) -> tuple[str | None, dt.datetime | None]:
+    """The daemon running the jobs and since when: the file lock's holder on SQLite, the leader
+    (unless its heartbeat is stale) on PostgreSQL."""
+    if not is_postgres(settings.database_url):
+        return current_holder(settings.root), holder_since(settings.root)
+    row = db.leadership_row()
+    beat = row["heartbeat_at"] if row is not None else None
+    if row is None or beat is None or (now - beat).total_seconds() > STALE_AFTER_S:
+        return None, None
+    return f"leader {row['holder']} (epoch {row['epoch']})", row["since"]
+
+
 def _expected_every(settings: Settings) -> dict[str, float]:
     s = settings.scheduler
     return {"ingest": s.ingest_every_s, "evaluate": s.evaluate_every_s, "deliver": s.deliver_every_s,
@@ -42,8 +56,7 @@ def _expected_every(settings: Settings) -> dict[str, float]:
 def jobs_status(db: StateDB, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
     """Last run of every job with its lag, the evaluation backlog, and the daemon holding the store."""
     every = _expected_every(settings)
-    holder = current_holder(settings.root)
-    since = holder_since(settings.root)
+    holder, since = _holder(db, settings, now=now)
     jobs = []
     for run in db.last_job_runs():
         finished = run["finished_at"]

@@ -17,6 +17,7 @@ them to exit codes (``ConfigError`` and ``UsageError`` -> 2, input failures -> 1
     │   └── FetchError         a price source failed for a ticker (ticker, reason)
     ├── StoreError             the Delta tables or the state database
     │   ├── LockTimeout        another process holds a lock (names the holder)
+    │   ├── Fenced             a replica no longer the leader tried to commit (names both epochs)
     │   └── CommitConflict     a table write lost every retry to concurrent commits (names the table)
     └── DeliveryError          a notification channel failed
         ├── TransientDeliveryError   retry later (5xx, 429, timeouts, connection refused)
@@ -107,6 +108,16 @@ class LockTimeout(StoreError):
     def __init__(self, message: str, *, holder: str | None = None) -> None:
         self.holder = holder
         super().__init__(f"{message} (held by {holder})" if holder else message)
+
+
+class Fenced(StoreError):
+    """A write of the leader's was refused: the replica's ``epoch`` is no longer the current one
+    (``current``; None when it is no longer the leader at all). Nothing was written."""
+
+    def __init__(self, message: str, *, epoch: int | None, current: int | None) -> None:
+        self.epoch = epoch
+        self.current = current
+        super().__init__(f"{message} (epoch {epoch}, current {current})")
 
 
 class CommitConflict(StoreError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import AbstractContextManager
 from typing import Any, Literal
 
 import structlog
@@ -90,3 +91,9 @@ class _LazyLogger:
 
     def __getattr__(self, method: str) -> Any:
         return getattr(structlog.get_logger().bind(**self._context), method)
+
+
+def log_context(**values: Any) -> AbstractContextManager[None]:
+    """Within it, every event logged from this thread carries ``values`` (the daemon binds the
+    leader's ``epoch`` around each job run, so its ``tick.done`` lines say which leader committed)."""
+    return structlog.contextvars.bound_contextvars(**values)

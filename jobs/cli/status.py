@@ -20,6 +20,8 @@ import typer
 
 from jobs.cli.common import AppContext, app_context, jsonable, out, print_table, rows_as_dicts
 from jobs.cli.daemon import jobs_section
+from jobs.leader import STALE_AFTER_S
+from metrics.alerting.leader import leadership_status
 from metrics.alerting.state import delivery_status
 from metrics.errors import ConfigError, UsageError
 from metrics.extraction.entities import Registry
@@ -72,11 +74,26 @@ def deliveries_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
         db.close()
 
 
+def leadership_section(app_ctx: AppContext, now: dt.datetime) -> dict[str, Any]:
+    """Which replica leads (``host:pid``), since when, its epoch; each replica's last heartbeat,
+    ``stale`` when older than ``jobs.leader.STALE_AFTER_S`` (killed or paused)."""
+    settings = app_ctx.settings
+    if settings.state_url is None and not (settings.root / "state.db").exists():
+        return {"leader": None, "since": None, "epoch": None, "heartbeat_at": None, "stale": None,
+                "replicas": []}
+    db = app_ctx.open_db()
+    try:
+        return leadership_status(db, now=now, stale_after_s=STALE_AFTER_S)
+    finally:
+        db.close()
+
+
 SECTIONS: list[tuple[str, StatusSection]] = [
     ("datasets", datasets_section),
     ("damaged_parts", damaged_section),
     ("failed_documents", failed_documents_section),
     ("prices", prices_section),
+    ("leadership", leadership_section),
     ("jobs", jobs_section),
     ("deliveries", deliveries_section),
 ]
@@ -133,7 +150,7 @@ def status(
     ctx: typer.Context,
     fmt: Annotated[Literal["table", "json"], typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
-    """Datasets, damaged parts, failed documents, price freshness per exchange, jobs and deliveries."""
+    """Datasets, damaged parts, failed documents, price freshness, leadership, jobs and deliveries."""
     sections = report(app_context(ctx), dt.datetime.now(dt.UTC))
     if fmt == "json":
         sys.stdout.write(json.dumps(sections, ensure_ascii=False, default=str) + "\n")

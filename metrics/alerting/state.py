@@ -16,6 +16,8 @@ Tables::
     endpoints      channels disabled after a 410 Gone
     evaluations    the evaluation times of the rule set (the daemon replays from the last one)
     job_runs       each job's runs (status, summary)
+    leadership     one row ("daemon"): the leader's epoch (fencing token), holder, since, heartbeat
+    replicas       one row per running daemon: its role and last heartbeat (``metrics status``)
 
 This module is the only writer of these tables: a tick's writes go through ``apply_tick``, a
 delivery attempt's through ``record_attempt``, silences, endpoints and job runs through their
@@ -58,6 +60,7 @@ from metrics.alerting.state_engine import (
 )
 from metrics.alerting.state_schema import (
     ALERT_STATE_FIELDS,
+    LEADERSHIP,
     NOTIFICATION_STATUSES,
     TS,
     Silence,
@@ -68,9 +71,11 @@ from metrics.alerting.state_schema import (
     endpoints,
     evaluations,
     job_runs,
+    leadership,
     meta,
     metadata,
     notifications,
+    replicas,
     silences,
     state_row,
     to_state,
@@ -135,7 +140,8 @@ class StateDB:
 
     def apply_tick(self, at: dt.datetime, rules: Sequence[str],
                    plan: Callable[[dict[tuple[str, str], AlertState]], TickWrites],
-                   *, now: dt.datetime) -> list[Mapping[str, Any]] | None:
+                   *, now: dt.datetime,
+                   fence: Callable[[Connection], None] | None = None) -> list[Mapping[str, Any]] | None:
         """One tick at ``at`` in ONE write transaction; None (nothing written) when ``at`` is not after
         the last evaluation.
 
@@ -143,8 +149,13 @@ class StateDB:
         changed states, transitions (ignored when their ``alert_id`` is present), notifications
         (ignored when their idempotency key is present) and the evaluation row. Returns the
         notifications that were new.
+
+        ``fence`` (the daemon's leadership check, ``metrics.alerting.leader``) is called first inside
+        the transaction; when it raises (``Fenced``), the transaction rolls back and nothing is written.
         """
         with self.write() as conn:
+            if fence is not None:
+                fence(conn)
             advisory_xact_lock(conn, TICK_LOCK)  # PostgreSQL: one tick at a time (SQLite: BEGIN IMMEDIATE)
             last = evaluated_to(conn)
             if last is not None and at <= last:
@@ -332,6 +343,56 @@ class StateDB:
         with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    # -- leadership and replicas (metrics.alerting.leader) --------------------------------------
+
+    def take_leadership(self, holder: str, *, now: dt.datetime) -> int:
+        """Become the leader: bump the epoch and record ``holder`` in ONE transaction; the new epoch.
+
+        Call it only while holding the leadership lock: the epoch is the fencing token that makes
+        every write of an earlier leader fail (``metrics.alerting.leader.check_epoch``).
+        """
+        with self.write() as conn:
+            insert_ignore(conn, leadership, [{"name": LEADERSHIP, "epoch": 0}], "name")
+            epoch = conn.execute(
+                leadership.update().where(leadership.c.name == LEADERSHIP)
+                .values(epoch=leadership.c.epoch + 1, holder=holder, since=now, heartbeat_at=now)
+                .returning(leadership.c.epoch)).scalar_one()
+        return int(epoch)
+
+    def heartbeat(self, replica: Mapping[str, Any], *, now: dt.datetime) -> bool:
+        """Record ``replica``'s heartbeat (a ``replicas`` row: id, host, pid, started_at, role, epoch);
+        a leader's also moves ``leadership.heartbeat_at``. False when a leader's epoch is no longer
+        the current one (another replica took over): it must step down."""
+        row = {**replica, "heartbeat_at": now}
+        with self.write() as conn:
+            still = True
+            if row["role"] == "leader":
+                res = conn.execute(leadership.update()
+                                   .where(leadership.c.name == LEADERSHIP,
+                                          leadership.c.epoch == row["epoch"],
+                                          leadership.c.holder == row["replica_id"])
+                                   .values(heartbeat_at=now))
+                still = bool(res.rowcount)
+            upsert(conn, replicas, [row], ["replica_id"])
+        return still
+
+    def remove_replica(self, replica_id: str) -> None:
+        """Forget a replica that stopped cleanly."""
+        with self.write() as conn:
+            conn.execute(replicas.delete().where(replicas.c.replica_id == replica_id))
+
+    def leadership_row(self) -> dict[str, Any] | None:
+        """The leadership row (epoch, holder, since, heartbeat_at), or None before any leader."""
+        with self.read() as conn:
+            row = conn.execute(sa.select(leadership).where(leadership.c.name == LEADERSHIP)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def replica_rows(self) -> list[dict[str, Any]]:
+        """Every replica that heartbeats (or did, until it was killed), by id."""
+        with self.read() as conn:
+            rows = conn.execute(sa.select(replicas).order_by(replicas.c.replica_id))
+            return [dict(r._mapping) for r in rows]
+
     # -- outbox overview ----------------------------------------------------------------------
 
     def notification_counts(self) -> dict[str, int]:
@@ -417,9 +478,9 @@ def delivery_status(db: StateDB) -> dict[str, Any]:
 
 
 __all__ = [
-    "ALERT_STATE_FIELDS", "NOTIFICATION_STATUSES", "TS", "Silence", "StateDB",
-    "TickWrites", "UTCDateTime", "alert_id", "alert_states", "delivery_attempts", "delivery_status",
-    "endpoints", "evaluated_to", "evaluations", "flush_transitions", "insert_ignore", "job_runs",
-    "make_engine", "meta", "metadata", "notifications", "open_db", "safe_url", "silences", "stable_hash",
-    "state_row", "to_state", "transitions", "upsert",
+    "ALERT_STATE_FIELDS", "LEADERSHIP", "NOTIFICATION_STATUSES", "TS", "Silence",
+    "StateDB", "TickWrites", "UTCDateTime", "alert_id", "alert_states", "delivery_attempts",
+    "delivery_status", "endpoints", "evaluated_to", "evaluations", "flush_transitions", "insert_ignore",
+    "job_runs", "leadership", "make_engine", "meta", "metadata", "notifications", "open_db", "replicas",
+    "safe_url", "silences", "stable_hash", "state_row", "to_state", "transitions", "upsert",
 ]

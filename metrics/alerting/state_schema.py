@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from metrics.alerting.lifecycle import AlertState
 
+LEADERSHIP = "daemon"   # the name of the one row of ``leadership``
 NOTIFICATION_STATUSES = ("queued", "delivered", "dead", "disabled", "silenced")
 
 
@@ -150,6 +151,26 @@ job_runs = sa.Table(
     sa.Column("finished_at", TS),
     sa.Column("status", sa.String(16), nullable=False),     # running | ok | failed
     sa.Column("summary", sa.JSON),
+)
+
+leadership = sa.Table(
+    "leadership", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),    # "daemon": the one leadership there is
+    sa.Column("epoch", sa.BigInteger, nullable=False),      # bumped by every new leader (fencing token)
+    sa.Column("holder", sa.String(200)),                    # the leader's replica id (host:pid)
+    sa.Column("since", TS),                                 # when it became leader
+    sa.Column("heartbeat_at", TS),                          # the leader's last heartbeat
+)
+
+replicas = sa.Table(
+    "replicas", metadata,
+    sa.Column("replica_id", sa.String(200), primary_key=True),   # host:pid
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("heartbeat_at", TS, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),             # leader | follower
+    sa.Column("epoch", sa.BigInteger),                            # the leader's epoch (null: follower)
 )
 
 ALERT_STATE_FIELDS = ("rule", "entity", "state", "active_since", "pending_evals", "fired_at",

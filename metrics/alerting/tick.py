@@ -29,11 +29,12 @@ A silenced instance still changes state; its notification is stored alone with s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
+from sqlalchemy.engine import Connection
 
 from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
@@ -71,11 +72,14 @@ class TickReport:
 
 def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
              at: dt.datetime | None = None, facts: pl.LazyFrame | None = None,
-             evaluator: Evaluator | None = None, quiet: bool = False) -> TickReport:
+             evaluator: Evaluator | None = None, quiet: bool = False,
+             fence: Callable[[Connection], None] | None = None) -> TickReport:
     """Evaluate ``rules`` at ``at`` (default ``now``) and persist the outcome; see the module docstring.
 
     ``facts`` may carry the ``facts`` dataset already read (a replay reads it once for all its
-    ticks); ``evaluator`` the compiled ``Evaluator(rules)`` (the daemon keeps one per rules version).
+    ticks); ``evaluator`` the compiled ``Evaluator(rules)`` (the daemon keeps one per rules version);
+    ``fence`` the leadership check run first in the tick's transaction (``StateDB.apply_tick``): when
+    it raises ``Fenced`` nothing is written and the error propagates.
     """
     at = at or now
     report = TickReport(at=at, rules=len(rules))
@@ -99,7 +103,7 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
                              "notifications": len(writes.notifications)}
         return writes
 
-    new = db.apply_tick(at, list(by_name), plan, now=now)
+    new = db.apply_tick(at, list(by_name), plan, now=now, fence=fence)
     if new is None:
         report.skipped, report.transitions = True, []
         log.info("tick.skipped", at=at.isoformat())

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -74,6 +75,7 @@ class Receiver:
 
     url: str = ""
     received: list[str] = field(default_factory=list)      # every verified POST's webhook-id
+    times: list[float] = field(default_factory=list)       # when each of ``received`` came (time.time())
     unique: dict[str, dict[str, Any]] = field(default_factory=dict)  # first body per webhook-id
     rejected: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -90,6 +92,7 @@ class Receiver:
             return False
         with self.lock:
             self.received.append(msg_id)
+            self.times.append(time.time())
             self.unique.setdefault(msg_id, json.loads(body))
         return True
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -104,6 +106,21 @@ def test_status_shows_each_jobs_last_run(capsys: pytest.CaptureFixture[str],
     assert section["evaluated_to"] == dt.datetime(2026, 5, 22, 20, 0, tzinfo=UTC)  # Friday's close
     assert section["closes_behind"] == 0
     assert section["daemon"] is None
+
+
+def test_on_sqlite_each_daemon_start_leads_at_the_next_epoch(capsys: pytest.CaptureFixture[str],
+                                                             daemon_env: tuple[Path, Path]) -> None:
+    """On SQLite the file lock is the leadership: each daemon run takes the next epoch, and
+    ``metrics status`` names the last leader (``host:pid``) with no replica left running."""
+    config, root = daemon_env
+    for epoch in (1, 2):
+        assert run_metrics(capsys, *store_args(config, root), "daemon", "--once", "--now", EVENING).code == 0
+        status = run_metrics(capsys, *store_args(config, root), "status", "--format", "json")
+        assert status.code == 0, status.err
+        section = json.loads(status.out)["leadership"]
+        assert section["epoch"] == epoch
+        assert section["leader"] == f"{socket.gethostname()}:{os.getpid()}"
+        assert section["replicas"] == []
 
 
 BETWEEN_RULE = """

@@ -132,7 +132,7 @@ def test_status_lists_its_sections_and_survives_a_broken_one(cli: Cli,
     from jobs.cli import status as cli_status
 
     assert [name for name, _ in cli_status.SECTIONS] == [
-        "datasets", "damaged_parts", "failed_documents", "prices", "jobs", "deliveries"]
+        "datasets", "damaged_parts", "failed_documents", "prices", "leadership", "jobs", "deliveries"]
     broken = ("broken", lambda app_ctx, now: 1 / 0)
     monkeypatch.setattr(cli_status, "SECTIONS", [*cli_status.SECTIONS, broken])
     assert cli("prices", "import", str(SAMPLE))[0] == 0
