@@ -191,7 +191,8 @@ def evict(db: StateDB, holder: str) -> int:
         return 0
     with db.engine.connect() as conn, conn.begin():
         pids = conn.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            # The timeout (ms) waits for each backend to exit, so its session lock is free on return.
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
             " WHERE application_name = :name AND pid <> pg_backend_pid()"), {"name": holder[:63]}).all()
     return len(pids)
 
