@@ -37,13 +37,15 @@ def _stale(started: dt.datetime | None, *, holder: str | None, since: dt.datetim
 
 def _holder(db: StateDB, settings: Settings, *, now: dt.datetime) -> tuple[str | None, dt.datetime | None]:
     """The daemon running the jobs and since when: the file lock's holder on SQLite, the leader
-    (unless its heartbeat is stale) on PostgreSQL."""
+    (unless its heartbeat is stale or it stopped) on PostgreSQL."""
     if not is_postgres(settings.database_url):
         return current_holder(settings.root), holder_since(settings.root)
     row = db.leadership_row()
     beat = row["heartbeat_at"] if row is not None else None
     if row is None or beat is None or (now - beat).total_seconds() > STALE_AFTER_S:
         return None, None
+    if row["holder"] not in {r["replica_id"] for r in db.replica_rows()}:
+        return None, None        # it stopped cleanly (its replica row is gone)
     return f"leader {row['holder']} (epoch {row['epoch']})", row["since"]
 
 
