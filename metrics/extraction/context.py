@@ -118,7 +118,7 @@ class Context:
     q_starts: list[int] = field(default_factory=list)
     main_periods: dict[int, str | None] = field(default_factory=dict)  # by fiscal year end
     subjects: dict[tuple[int, int], Mention | None] = field(default_factory=dict)  # attribution's cache
-    memo: dict[tuple[str, int], object] = field(default_factory=dict)  # other per-sentence answers
+    memo: dict[tuple[str, int, int], object] = field(default_factory=dict)  # other per-sentence answers
     _by_role: dict[str, tuple[list[Cue], list[int]]] = field(default_factory=dict)
     _periods: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)  # (sentence, fye)
 

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-import ahocorasick
-
 from metrics.extraction.fiscal import current_fiscal_year, last_quarter
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periodnames import (
@@ -40,6 +38,7 @@ from metrics.extraction.periodnames import (
     year_of,
     years_ahead,
 )
+from metrics.extraction.wordindex import WordIndex
 
 __all__ = ["PeriodSpan", "current_fiscal_year", "find_periods", "labels_fiscal_quarters", "last_quarter"]
 
@@ -238,10 +237,7 @@ _RULES = tuple(
     (re.compile(p, re.IGNORECASE), f, frozenset(n.lower() for n in needles)) for p, f, needles in _SPECS
 )
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
-_NEEDLE_AUTO = ahocorasick.Automaton()
-for _n in _NEEDLES:
-    _NEEDLE_AUTO.add_word(_n, _n)
-_NEEDLE_AUTO.make_automaton()
+_NEEDLE_INDEX = WordIndex({n: n for n in _NEEDLES})
 # letters that IGNORECASE matches to ASCII letters but str.lower() does not turn into them
 _ODD_CASE = ("\u0131", "\u017f", "\u212a")
 # a quarter named fiscally: (words one of which the text must hold, pattern)
@@ -265,7 +261,7 @@ _FISCAL_LABELS = (
 
 def _present(low: str) -> frozenset[str]:
     """The needles that occur in ``low`` (all of them, overlapping ones too: one automaton pass)."""
-    return frozenset(n for _end, n in _NEEDLE_AUTO.iter(low))
+    return frozenset(n for _s, _e, n in _NEEDLE_INDEX.find(low))
 
 
 def labels_fiscal_quarters(text: str) -> bool:

@@ -75,7 +75,16 @@ def _compared(ctx: Context, p: PeriodSpan) -> bool:
 
 def _carried(ctx: Context, s_lo: int, company: Company) -> str | None:
     """The period last stated in the paragraph before ``s_lo`` (not as the term of a comparison),
-    else the article's main period."""
+    else the article's main period (found once per sentence and fiscal year end)."""
+    key = ("carried", s_lo, company.fiscal_year_end)
+    if key not in ctx.memo:
+        ctx.memo[key] = _carried_from(ctx, s_lo, company.fiscal_year_end)
+    found = ctx.memo[key]
+    assert found is None or isinstance(found, str)
+    return found
+
+
+def _carried_from(ctx: Context, s_lo: int, fye: int) -> str | None:
     l_lo, _ = ctx.line(s_lo)
     pos = s_lo
     while pos > l_lo and s_lo - pos < _CARRY_BACK:  # the paragraph's sentences, latest first
@@ -83,13 +92,13 @@ def _carried(ctx: Context, s_lo: int, company: Company) -> str | None:
         a = max(a, l_lo)
         stated = [
             p
-            for p in ctx.periods(a, b, company.fiscal_year_end)
+            for p in ctx.periods(a, b, fye)
             if p.period and not p.carry and not _compared(ctx, p)
         ]
         if stated:
             return stated[-1].period
         pos = a
-    return ctx.main_period(company.fiscal_year_end)
+    return ctx.main_period(fye)
 
 
 def period_of(
