@@ -145,7 +145,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     (
         _Y + r"\s*(?P<h>[12])H|H(?P<h2>[12])\s*(?P<y2>(?:19|20)\d{2})",
         lambda m, c: f"{m['y'] or m['y2']}H{m['h'] or m['h2']}",
-        ("h",),
+        ("1h", "2h", "h1", "h2"),
     ),
     (
         r"(?:quarter|three months)\s+(?:ending|ended|to|through)(?:\s+on)?\s*(?:the\s+end\s+of\s+)?"

@@ -90,13 +90,14 @@ def _carried_from(ctx: Context, s_lo: int, fye: int) -> str | None:
     while pos > l_lo and s_lo - pos < _CARRY_BACK:  # the paragraph's sentences, latest first
         a, b = ctx.sentence(pos - 1)
         a = max(a, l_lo)
-        stated = [
-            p
-            for p in ctx.periods(a, b, fye)
-            if p.period and not p.carry and not _compared(ctx, p)
-        ]
-        if stated:
-            return stated[-1].period
+        key = ("stated", a, fye)
+        if key not in ctx.memo:
+            stated = [p for p in ctx.periods(a, b, fye) if p.period and not p.carry and not _compared(ctx, p)]
+            ctx.memo[key] = stated[-1].period if stated else None
+        last = ctx.memo[key]
+        if last is not None:
+            assert isinstance(last, str)
+            return last
         pos = a
     return ctx.main_period(fye)
 
