@@ -63,9 +63,19 @@ def bounds(rx: re.Pattern[str], text: str) -> list[int]:
     return [m.end() for m in rx.finditer(text)]
 
 
-def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    i = bisect.bisect_right(spans, (start, 1 << 62)) - 1
-    return i >= 0 and spans[i][0] <= start and end <= spans[i][1]
+def _outside(cues: list[Cue], mentions: list[Mention]) -> list[Cue]:
+    """The cues not inside a mention (both sorted by start; mentions do not overlap): each cue is
+    checked against the last mention starting by its start, found by one merged walk."""
+    out = []
+    k = -1
+    n = len(mentions)
+    for c in cues:
+        while k + 1 < n and mentions[k + 1].start <= c.start:
+            k += 1
+        if k >= 0 and c.end <= mentions[k].end:
+            continue
+        out.append(c)
+    return out
 
 
 MAX_SENTENCE = 400  # a longer run without a sentence end is cut (at a clause end where one is near)
@@ -121,12 +131,12 @@ class Context:
     memo: dict[tuple[str, int, int], object] = field(default_factory=dict)  # other per-sentence answers
     _by_role: dict[str, tuple[list[Cue], list[int]]] = field(default_factory=dict)
     _periods: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)  # (sentence, fye)
+    _heading_starts: list[int] = field(default_factory=list)  # the headings, sorted
 
     def __post_init__(self) -> None:
         t = self.text
         if self.mentions:  # a cue inside a company's name (理想汽车, 平安银行) is part of the name
-            spans = [(m.start, m.end) for m in self.mentions]
-            self.cues = [c for c in self.cues if not _inside(spans, c.start, c.end)]
+            self.cues = _outside(self.cues, self.mentions)
         clauses = bounds(_CLAUSE_FAST, t)
         self.sent_bounds = _split_long(bounds(_SENT, t), clauses, len(t))
         self.clause_bounds = sorted(set(self.sent_bounds) | set(clauses))
@@ -144,6 +154,7 @@ class Context:
             if line and len(line) <= 80 and not _HEADING_END.search(line) and not line[-1].isdigit():
                 self.headings.add(pos + (len(t[pos:end]) - len(t[pos:end].lstrip())))
             pos = end
+        self._heading_starts = sorted(self.headings)
         for m in _DECLARE.finditer(t):
             if any(d in m.group() for d in _LEX_DECLARE):
                 self.declared.append((m.start(), _DECLARED[m.group("cur")]))
@@ -171,7 +182,9 @@ class Context:
     def is_heading(self, lo: int, hi: int) -> bool:
         """Whether text[lo:hi] lies in a heading line."""
         l_lo, _ = self.line(lo)
-        return any(l_lo <= h <= lo for h in self.headings) and self.line(hi - 1)[0] == l_lo
+        hs = self._heading_starts
+        i = bisect.bisect_right(hs, lo) - 1  # the last heading starting by lo
+        return i >= 0 and l_lo <= hs[i] and self.line(hi - 1)[0] == l_lo
 
     # -- lookups
     def cues_in(self, lo: int, hi: int, roles: frozenset[str] | None = None) -> list[Cue]:
