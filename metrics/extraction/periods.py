@@ -238,6 +238,11 @@ _RULES = tuple(
 )
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
 _NEEDLE_INDEX = WordIndex({n: n for n in _NEEDLES})
+# the rules each needle lets run (indices into _RULES)
+_RULES_OF: dict[str, frozenset[int]] = {
+    n: frozenset(i for i, (*_, needles) in enumerate(_RULES) if n in needles) for n in _NEEDLES
+}
+_ALL_RULES = tuple(range(len(_RULES)))
 # letters that IGNORECASE matches to ASCII letters but str.lower() does not turn into them
 _ODD_CASE = ("\u0131", "\u017f", "\u212a")
 # a quarter named fiscally: (words one of which the text must hold, pattern)
@@ -282,16 +287,21 @@ def find_periods(
 ) -> list[PeriodSpan]:
     """Period expressions of ``text[start:end]``, left to right, longest first where they overlap."""
     end = len(text) if end is None else end
-    ctx = Ctx(published, fiscal_year_end, fiscal)
-    found: list[PeriodSpan] = []
-    dates: set[int] = set()
     seg = text[start:end]
     low = seg.lower()
     odd = not seg.isascii() and any(c in seg for c in _ODD_CASE)
-    present = _present(low)
-    for rx, resolve, needles in _RULES:
-        if not odd and present.isdisjoint(needles):
-            continue
+    if odd:
+        run: tuple[int, ...] | list[int] = _ALL_RULES
+    else:
+        present = _present(low)
+        if not present:
+            return []
+        run = sorted(frozenset().union(*(_RULES_OF[n] for n in present)))
+    ctx = Ctx(published, fiscal_year_end, fiscal)
+    found: list[PeriodSpan] = []
+    dates: set[int] = set()
+    for i in run:
+        rx, resolve, _needles = _RULES[i]
         for m in rx.finditer(text, start, end):
             if m.end() == m.start():
                 continue

@@ -31,7 +31,11 @@ class WordIndex(Generic[V]):
         items = [(w, v) for w, v in words.items() if w]
         self._values: tuple[V, ...] = tuple(v for _, v in items)
         self._auto = (
-            ahocorasick_rs.AhoCorasick([w for w, _ in items], matchkind=ahocorasick_rs.MatchKind.Standard)
+            ahocorasick_rs.AhoCorasick(
+                [w for w, _ in items],
+                matchkind=ahocorasick_rs.MatchKind.Standard,
+                implementation=ahocorasick_rs.Implementation.DFA,  # built in milliseconds, searches fastest
+            )
             if items
             else None
         )
