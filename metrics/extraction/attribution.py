@@ -49,13 +49,16 @@ _PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
 _PREP_IN_PHRASE = re.compile(r"(?<![成作认因称以行])为(?!止)|[向与跟同把替帮给对]")
 _BACKED = ("-backed", "-owned", "-led", "-funded", "-based", "-controlled", "-affiliated", "支持的", "旗下")
 _PRODUCT_NOUNS = ("芯片", "晶片", "gpu", "tpu", "显卡", "加速卡", "服务器", "晶圆", "instinct")
-_PRONOUN = re.compile(
+_PRONOUN_SRC = (
     r"(?:(?P<dem>该|本|这家|此)(?:公司|集团)|(?<![^\s,，。;；:：*\-\]])公司|其(?![中他它余实次后])|"
-    r"(?P<en>\b(?:the company|the group|its|it)\b))",
-    re.IGNORECASE,
+    r"(?P<en>\b(?:the company|the group|its|it)\b))"
 )
+_PRONOUN = re.compile(_PRONOUN_SRC)  # over the lowered text (``Context.folded``)
+_PRONOUN_ANYCASE = re.compile(_PRONOUN_SRC, re.IGNORECASE)
 _LIST_ENDING_DENG = re.compile(r"(?:[、,，和及与][^,，。;；]{0,8}?)*等")
-_BOTH = re.compile(r"双方|两家公司|二者|the two companies|both companies", re.IGNORECASE)
+_BOTH_SRC = r"双方|两家公司|二者|the two companies|both companies"
+_BOTH = re.compile(_BOTH_SRC)
+_BOTH_ANYCASE = re.compile(_BOTH_SRC, re.IGNORECASE)
 _OPENING_PRONOUN = re.compile(
     r"[\s\-*•●>\[\]0-9]*(?P<dem>该|本|这家)?(?:公司|集团)|[\s\-*•●]*the (?:company|group)", re.IGNORECASE
 )
@@ -139,7 +142,8 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
     """(whether text[lo:hi] has a pronoun, the company it refers to): "该公司", "其", "its" name the
     topic; a bare "公司"/"the company" names the subject before it, else the main company."""
     last = None
-    for m in _PRONOUN.finditer(ctx.text, lo, hi):
+    rx, text = ctx.folded(_PRONOUN, _PRONOUN_ANYCASE)
+    for m in rx.finditer(text, lo, hi):
         last = m
     if last is None:
         return False, None
@@ -155,7 +159,8 @@ def resolve_companies(
     """The companies a figure starting at ``start`` belongs to (several for '甲、乙各…'); with
     ``brand`` (a unit price) a brand before its product counts (英伟达H20芯片售价…)."""
     text = ctx.text
-    if _BOTH.search(text, s_lo, start) and ctx.main is not None:
+    rx, folded = ctx.folded(_BOTH, _BOTH_ANYCASE)
+    if ctx.main is not None and rx.search(folded, s_lo, start):
         return [ctx.main]
     in_clause = [
         m
@@ -193,8 +198,10 @@ def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Men
     opening pronoun refers to; else the topic so far. A heading changes no topic."""
     if ctx.is_heading(lo, hi):
         return ctx.main  # a new section: about the article's company until a sentence names another
-    if not ctx.mentions_in(lo, hi) and _PRONOUN.search(ctx.text, lo, hi) is None:
-        return topic  # no company and no pronoun: the topic goes on
+    if not ctx.mentions_in(lo, hi):
+        rx, text = ctx.folded(_PRONOUN, _PRONOUN_ANYCASE)
+        if rx.search(text, lo, hi) is None:
+            return topic  # no company and no pronoun: the topic goes on
     m = _OPENING_PRONOUN.match(ctx.text, lo, hi)
     if m is not None:
         return topic if m.group("dem") else (ctx.main or topic)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from metrics.extraction.cues import Cue
 from metrics.extraction.fiscal import period_end
 from metrics.extraction.lexicon import lexicon
+from metrics.extraction.normalize import ascii_lower, has_odd_case
 from metrics.extraction.periods import PeriodSpan, find_periods
 
 if TYPE_CHECKING:
@@ -132,9 +133,14 @@ class Context:
     _by_role: dict[str, tuple[list[Cue], list[int]]] = field(default_factory=dict)
     _periods: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)  # (sentence, fye)
     _heading_starts: list[int] = field(default_factory=list)  # the headings, sorted
+    low: str = ""  # the text with ASCII letters lowered (computed when not given)
+    odd_case: bool = False  # the text holds letters that IGNORECASE folds to ASCII (``has_odd_case``)
 
     def __post_init__(self) -> None:
         t = self.text
+        if len(self.low) != len(t):
+            self.low = ascii_lower(t)
+        self.odd_case = has_odd_case(t)
         if self.mentions:  # a cue inside a company's name (理想汽车, 平安银行) is part of the name
             self.cues = _outside(self.cues, self.mentions)
         clauses = bounds(_CLAUSE_FAST, t)
@@ -187,6 +193,12 @@ class Context:
         return i >= 0 and l_lo <= hs[i] and self.line(hi - 1)[0] == l_lo
 
     # -- lookups
+    def folded(self, rx: re.Pattern[str], rx_anycase: re.Pattern[str]) -> tuple[re.Pattern[str], str]:
+        """The pattern and text to search for lower-case words in any case: ``rx`` (case-sensitive, fast)
+        over the lowered text, or ``rx_anycase`` (the same with IGNORECASE) over the text where it has
+        letters that only IGNORECASE folds (offsets are the same in both texts)."""
+        return (rx_anycase, self.text) if self.odd_case else (rx, self.low)
+
     def cues_in(self, lo: int, hi: int, roles: frozenset[str] | None = None) -> list[Cue]:
         """The cues that start in [lo, hi) and end by hi, of ``roles`` (all roles when None), in order."""
         if roles is None:

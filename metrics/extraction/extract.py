@@ -29,7 +29,7 @@ from metrics.extraction.cues import MONEY_METRICS, Cue, cue_index
 from metrics.extraction.facts import Fact, Unattributed
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.neighbours import add_fact, carries_unit, fallback_reading, merge_range
-from metrics.extraction.normalize import ascii_lower, normalize
+from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
 from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.extraction.periods import labels_fiscal_quarters
 from metrics.extraction.statement import capex_or_commitment, currency_of, kind_of, period_of
@@ -126,8 +126,6 @@ _MULTIPLES = lexicon().multiples
 _MULTIPLE_ALT = "|".join(re.escape(w) for w in sorted(_MULTIPLES, key=len, reverse=True))
 _MULTIPLE_RX = re.compile(_MULTIPLE_ALT)  # on the ASCII-lowered text: a case-sensitive scan is fast
 _MULTIPLE_RX_ANYCASE = re.compile(_MULTIPLE_ALT, re.IGNORECASE)
-# the letters that IGNORECASE matches to ASCII ones but ``ascii_lower`` leaves as they are
-_ODD_CASE = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
 _COMPANY_TAIL = re.compile(r"\s*(?:公司|集团|股价|股份|\(|（|inc\b|corp\b|shares)", re.IGNORECASE)
@@ -151,9 +149,7 @@ def _mentions(found: list[Mention], cues: list[Cue], text: str) -> list[Mention]
 
 
 def _multiple_rx(text: str) -> re.Pattern[str]:
-    if text.isascii() or not any(c in text for c in _ODD_CASE):
-        return _MULTIPLE_RX
-    return _MULTIPLE_RX_ANYCASE
+    return _MULTIPLE_RX_ANYCASE if has_odd_case(text) else _MULTIPLE_RX
 
 
 def _quantities(text: str, repair: bool, low: str) -> list[Quantity]:
@@ -195,7 +191,7 @@ def _extract(
     if main is None and body0 > 0:
         main = next((m for m in mentions if m.end <= body0), None)
     quantities = [q for q in _quantities(text, repair, low) if q.start >= body0]
-    ctx = Context(text, body0, cues, mentions, quantities, published, main, fiscal)
+    ctx = Context(text, body0, cues, mentions, quantities, published, main, fiscal, low=low)
     facts: list[Fact] = []
     heads: list[bool] = []  # whether each fact was said in a heading
     seen: dict[tuple[object, ...], list[int]] = {}
