@@ -104,9 +104,29 @@ def _is_aside(ctx: Context, m: Mention) -> bool:
     return _LIST_ENDING_DENG.match(tail) is not None
 
 
+_OBJECT, _POSSESSIVE, _MODIFIER, _ASIDE = 1, 2, 4, 8
+
+
+def _marks(ctx: Context, m: Mention) -> int:
+    """What keeps ``m`` from being a subject, as bits (_OBJECT, _POSSESSIVE, _MODIFIER, _ASIDE);
+    found once per mention."""
+    key = ("marks", m.start, m.end)
+    found = ctx.memo.get(key)
+    if found is None:
+        t = ctx.text
+        found = (
+            (_OBJECT if _is_object(t, m) else 0)
+            | (_POSSESSIVE if _is_possessive(t, m) else 0)
+            | (_MODIFIER if _is_modifier(t, m) else 0)
+            | (_ASIDE if _is_aside(ctx, m) else 0)
+        )
+        ctx.memo[key] = found
+    assert isinstance(found, int)
+    return found
+
+
 def _valid_subject(ctx: Context, m: Mention) -> bool:
-    t = ctx.text
-    return not (_is_object(t, m) or _is_possessive(t, m) or _is_modifier(t, m) or _is_aside(ctx, m))
+    return not _marks(ctx, m)
 
 
 def subject(ctx: Context, lo: int, hi: int) -> Mention | None:
@@ -132,9 +152,7 @@ def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
     cands = [m for m in ms if _valid_subject(ctx, m)]
     if not cands:
         # '甲的芯片…': a possessor is still what the sentence is about
-        cands = [
-            m for m in ms if not _is_object(text, m) and not _is_modifier(text, m) and not _is_aside(ctx, m)
-        ]
+        cands = [m for m in ms if not _marks(ctx, m) & (_OBJECT | _MODIFIER | _ASIDE)]
     return cands[0] if cands else None
 
 
@@ -165,7 +183,7 @@ def resolve_companies(
     in_clause = [
         m
         for m in ctx.mentions_in(c_lo, start)
-        if not _is_object(text, m) and (brand or not _is_modifier(text, m)) and not _is_aside(ctx, m)
+        if not _marks(ctx, m) & (_OBJECT | _ASIDE | (0 if brand else _MODIFIER))
     ]
     if in_clause:
         m = in_clause[-1]
@@ -177,7 +195,7 @@ def resolve_companies(
                 else:
                     break
             return group
-        if _is_possessive(text, m) and len(in_clause) > 1:
+        if _marks(ctx, m) & _POSSESSIVE and len(in_clause) > 1:
             return [in_clause[-2]]
         return [m]
     found, ref = _pronoun_referent(ctx, c_lo, start, topic)

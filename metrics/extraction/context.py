@@ -61,7 +61,7 @@ _QUARTERLY = re.compile(r"^(?:FY)?\d{4}(?:Q[1-4]|H[12]|-9M)$")
 
 def bounds(rx: re.Pattern[str], text: str) -> list[int]:
     """The ends of the matches of ``rx`` (non-empty, non-overlapping: ascending, without repeats)."""
-    return [m.end() for m in rx.finditer(text)]
+    return list(map(re.Match.end, rx.finditer(text)))
 
 
 def _outside(cues: list[Cue], mentions: list[Mention]) -> list[Cue]:
@@ -146,7 +146,7 @@ class Context:
         clauses = bounds(_CLAUSE_FAST, t)
         self.sent_bounds = _split_long(bounds(_SENT, t), clauses, len(t))
         self.clause_bounds = sorted(set(self.sent_bounds) | set(clauses))
-        self.line_bounds = [m.end() for m in _NEWLINE.finditer(t)]
+        self.line_bounds = bounds(_NEWLINE, t)
         self.cue_starts = [c.start for c in self.cues]
         for c in self.cues:
             cues, starts = self._by_role.setdefault(c.role, ([], []))

@@ -105,7 +105,9 @@ def text_date(text: str, *, year: int | None) -> tuple[dt.date | None, bool]:
     return first_date(written_dates(text), year=year)
 
 
-def first_date(dates: Iterable[tuple[int | None, int, int]], *, year: int | None) -> tuple[dt.date | None, bool]:
+def first_date(
+    dates: Iterable[tuple[int | None, int, int]], *, year: int | None
+) -> tuple[dt.date | None, bool]:
     """``text_date`` over dates already found (``written_dates``)."""
     for written, mo, d in dates:
         y = written if written is not None else year

@@ -18,9 +18,10 @@ used by two companies raise ``ConfigError`` naming the file and the entry.
 
 ``registry.find(text)`` finds company mentions in *normalized* text (``metrics.extraction.normalize``) with
 one Aho-Corasick automaton (``wordindex.py``) over every alias in its normalized (simplified,
-half-width) form, plus the alias as written, so raw text works too. Latin letters match case-insensitively, and an alias that
-begins or ends with a Latin letter or digit only matches on a word boundary ("Meta" is not found in
-"metadata", "AMD" not in "AMDX"). Overlapping candidates resolve to the longest, left to right.
+half-width) form, plus the alias as written, so raw text works too. Latin letters match
+case-insensitively, and an alias that begins or ends with a Latin letter or digit only matches on a
+word boundary ("Meta" is not found in "metadata", "AMD" not in "AMDX"). Overlapping candidates
+resolve to the longest, left to right.
 
 Ambiguous aliases (a company name that is also a common word or part of one: 苹果 the fruit, 小米
 the grain, 浪潮 a wave, 高通 in 高通量) are still returned, flagged ``Mention.ambiguous = True``, so the
