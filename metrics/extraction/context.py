@@ -29,14 +29,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Context", "bounds", "in_parentheses"]
 
+# Each scanning pattern opens with the class of characters its match can start with, so that the regex
+# engine skips every other character in C; what follows checks that character (by a lookbehind that
+# includes it). A full stop ends a sentence unless it closes an abbreviation (v.s., U.S., Inc.).
 _ABBREV = (
-    r"(?<!\bv\.s)(?<!\bvs)(?<!\bU\.S)(?<!\bInc)(?<!\bCorp)(?<!\bCo)(?<!\bLtd)(?<!\bNo)(?<!\bMr)(?<!\bMs)"
+    r"(?<!\bv\.s\.)(?<!\bvs\.)(?<!\bU\.S\.)(?<!\bInc\.)(?<!\bCorp\.)(?<!\bCo\.)(?<!\bLtd\.)(?<!\bNo\.)"
+    r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bSt\.)"
 )
 _SENT = re.compile(
-    r"(?=[。！？!?；;\n.\[\s])(?:[。！？!?；;\n]|"
+    r"[。！？!?；;\n.\[\s](?:(?<=[。！？!?；;\n])|(?<=\.)"
     + _ABBREV
-    + r"(?<!\bDr)(?<!\be\.g)(?<!\bi\.e)(?<!\bSt)\.(?=\s)"
-    r"|\[\d+\](?:\[\d+\])*|\s[-*•●]\s)"
+    + r"(?=\s)|(?<=\[)\d+\](?:\[\d+\])*|(?<=\s)[-*•●]\s)"
 )
 _CJK = "\u3000-\u9fff"
 _NEWLINE = re.compile(r"\n")
@@ -46,8 +49,11 @@ def _CUE_ORDER(c: Cue) -> tuple[int, int]:
     return (c.start, -c.end)
 
 
-_CLAUSE = re.compile(r"[,，、:：()（）\[\]“”\"《》—]|(?<=[%" + _CJK + r"]) (?=[" + _CJK + "])")
-_CLAUSE_FAST = re.compile(r"(?=[,，、:：()（）\[\]“”\"《》— ])(?:" + _CLAUSE.pattern + ")")
+# a clause ends at a punctuation mark, or at a space between a figure or a Chinese word and the next
+# Chinese word
+_CLAUSE_FAST = re.compile(
+    r"[,，、:：()（）\[\]“”\"《》— ](?:(?<! )|(?<=[%" + _CJK + r"] )(?=[" + _CJK + "]))"
+)
 _HEADING_END = re.compile(r"[。！？!?；;.:：,，…”\"」』)）]\s*$")
 _DECLARED = {w: c.code for c in lexicon().currencies for w in (*c.suffix, *c.prefix) if not w.isascii()}
 _DECLARE = re.compile(

@@ -107,7 +107,10 @@ def _scan_pattern(repair: bool) -> re.Pattern[str]:
     follow = _FOLLOW_CLASS + (r"|\d" if repair else "")
     digit = r"[0-9](?=[\d,.]{0,30} ?(?:" + follow + r"))"
     start = _START.pattern.replace("[0-9]|", digit + "|", 1)
-    return re.compile(r"(?=[0-9$€£¥₩₹UHNJSACREGKT人港新台一二两三四五六七八九十百千万亿])(?:" + start + ")")
+    # the first character (a class: the engine skips every other character in C), then the start
+    # grammar checked from that character on
+    first = "[0-9$€£¥₩₹UHNJSACREGKT人港新台一二两三四五六七八九十百千万亿]"
+    return re.compile(first + "(?<=(?=" + start + ").)")
 
 
 _SCAN = {False: _scan_pattern(False), True: _scan_pattern(True)}
