@@ -54,6 +54,8 @@ _PRONOUN_SRC = (
     r"(?P<en>\b(?:the company|the group|its|it)\b))"
 )
 _PRONOUN = re.compile(_PRONOUN_SRC)  # over the lowered text (``Context.folded``)
+# whether there is one: the same, tried only at the characters a pronoun can start with
+_HAS_PRONOUN = re.compile("[该本这此公其ti](?<=(?=" + _PRONOUN_SRC + ").)")
 _PRONOUN_ANYCASE = re.compile(_PRONOUN_SRC, re.IGNORECASE)
 _LIST_ENDING_DENG = re.compile(r"(?:[、,，和及与][^,，。;；]{0,8}?)*等")
 _BOTH_SRC = r"双方|两家公司|二者|the two companies|both companies"
@@ -217,7 +219,7 @@ def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Men
     if ctx.is_heading(lo, hi):
         return ctx.main  # a new section: about the article's company until a sentence names another
     if not ctx.mentions_in(lo, hi):
-        rx, text = ctx.folded(_PRONOUN, _PRONOUN_ANYCASE)
+        rx, text = ctx.folded(_HAS_PRONOUN, _PRONOUN_ANYCASE)
         if rx.search(text, lo, hi) is None:
             return topic  # no company and no pronoun: the topic goes on
     m = _OPENING_PRONOUN.match(ctx.text, lo, hi)
