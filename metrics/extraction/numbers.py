@@ -20,7 +20,6 @@ point (``43 5亿美元``) is repaired only when the caller says the document sho
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -75,6 +74,8 @@ class _Amount:
     bare: str | None = None
 
 
+# what a match of _SIGN_BEFORE (in the two characters before a figure) ends with
+_SIGN_ENDS = ("-", "−", "+", "负", "- ", "− ", "+ ", "负 ")
 _SIGN_BEFORE = re.compile(r"(?:(?<![0-9A-Za-z%.)\]])[-−+]|负) ?\Z")
 _NOT_RANGE_BEFORE = re.compile(
     r"\b(?:by|from|rose|fell|increased|decreased|grew|jumped|climbed|dropped|declined|up|down|"
@@ -117,9 +118,17 @@ _SCAN = {False: _scan_pattern(False), True: _scan_pattern(True)}
 _CN_RUN = re.compile("[零〇一二两三四五六七八九十百千万亿]+")
 
 
+def _tidy_value(v: float) -> float:
+    """``v`` to 12 significant digits (157.36 x 1e8 is 15736000000, not 15736000000.000002); a whole
+    number below 1e12 already is (and is returned without formatting it)."""
+    if v.is_integer() and -1e12 < v < 1e12:
+        return v
+    return float(f"{v:.12g}")
+
+
 def _tidy(v: float | None) -> float | None:
-    """``v`` to 12 significant digits (157.36 x 1e8 is 15736000000, not 15736000000.000002)."""
-    return None if v is None else float(f"{v:.12g}")
+    """``_tidy_value`` of ``v``, None kept."""
+    return None if v is None else _tidy_value(v)
 
 
 class _Scanner(UnitReader):
@@ -243,7 +252,10 @@ class _Scanner(UnitReader):
         if vague:
             flags.add("vague")
         negative = False
-        sm = _SIGN_BEFORE.search(t, max(0, start - 2), start)
+        sm = None
+        before = t[max(0, start - 2) : start]
+        if before.endswith(_SIGN_ENDS):
+            sm = _SIGN_BEFORE.search(t, max(0, start - 2), start)
         if sm is not None:
             negative = sm.group().strip() in ("-", "−", "负")
             flags.add("signed")
@@ -287,9 +299,14 @@ class _Scanner(UnitReader):
             flags.add("bare")
             if a.mag is not None and a.mag < 1e4:
                 return None, end
-        if not all(math.isfinite(v) and abs(v) <= MAX_VALUE for v in (value, low or 0.0, high or 0.0)):
+        # finite and not too large (NaN and infinities fail the comparison)
+        if not (
+            abs(value) <= MAX_VALUE
+            and (low is None or abs(low) <= MAX_VALUE)
+            and (high is None or abs(high) <= MAX_VALUE)
+        ):
             return None, end
-        value = float(f"{value:.12g}")  # 157.36 x 1e8 is 15736000000, not 15736000000.000002
+        value = _tidy_value(value)  # 157.36 x 1e8 is 15736000000, not 15736000000.000002
         low, high = _tidy(low), _tidy(high)
         return Quantity(
             value, low, high, unit_, qual, start, end, frozenset(flags), counter, a.num_start, bare
