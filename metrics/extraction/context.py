@@ -222,30 +222,19 @@ class Context:
 
     @staticmethod
     def _cues_of(cues: list[Cue], starts: list[int], lo: int, hi: int) -> list[Cue]:
-        out = []
-        for i in range(bisect.bisect_left(starts, lo), len(cues)):
-            c = cues[i]
-            if c.start >= hi:
-                break
-            if c.end <= hi:
-                out.append(c)
-        return out
+        i = bisect.bisect_left(starts, lo)
+        j = bisect.bisect_left(starts, hi, i)
+        return [c for c in cues[i:j] if c.end <= hi]
 
     def mentions_in(self, lo: int, hi: int) -> list[Mention]:
+        """The mentions that start in [lo, hi), in order."""
         i = bisect.bisect_left(self.mention_starts, lo)
-        out = []
-        while i < len(self.mentions) and self.mentions[i].start < hi:
-            out.append(self.mentions[i])
-            i += 1
-        return out
+        return self.mentions[i : bisect.bisect_left(self.mention_starts, hi, i)]
 
     def quantities_in(self, lo: int, hi: int) -> list[Quantity]:
+        """The quantities that start in [lo, hi), in order."""
         i = bisect.bisect_left(self.q_starts, lo)
-        out = []
-        while i < len(self.quantities) and self.quantities[i].start < hi:
-            out.append(self.quantities[i])
-            i += 1
-        return out
+        return self.quantities[i : bisect.bisect_left(self.q_starts, hi, i)]
 
     def declared_currency(self, pos: int) -> str | None:
         """The currency the article declared for what follows ("(人民币,下同)"), as of ``pos``."""
