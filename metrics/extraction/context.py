@@ -21,7 +21,7 @@ from metrics.extraction.cues import Cue
 from metrics.extraction.fiscal import period_end
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.normalize import ascii_lower, has_odd_case
-from metrics.extraction.periods import PeriodSpan, find_periods
+from metrics.extraction.periods import PeriodSpan, find_periods, period_needles
 
 if TYPE_CHECKING:
     from metrics.extraction.entities import Mention
@@ -139,6 +139,8 @@ class Context:
     _by_role: dict[str, tuple[list[Cue], list[int]]] = field(default_factory=dict)
     _periods: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)  # (sentence, fye)
     _heading_starts: list[int] = field(default_factory=list)  # the headings, sorted
+    _needles: list[tuple[int, int, str]] = field(default_factory=list)  # period needles (found lazily)
+    _needle_starts: list[int] | None = None
     low: str = ""  # the text with ASCII letters lowered (computed when not given)
     odd_case: bool = False  # the text holds letters that IGNORECASE folds to ASCII (``has_odd_case``)
 
@@ -254,11 +256,26 @@ class Context:
             found = self._periods.get((a, fye))
             if found is None:
                 found = self._periods[(a, fye)] = find_periods(
-                    self.text, a, b, published=self.published, fiscal_year_end=fye, fiscal=self.fiscal
+                    self.text,
+                    a,
+                    b,
+                    published=self.published,
+                    fiscal_year_end=fye,
+                    fiscal=self.fiscal,
+                    present=self._needles_in(a, b),
                 )
             out += [p for p in found if p.start >= lo and p.end <= hi]
             pos = max(b, pos + 1)
         return out
+
+    def _needles_in(self, a: int, b: int) -> frozenset[str]:
+        """The period needles inside text[a:b] (the whole text is searched once)."""
+        if self._needle_starts is None:
+            self._needles = period_needles(self.low)
+            self._needle_starts = [s for s, _e, _n in self._needles]
+        i = bisect.bisect_left(self._needle_starts, a)
+        j = bisect.bisect_left(self._needle_starts, b, i)
+        return frozenset(n for _s, e, n in self._needles[i:j] if e <= b)
 
     def main_period(self, fye: int) -> str | None:
         """The article's main period for a company whose fiscal year ends in ``fye``: the first

@@ -40,7 +40,14 @@ from metrics.extraction.periodnames import (
 )
 from metrics.extraction.wordindex import WordIndex
 
-__all__ = ["PeriodSpan", "current_fiscal_year", "find_periods", "labels_fiscal_quarters", "last_quarter"]
+__all__ = [
+    "PeriodSpan",
+    "current_fiscal_year",
+    "find_periods",
+    "labels_fiscal_quarters",
+    "last_quarter",
+    "period_needles",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +276,13 @@ def _present(low: str) -> frozenset[str]:
     return frozenset(n for _s, _e, n in _NEEDLE_INDEX.find(low))
 
 
+def period_needles(low: str) -> list[tuple[int, int, str]]:
+    """Every needle occurrence ``(start, end, needle)`` in a whole lowered text, sorted by start: the
+    needles of one sentence are then those inside it (``find_periods(..., present=...)``), found
+    without a pass over each sentence."""
+    return sorted(_NEEDLE_INDEX.find(low))
+
+
 def labels_fiscal_quarters(text: str) -> bool:
     """Whether ``text`` names a quarter fiscally (2026财年第一季, fiscal Q1, the quarter ending May
     31, 截至3月底的季度): its bare quarters are then the company's fiscal quarters."""
@@ -284,16 +298,18 @@ def find_periods(
     published: date | None,
     fiscal_year_end: int = 12,
     fiscal: bool = False,
+    present: frozenset[str] | None = None,
 ) -> list[PeriodSpan]:
-    """Period expressions of ``text[start:end]``, left to right, longest first where they overlap."""
+    """Period expressions of ``text[start:end]``, left to right, longest first where they overlap;
+    ``present``: the needles inside ``text[start:end]`` lowered, when the caller knows them."""
     end = len(text) if end is None else end
     seg = text[start:end]
-    low = seg.lower()
     odd = not seg.isascii() and any(c in seg for c in _ODD_CASE)
     if odd:
         run: tuple[int, ...] | list[int] = _ALL_RULES
     else:
-        present = _present(low)
+        if present is None:
+            present = _present(seg.lower())
         if not present:
             return []
         run = sorted(frozenset().union(*(_RULES_OF[n] for n in present)))
