@@ -69,11 +69,12 @@ def extract_article(
             # the headline opens the article: skip it, its companies are found with the body's
             nl = text.find("\n", start + k, article.end)
             body0 = nl + 1 - start if nl >= 0 else 0
+    head_n = normalize(head)
     if head:
-        head_ms = [m for m in registry.find(normalize(head)) if not m.ambiguous]
+        head_ms = [m for m in registry.find(head_n) if not m.ambiguous]
         main = head_ms[0] if head_ms else None
     reference = article.published or article.reference
-    fiscal = labels_fiscal_quarters(seg) or labels_fiscal_quarters(normalize(head))
+    fiscal = labels_fiscal_quarters(seg) or labels_fiscal_quarters(head_n)
     missed: list[Unattributed] = []
     facts = _extract(
         seg,
