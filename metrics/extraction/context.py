@@ -156,10 +156,10 @@ class Context:
         self.clause_bounds = sorted(set(self.sent_bounds) | set(clauses))
         self.line_bounds = bounds(_NEWLINE, t)
         self.cue_starts = [c.start for c in self.cues]
+        grouped: dict[str, list[Cue]] = {}
         for c in self.cues:
-            cues, starts = self._by_role.setdefault(c.role, ([], []))
-            cues.append(c)
-            starts.append(c.start)
+            grouped.setdefault(c.role, []).append(c)
+        self._by_role = {role: (cues, [c.start for c in cues]) for role, cues in grouped.items()}
         self.mention_starts = [m.start for m in self.mentions]
         self.q_starts = [q.start for q in self.quantities]
         pos = 0
