@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from metrics.extraction.numerals import (
+    ARABIC,
     CN_NUM_CHARS,
     DECIMALS,
     MAX_CN,
@@ -151,6 +152,8 @@ class _Scanner(UnitReader):
         if mag is not None:
             value *= mag[0]
             j = mag[1]
+            if post_qual is None and t[j - 1] in "兆亿万":
+                value, j = self._compound(value, mag[0], j)
             if j < self.n and t[j] in "多余":
                 post_qual = "gt"
                 j += 1
@@ -192,6 +195,25 @@ class _Scanner(UnitReader):
                     j += len(word)
                     break
         return _Amount(value, unit_, i, j, mag[0] if mag else None, unit_end, flags, counter, post_qual, bare)
+
+    def _compound(self, value: float, mag: float, j: int) -> tuple[float, int]:
+        """'2兆603亿', '3亿5000万': Arabic digits with a smaller Chinese magnitude right after a
+        magnitude add to the figure (each part smaller than the magnitude before it)."""
+        t = self.t
+        while j < self.n and t[j].isdigit():
+            m = ARABIC.match(t, j)
+            if m is None:
+                break
+            nxt = self.magnitude(m.end(), False)
+            if nxt is None or t[nxt[1] - 1] not in "兆亿万" or nxt[1] == m.end():
+                break
+            part = float(m.group().replace(",", "")) * nxt[0]
+            if not (nxt[0] < mag and part < mag):
+                break
+            value += part
+            mag = nxt[0]
+            j = nxt[1]
+        return value, j
 
     def quantity(self, i: int) -> tuple[Quantity | None, int]:
         """Parse the quantity starting at candidate position i; returns (quantity or None, resume)."""

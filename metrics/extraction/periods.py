@@ -235,7 +235,11 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     (_alt("last_year"), rel_year(-1), _P["last_year"]),
     (_alt("this_year"), rel_year(0), _P["this_year"]),
     (
-        r"(?<![\d.,])" + _Y + r"(?![\d,%]|\.\d)\s*年?(?:度|底|末|初|内)?",
+        # not an amount that happens to read like a year (1950亿元, 2000万美元, 2000 million)
+        r"(?<![\d.,])"
+        + _Y
+        + r"(?![\d,%]|\.\d|\s*(?:[万亿兆倍元]|美元|港元|日元|欧元|英镑|billion|million|trillion))"
+        r"\s*年?(?:度|底|末|初|内)?",
         lambda m, c: f"FY{int(m['y'])}",
         ("19", "20"),
     ),

@@ -110,7 +110,12 @@ def period_of(
         return None
     s_hi = ctx.sentence(q.start)[1]
     found = ctx.periods(s_lo, s_hi, company.fiscal_year_end)
-    spans = [p for p in found if p.end <= q.start + 1 and (p.start >= c_lo or not _compared(ctx, p))]
+    growth = metric.endswith("_growth_yoy")  # a growth's term of comparison (较去年同期) is not its period
+    spans = [
+        p
+        for p in found
+        if p.end <= q.start + 1 and ((p.start >= c_lo and not growth) or not _compared(ctx, p))
+    ]
     in_clause = [p for p in spans if p.start >= c_lo]
     if not in_clause:
         trailing = next((p for p in found if p.start >= q.end and (p.period or p.carry)), None)

@@ -224,6 +224,29 @@ def test_fiscal_quarters_of_a_non_december_year(registry: Registry) -> None:
     assert f.period == "FY2025Q4"
 
 
+def test_growth_takes_the_current_period_not_its_comparison(registry: Registry) -> None:
+    """较去年同期/較上年同期 is the base of a growth, not its period: the growth is the quarter's."""
+    text = "華碩第三季稅後淨利120億元,較去年同期成長15%。"
+    assert {(f.metric, f.period) for f in facts(text, registry)} == {
+        ("net_income", "2025Q3"),
+        ("net_income_growth_yoy", "2025Q3"),
+    }
+    text = "长城汽车上季度营业收入610亿元,较上年同期增长8%。"
+    assert {(f.metric, f.period) for f in facts(text, registry)} == {
+        ("revenue", "2025Q3"),
+        ("revenue_growth_yoy", "2025Q3"),
+    }
+
+
+def test_an_amount_is_never_read_as_a_year(registry: Registry) -> None:
+    """1980亿元 or 2000万美元 holds digits like a year but names no period."""
+    text = "长城汽车第三季度营业收入1980亿元,环比增长4%,同比减少3%。"
+    assert {(f.metric, f.value, f.period) for f in facts(text, registry)} == {
+        ("revenue", 1.98e11, "2025Q3"),
+        ("revenue_growth_yoy", -3.0, "2025Q3"),
+    }
+
+
 def test_english_periods(registry: Registry) -> None:
     """Q2 FY25, the three months to September, full-year, first nine months."""
     (f,) = facts("Microsoft's Q2 FY25 revenue was $69.6 billion.", registry)
