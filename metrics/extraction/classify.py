@@ -137,8 +137,10 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
         return None
     negate = change.role == "change" and direction(ctx, change) == "down"
     anchor = change.start if change.start < q.start else q.start
-    noun = _base_noun(ctx, s_lo, anchor)
-    if _is_share_move(ctx, noun, s_lo, anchor):
+    # 'a 37% drop in net income' names its own noun after the change, whatever came before it
+    own = _noun_after_change(ctx, change, c_hi) if change.start > q.end else None
+    noun = own or _base_noun(ctx, s_lo, anchor)
+    if (own is None or own.name == "share_price") and _is_share_move(ctx, noun, s_lo, anchor):
         if _CUMULATIVE.search(text, s_lo, c_hi) or any(c.role == "scope" for c in ctx.cues_in(c_lo, q.start)):
             return REJECT
         return Reading("share_price_change", None, negate)

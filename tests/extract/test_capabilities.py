@@ -364,6 +364,10 @@ def test_ambiguous_names_in_a_financial_context(registry: Registry) -> None:
         ),
         ("Netflix shares were 5% lower in after-hours trading.", {("Netflix", "share_price_change", -5.0)}),
         (
+            "Intel shares slid 4% after the chipmaker reported a 20% drop in net income.",
+            {("Intel", "share_price_change", -4.0), ("Intel", "net_income_growth_yoy", -20.0)},
+        ),
+        (
             "Cohere is in negotiations over a $600m funding round that would value it at $7bn.",
             {("Cohere", "funding_raised", 6e8), ("Cohere", "valuation", 7e9)},
         ),
@@ -371,7 +375,8 @@ def test_ambiguous_names_in_a_financial_context(registry: Registry) -> None:
 )
 def test_english_forms(registry: Registry, text: str, expected: set[tuple[str, str, float]]) -> None:
     """English news forms: 'revenue of $X, up N% from a year earlier', a capex range, margins, market
-    value, 'by $X to $Y' (a change, then the level), share moves, a funding round and its valuation."""
+    value, 'by $X to $Y' (a change, then the level), share moves (a change naming its own noun after it,
+    'a 20% drop in net income', is not one), a funding round and its valuation."""
     assert got(text, registry) == expected
 
 
