@@ -67,7 +67,21 @@ def _alt(*keys: str) -> str:
 
 
 _MON = "(?P<mon>" + "|".join(MONTHS) + ")"
+_SPACES = re.compile(r"[\s-]+")
 _P = lexicon().periods
+
+
+def _half(m: re.Match[str], c: Ctx) -> str | None:
+    """A half (上半年, first-half): calendar, or fiscal when the word says so (上半财年) for a company
+    whose year does not end in December (the fiscal year stated, else the current one)."""
+    word = _SPACES.sub(" ", m["h"].lower())
+    h = 1 if word in _P["first_half"] else 2
+    if "财" in word and c.fye != 12:
+        if m["y"]:
+            return f"FY{year_of(m['y'])}H{h}"
+        return None if c.published is None else f"FY{current_fiscal_year(c.published, c.fye)}H{h}"
+    y = stated_year(m, c)
+    return None if y is None else f"{y}H{h}"
 
 
 _Q = r"(?:第)?(?P<q>[一二三四1-4])\s*" + _alt("quarter_nouns")
@@ -142,11 +156,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     ),
     (
         r"(?:" + _Y + r"\s*年?\s*)?(?P<h>" + _alt("first_half") + "|" + _alt("second_half") + ")",
-        lambda m, c: (
-            None
-            if (y := stated_year(m, c)) is None
-            else f"{y}H{1 if m['h'].lower() in _P['first_half'] else 2}"
-        ),
+        _half,
         (*_P["first_half"], *_P["second_half"]),
     ),
     (
@@ -245,7 +255,13 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     ),
 )
 _RULES = tuple(
-    (re.compile(p, re.IGNORECASE), f, frozenset(n.lower() for n in needles)) for p, f, needles in _SPECS
+    (
+        re.compile(p, re.IGNORECASE),
+        f,
+        # a lexicon phrase matches with a space or a hyphen (first half, first-half)
+        frozenset(v for n in needles for v in {n.lower(), n.lower().replace(" ", "-")}),
+    )
+    for p, f, needles in _SPECS
 )
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
 _NEEDLE_INDEX = WordIndex({n: n for n in _NEEDLES})

@@ -238,6 +238,18 @@ def test_growth_takes_the_current_period_not_its_comparison(registry: Registry) 
     }
 
 
+def test_fiscal_and_hyphenated_halves(registry: Registry) -> None:
+    """上半财年 of a March-year company is its fiscal first half (past by November: actual); 'first-half'
+    with a hyphen is a first half."""
+    text = "任天堂上半财年营收1.2万亿日元,同比增长90%。"
+    assert {(f.metric, f.period, f.kind) for f in facts(text, registry)} == {
+        ("revenue", "FY2026H1", "actual"),
+        ("revenue_growth_yoy", "FY2026H1", "actual"),
+    }
+    (f,) = facts("Tesla's first-half revenue was $41 billion.", registry)
+    assert f.period == "2025H1"
+
+
 def test_an_amount_is_never_read_as_a_year(registry: Registry) -> None:
     """1980亿元 or 2000万美元 holds digits like a year but names no period."""
     text = "长城汽车第三季度营业收入1980亿元,环比增长4%,同比减少3%。"
