@@ -134,12 +134,19 @@ def split_bylines(lines: list[Line]) -> list[Raw]:
     return out
 
 
+def _outlet_end(s: str) -> re.Match[str] | None:
+    """The outlet mark closing a line ('… (路透)'): it can only open at the line's last parenthesis,
+    so the pattern is tried there alone."""
+    p = max(s.rfind("("), s.rfind("（"))
+    return _OUTLET_END.match(s, p) if p >= 0 else None
+
+
 def split_outlets(lines: list[Line]) -> list[Raw]:
     ends = [
         i
         for i, ln in enumerate(lines)
         if len(ln.stripped) > 40
-        and (m := _OUTLET_END.search(ln.stripped)) is not None
+        and (m := _outlet_end(ln.stripped)) is not None
         and not is_caption(m.group("outlet"))
     ]
     if not ends:

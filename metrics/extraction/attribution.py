@@ -49,13 +49,18 @@ _PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
 _PREP_IN_PHRASE = re.compile(r"(?<![成作认因称以行])为(?!止)|[向与跟同把替帮给对]")
 _BACKED = ("-backed", "-owned", "-led", "-funded", "-based", "-controlled", "-affiliated", "支持的", "旗下")
 _PRODUCT_NOUNS = ("芯片", "晶片", "gpu", "tpu", "显卡", "加速卡", "服务器", "晶圆", "instinct")
-_PRONOUN = re.compile(
+_PRONOUN_SRC = (
     r"(?:(?P<dem>该|本|这家|此)(?:公司|集团)|(?<![^\s,，。;；:：*\-\]])公司|其(?![中他它余实次后])|"
-    r"(?P<en>\b(?:the company|the group|its|it)\b))",
-    re.IGNORECASE,
+    r"(?P<en>\b(?:the company|the group|its|it)\b))"
 )
+_PRONOUN = re.compile(_PRONOUN_SRC)  # over the lowered text (``Context.folded``)
+# whether there is one: the same, tried only at the characters a pronoun can start with
+_HAS_PRONOUN = re.compile("[该本这此公其ti](?<=(?=" + _PRONOUN_SRC + ").)")
+_PRONOUN_ANYCASE = re.compile(_PRONOUN_SRC, re.IGNORECASE)
 _LIST_ENDING_DENG = re.compile(r"(?:[、,，和及与][^,，。;；]{0,8}?)*等")
-_BOTH = re.compile(r"双方|两家公司|二者|the two companies|both companies", re.IGNORECASE)
+_BOTH_SRC = r"双方|两家公司|二者|the two companies|both companies"
+_BOTH = re.compile(_BOTH_SRC)
+_BOTH_ANYCASE = re.compile(_BOTH_SRC, re.IGNORECASE)
 _OPENING_PRONOUN = re.compile(
     r"[\s\-*•●>\[\]0-9]*(?P<dem>该|本|这家)?(?:公司|集团)|[\s\-*•●]*the (?:company|group)", re.IGNORECASE
 )
@@ -101,9 +106,29 @@ def _is_aside(ctx: Context, m: Mention) -> bool:
     return _LIST_ENDING_DENG.match(tail) is not None
 
 
+_OBJECT, _POSSESSIVE, _MODIFIER, _ASIDE = 1, 2, 4, 8
+
+
+def _marks(ctx: Context, m: Mention) -> int:
+    """What keeps ``m`` from being a subject, as bits (_OBJECT, _POSSESSIVE, _MODIFIER, _ASIDE);
+    found once per mention."""
+    key = ("marks", m.start, m.end)
+    found = ctx.memo.get(key)
+    if found is None:
+        t = ctx.text
+        found = (
+            (_OBJECT if _is_object(t, m) else 0)
+            | (_POSSESSIVE if _is_possessive(t, m) else 0)
+            | (_MODIFIER if _is_modifier(t, m) else 0)
+            | (_ASIDE if _is_aside(ctx, m) else 0)
+        )
+        ctx.memo[key] = found
+    assert isinstance(found, int)
+    return found
+
+
 def _valid_subject(ctx: Context, m: Mention) -> bool:
-    t = ctx.text
-    return not (_is_object(t, m) or _is_possessive(t, m) or _is_modifier(t, m) or _is_aside(ctx, m))
+    return not _marks(ctx, m)
 
 
 def subject(ctx: Context, lo: int, hi: int) -> Mention | None:
@@ -129,9 +154,7 @@ def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
     cands = [m for m in ms if _valid_subject(ctx, m)]
     if not cands:
         # '甲的芯片…': a possessor is still what the sentence is about
-        cands = [
-            m for m in ms if not _is_object(text, m) and not _is_modifier(text, m) and not _is_aside(ctx, m)
-        ]
+        cands = [m for m in ms if not _marks(ctx, m) & (_OBJECT | _MODIFIER | _ASIDE)]
     return cands[0] if cands else None
 
 
@@ -139,7 +162,8 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
     """(whether text[lo:hi] has a pronoun, the company it refers to): "该公司", "其", "its" name the
     topic; a bare "公司"/"the company" names the subject before it, else the main company."""
     last = None
-    for m in _PRONOUN.finditer(ctx.text, lo, hi):
+    rx, text = ctx.folded(_PRONOUN, _PRONOUN_ANYCASE)
+    for m in rx.finditer(text, lo, hi):
         last = m
     if last is None:
         return False, None
@@ -155,12 +179,13 @@ def resolve_companies(
     """The companies a figure starting at ``start`` belongs to (several for '甲、乙各…'); with
     ``brand`` (a unit price) a brand before its product counts (英伟达H20芯片售价…)."""
     text = ctx.text
-    if _BOTH.search(text, s_lo, start) and ctx.main is not None:
+    rx, folded = ctx.folded(_BOTH, _BOTH_ANYCASE)
+    if ctx.main is not None and rx.search(folded, s_lo, start):
         return [ctx.main]
     in_clause = [
         m
         for m in ctx.mentions_in(c_lo, start)
-        if not _is_object(text, m) and (brand or not _is_modifier(text, m)) and not _is_aside(ctx, m)
+        if not _marks(ctx, m) & (_OBJECT | _ASIDE | (0 if brand else _MODIFIER))
     ]
     if in_clause:
         m = in_clause[-1]
@@ -172,7 +197,7 @@ def resolve_companies(
                 else:
                     break
             return group
-        if _is_possessive(text, m) and len(in_clause) > 1:
+        if _marks(ctx, m) & _POSSESSIVE and len(in_clause) > 1:
             return [in_clause[-2]]
         return [m]
     found, ref = _pronoun_referent(ctx, c_lo, start, topic)
@@ -193,8 +218,10 @@ def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Men
     opening pronoun refers to; else the topic so far. A heading changes no topic."""
     if ctx.is_heading(lo, hi):
         return ctx.main  # a new section: about the article's company until a sentence names another
-    if not ctx.mentions_in(lo, hi) and _PRONOUN.search(ctx.text, lo, hi) is None:
-        return topic  # no company and no pronoun: the topic goes on
+    if not ctx.mentions_in(lo, hi):
+        rx, text = ctx.folded(_HAS_PRONOUN, _PRONOUN_ANYCASE)
+        if rx.search(text, lo, hi) is None:
+            return topic  # no company and no pronoun: the topic goes on
     m = _OPENING_PRONOUN.match(ctx.text, lo, hi)
     if m is not None:
         return topic if m.group("dem") else (ctx.main or topic)

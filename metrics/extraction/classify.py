@@ -137,8 +137,10 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
         return None
     negate = change.role == "change" and direction(ctx, change) == "down"
     anchor = change.start if change.start < q.start else q.start
-    noun = _base_noun(ctx, s_lo, anchor)
-    if _is_share_move(ctx, noun, s_lo, anchor):
+    # 'a 37% drop in net income' names its own noun after the change, whatever came before it
+    own = _noun_after_change(ctx, change, c_hi) if change.start > q.end else None
+    noun = own or _base_noun(ctx, s_lo, anchor)
+    if (own is None or own.name == "share_price") and _is_share_move(ctx, noun, s_lo, anchor):
         if _CUMULATIVE.search(text, s_lo, c_hi) or any(c.role == "scope" for c in ctx.cues_in(c_lo, q.start)):
             return REJECT
         return Reading("share_price_change", None, negate)
@@ -306,17 +308,18 @@ def _count(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
 
 
 _LISTED = re.compile(r"\s*(?:、|,|，|和|及|与|以及|and|, and|&)\s*", re.IGNORECASE)
-_TOTAL = re.compile(
-    r"合计|共计|总计|加起来|combined|together|collectively|in total|between them", re.IGNORECASE
-)
+_TOTAL_SRC = r"合计|共计|总计|加起来|combined|together|collectively|in total|between them"
+_TOTAL = re.compile(_TOTAL_SRC)  # over the lowered text (``Context.folded``)
+_TOTAL_ANYCASE = re.compile(_TOTAL_SRC, re.IGNORECASE)
 
 
 def _aggregate(ctx: Context, q: Quantity, s_lo: int) -> bool:
     """A total of several companies ('微软、谷歌和亚马逊资本开支合计…', 'combined capex of …')."""
     ms = ctx.mentions_in(s_lo, q.start)
-    if len(ms) < 2 or (
-        not _TOTAL.search(ctx.text, s_lo, q.start) and not _TOTAL.match(ctx.text, q.end, q.end + 16)
-    ):
+    if len(ms) < 2:
+        return False
+    rx, text = ctx.folded(_TOTAL, _TOTAL_ANYCASE)
+    if not rx.search(text, s_lo, q.start) and not rx.match(text, q.end, q.end + 16):
         return False
     return any(
         a.company is not b.company and _LISTED.fullmatch(ctx.text, a.end, b.start)

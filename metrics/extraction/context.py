@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 from metrics.extraction.cues import Cue
 from metrics.extraction.fiscal import period_end
 from metrics.extraction.lexicon import lexicon
-from metrics.extraction.periods import PeriodSpan, find_periods
+from metrics.extraction.normalize import ascii_lower, has_odd_case
+from metrics.extraction.periods import PeriodSpan, find_periods, period_needles
 
 if TYPE_CHECKING:
     from metrics.extraction.entities import Mention
@@ -28,14 +29,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Context", "bounds", "in_parentheses"]
 
+# Each scanning pattern opens with the class of characters its match can start with, so that the regex
+# engine skips every other character in C; what follows checks that character (by a lookbehind that
+# includes it). A full stop ends a sentence unless it closes an abbreviation (v.s., U.S., Inc.).
 _ABBREV = (
-    r"(?<!\bv\.s)(?<!\bvs)(?<!\bU\.S)(?<!\bInc)(?<!\bCorp)(?<!\bCo)(?<!\bLtd)(?<!\bNo)(?<!\bMr)(?<!\bMs)"
+    r"(?<!\bv\.s\.)(?<!\bvs\.)(?<!\bU\.S\.)(?<!\bInc\.)(?<!\bCorp\.)(?<!\bCo\.)(?<!\bLtd\.)(?<!\bNo\.)"
+    r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bSt\.)"
 )
 _SENT = re.compile(
-    r"(?=[。！？!?；;\n.\[\s])(?:[。！？!?；;\n]|"
+    r"[。！？!?；;\n.\[\s](?:(?<=[。！？!?；;\n])|(?<=\.)"
     + _ABBREV
-    + r"(?<!\bDr)(?<!\be\.g)(?<!\bi\.e)(?<!\bSt)\.(?=\s)"
-    r"|\[\d+\](?:\[\d+\])*|\s[-*•●]\s)"
+    + r"(?=\s)|(?<=\[)\d+\](?:\[\d+\])*|(?<=\s)[-*•●]\s)"
 )
 _CJK = "\u3000-\u9fff"
 _NEWLINE = re.compile(r"\n")
@@ -45,8 +49,11 @@ def _CUE_ORDER(c: Cue) -> tuple[int, int]:
     return (c.start, -c.end)
 
 
-_CLAUSE = re.compile(r"[,，、:：()（）\[\]“”\"《》—]|(?<=[%" + _CJK + r"]) (?=[" + _CJK + "])")
-_CLAUSE_FAST = re.compile(r"(?=[,，、:：()（）\[\]“”\"《》— ])(?:" + _CLAUSE.pattern + ")")
+# a clause ends at a punctuation mark, or at a space between a figure or a Chinese word and the next
+# Chinese word
+_CLAUSE_FAST = re.compile(
+    r"[,，、:：()（）\[\]“”\"《》— ](?:(?<! )|(?<=[%" + _CJK + r"] )(?=[" + _CJK + "]))"
+)
 _HEADING_END = re.compile(r"[。！？!?；;.:：,，…”\"」』)）]\s*$")
 _DECLARED = {w: c.code for c in lexicon().currencies for w in (*c.suffix, *c.prefix) if not w.isascii()}
 _DECLARE = re.compile(
@@ -60,12 +67,22 @@ _QUARTERLY = re.compile(r"^(?:FY)?\d{4}(?:Q[1-4]|H[12]|-9M)$")
 
 def bounds(rx: re.Pattern[str], text: str) -> list[int]:
     """The ends of the matches of ``rx`` (non-empty, non-overlapping: ascending, without repeats)."""
-    return [m.end() for m in rx.finditer(text)]
+    return list(map(re.Match.end, rx.finditer(text)))
 
 
-def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    i = bisect.bisect_right(spans, (start, 1 << 62)) - 1
-    return i >= 0 and spans[i][0] <= start and end <= spans[i][1]
+def _outside(cues: list[Cue], mentions: list[Mention]) -> list[Cue]:
+    """The cues not inside a mention (both sorted by start; mentions do not overlap): each cue is
+    checked against the last mention starting by its start, found by one merged walk."""
+    out = []
+    k = -1
+    n = len(mentions)
+    for c in cues:
+        while k + 1 < n and mentions[k + 1].start <= c.start:
+            k += 1
+        if k >= 0 and c.end <= mentions[k].end:
+            continue
+        out.append(c)
+    return out
 
 
 MAX_SENTENCE = 400  # a longer run without a sentence end is cut (at a clause end where one is near)
@@ -118,24 +135,31 @@ class Context:
     q_starts: list[int] = field(default_factory=list)
     main_periods: dict[int, str | None] = field(default_factory=dict)  # by fiscal year end
     subjects: dict[tuple[int, int], Mention | None] = field(default_factory=dict)  # attribution's cache
-    memo: dict[tuple[str, int], object] = field(default_factory=dict)  # other per-sentence answers
+    memo: dict[tuple[str, int, int], object] = field(default_factory=dict)  # other per-sentence answers
     _by_role: dict[str, tuple[list[Cue], list[int]]] = field(default_factory=dict)
     _periods: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)  # (sentence, fye)
+    _heading_starts: list[int] = field(default_factory=list)  # the headings, sorted
+    _needles: list[tuple[int, int, str]] = field(default_factory=list)  # period needles (found lazily)
+    _needle_starts: list[int] | None = None
+    low: str = ""  # the text with ASCII letters lowered (computed when not given)
+    odd_case: bool = False  # the text holds letters that IGNORECASE folds to ASCII (``has_odd_case``)
 
     def __post_init__(self) -> None:
         t = self.text
+        if len(self.low) != len(t):
+            self.low = ascii_lower(t)
+        self.odd_case = has_odd_case(t)
         if self.mentions:  # a cue inside a company's name (理想汽车, 平安银行) is part of the name
-            spans = [(m.start, m.end) for m in self.mentions]
-            self.cues = [c for c in self.cues if not _inside(spans, c.start, c.end)]
+            self.cues = _outside(self.cues, self.mentions)
         clauses = bounds(_CLAUSE_FAST, t)
         self.sent_bounds = _split_long(bounds(_SENT, t), clauses, len(t))
         self.clause_bounds = sorted(set(self.sent_bounds) | set(clauses))
-        self.line_bounds = [m.end() for m in _NEWLINE.finditer(t)]
+        self.line_bounds = bounds(_NEWLINE, t)
         self.cue_starts = [c.start for c in self.cues]
+        grouped: dict[str, list[Cue]] = {}
         for c in self.cues:
-            cues, starts = self._by_role.setdefault(c.role, ([], []))
-            cues.append(c)
-            starts.append(c.start)
+            grouped.setdefault(c.role, []).append(c)
+        self._by_role = {role: (cues, [c.start for c in cues]) for role, cues in grouped.items()}
         self.mention_starts = [m.start for m in self.mentions]
         self.q_starts = [q.start for q in self.quantities]
         pos = 0
@@ -144,6 +168,7 @@ class Context:
             if line and len(line) <= 80 and not _HEADING_END.search(line) and not line[-1].isdigit():
                 self.headings.add(pos + (len(t[pos:end]) - len(t[pos:end].lstrip())))
             pos = end
+        self._heading_starts = sorted(self.headings)
         for m in _DECLARE.finditer(t):
             if any(d in m.group() for d in _LEX_DECLARE):
                 self.declared.append((m.start(), _DECLARED[m.group("cur")]))
@@ -171,9 +196,17 @@ class Context:
     def is_heading(self, lo: int, hi: int) -> bool:
         """Whether text[lo:hi] lies in a heading line."""
         l_lo, _ = self.line(lo)
-        return any(l_lo <= h <= lo for h in self.headings) and self.line(hi - 1)[0] == l_lo
+        hs = self._heading_starts
+        i = bisect.bisect_right(hs, lo) - 1  # the last heading starting by lo
+        return i >= 0 and l_lo <= hs[i] and self.line(hi - 1)[0] == l_lo
 
     # -- lookups
+    def folded(self, rx: re.Pattern[str], rx_anycase: re.Pattern[str]) -> tuple[re.Pattern[str], str]:
+        """The pattern and text to search for lower-case words in any case: ``rx`` (case-sensitive, fast)
+        over the lowered text, or ``rx_anycase`` (the same with IGNORECASE) over the text where it has
+        letters that only IGNORECASE folds (offsets are the same in both texts)."""
+        return (rx_anycase, self.text) if self.odd_case else (rx, self.low)
+
     def cues_in(self, lo: int, hi: int, roles: frozenset[str] | None = None) -> list[Cue]:
         """The cues that start in [lo, hi) and end by hi, of ``roles`` (all roles when None), in order."""
         if roles is None:
@@ -191,30 +224,19 @@ class Context:
 
     @staticmethod
     def _cues_of(cues: list[Cue], starts: list[int], lo: int, hi: int) -> list[Cue]:
-        out = []
-        for i in range(bisect.bisect_left(starts, lo), len(cues)):
-            c = cues[i]
-            if c.start >= hi:
-                break
-            if c.end <= hi:
-                out.append(c)
-        return out
+        i = bisect.bisect_left(starts, lo)
+        j = bisect.bisect_left(starts, hi, i)
+        return [c for c in cues[i:j] if c.end <= hi]
 
     def mentions_in(self, lo: int, hi: int) -> list[Mention]:
+        """The mentions that start in [lo, hi), in order."""
         i = bisect.bisect_left(self.mention_starts, lo)
-        out = []
-        while i < len(self.mentions) and self.mentions[i].start < hi:
-            out.append(self.mentions[i])
-            i += 1
-        return out
+        return self.mentions[i : bisect.bisect_left(self.mention_starts, hi, i)]
 
     def quantities_in(self, lo: int, hi: int) -> list[Quantity]:
+        """The quantities that start in [lo, hi), in order."""
         i = bisect.bisect_left(self.q_starts, lo)
-        out = []
-        while i < len(self.quantities) and self.quantities[i].start < hi:
-            out.append(self.quantities[i])
-            i += 1
-        return out
+        return self.quantities[i : bisect.bisect_left(self.q_starts, hi, i)]
 
     def declared_currency(self, pos: int) -> str | None:
         """The currency the article declared for what follows ("(人民币,下同)"), as of ``pos``."""
@@ -234,11 +256,26 @@ class Context:
             found = self._periods.get((a, fye))
             if found is None:
                 found = self._periods[(a, fye)] = find_periods(
-                    self.text, a, b, published=self.published, fiscal_year_end=fye, fiscal=self.fiscal
+                    self.text,
+                    a,
+                    b,
+                    published=self.published,
+                    fiscal_year_end=fye,
+                    fiscal=self.fiscal,
+                    present=self._needles_in(a, b),
                 )
             out += [p for p in found if p.start >= lo and p.end <= hi]
             pos = max(b, pos + 1)
         return out
+
+    def _needles_in(self, a: int, b: int) -> frozenset[str]:
+        """The period needles inside text[a:b] (the whole text is searched once)."""
+        if self._needle_starts is None:
+            self._needles = period_needles(self.low)
+            self._needle_starts = [s for s, _e, _n in self._needles]
+        i = bisect.bisect_left(self._needle_starts, a)
+        j = bisect.bisect_left(self._needle_starts, b, i)
+        return frozenset(n for _s, e, n in self._needles[i:j] if e <= b)
 
     def main_period(self, fye: int) -> str | None:
         """The article's main period for a company whose fiscal year ends in ``fye``: the first

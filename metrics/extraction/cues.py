@@ -20,10 +20,9 @@ from __future__ import annotations
 from functools import cache
 from typing import NamedTuple
 
-import ahocorasick
-
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.normalize import ascii_lower
+from metrics.extraction.wordindex import WordIndex
 
 __all__ = ["MONEY_METRICS", "Cue", "CueIndex", "cue_index"]
 
@@ -98,21 +97,21 @@ class CueIndex:
     """All cue words in one automaton; ``find`` returns every occurrence (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._auto = ahocorasick.Automaton()
+        words: dict[str, tuple[bool, bool, tuple[tuple[str, str], ...]]] = {}
         for word, roles in _entries().items():
             latin = word[0].isascii() and word[0].isalnum()
             latin_end = word[-1].isascii() and word[-1].isalnum()
-            self._auto.add_word(word, (len(word), latin, latin_end, tuple(roles)))
-        self._auto.make_automaton()
+            words[word] = (latin, latin_end, tuple(roles))
+        self._index = WordIndex(words)
 
-    def find(self, text: str) -> list[Cue]:
-        """Every cue occurrence in ``text`` (matched lower-cased), sorted by start, longest first."""
-        low = ascii_lower(text)
+    def find(self, text: str, *, low: str | None = None) -> list[Cue]:
+        """Every cue occurrence in ``text`` (matched lower-cased), sorted by start, longest first;
+        ``low`` is ``ascii_lower(text)`` when the caller has it."""
+        if low is None:
+            low = ascii_lower(text)
         n = len(low)
         spans: list[tuple[int, int, tuple[tuple[str, str], ...]]] = []
-        for end_idx, (length, latin, latin_end, roles) in self._auto.iter(low):
-            start = end_idx - length + 1
-            end = end_idx + 1
+        for start, end, (latin, latin_end, roles) in self._index.find(low):
             if latin and start > 0 and low[start - 1].isascii() and low[start - 1].isalnum():
                 continue
             if latin_end and end < n and low[end].isascii() and low[end].isalnum():

@@ -13,10 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["SourceLine", "context_year", "make_date", "month_day_month", "source_line", "text_date"]
+__all__ = [
+    "SourceLine",
+    "context_year",
+    "first_date",
+    "make_date",
+    "month_day_month",
+    "source_line",
+    "text_date",
+    "written_dates",
+]
 
 
 def make_date(y: int, mo: int, d: int) -> dt.date | None:
@@ -49,9 +58,9 @@ _MONTHS = {
     for m in names
 }
 _TEXT_DATE = re.compile(
-    # every date starts with a digit or a month name's letter: the lookahead lets the scan skip
-    # everything else fast (\u017f: the long s that IGNORECASE matches to 's')
-    r"(?=[0-9A-Za-z\u017f])(?:"
+    # every date starts with a digit or the first letter of a month name opening a word: the lookahead
+    # lets the scan skip everything else fast (\u017f: the long s that IGNORECASE matches to 's')
+    r"(?=[0-9]|(?<![A-Za-z])[JFMASONDjfmasond\u017f])(?:"
     r"(?:(?P<y>(?:19|20)\d{2})\s*年\s*)?(?<![\d.])(?P<m>1[0-2]|0?[1-9])\s*月\s*(?P<d>3[01]|[12]\d|0?[1-9])\s*[日号號]"
     r"|(?<!\d)(?P<iy>(?:19|20)\d{2})-(?P<im>1[0-2]|0[1-9])-(?P<id>3[01]|[12]\d|0[1-9])(?!\d)"
     r"|(?<![A-Za-z])(?P<em>(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6})\.?\s+"
@@ -93,7 +102,14 @@ def written_dates(text: str) -> Iterator[tuple[int | None, int, int]]:
 def text_date(text: str, *, year: int | None) -> tuple[dt.date | None, bool]:
     """The first date written in ``text`` (year from ``year`` if the text omits it) and whether
     the text gave a month and day (True even when no year is known and None is returned)."""
-    for written, mo, d in written_dates(text):
+    return first_date(written_dates(text), year=year)
+
+
+def first_date(
+    dates: Iterable[tuple[int | None, int, int]], *, year: int | None
+) -> tuple[dt.date | None, bool]:
+    """``text_date`` over dates already found (``written_dates``)."""
+    for written, mo, d in dates:
         y = written if written is not None else year
         if y is None:
             return None, True

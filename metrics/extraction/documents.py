@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,7 @@ from metrics.extraction.articles import (
     split_outlets,
     split_source,
 )
-from metrics.extraction.dating import context_year, make_date, month_day_month, text_date
+from metrics.extraction.dating import context_year, first_date, make_date, text_date, written_dates
 from metrics.extraction.html import parse_html
 
 __all__ = [
@@ -322,17 +323,20 @@ def _with_dates(doc: Document, raw: list[Raw]) -> list[Article]:
         published, reference = given, hint
         if published is None and reference is None:
             year: int | None
+            dates = written_dates(doc.text[start:end])
+            first = next(dates, None)
             if known:
                 before = [p for _, p, *_ in raw[:i] if p is not None]
                 after = [p for _, p, *_ in raw[i + 1 :] if p is not None]
                 year = (before[-1] if before else after[0]).year
             else:
-                # the document's year, judged knowing the month the article's date names
-                month = month_day_month(doc.text[start:end])
+                # the document's year, judged knowing the month the article's date names (the month
+                # of its first date when that is a month-day without a year: ``month_day_month``)
+                month = first[1] if first is not None and first[0] is None else None
                 if month not in doc_years:
                     doc_years[month] = context_year(doc.text, month=month)
                 year = doc_years[month]
-            published, _ = text_date(doc.text[start:end], year=year)
+            published, _ = first_date(itertools.chain([first] if first else [], dates), year=year)
             reference = published
         elif reference is None:
             reference = published

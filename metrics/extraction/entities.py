@@ -17,10 +17,11 @@ and validates it: an unknown key, a missing or mistyped field, a bad month, a na
 used by two companies raise ``ConfigError`` naming the file and the entry.
 
 ``registry.find(text)`` finds company mentions in *normalized* text (``metrics.extraction.normalize``) with
-one Aho-Corasick automaton over every alias in its normalized (simplified, half-width) form, plus the
-alias as written, so raw text works too. Latin letters match case-insensitively, and an alias that
-begins or ends with a Latin letter or digit only matches on a word boundary ("Meta" is not found in
-"metadata", "AMD" not in "AMDX"). Overlapping candidates resolve to the longest, left to right.
+one Aho-Corasick automaton (``wordindex.py``) over every alias in its normalized (simplified,
+half-width) form, plus the alias as written, so raw text works too. Latin letters match
+case-insensitively, and an alias that begins or ends with a Latin letter or digit only matches on a
+word boundary ("Meta" is not found in "metadata", "AMD" not in "AMDX"). Overlapping candidates
+resolve to the longest, left to right.
 
 Ambiguous aliases (a company name that is also a common word or part of one: 苹果 the fruit, 小米
 the grain, 浪潮 a wave, 高通 in 高通量) are still returned, flagged ``Mention.ambiguous = True``, so the
@@ -38,10 +39,10 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from metrics.errors import ConfigError
 from metrics.extraction.normalize import ascii_lower, normalize
+from metrics.extraction.wordindex import WordIndex
 from metrics.store.calendars import calendar_mic
 
 _KEYS = frozenset({"name", "ticker", "exchange", "currency", "fiscal_year_end", "aliases", "ambiguous",
@@ -94,7 +95,6 @@ class _Entry:
     company: Company
     alias: str
     ambiguous: bool
-    length: int
     check_start: bool
     check_end: bool
     exact_case: tuple[str, ...] = field(default_factory=tuple)
@@ -104,8 +104,6 @@ class Registry:
     """Companies and their aliases; see the module docstring."""
 
     def __init__(self, companies: Iterable[Company], *, source: str | Path | None = None) -> None:
-        import ahocorasick  # noqa: PLC0415 - pyahocorasick is heavy; loaded only when used
-
         self.source = str(source) if source is not None else None
         self.companies: tuple[Company, ...] = tuple(companies)
         self._by_name: dict[str, Company] = {}
@@ -143,13 +141,9 @@ class Registry:
                     amb = _key(alias) in ambiguous
                     exact = tuple(sorted(exact_forms.get(_key(alias), ())))
                     if form not in entries:
-                        entries[form] = _Entry(c, alias, amb, len(form), _is_word_char(form[0]),
+                        entries[form] = _Entry(c, alias, amb, _is_word_char(form[0]),
                                                _is_word_char(form[-1]), exact)
-        self._automaton: Any = ahocorasick.Automaton()
-        for form, entry in entries.items():
-            self._automaton.add_word(form, entry)
-        if entries:
-            self._automaton.make_automaton()
+        self._index = WordIndex(entries)
         self._empty = not entries
 
     # ------------------------------------------------------------------ loading
@@ -188,16 +182,16 @@ class Registry:
         """The companies with a ticker, in file order."""
         return [c for c in self.companies if c.listed and c.ticker]
 
-    def find(self, text: str) -> list[Mention]:
-        """Company mentions in ``text``: longest, non-overlapping, left to right."""
+    def find(self, text: str, *, folded: str | None = None) -> list[Mention]:
+        """Company mentions in ``text``: longest, non-overlapping, left to right; ``folded`` is
+        ``ascii_lower(text)`` when the caller has it."""
         if self._empty or not text:
             return []
-        folded = ascii_lower(text)
+        if folded is None:
+            folded = ascii_lower(text)
         n = len(text)
         candidates: list[tuple[int, int, _Entry]] = []
-        for last, entry in self._automaton.iter(folded):
-            start = last - entry.length + 1
-            end = last + 1
+        for start, end, entry in self._index.find(folded):
             if entry.check_start and start > 0 and _is_word_char(folded[start - 1]):
                 continue
             if entry.check_end and end < n and _is_word_char(folded[end]):

@@ -29,7 +29,7 @@ from metrics.extraction.cues import MONEY_METRICS, Cue, cue_index
 from metrics.extraction.facts import Fact, Unattributed
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.neighbours import add_fact, carries_unit, fallback_reading, merge_range
-from metrics.extraction.normalize import normalize
+from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
 from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.extraction.periods import labels_fiscal_quarters
 from metrics.extraction.statement import capex_or_commitment, currency_of, kind_of, period_of
@@ -69,11 +69,12 @@ def extract_article(
             # the headline opens the article: skip it, its companies are found with the body's
             nl = text.find("\n", start + k, article.end)
             body0 = nl + 1 - start if nl >= 0 else 0
+    head_n = normalize(head)
     if head:
-        head_ms = [m for m in registry.find(normalize(head)) if not m.ambiguous]
+        head_ms = [m for m in registry.find(head_n) if not m.ambiguous]
         main = head_ms[0] if head_ms else None
     reference = article.published or article.reference
-    fiscal = labels_fiscal_quarters(seg) or labels_fiscal_quarters(normalize(head))
+    fiscal = labels_fiscal_quarters(seg) or labels_fiscal_quarters(head_n)
     missed: list[Unattributed] = []
     facts = _extract(
         seg,
@@ -123,9 +124,9 @@ def _in_text(f: Fact, text: str, offset: int) -> Fact:
 
 
 _MULTIPLES = lexicon().multiples
-_MULTIPLE_RX = re.compile(
-    "|".join(re.escape(w) for w in sorted(_MULTIPLES, key=len, reverse=True)), re.IGNORECASE
-)
+_MULTIPLE_ALT = "|".join(re.escape(w) for w in sorted(_MULTIPLES, key=len, reverse=True))
+_MULTIPLE_RX = re.compile(_MULTIPLE_ALT)  # on the ASCII-lowered text: a case-sensitive scan is fast
+_MULTIPLE_RX_ANYCASE = re.compile(_MULTIPLE_ALT, re.IGNORECASE)
 
 
 _COMPANY_TAIL = re.compile(r"\s*(?:公司|集团|股价|股份|\(|（|inc\b|corp\b|shares)", re.IGNORECASE)
@@ -148,8 +149,13 @@ def _mentions(found: list[Mention], cues: list[Cue], text: str) -> list[Mention]
     return out
 
 
-def _quantities(text: str, repair: bool) -> list[Quantity]:
-    """The figures of the text, with growth said as a word (翻倍, tripled) as multiples."""
+def _multiple_rx(text: str) -> re.Pattern[str]:
+    return _MULTIPLE_RX_ANYCASE if has_odd_case(text) else _MULTIPLE_RX
+
+
+def _quantities(text: str, repair: bool, low: str) -> list[Quantity]:
+    """The figures of the text, with growth said as a word (翻倍, tripled) as multiples; ``low`` is
+    the text with ASCII letters lowered."""
     qs = find_quantities(text, repair_decimals=repair)
     words = [
         Quantity(
@@ -164,7 +170,7 @@ def _quantities(text: str, repair: bool) -> list[Quantity]:
             None,
             m.start(),
         )
-        for m in _MULTIPLE_RX.finditer(text)
+        for m in _multiple_rx(text).finditer(low)
     ]
     return sorted(qs + words, key=lambda q: q.start) if words else qs
 
@@ -180,12 +186,13 @@ def _extract(
     fiscal: bool = False,
     missed: list[Unattributed] | None = None,
 ) -> list[Fact]:
-    cues = cue_index().find(text)
-    mentions = _mentions(registry.find(text), cues, text)
+    low = ascii_lower(text)
+    cues = cue_index().find(text, low=low)
+    mentions = _mentions(registry.find(text, folded=low), cues, text)
     if main is None and body0 > 0:
         main = next((m for m in mentions if m.end <= body0), None)
-    quantities = [q for q in _quantities(text, repair) if q.start >= body0]
-    ctx = Context(text, body0, cues, mentions, quantities, published, main, fiscal)
+    quantities = [q for q in _quantities(text, repair, low) if q.start >= body0]
+    ctx = Context(text, body0, cues, mentions, quantities, published, main, fiscal, low=low)
     facts: list[Fact] = []
     heads: list[bool] = []  # whether each fact was said in a heading
     seen: dict[tuple[object, ...], list[int]] = {}
@@ -226,7 +233,7 @@ def _extract(
 
 
 def _caption(ctx: Context, s_lo: int, s_hi: int) -> bool:
-    key = ("caption", s_lo)
+    key = ("caption", s_lo, 0)
     if key not in ctx.memo:
         ctx.memo[key] = is_caption(ctx.text[s_lo:s_hi])
     return bool(ctx.memo[key])

@@ -104,6 +104,10 @@ def period_end(period: str | None, fiscal_year_end: int) -> date | None:
     if m is not None:
         y = int(m.group(2))
         tail = m.group(3)
+        if m.group(1) and tail in ("H1", "H2", "-9M") and fiscal_year_end != 12:
+            # a fiscal half or nine months: months counted from the fiscal year's start
+            month0 = fiscal_year_end + {"H1": 6, "H2": 12, "-9M": 9}[tail]
+            return date(y - 1 + (month0 - 1) // 12, (month0 - 1) % 12 + 1, 1)
         if tail == "H1":
             return date(y, 6, 1)
         if tail == "H2":

@@ -90,3 +90,14 @@ def ascii_lower(text: str) -> str:
         return text.lower()
     # bytes.lower() touches only ASCII letters, and UTF-8 never uses ASCII bytes inside a character
     return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+# the letters that a regex with IGNORECASE matches to ASCII ones (İ ı to i, ſ to s, the Kelvin sign to
+# k) but ``ascii_lower`` leaves as they are: where a text has none, a case-sensitive pattern of lower
+# case words run over ``ascii_lower(text)`` finds what the IGNORECASE pattern finds in the text
+ODD_CASE = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def has_odd_case(text: str) -> bool:
+    """Whether ``text`` holds one of the ``ODD_CASE`` letters."""
+    return not text.isascii() and any(c in text for c in ODD_CASE)

@@ -20,11 +20,11 @@ point (``43 5亿美元``) is repaired only when the caller says the document sho
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
 from metrics.extraction.numerals import (
+    ARABIC,
     CN_NUM_CHARS,
     DECIMALS,
     MAX_CN,
@@ -75,6 +75,8 @@ class _Amount:
     bare: str | None = None
 
 
+# what a match of _SIGN_BEFORE (in the two characters before a figure) ends with
+_SIGN_ENDS = ("-", "−", "+", "负", "- ", "− ", "+ ", "负 ")
 _SIGN_BEFORE = re.compile(r"(?:(?<![0-9A-Za-z%.)\]])[-−+]|负) ?\Z")
 _NOT_RANGE_BEFORE = re.compile(
     r"\b(?:by|from|rose|fell|increased|decreased|grew|jumped|climbed|dropped|declined|up|down|"
@@ -107,16 +109,27 @@ def _scan_pattern(repair: bool) -> re.Pattern[str]:
     follow = _FOLLOW_CLASS + (r"|\d" if repair else "")
     digit = r"[0-9](?=[\d,.]{0,30} ?(?:" + follow + r"))"
     start = _START.pattern.replace("[0-9]|", digit + "|", 1)
-    return re.compile(r"(?=[0-9$€£¥₩₹UHNJSACREGKT人港新台一二两三四五六七八九十百千万亿])(?:" + start + ")")
+    # the first character (a class: the engine skips every other character in C), then the start
+    # grammar checked from that character on
+    first = "[0-9$€£¥₩₹UHNJSACREGKT人港新台一二两三四五六七八九十百千万亿]"
+    return re.compile(first + "(?<=(?=" + start + ").)")
 
 
 _SCAN = {False: _scan_pattern(False), True: _scan_pattern(True)}
 _CN_RUN = re.compile("[零〇一二两三四五六七八九十百千万亿]+")
 
 
+def _tidy_value(v: float) -> float:
+    """``v`` to 12 significant digits (157.36 x 1e8 is 15736000000, not 15736000000.000002); a whole
+    number below 1e12 already is (and is returned without formatting it)."""
+    if v.is_integer() and -1e12 < v < 1e12:
+        return v
+    return float(f"{v:.12g}")
+
+
 def _tidy(v: float | None) -> float | None:
-    """``v`` to 12 significant digits (157.36 x 1e8 is 15736000000, not 15736000000.000002)."""
-    return None if v is None else float(f"{v:.12g}")
+    """``_tidy_value`` of ``v``, None kept."""
+    return None if v is None else _tidy_value(v)
 
 
 class _Scanner(UnitReader):
@@ -139,6 +152,8 @@ class _Scanner(UnitReader):
         if mag is not None:
             value *= mag[0]
             j = mag[1]
+            if post_qual is None and t[j - 1] in "兆亿万":
+                value, j = self._compound(value, mag[0], j)
             if j < self.n and t[j] in "多余":
                 post_qual = "gt"
                 j += 1
@@ -180,6 +195,25 @@ class _Scanner(UnitReader):
                     j += len(word)
                     break
         return _Amount(value, unit_, i, j, mag[0] if mag else None, unit_end, flags, counter, post_qual, bare)
+
+    def _compound(self, value: float, mag: float, j: int) -> tuple[float, int]:
+        """'2兆603亿', '3亿5000万': Arabic digits with a smaller Chinese magnitude right after a
+        magnitude add to the figure (each part smaller than the magnitude before it)."""
+        t = self.t
+        while j < self.n and t[j].isdigit():
+            m = ARABIC.match(t, j)
+            if m is None:
+                break
+            nxt = self.magnitude(m.end(), False)
+            if nxt is None or t[nxt[1] - 1] not in "兆亿万" or nxt[1] == m.end():
+                break
+            part = float(m.group().replace(",", "")) * nxt[0]
+            if not (nxt[0] < mag and part < mag):
+                break
+            value += part
+            mag = nxt[0]
+            j = nxt[1]
+        return value, j
 
     def quantity(self, i: int) -> tuple[Quantity | None, int]:
         """Parse the quantity starting at candidate position i; returns (quantity or None, resume)."""
@@ -240,7 +274,10 @@ class _Scanner(UnitReader):
         if vague:
             flags.add("vague")
         negative = False
-        sm = _SIGN_BEFORE.search(t, max(0, start - 2), start)
+        sm = None
+        before = t[max(0, start - 2) : start]
+        if before.endswith(_SIGN_ENDS):
+            sm = _SIGN_BEFORE.search(t, max(0, start - 2), start)
         if sm is not None:
             negative = sm.group().strip() in ("-", "−", "负")
             flags.add("signed")
@@ -284,9 +321,14 @@ class _Scanner(UnitReader):
             flags.add("bare")
             if a.mag is not None and a.mag < 1e4:
                 return None, end
-        if not all(math.isfinite(v) and abs(v) <= MAX_VALUE for v in (value, low or 0.0, high or 0.0)):
+        # finite and not too large (NaN and infinities fail the comparison)
+        if not (
+            abs(value) <= MAX_VALUE
+            and (low is None or abs(low) <= MAX_VALUE)
+            and (high is None or abs(high) <= MAX_VALUE)
+        ):
             return None, end
-        value = float(f"{value:.12g}")  # 157.36 x 1e8 is 15736000000, not 15736000000.000002
+        value = _tidy_value(value)  # 157.36 x 1e8 is 15736000000, not 15736000000.000002
         low, high = _tidy(low), _tidy(high)
         return Quantity(
             value, low, high, unit_, qual, start, end, frozenset(flags), counter, a.num_start, bare

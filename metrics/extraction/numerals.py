@@ -55,6 +55,7 @@ DECIMALS = re.compile(r"\d{1,2}(?![\d.,])")
 # the lost-decimal defect: '43 5亿' (a figure) and 'DOCSIS 4 0' (a version); the letters are matched
 # from the start of their run only (a lookbehind and a possessive run keep the search linear)
 _LOST_FIG = re.compile(r"(?=\d)(?<![\d.,])\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿倍%股]|美元|英镑|欧元|元)")
+_DIGIT_SPACE_DIGIT = re.compile(r"\d \d")
 _LOST_VER = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}+ \d{1,2} \d{1,2}(?![\d.%]|,\d)")
 
 
@@ -64,6 +65,8 @@ def has_lost_decimals(text: str) -> bool:
     Evidence: a digit-space-digit in a non-figure context such as a version (``DOCSIS 4 0``), or at
     least two figure-like occurrences. Chinese text never writes spaces inside a number.
     """
+    if _DIGIT_SPACE_DIGIT.search(text) is None:
+        return False  # both kinds of evidence hold a digit, a space and a digit
     if _LOST_VER.search(text):
         return bool(_LOST_FIG.search(text))
     return len(_LOST_FIG.findall(text)) >= 2

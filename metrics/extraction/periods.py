@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-import ahocorasick
-
 from metrics.extraction.fiscal import current_fiscal_year, last_quarter
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periodnames import (
@@ -40,8 +38,16 @@ from metrics.extraction.periodnames import (
     year_of,
     years_ahead,
 )
+from metrics.extraction.wordindex import WordIndex
 
-__all__ = ["PeriodSpan", "current_fiscal_year", "find_periods", "labels_fiscal_quarters", "last_quarter"]
+__all__ = [
+    "PeriodSpan",
+    "current_fiscal_year",
+    "find_periods",
+    "labels_fiscal_quarters",
+    "last_quarter",
+    "period_needles",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,21 @@ def _alt(*keys: str) -> str:
 
 
 _MON = "(?P<mon>" + "|".join(MONTHS) + ")"
+_SPACES = re.compile(r"[\s-]+")
 _P = lexicon().periods
+
+
+def _half(m: re.Match[str], c: Ctx) -> str | None:
+    """A half (上半年, first-half): calendar, or fiscal when the word says so (上半财年) for a company
+    whose year does not end in December (the fiscal year stated, else the current one)."""
+    word = _SPACES.sub(" ", m["h"].lower())
+    h = 1 if word in _P["first_half"] else 2
+    if "财" in word and c.fye != 12:
+        if m["y"]:
+            return f"FY{year_of(m['y'])}H{h}"
+        return None if c.published is None else f"FY{current_fiscal_year(c.published, c.fye)}H{h}"
+    y = stated_year(m, c)
+    return None if y is None else f"{y}H{h}"
 
 
 _Q = r"(?:第)?(?P<q>[一二三四1-4])\s*" + _alt("quarter_nouns")
@@ -76,7 +96,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     (
         r"(?<!\d)(?:19|20)\d{2}[-/.](?:1[0-2]|0?[1-9])[-/.](?:3[01]|[12]\d|0?[1-9])(?!\d)",
         _DATE,
-        ("-", "/", "."),
+        tuple(d + sep for d in "0123456789" for sep in "-/."),  # a year's last digit, a separator
     ),
     (
         r"(?:(?:19|20)\d{2}\s*年\s*)?(?<!\d)(?:1[0-2]|[1-9])\s*月\s*(?:3[01]|[12]\d|[1-9])\s*[日号]",
@@ -136,17 +156,13 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     ),
     (
         r"(?:" + _Y + r"\s*年?\s*)?(?P<h>" + _alt("first_half") + "|" + _alt("second_half") + ")",
-        lambda m, c: (
-            None
-            if (y := stated_year(m, c)) is None
-            else f"{y}H{1 if m['h'].lower() in _P['first_half'] else 2}"
-        ),
+        _half,
         (*_P["first_half"], *_P["second_half"]),
     ),
     (
         _Y + r"\s*(?P<h>[12])H|H(?P<h2>[12])\s*(?P<y2>(?:19|20)\d{2})",
         lambda m, c: f"{m['y'] or m['y2']}H{m['h'] or m['h2']}",
-        ("h",),
+        ("1h", "2h", "h1", "h2"),
     ),
     (
         r"(?:quarter|three months)\s+(?:ending|ended|to|through)(?:\s+on)?\s*(?:the\s+end\s+of\s+)?"
@@ -229,19 +245,31 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     (_alt("last_year"), rel_year(-1), _P["last_year"]),
     (_alt("this_year"), rel_year(0), _P["this_year"]),
     (
-        r"(?<![\d.,])" + _Y + r"(?![\d,%]|\.\d)\s*年?(?:度|底|末|初|内)?",
+        # not an amount that happens to read like a year (1950亿元, 2000万美元, 2000 million)
+        r"(?<![\d.,])"
+        + _Y
+        + r"(?![\d,%]|\.\d|\s*(?:[万亿兆倍元]|美元|港元|日元|欧元|英镑|billion|million|trillion))"
+        r"\s*年?(?:度|底|末|初|内)?",
         lambda m, c: f"FY{int(m['y'])}",
         ("19", "20"),
     ),
 )
 _RULES = tuple(
-    (re.compile(p, re.IGNORECASE), f, frozenset(n.lower() for n in needles)) for p, f, needles in _SPECS
+    (
+        re.compile(p, re.IGNORECASE),
+        f,
+        # a lexicon phrase matches with a space or a hyphen (first half, first-half)
+        frozenset(v for n in needles for v in {n.lower(), n.lower().replace(" ", "-")}),
+    )
+    for p, f, needles in _SPECS
 )
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
-_NEEDLE_AUTO = ahocorasick.Automaton()
-for _n in _NEEDLES:
-    _NEEDLE_AUTO.add_word(_n, _n)
-_NEEDLE_AUTO.make_automaton()
+_NEEDLE_INDEX = WordIndex({n: n for n in _NEEDLES})
+# the rules each needle lets run (indices into _RULES)
+_RULES_OF: dict[str, frozenset[int]] = {
+    n: frozenset(i for i, (*_, needles) in enumerate(_RULES) if n in needles) for n in _NEEDLES
+}
+_ALL_RULES = tuple(range(len(_RULES)))
 # letters that IGNORECASE matches to ASCII letters but str.lower() does not turn into them
 _ODD_CASE = ("\u0131", "\u017f", "\u212a")
 # a quarter named fiscally: (words one of which the text must hold, pattern)
@@ -265,7 +293,14 @@ _FISCAL_LABELS = (
 
 def _present(low: str) -> frozenset[str]:
     """The needles that occur in ``low`` (all of them, overlapping ones too: one automaton pass)."""
-    return frozenset(n for _end, n in _NEEDLE_AUTO.iter(low))
+    return frozenset(n for _s, _e, n in _NEEDLE_INDEX.find(low))
+
+
+def period_needles(low: str) -> list[tuple[int, int, str]]:
+    """Every needle occurrence ``(start, end, needle)`` in a whole lowered text, sorted by start: the
+    needles of one sentence are then those inside it (``find_periods(..., present=...)``), found
+    without a pass over each sentence."""
+    return sorted(_NEEDLE_INDEX.find(low))
 
 
 def labels_fiscal_quarters(text: str) -> bool:
@@ -283,19 +318,26 @@ def find_periods(
     published: date | None,
     fiscal_year_end: int = 12,
     fiscal: bool = False,
+    present: frozenset[str] | None = None,
 ) -> list[PeriodSpan]:
-    """Period expressions of ``text[start:end]``, left to right, longest first where they overlap."""
+    """Period expressions of ``text[start:end]``, left to right, longest first where they overlap;
+    ``present``: the needles inside ``text[start:end]`` lowered, when the caller knows them."""
     end = len(text) if end is None else end
+    seg = text[start:end]
+    odd = not seg.isascii() and any(c in seg for c in _ODD_CASE)
+    if odd:
+        run: tuple[int, ...] | list[int] = _ALL_RULES
+    else:
+        if present is None:
+            present = _present(seg.lower())
+        if not present:
+            return []
+        run = sorted(frozenset().union(*(_RULES_OF[n] for n in present)))
     ctx = Ctx(published, fiscal_year_end, fiscal)
     found: list[PeriodSpan] = []
     dates: set[int] = set()
-    seg = text[start:end]
-    low = seg.lower()
-    odd = not seg.isascii() and any(c in seg for c in _ODD_CASE)
-    present = _present(low)
-    for rx, resolve, needles in _RULES:
-        if not odd and present.isdisjoint(needles):
-            continue
+    for i in run:
+        rx, resolve, _needles = _RULES[i]
         for m in rx.finditer(text, start, end):
             if m.end() == m.start():
                 continue

@@ -75,21 +75,31 @@ def _compared(ctx: Context, p: PeriodSpan) -> bool:
 
 def _carried(ctx: Context, s_lo: int, company: Company) -> str | None:
     """The period last stated in the paragraph before ``s_lo`` (not as the term of a comparison),
-    else the article's main period."""
+    else the article's main period (found once per sentence and fiscal year end)."""
+    key = ("carried", s_lo, company.fiscal_year_end)
+    if key not in ctx.memo:
+        ctx.memo[key] = _carried_from(ctx, s_lo, company.fiscal_year_end)
+    found = ctx.memo[key]
+    assert found is None or isinstance(found, str)
+    return found
+
+
+def _carried_from(ctx: Context, s_lo: int, fye: int) -> str | None:
     l_lo, _ = ctx.line(s_lo)
     pos = s_lo
     while pos > l_lo and s_lo - pos < _CARRY_BACK:  # the paragraph's sentences, latest first
         a, b = ctx.sentence(pos - 1)
         a = max(a, l_lo)
-        stated = [
-            p
-            for p in ctx.periods(a, b, company.fiscal_year_end)
-            if p.period and not p.carry and not _compared(ctx, p)
-        ]
-        if stated:
-            return stated[-1].period
+        key = ("stated", a, fye)
+        if key not in ctx.memo:
+            stated = [p for p in ctx.periods(a, b, fye) if p.period and not p.carry and not _compared(ctx, p)]
+            ctx.memo[key] = stated[-1].period if stated else None
+        last = ctx.memo[key]
+        if last is not None:
+            assert isinstance(last, str)
+            return last
         pos = a
-    return ctx.main_period(company.fiscal_year_end)
+    return ctx.main_period(fye)
 
 
 def period_of(
@@ -100,7 +110,12 @@ def period_of(
         return None
     s_hi = ctx.sentence(q.start)[1]
     found = ctx.periods(s_lo, s_hi, company.fiscal_year_end)
-    spans = [p for p in found if p.end <= q.start + 1 and (p.start >= c_lo or not _compared(ctx, p))]
+    growth = metric.endswith("_growth_yoy")  # a growth's term of comparison (较去年同期) is not its period
+    spans = [
+        p
+        for p in found
+        if p.end <= q.start + 1 and ((p.start >= c_lo and not growth) or not _compared(ctx, p))
+    ]
     in_clause = [p for p in spans if p.start >= c_lo]
     if not in_clause:
         trailing = next((p for p in found if p.start >= q.end and (p.period or p.carry)), None)

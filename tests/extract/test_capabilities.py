@@ -224,6 +224,41 @@ def test_fiscal_quarters_of_a_non_december_year(registry: Registry) -> None:
     assert f.period == "FY2025Q4"
 
 
+def test_growth_takes_the_current_period_not_its_comparison(registry: Registry) -> None:
+    """较去年同期/較上年同期 is the base of a growth, not its period: the growth is the quarter's."""
+    text = "華碩第三季稅後淨利120億元,較去年同期成長15%。"
+    assert {(f.metric, f.period) for f in facts(text, registry)} == {
+        ("net_income", "2025Q3"),
+        ("net_income_growth_yoy", "2025Q3"),
+    }
+    text = "长城汽车上季度营业收入610亿元,较上年同期增长8%。"
+    assert {(f.metric, f.period) for f in facts(text, registry)} == {
+        ("revenue", "2025Q3"),
+        ("revenue_growth_yoy", "2025Q3"),
+    }
+
+
+def test_fiscal_and_hyphenated_halves(registry: Registry) -> None:
+    """上半财年 of a March-year company is its fiscal first half (past by November: actual); 'first-half'
+    with a hyphen is a first half."""
+    text = "任天堂上半财年营收1.2万亿日元,同比增长90%。"
+    assert {(f.metric, f.period, f.kind) for f in facts(text, registry)} == {
+        ("revenue", "FY2026H1", "actual"),
+        ("revenue_growth_yoy", "FY2026H1", "actual"),
+    }
+    (f,) = facts("Tesla's first-half revenue was $41 billion.", registry)
+    assert f.period == "2025H1"
+
+
+def test_an_amount_is_never_read_as_a_year(registry: Registry) -> None:
+    """1980亿元 or 2000万美元 holds digits like a year but names no period."""
+    text = "长城汽车第三季度营业收入1980亿元,环比增长4%,同比减少3%。"
+    assert {(f.metric, f.value, f.period) for f in facts(text, registry)} == {
+        ("revenue", 1.98e11, "2025Q3"),
+        ("revenue_growth_yoy", -3.0, "2025Q3"),
+    }
+
+
 def test_english_periods(registry: Registry) -> None:
     """Q2 FY25, the three months to September, full-year, first nine months."""
     (f,) = facts("Microsoft's Q2 FY25 revenue was $69.6 billion.", registry)
@@ -341,6 +376,10 @@ def test_ambiguous_names_in_a_financial_context(registry: Registry) -> None:
         ),
         ("Netflix shares were 5% lower in after-hours trading.", {("Netflix", "share_price_change", -5.0)}),
         (
+            "Intel shares slid 4% after the chipmaker reported a 20% drop in net income.",
+            {("Intel", "share_price_change", -4.0), ("Intel", "net_income_growth_yoy", -20.0)},
+        ),
+        (
             "Cohere is in negotiations over a $600m funding round that would value it at $7bn.",
             {("Cohere", "funding_raised", 6e8), ("Cohere", "valuation", 7e9)},
         ),
@@ -348,7 +387,8 @@ def test_ambiguous_names_in_a_financial_context(registry: Registry) -> None:
 )
 def test_english_forms(registry: Registry, text: str, expected: set[tuple[str, str, float]]) -> None:
     """English news forms: 'revenue of $X, up N% from a year earlier', a capex range, margins, market
-    value, 'by $X to $Y' (a change, then the level), share moves, a funding round and its valuation."""
+    value, 'by $X to $Y' (a change, then the level), share moves (a change naming its own noun after it,
+    'a 20% drop in net income', is not one), a funding round and its valuation."""
     assert got(text, registry) == expected
 
 

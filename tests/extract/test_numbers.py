@@ -209,3 +209,24 @@ def test_traditional_text_and_offsets() -> None:
     q = one(text)
     assert text[q.start : q.end] == "12.5億元"
     assert q.value == 12.5e8
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("全年營收3兆1,250億元", 3.125e12, "CNY"),
+        ("净利润2亿3500万元", 2.35e8, "CNY"),
+        ("订单金额1兆20亿新台币", 1.002e12, "TWD"),
+    ],
+)
+def test_compound_chinese_magnitudes(text: str, value: float, unit: str) -> None:
+    """Digits with a smaller magnitude right after a magnitude add to one figure (3兆1,250億)."""
+    q = one(text)
+    assert (q.value, q.unit) == (pytest.approx(value), unit)
+
+
+def test_compound_needs_a_smaller_magnitude_right_after() -> None:
+    """A comma, a larger or equal magnitude, or a part not smaller than the magnitude keeps figures apart."""
+    assert [q.value for q in find_quantities(normalize("投资1亿,2000万用于研发"))] == [1e8, 2e7]
+    assert [q.value for q in find_quantities(normalize("分别为3万2万人"))] == [3e4, 2e4]
+    assert [q.value for q in find_quantities(normalize("规模5亿20000万元"))] == [5e8, 2e8]
