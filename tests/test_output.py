@@ -54,6 +54,7 @@ FRAMES = {
         "n": [dt.datetime(2026, 5, 29, 21, 30), None] * 4,
         "l": [[1, 2], [], None, [3], [4], [5], [6], [7]],
     }),
+    "quotes and colons": pl.DataFrame({"k": ['say "a": 1', 'x":', '\\":', "plain"], "n": [1, 2, 3, 4]}),
     "one column": pl.DataFrame({"s": ["a", "", None, "b,c"]}),
     "empty": pl.DataFrame(schema={"a": pl.String, "b": pl.Float64}),
     "floats": pl.DataFrame({"x": [float(f"{m}e{e}") for m in (1, -3.25, 7.123456789)

@@ -8,6 +8,14 @@ Python), NaN as null, dates ISO, UTC times ISO with ``Z``. Values of other types
 zoned times other than UTC) and strings with rare control characters are formatted in Python, per
 column. Output is written in slices of ``CHUNK_ROWS`` rows, so the text of a large frame is never
 held at once.
+
+Fast paths: a slice whose columns polars already writes as Python would (strings, integers,
+booleans, dates, floats without NaN, infinities or magnitudes below 1e-4) goes through
+``write_ndjson`` (JSON: its separators ``,"`` and ``":`` then spaced as ``json.dumps`` spaces
+them: inside a JSON string a quote is escaped, so ``,"`` never occurs there, nor ``":`` unless
+after a backslash, which sends the slice to per-key replacements) or ``write_csv``
+(CSV: booleans as ``True``/``False``, UTC times as ``jsonable`` writes them, empty strings as
+empty fields). Other slices are built value by value as text columns.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Any, TextIO
 
 import polars as pl
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 200_000
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"   # control characters other than \t \n \r
 
 
@@ -121,6 +129,51 @@ def _csv_text(s: pl.Series, *, alone: bool) -> pl.Series:
     return pl.select(pl.when(text != "").then(text)).to_series()
 
 
+def _plain_floats(s: pl.Series) -> bool:
+    """True when polars writes every float of ``s`` as Python's ``repr`` does."""
+    odd = s.is_nan() | s.is_infinite() | ((s.abs() < 1e-4) & (s != 0))
+    return not bool(odd.any())
+
+
+def _native_json(df: pl.DataFrame) -> pl.DataFrame | None:
+    """``df`` with UTC times as ``jsonable`` text, if ``write_ndjson`` then writes every value as
+    ``json.dumps`` does; None otherwise."""
+    fixed = []
+    for name, dtype in df.schema.items():
+        s = df.get_column(name)
+        if dtype.is_float():
+            if not _plain_floats(s):
+                return None
+        elif isinstance(dtype, pl.Datetime):
+            iso = _time_text(s)
+            if iso is None:
+                return None
+            fixed.append(iso)
+        elif not (dtype == pl.String or dtype.is_integer() or dtype in (pl.Boolean, pl.Date, pl.Null)):
+            return None
+    return df.with_columns(fixed) if fixed else df
+
+
+def _json_bytes(df: pl.DataFrame) -> bytes:
+    """The JSON lines of ``df`` (each ending with a newline) as ``json.dumps`` spaces them."""
+    native = _native_json(df)
+    if native is None:
+        lines = json_lines(df)
+        return (lines.str.join("\n").item() + "\n").encode() if lines.len() else b""
+    buf = io.BytesIO()
+    native.write_ndjson(buf)
+    data = buf.getvalue()
+    data = data.replace(b',"', b', "')
+    texts = [df.get_column(c) for c, t in df.schema.items() if t == pl.String]
+    if not any(t.str.contains('":', literal=True).any() for t in texts):
+        return data.replace(b'":', b'": ')   # every ": ends a key: no value holds one
+    for name in df.columns:
+        key = json.dumps(name, ensure_ascii=False).encode()
+        data = data.replace(b'{' + key + b":", b'{' + key + b": ")
+        data = data.replace(b', ' + key + b":", b', ' + key + b": ")
+    return data
+
+
 def json_lines(df: pl.DataFrame) -> pl.Series:
     """One JSON object per row, as ``json.dumps(row_dict, ensure_ascii=False)`` writes it."""
     if df.width == 0:
@@ -133,37 +186,62 @@ def json_lines(df: pl.DataFrame) -> pl.Series:
     return pl.select(pl.concat_str(parts).alias("line")).to_series()
 
 
-def _write_lines(lines: pl.Series, out: TextIO) -> None:
-    if lines.len():
-        out.write(lines.str.join("\n").item() + "\n")
+def _out(out: TextIO) -> Callable[[bytes], Any]:
+    """A writer of UTF-8 bytes to ``out`` (its binary buffer when it has one)."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is not None:
+        out.flush()
+        return buffer.write  # type: ignore[no-any-return]
+    return lambda data: out.write(data.decode())
 
 
 def write_jsonl(df: pl.DataFrame, out: TextIO) -> None:
     """``df`` as JSON lines on ``out``."""
+    write = _out(out)
     for chunk in df.iter_slices(CHUNK_ROWS):
-        _write_lines(json_lines(chunk), out)
+        write(_json_bytes(chunk))
 
 
 def write_json(df: pl.DataFrame, out: TextIO) -> None:
     """``df`` as one JSON array of row objects on ``out`` (``json.dumps(rows)`` and a newline)."""
-    out.write("[")
+    write = _out(out)
+    write(b"[")
     first = True
     for chunk in df.iter_slices(CHUNK_ROWS):
-        lines = json_lines(chunk)
-        if lines.len():
-            out.write(("" if first else ", ") + lines.str.join(", ").item())
+        data = _json_bytes(chunk)
+        if data:
+            write((b"" if first else b", ") + data[:-1].replace(b"}\n{", b"}, {"))
             first = False
-    out.write("]\n")
+    write(b"]\n")
+
+
+def _native_csv(df: pl.DataFrame, *, alone: bool) -> pl.DataFrame:
+    """``df`` with the columns ``write_csv`` would write otherwise than the ``csv`` module made text."""
+    fixed = []
+    for name, dtype in df.schema.items():
+        s = df.get_column(name)
+        if alone and s.null_count():   # the csv module quotes a lone empty field: ""
+            fixed.append(_csv_text(s, alone=alone))
+            continue
+        if dtype.is_integer() or dtype in (pl.Date, pl.Null):
+            continue
+        if dtype == pl.String and (alone or not bool((s == "").any())):
+            continue
+        if dtype.is_float() and _plain_floats(s):
+            continue
+        fixed.append(_csv_text(s, alone=alone))
+    return df.with_columns(fixed) if fixed else df
 
 
 def write_csv(df: pl.DataFrame, out: TextIO) -> None:
     """``df`` as CSV on ``out`` (a header line, then the rows), as ``csv.writer`` writes it."""
     head = io.StringIO()
     csv.writer(head, lineterminator="\n").writerow(df.columns)
-    out.write(head.getvalue())
+    write = _out(out)
+    write(head.getvalue().encode())
     alone = df.width == 1
     for chunk in df.iter_slices(CHUNK_ROWS):
         if chunk.height == 0:
             continue
-        text = pl.DataFrame([_csv_text(chunk.get_column(c), alone=alone) for c in chunk.columns])
-        out.write(text.write_csv(include_header=False, null_value="", line_terminator="\n"))
+        text = _native_csv(chunk, alone=alone)
+        write(text.write_csv(include_header=False, null_value="", line_terminator="\n").encode())
