@@ -240,8 +240,12 @@ def write_csv(df: pl.DataFrame, out: TextIO) -> None:
     write = _out(out)
     write(head.getvalue().encode())
     alone = df.width == 1
+    buffer = getattr(out, "buffer", None)
     for chunk in df.iter_slices(CHUNK_ROWS):
         if chunk.height == 0:
             continue
         text = _native_csv(chunk, alone=alone)
-        write(text.write_csv(include_header=False, null_value="", line_terminator="\n").encode())
+        if buffer is not None:   # straight into the binary stream (``_out`` flushed the text layer)
+            text.write_csv(buffer, include_header=False, null_value="", line_terminator="\n")
+        else:
+            write(text.write_csv(include_header=False, null_value="", line_terminator="\n").encode())
