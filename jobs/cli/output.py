@@ -163,10 +163,18 @@ def _json_bytes(df: pl.DataFrame) -> bytes:
     buf = io.BytesIO()
     native.write_ndjson(buf)
     data = buf.getvalue()
-    data = data.replace(b',"', b', "')
     texts = [df.get_column(c) for c, t in df.schema.items() if t == pl.String]
-    if not any(t.str.contains('":', literal=True).any() for t in texts):
-        return data.replace(b'":', b'": ')   # every ": ends a key: no value holds one
+    if data and not any(t.str.contains('":', literal=True).any() for t in texts):
+        # every ": ends a key (no value holds one): both separators spaced by polars, line by line
+        # (no raw control character is left in JSON text, so \x01 separates no line)
+        rows = pl.read_csv(io.BytesIO(data), has_header=False, separator="\x01", quote_char=None,
+                         new_columns=["line"], schema={"line": pl.String})
+        spaced = rows.select(pl.col("line").str.replace_all(',"', ', "', literal=True)
+                              .str.replace_all('":', '": ', literal=True))
+        out = io.BytesIO()
+        spaced.write_csv(out, include_header=False, quote_style="never", line_terminator="\n")
+        return out.getvalue()
+    data = data.replace(b',"', b', "')
     for name in df.columns:
         key = json.dumps(name, ensure_ascii=False).encode()
         data = data.replace(b'{' + key + b":", b'{' + key + b": ")
