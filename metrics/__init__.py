@@ -9,88 +9,36 @@ Everything users, notebooks and the daemon's jobs may rely on is re-exported her
 modules are internal. ``tests/test_public_api.py`` keeps this list honest.
 """
 
-import importlib as _importlib
-import typing as _typing
-
-if _typing.TYPE_CHECKING:  # the names as type checkers and IDEs see them
-    from metrics.alerting.backtest import backtest
-    from metrics.alerting.evaluate import evaluate
-    from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
-    from metrics.alerting.outbox import deliver_due
-    from metrics.alerting.rules import Rule, check_rules, load_rules
-    from metrics.alerting.state import StateDB, open_db
-    from metrics.alerting.tick import run_tick
-    from metrics.errors import (
-        CommitConflict,
-        ConfigError,
-        DeliveryError,
-        DocumentError,
-        InputError,
-        LockTimeout,
-        MetricsError,
-        PriceDataError,
-        QueryError,
-        RuleError,
-        StoreError,
-    )
-    from metrics.extraction.documents import Article, Document, read_document, split_articles
-    from metrics.extraction.entities import Company, Registry
-    from metrics.extraction.extract import Fact, extract_article, extract_text
-    from metrics.extraction.ingest import IngestReport, ingest_paths
-    from metrics.settings import Settings, load_settings
-    from metrics.store.fx import to_usd
-    from metrics.store.prices import FetchReport, PriceSource, update_prices
-    from metrics.store.query import query
-    from metrics.store.tables import Store, open_store
-
-# where each public name lives: imported on first use (PEP 562), so importing one part of the
-# library (the CLI's store commands) does not import all of them
-_WHERE: dict[str, str] = {
-    "AlertState": "metrics.alerting.lifecycle",
-    "Article": "metrics.extraction.documents",
-    "CommitConflict": "metrics.errors",
-    "Company": "metrics.extraction.entities",
-    "ConfigError": "metrics.errors",
-    "DeliveryError": "metrics.errors",
-    "Document": "metrics.extraction.documents",
-    "DocumentError": "metrics.errors",
-    "Evaluation": "metrics.alerting.lifecycle",
-    "Fact": "metrics.extraction.extract",
-    "FetchReport": "metrics.store.prices",
-    "IngestReport": "metrics.extraction.ingest",
-    "InputError": "metrics.errors",
-    "LockTimeout": "metrics.errors",
-    "MetricsError": "metrics.errors",
-    "PriceDataError": "metrics.errors",
-    "PriceSource": "metrics.store.prices",
-    "QueryError": "metrics.errors",
-    "Registry": "metrics.extraction.entities",
-    "Rule": "metrics.alerting.rules",
-    "RuleError": "metrics.errors",
-    "Settings": "metrics.settings",
-    "StateDB": "metrics.alerting.state",
-    "Step": "metrics.alerting.lifecycle",
-    "Store": "metrics.store.tables",
-    "StoreError": "metrics.errors",
-    "backtest": "metrics.alerting.backtest",
-    "check_rules": "metrics.alerting.rules",
-    "deliver_due": "metrics.alerting.outbox",
-    "evaluate": "metrics.alerting.evaluate",
-    "extract_article": "metrics.extraction.extract",
-    "extract_text": "metrics.extraction.extract",
-    "ingest_paths": "metrics.extraction.ingest",
-    "load_rules": "metrics.alerting.rules",
-    "load_settings": "metrics.settings",
-    "open_db": "metrics.alerting.state",
-    "open_store": "metrics.store.tables",
-    "query": "metrics.store.query",
-    "read_document": "metrics.extraction.documents",
-    "run_tick": "metrics.alerting.tick",
-    "split_articles": "metrics.extraction.documents",
-    "to_usd": "metrics.store.fx",
-    "transition": "metrics.alerting.lifecycle",
-    "update_prices": "metrics.store.prices",
-}
+from metrics.alerting.backtest import backtest
+from metrics.alerting.evaluate import evaluate
+from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
+from metrics.alerting.outbox import deliver_due
+from metrics.alerting.rules import Rule, check_rules, load_rules
+from metrics.alerting.state import StateDB, open_db
+from metrics.alerting.tick import run_tick
+from metrics.errors import (
+    CommitConflict,
+    ConfigError,
+    DeliveryError,
+    DocumentError,
+    Fenced,
+    InputError,
+    LockTimeout,
+    MetricsError,
+    PriceDataError,
+    QueryError,
+    RuleError,
+    StoreError,
+)
+from metrics.extraction.documents import Article, Document, read_document, split_articles
+from metrics.extraction.entities import Company, Registry
+from metrics.extraction.extract import Fact, extract_article, extract_text
+from metrics.extraction.ingest import IngestReport, ingest_paths
+from metrics.settings import Settings, load_settings
+from metrics.store.fx import to_usd
+from metrics.store.prices import FetchReport, PriceSource, update_prices
+from metrics.store.query import query
+from metrics.store.tables import Store, open_store
 
 __all__ = [
     "AlertState",
@@ -103,6 +51,7 @@ __all__ = [
     "DocumentError",
     "Evaluation",
     "Fact",
+    "Fenced",
     "FetchReport",
     "IngestReport",
     "InputError",
@@ -138,17 +87,3 @@ __all__ = [
     "transition",
     "update_prices",
 ]
-
-
-def __getattr__(name: str) -> _typing.Any:
-    """A public name, imported from its module on first use (then bound here)."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'metrics' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
