@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -97,6 +98,7 @@ def main() -> None:
         a, b = statistics.median(times["ours"]), statistics.median(times["polars"])
         print(f"{label:36}{a:>9.2f}s{b:>9.2f}s{a / b:>8.2f}{former_s:>11.1f}s")
         summary.append((label, a, a / b))
+    shutil.rmtree(tmp, ignore_errors=True)
     for label, a, ratio in summary:
         print(f"target output {label}: measured {a:.2f} s (ratio {ratio:.2f} vs polars' writer; target <= "
               f"{TARGET}) {'PASS' if ratio <= TARGET else 'MISS'}")
