@@ -29,12 +29,20 @@ unit: venv
 
 test: lint typecheck unit
 
+# each script prints its table, then one line per target: "target X: measured Y (ratio Z) PASS/MISS";
+# the summary at the end gathers those lines
+BENCH_LOG := $(or $(TMPDIR),/tmp)/metrics-bench.log
+
 bench: venv
-	$(BIN)/python benchmarks/store.py
-	$(BIN)/python benchmarks/evaluate.py
-	$(BIN)/python benchmarks/extraction.py
-	$(BIN)/python benchmarks/backtest.py
-	$(BIN)/python benchmarks/rules.py
+	@: > $(BENCH_LOG)
+	$(BIN)/python benchmarks/store.py | tee -a $(BENCH_LOG)
+	$(BIN)/python benchmarks/evaluate.py | tee -a $(BENCH_LOG)
+	$(BIN)/python benchmarks/extraction.py | tee -a $(BENCH_LOG)
+	$(BIN)/python benchmarks/backtest.py | tee -a $(BENCH_LOG)
+	$(BIN)/python benchmarks/rules.py | tee -a $(BENCH_LOG)
+	$(BIN)/python benchmarks/output.py | tee -a $(BENCH_LOG)
+	$(BIN)/python benchmarks/startup.py | tee -a $(BENCH_LOG)
+	@echo; echo "summary:"; grep '^target ' $(BENCH_LOG) || true
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -5,10 +5,7 @@ stdout carries only the requested output; messages, progress bars and logs go to
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 import math
 import sys
 from collections.abc import Iterable, Sequence
@@ -22,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jobs.cli.output import jsonable, write_csv, write_json, write_jsonl
 from metrics.alerting.state import StateDB, open_db
 from metrics.errors import ConfigError, UsageError
 from metrics.extraction.entities import Registry
@@ -133,17 +131,6 @@ def parse_utc(text: str, option: str) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def jsonable(v: Any) -> Any:
-    """A scalar as JSON and tables show it: dates ISO, datetimes ISO with ``Z``, NaN as null."""
-    if isinstance(v, dt.datetime):
-        return v.isoformat().replace("+00:00", "Z")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
-
-
 def rows_as_dicts(df: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows of ``df`` as JSON-ready dicts (dates ISO, datetimes ISO with ``Z``)."""
     return [{k: jsonable(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
@@ -160,25 +147,32 @@ def readable_float(v: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None, max_rows: int | None = None,
-         readable: bool = False) -> None:
+TABLE_ROWS = 100   # rows a table shows at most (the rest is counted on stderr)
+
+
+def output_format(fmt: OutputFormat | None, piped: OutputFormat) -> OutputFormat:
+    """The format asked for, else a table on a terminal and ``piped`` (all rows, streamed by polars)
+    when stdout is a pipe or a file."""
+    if fmt is not None:
+        return fmt
+    return "table" if sys.stdout.isatty() else piped
+
+
+def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None,
+         max_rows: int | None = TABLE_ROWS, readable: bool = False, all_rows: str = "--format jsonl") -> None:
     """Write ``df`` to stdout as a rich table, CSV, one JSON array, or JSON lines.
 
-    Table format only: ``max_rows`` caps the rows shown (a note on stderr says how many were left
-    out) and ``readable`` rounds floats (``readable_float``).
+    CSV and JSON are written by polars (``jobs.cli.output``), the same text the row-by-row writers
+    gave. Table format only: ``max_rows`` caps the rows shown (None: all; a note on stderr says how
+    many were left out and that ``all_rows`` gives them) and ``readable`` rounds floats
+    (``readable_float``).
     """
     if fmt == "json":
-        sys.stdout.write(json.dumps(rows_as_dicts(df), ensure_ascii=False) + "\n")
+        write_json(df, sys.stdout)
     elif fmt == "jsonl":
-        for row in rows_as_dicts(df):
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        write_jsonl(df, sys.stdout)
     elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(df.columns)
-        for values in df.iter_rows():
-            w.writerow(["" if v is None else jsonable(v) for v in values])
-        sys.stdout.write(buf.getvalue())
+        write_csv(df, sys.stdout)
     else:
         shown = df if max_rows is None else df.head(max_rows)
         rows: Iterable[Sequence[Any]] = shown.iter_rows()
@@ -187,7 +181,8 @@ def emit(df: pl.DataFrame, fmt: OutputFormat, *, title: str | None = None, max_r
         print_table(df.columns, rows, title=title)
         if shown.height < df.height:
             err.print(f"{df.height - shown.height} more row(s) not shown of {df.height} "
-                      "(--limit 0 shows all; --format csv or json gives all)", markup=False, highlight=False)
+                      f"({all_rows} gives all)",
+                      markup=False, highlight=False)
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,

@@ -21,7 +21,7 @@ import polars as pl
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jobs.cli.common import OutputFormat, app_context, emit, err, parse_date
+from jobs.cli.common import OutputFormat, app_context, emit, err, output_format, parse_date
 from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
 from metrics.errors import UsageError
 from metrics.extraction.documents import SUFFIXES
@@ -52,15 +52,18 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Document files or folders (.txt, .md, .html).",
                                                 show_default=False)],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Extract and print, store nothing.")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="table or jsonl; default: table on a terminal, jsonl into a pipe or file.",
+        show_default=False)] = None,
     unattributed: Annotated[bool, typer.Option(
         "--unattributed", help="List the figures no known company takes, with their sentences, instead of "
                                "the facts (they are never stored).")] = False,
 ) -> None:
     """Read documents, extract company figures and store them as facts."""
 
-    if fmt not in ("table", "jsonl"):
+    if fmt not in (None, "table", "jsonl"):
         raise UsageError(f"--format {fmt!r}: expected table or jsonl")
+    output = output_format("jsonl" if fmt == "jsonl" else "table" if fmt == "table" else None, "jsonl")
     app_ctx = app_context(ctx)
     registry = _registry(ctx)
     store = app_ctx.store
@@ -80,14 +83,14 @@ def ingest(
         report = ingest_paths(paths, store, registry, now=now, dry_run=dry_run, unattributed=unattributed)
     if unattributed:
         missed = pl.DataFrame(report.unattributed, schema=UNATTRIBUTED_SCHEMA)
-        if fmt == "jsonl":
+        if output == "jsonl":
             emit(missed, "jsonl")
         else:
             emit(missed.select("doc", "metric", "value", "unit", "quote", "sentence"), "table",
                  title="figures no known company takes")
     else:
         rows = report.rows.sort(["doc", "span_start", "metric", "entity"])
-        if fmt == "jsonl":
+        if output == "jsonl":
             emit(rows.select(FACT_FIELDS), "jsonl")
         else:
             emit(rows.select(TABLE_FIELDS), "table", title="facts (dry run)" if dry_run else "facts")
@@ -111,7 +114,9 @@ def facts(  # noqa: PLR0917 - typer maps each option to a parameter
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="ISO date: facts published on or before it, latest statement per entity, metric "
                         "and period.")] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or jsonl.")] = "table",
+    fmt: Annotated[OutputFormat | None, typer.Option(
+        "--format", "-f", help="table, csv, json or jsonl; default: table on a terminal, jsonl into a pipe "
+                               "or file.", show_default=False)] = None,
     version: VersionOption = None,
     as_of_commit: AsOfCommitOption = None,
 ) -> None:
@@ -130,10 +135,11 @@ def facts(  # noqa: PLR0917 - typer maps each option to a parameter
     if metric is not None:
         lf = lf.filter(pl.col("metric") == metric)
     df = lf.sort(["published", "entity", "metric", "span_start"], nulls_last=True).collect()
-    if fmt == "table":
+    output = output_format(fmt, "jsonl")
+    if output == "table":
         emit(df.select(TABLE_FIELDS), "table", title="facts")
     else:
-        emit(df.select(FACT_FIELDS), fmt)
+        emit(df.select(FACT_FIELDS), output)
 
 
 def register(app: typer.Typer) -> None:

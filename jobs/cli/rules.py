@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
-from jobs.cli.common import app_context, emit, err, out, parse_date, unknown_entities, warn
+from jobs.cli.common import app_context, emit, err, out, output_format, parse_date, unknown_entities, warn
 from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
 from metrics.alerting.executors import get_executor
 from metrics.alerting.rules import load_rules, read_rules
@@ -59,7 +59,9 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     rules_file: Annotated[
         Path | None, typer.Option("--rules", help="Rules file (default: <config>/rules.toml).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or jsonl.")] = "table",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="table or jsonl; default: table on a terminal, jsonl into a pipe or file.",
+        show_default=False)] = None,
     calendar: Annotated[
         str | None,
         typer.Option(
@@ -82,7 +84,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
 ) -> None:
     """Replay the rules over stored data; print every state change (pending, firing, resolved)."""
 
-    if fmt not in ("table", "jsonl"):
+    if fmt not in (None, "table", "jsonl"):
         raise UsageError(f"--format: use table or jsonl, not {fmt!r}")
     if calendar is not None:
         try:
@@ -109,7 +111,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     use_cache_dir(settings.root / "cache" / "calendars")  # stale_bars: calendars built once per store
     with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
         result = runner.backtest(rules, store, start=start, end=end, calendar=calendar)
-    output: Literal["table", "jsonl"] = "jsonl" if fmt == "jsonl" else "table"
+    output = output_format("jsonl" if fmt == "jsonl" else "table" if fmt == "table" else None, "jsonl")
     emit(result, output, title=f"backtest {start} .. {end}")
 
 

@@ -18,8 +18,9 @@ from typing import Annotated, Any, Literal
 import polars as pl
 import typer
 
-from jobs.cli.common import AppContext, app_context, jsonable, out, print_table, rows_as_dicts
+from jobs.cli.common import AppContext, app_context, out, print_table, rows_as_dicts
 from jobs.cli.daemon import jobs_section
+from jobs.cli.output import jsonable
 from jobs.leader import STALE_AFTER_S
 from metrics.alerting.leader import leadership_status
 from metrics.alerting.state import delivery_status

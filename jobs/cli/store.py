@@ -13,7 +13,7 @@ import polars as pl
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from jobs.cli.common import AppContext, app_context, emit, err, parse_date
+from jobs.cli.common import AppContext, app_context, emit, err, output_format, parse_date
 from metrics.alerting.state import safe_url
 from metrics.errors import InputError, UsageError
 from metrics.extraction.entities import Company, Registry
@@ -162,8 +162,9 @@ def query(  # noqa: PLR0917 - each typer option is a parameter
     ctx: typer.Context,
     sql: Annotated[str, typer.Argument(
         metavar="SQL", help="polars SQL over facts, prices, alerts, documents (read-only: SELECT/WITH).")],
-    fmt: Annotated[Literal["table", "csv", "json"], typer.Option(
-        "--format", "-f", help="table, csv, or json (one array of row objects).")] = "table",
+    fmt: Annotated[Literal["table", "csv", "json"] | None, typer.Option(
+        "--format", "-f", help="table, csv, or json (one array of row objects); default: table on a "
+                               "terminal, csv into a pipe or file.", show_default=False)] = None,
     limit: Annotated[int, typer.Option(
         "--limit", min=0, help="Table format: rows shown at most (0: all); csv and json give all.")] = 100,
     version: VersionOption = None,
@@ -177,7 +178,8 @@ def query(  # noqa: PLR0917 - each typer option is a parameter
 
     app_ctx = app_context(ctx)
     store = pinned_store(app_ctx, version, as_of_commit)
-    emit(run_query(store, sql), fmt, max_rows=limit or None, readable=True)
+    emit(run_query(store, sql), output_format(fmt, "csv"), max_rows=limit or None, readable=True,
+         all_rows="--limit 0 shows all; --format csv or json")
 
 
 # -- store init / migrate ----------------------------------------------------------------------

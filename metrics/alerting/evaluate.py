@@ -10,6 +10,11 @@ bars dated on or before it, facts published on or before it). Each series the ru
 by ``metrics.alerting.series`` and its features computed by ``metrics.alerting.features``, in one
 pass for all entities (``_tick_features``).
 
+Bars may be given as a LazyFrame or as a function ``bars(since)`` giving those dated on or after
+``since`` (all of them for None), e.g. ``lambda since: store.scan("prices", since=since)``: a tick
+then reads only the data files of its window (the last two year partitions) instead of filtering
+all of them.
+
 Conditions are compiled once (``Evaluator``): numeric literals become parameters, so thousands of
 rules of one shape (``value < 100``, ``value < 250``...) are evaluated as one vectorized expression.
 """
@@ -17,7 +22,7 @@ rules of one shape (``value < 100``, ``value < 250``...) are evaluated as one ve
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +49,9 @@ from metrics.store.pit import day_of
 
 # calendar days of bars a tick reads (the widest day window and a week more); more read if short
 TICK_WINDOW_DAYS = days_needed() + 7
+# the bars dated on or after a day (None: all), e.g. read from the store's recent files only
+BarsSince = Callable[[dt.date | None], pl.LazyFrame]
+Bars = pl.LazyFrame | BarsSince
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "rule",
     "entity",
@@ -56,9 +64,14 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _bars(prices: Bars, since: dt.date | None) -> pl.LazyFrame:
+    """The bars of ``prices`` a read from ``since`` needs (all of a LazyFrame: the series filters)."""
+    return prices if isinstance(prices, pl.LazyFrame) else prices(since)
+
+
 def _tick_features(
     series: str,
-    prices: pl.LazyFrame,
+    prices: Bars,
     facts: pl.LazyFrame,
     *,
     at: dt.datetime | dt.date,
@@ -72,11 +85,12 @@ def _tick_features(
     """
     at_date = day_of(at)
     if shape == "facts":
-        hist = history_features(series_frame(series, prices, facts, end=at_date), shape).collect()
+        frame = series_frame(series, _bars(prices, None), facts, end=at_date)
+        hist = history_features(frame, shape).collect()
         latest = hist.group_by("entity", maintain_order=True).last()
         return with_age_and_stale_bars(latest, shape, at_date, calendars, stale=stale)
     cutoff = at_date - dt.timedelta(days=TICK_WINDOW_DAYS)
-    window = series_frame(series, prices, facts, end=at_date, start=cutoff).collect()
+    window = series_frame(series, _bars(prices, cutoff), facts, end=at_date, start=cutoff).collect()
     latest = latest_bar_features(window)
     # tickers with too few bars in the window (gaps, or history before it): add their older bars
     short = latest.filter(
@@ -84,7 +98,7 @@ def _tick_features(
     )["entity"]
     if short.len():
         older = (
-            series_frame(series, prices, facts, end=cutoff - dt.timedelta(days=1))
+            series_frame(series, _bars(prices, None), facts, end=cutoff - dt.timedelta(days=1))
             .filter(pl.col("entity").is_in(short.implode()))
             .sort("entity", "date")
             .group_by("entity", maintain_order=True)
@@ -168,7 +182,7 @@ class Evaluator:
 
     def features(
         self,
-        prices: pl.LazyFrame,
+        prices: Bars,
         facts: pl.LazyFrame,
         *,
         at: dt.datetime | dt.date,
@@ -184,7 +198,7 @@ class Evaluator:
 
     def evaluate(
         self,
-        prices: pl.LazyFrame,
+        prices: Bars,
         facts: pl.LazyFrame,
         *,
         at: dt.datetime | dt.date,
@@ -290,7 +304,7 @@ def name_map(facts: pl.LazyFrame, names: Mapping[str, str] | None) -> pl.DataFra
 
 
 def features(
-    prices: pl.LazyFrame,
+    prices: Bars,
     facts: pl.LazyFrame,
     rules: Sequence[Rule],
     *,
@@ -303,7 +317,7 @@ def features(
 
 def evaluate(
     rules: Sequence[Rule],
-    prices: pl.LazyFrame,
+    prices: Bars,
     facts: pl.LazyFrame,
     *,
     at: dt.datetime | dt.date,

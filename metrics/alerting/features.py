@@ -142,19 +142,57 @@ def history_features(
 # -------------------------------------------------------------------------------- latest-bar engine
 
 
-def _grouped(window: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
-    """``window`` with each entity's rows contiguous and in date order (sorted only if needed),
-    and the run id of each row."""
-    ids = window["entity"].rle_id().to_numpy()
-    if window.height < 2:
-        return window, ids
-    d = window["date"].to_physical().to_numpy()
-    ends = np.append(np.flatnonzero(np.diff(ids)), len(ids) - 1)
-    contiguous = window["entity"].gather(ends).n_unique() == len(ends)
-    if contiguous and bool(np.all((np.diff(d) > 0) | (np.diff(ids) != 0))):
-        return window, ids
-    window = window.sort("entity", "date")
-    return window, window["entity"].rle_id().to_numpy()
+class _Order:
+    """Each entity's rows of a window, together and in date order, found without sorting the rows.
+
+    ``perm`` lists the window's rows entity by entity, each entity's in date order (None: they are
+    in that order already); ``d`` holds the dates (days) in that order and ``starts``/``ends`` each
+    entity's first and last position in it. Bars read from the store come as sorted runs (each data
+    file sorted by ticker and date, files one per year): the runs are put in order, not the rows (a
+    sort of ~10 k runs instead of ~1.3 M rows). Anything else (shuffled rows, repeated dates) is
+    sorted row by row.
+    """
+
+    def __init__(self, window: pl.DataFrame) -> None:
+        self.perm: np.ndarray | None = None
+        entity, n = window["entity"], window.height
+        d = window["date"].to_physical().to_numpy()
+        h = entity.hash().to_numpy()
+        cut = h[1:] != h[:-1]                    # a new run starts after each of these rows
+        starts = np.concatenate(([0], np.flatnonzero(cut) + 1))
+        ends = np.append(starts[1:] - 1, n - 1)
+        first = entity.gather(starts)
+        # runs of one entity each (no hash collision joined two), each in date order
+        if bool((first == entity.gather(ends)).all()) and bool(np.all((d[1:] > d[:-1]) | cut)):
+            if first.n_unique() == len(starts):   # one run per entity: nothing to move
+                self.d, self.starts, self.ends = d, starts, ends
+                return
+            runs = pl.DataFrame({"e": first, "f": d[starts]}).with_row_index("r").sort("e", "f")
+            order = runs["r"].to_numpy()
+            run_start, run_end = starts[order], ends[order]
+            # an entity's runs must follow one another in time (no date twice, none out of order)
+            entity_no = runs["e"].rle_id().to_numpy()
+            same = entity_no[1:] == entity_no[:-1]
+            if bool(np.all(~same | (d[run_end[:-1]] < d[run_start[1:]]))):
+                length = run_end - run_start + 1
+                offset = np.cumsum(length) - length
+                self.perm = np.arange(n, dtype=np.int64) + np.repeat(run_start - offset, length)
+                self.d = d[self.perm]
+                last_of_entity = np.append(~same, True)   # sorted runs ending an entity
+                self.ends = (offset + length - 1)[last_of_entity]
+                self.starts = np.concatenate(([0], self.ends[:-1] + 1))
+                return
+        # anything else: sort the rows
+        by = pl.arg_sort_by("entity", "date", maintain_order=True)
+        self.perm = window.select(by).to_series().to_numpy()
+        self.d = d[self.perm]
+        ids = entity.gather(self.perm).rle_id().to_numpy()
+        self.ends = np.append(np.flatnonzero(np.diff(ids)), n - 1)
+        self.starts = np.concatenate(([0], self.ends[:-1] + 1))
+
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        """The window's rows at ``positions`` of the order."""
+        return positions if self.perm is None else self.perm[positions]
 
 
 def _segment(fn: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -167,12 +205,12 @@ def _segment(fn: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.
 
 
 class _Runs:
-    """A bar series as numpy runs: values, dates (days), run ids, and each run's first/last row."""
+    """A bar series as numpy runs, one per entity: values and dates (days) in order, and each run's
+    first and last row."""
 
-    def __init__(self, v: np.ndarray, d: np.ndarray, ids: np.ndarray, ends: np.ndarray) -> None:
-        self.v, self.d, self.ids, self.ends = v, d, ids, ends
-        self.starts = np.concatenate(([0], ends[:-1] + 1))
-        self.n = ends - self.starts + 1
+    def __init__(self, v: np.ndarray, d: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.v, self.d, self.starts, self.ends = v, d, starts, ends
+        self.n = ends - starts + 1
         self._spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # days -> (rows inside, covered)
 
     def back(self, k: int) -> np.ndarray:
@@ -194,12 +232,25 @@ class _Runs:
         """``fn`` over each run's values dated within ``days`` days ending on its last date (NaN
         unless the run reaches back that far)."""
         if days not in self._spans:  # shared by the high and the low of one window
-            last_d = self.d[self.ends]
-            inside = self.d > np.repeat(last_d, self.n) - days
-            count = np.bincount(self.ids, weights=inside, minlength=len(self.ends)).astype(np.int64)
-            self._spans[days] = (count, self.d[self.starts] <= last_d - (days - 1))
+            last_d = self.d[self.ends].astype(np.int64)
+            first_inside = self._first_after(last_d - days)
+            self._spans[days] = (self.ends + 1 - first_inside, self.d[self.starts] <= last_d - (days - 1))
         count, covered = self._spans[days]
         return np.where(covered, _segment(fn, self.v, self.ends - count + 1, self.ends + 1), np.nan)
+
+    def _first_after(self, day: np.ndarray) -> np.ndarray:
+        """Per run, the first row dated after ``day`` (its end + 1 if none): a binary search of all
+        runs at once (dates ascend within a run)."""
+        lo, hi = self.starts.copy(), self.ends + 1
+        last = len(self.d) - 1
+        while True:
+            open_ = lo < hi
+            if not open_.any():
+                return lo
+            mid = (lo + hi) // 2
+            before = open_ & (self.d[np.minimum(mid, last)] <= day)
+            lo = np.where(before, mid + 1, lo)
+            hi = np.where(open_ & ~before, mid, hi)
 
 
 def _latest_value(runs: _Runs, f: Feature) -> np.ndarray:
@@ -230,17 +281,18 @@ def latest_bar_features(window: pl.DataFrame, *, specs: Sequence[Feature] = FEAT
             .collect()
             .with_columns(__n=pl.lit(None, pl.Int64), __first=pl.lit(None, pl.Date))
         )
-    w, ids = _grouped(window)
-    ends = np.append(np.flatnonzero(np.diff(ids)), len(ids) - 1)
-    runs = _Runs(w["value"].to_numpy(), w["date"].to_physical().to_numpy().astype(np.int64), ids, ends)
+    order = _Order(window)
+    v = window["value"].to_numpy()
+    runs = _Runs(v if order.perm is None else v[order.perm], order.d, order.starts, order.ends)
+    last, first = order.rows(order.ends), order.rows(order.starts)
     df = pl.DataFrame(
         {
-            "entity": w["entity"].gather(ends),
-            "date": w["date"].gather(ends),
-            "value": runs.v[ends],
+            "entity": window["entity"].gather(last),
+            "date": window["date"].gather(last),
+            "value": runs.v[order.ends],
             **{f.name: _latest_value(runs, f) for f in specs},
             "__n": runs.n,
-            "__first": w["date"].gather(runs.starts),
+            "__first": window["date"].gather(first),
         },
         nan_to_null=True,
     )

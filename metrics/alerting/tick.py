@@ -86,8 +86,8 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
     report.recorded += _flush_quietly(store, db, now=now)
     by_name = {r.name: r for r in rules}
     evaluator = evaluator or Evaluator(list(rules))
-    df = evaluator.evaluate(store.scan("prices"), facts if facts is not None else store.scan("facts"),
-                            at=at, with_features=True)
+    df = evaluator.evaluate(lambda since: store.scan("prices", since=since),
+                            facts if facts is not None else store.scan("facts"), at=at, with_features=True)
     report.instances = df.height
     silences = db.silences(now=now)
 

@@ -480,13 +480,21 @@ class Store:
                     if u not in good]
         return out
 
-    def scan(self, dataset: str) -> pl.LazyFrame:
+    def scan(self, dataset: str, *, since: dt.date | None = None) -> pl.LazyFrame:
         """``dataset`` as committed in the snapshot read (the latest, or the pinned one): a LazyFrame
-        with the declared schema, one row per natural key."""
+        with the declared schema, one row per natural key.
+
+        ``since`` (datasets partitioned by a date: prices, facts) keeps the rows dated on or after
+        it, reading only the data files whose year and date range can hold them (from the log)."""
         table = self._load(dataset)
         if table is None:
             return pl.LazyFrame(schema=DATASETS[dataset].schema)
-        return self._scan_files(dataset, self._file_list(dataset, table).frame)
+        files = self._file_list(dataset, table).frame
+        if since is None:
+            return self._scan_files(dataset, files)
+        recent = (pl.col("year") >= since.year) & (pl.col("dhi").is_null() | (pl.col("dhi") >= since))
+        return self._scan_files(dataset, files.filter(recent)).filter(
+            pl.col(DATASETS[dataset].partition_by) >= since)
 
     def prices_for(self, tickers: str | Iterable[str], start: dt.date | None = None,
                    end: dt.date | None = None) -> pl.LazyFrame:

@@ -328,10 +328,28 @@ def test_cli_backtest_shipped_rules(tmp_path: Path, config_dir: Path, real_price
             "close-under-200d-average",
             "--rule",
             "fall-10pct-in-5-sessions",
+            "--format",
+            "table",
         ],
     )
     assert res.exit_code == 0, res.output
     assert "backtest 2025-01-01 .. 2025-12-31" in res.stdout and "firing" in res.stdout
+
+
+def test_cli_backtest_into_a_pipe_is_jsonl_and_a_table_caps_its_rows(
+    tmp_path: Path, config_dir: Path, real_prices: pl.LazyFrame
+) -> None:
+    """Into a pipe the backtest is JSON lines by default (every state change); a table shows at most
+    100 rows and says on stderr how many were left out."""
+    args = [*_project(tmp_path, config_dir, real_prices), "rules", "backtest", "--from", "2023-03-01",
+            "--to", "2026-05-29"]
+    piped = CliRunner().invoke(app, args)
+    assert piped.exit_code == 0, piped.output
+    changes = [json.loads(line) for line in piped.stdout.splitlines()]
+    assert len(changes) > 100 and {"rule", "entity", "state", "at"} <= set(changes[0])
+    table = CliRunner().invoke(app, [*args, "--format", "table"])
+    assert table.exit_code == 0, table.output
+    assert f"{len(changes) - 100} more row(s) not shown of {len(changes)}" in table.stderr
 
 
 def test_cli_backtest_bad_usage(tmp_path: Path, config_dir: Path) -> None:

@@ -346,6 +346,24 @@ def test_tick_features_equal_history_features(real_prices: pl.LazyFrame) -> None
             assert_same(tick[c], hist[c], (d, c))
 
 
+def test_tick_features_over_sorted_year_files_equal_history_features(real_prices: pl.LazyFrame) -> None:
+    """Rows as the store reads them (one sorted run per ticker and year file, tickers split across
+    files, files in any order) give the same features as the rolling history path."""
+    from metrics.alerting.series import series_frame
+
+    window = series_frame("prices.close", real_prices, empty_facts(), end=D(2026, 5, 29)).collect()
+    year = pl.col("date").dt.year()
+    years = sorted(window["date"].dt.year().unique().to_list(), reverse=True)
+    files = [window.filter(year == y).sort("entity", "date") for y in years]
+    halves = [part for f in files for part in (f.head(f.height // 2), f.tail(f.height - f.height // 2))]
+    tick = latest_bar_features(pl.concat(halves)).sort("entity")
+    hist = history_features(window.lazy(), "prices").group_by("entity").last().collect().sort("entity")
+    assert tick.height == hist.height
+    for c in ("value", *WINDOW_FEATURES):
+        assert_same(tick[c], hist[c], c)
+    assert tick["__n"].to_list() == window.group_by("entity").len().sort("entity")["len"].to_list()
+
+
 def assert_same(a: pl.Series, b: pl.Series, where: object) -> None:
     x, y = a.to_list(), b.to_list()
     assert [v is None for v in x] == [v is None for v in y], where

@@ -198,7 +198,7 @@ def test_query_table_rounds_floats_and_caps_rows(cli: Cli) -> None:
     """The table shows rounded floats and at most --limit rows, with a note of how many were left out."""
     assert cli("prices", "import", str(SAMPLE))[0] == 0
     code, out, err = cli("query", "select ticker, close / 3 as third from prices order by ticker, date",
-                         "--limit", "5")
+                         "--limit", "5", "--format", "table")
     assert code == 0
     assert "485 more row(s) not shown of 490" in err
     numbers = [cell.strip() for line in out.splitlines() if "│" in line for cell in line.split("│")[2:3]]

@@ -216,6 +216,19 @@ def test_prices_for_opens_only_files_that_can_hold_the_tickers_and_dates(tables:
     assert sum(f.split("/")[-1] in plan for f in files) == 1
 
 
+def test_scan_since_reads_only_the_files_that_can_hold_later_rows(tables: Store) -> None:
+    """``scan(since=D)`` gives the rows dated D or later, as a filter of the whole scan would, from
+    the files of those years and dates only."""
+    tables.append("prices", bars("A", days(dt.date(2022, 12, 28), 10)), now=NOW)
+    tables.append("prices", bars("B", days(dt.date(2023, 12, 28), 10)), now=NOW)
+    since = dt.date(2023, 12, 30)
+    got = tables.scan("prices", since=since).sort("ticker", "date").collect()
+    want = tables.scan("prices").filter(pl.col("date") >= since).sort("ticker", "date").collect()
+    assert got.equals(want) and got.height == 8
+    plan = tables.scan("prices", since=since).explain()
+    assert sum(f.split("/")[-1] in plan for f in tables.part_files("prices")) == 2   # year 2022 left out
+
+
 def test_polars_writes_what_duckdb_filters_by_string(tables: Store) -> None:
     """Frames read from the tables go to DuckDB and string filters find the rows (no string_view break)."""
     import duckdb
