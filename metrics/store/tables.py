@@ -47,7 +47,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -331,12 +331,16 @@ class Store:
         meta = {"metrics.operation": "append"} | ({"metrics.at": now.isoformat()} if now else {})
         for attempt in range(1, self.commit_attempts + 1):
             table = self._writable(dataset)
-            changed = self._changed(dataset, table, data)
+            first = self._file_list(dataset, table).frame.is_empty()
+            changed = data if first else self._changed(dataset, table, data)
             if changed.is_empty():
                 log.info("store.unchanged", table=dataset, rows=data.height)
                 return WriteResult(dataset, data.height, unchanged=data.height, attempts=attempt)
             try:
-                got = self._merge(dataset, table, changed, meta)
+                if first:
+                    got = self._first_write(dataset, table, changed, meta)
+                else:
+                    got = self._merge(dataset, table, changed, meta)
             except Exception as e:
                 if not _is_conflict(e):
                     raise
@@ -363,7 +367,7 @@ class Store:
         if files.frame.is_empty():
             return data
         first = spec.key[0]
-        keys = data.get_column(first).unique()
+        keys = data.get_column(first)
         chosen = files.frame
         if spec.partition_by in spec.key:
             chosen = chosen.filter(pl.col("year").is_in(data.get_column(YEAR).unique().implode()))
@@ -371,13 +375,51 @@ class Store:
         chosen = chosen.filter(pl.col("lo").is_null() | overlaps)
         if chosen.is_empty():
             return data
-        stored = self._scan_files(dataset, chosen)
+        stored = self._scan_files(dataset, chosen.sort("year", "lo", nulls_last=False))  # partition order
         if data.height * 10 < int(chosen["rows"].sum()):     # a few keys: skip the others' rows early
-            stored = stored.filter(pl.col(first).is_in(keys.implode()))
+            stored = stored.filter(pl.col(first).is_in(keys.unique().implode()))
+        got = stored.select(c for c in spec.schema if c != spec.version or c == spec.partition_by).collect()
+        aligned = _changed_aligned(data, got, spec)
+        if aligned is not None:
+            return aligned
         # a row is unchanged when its key, partition and other values (version aside) are stored as they
         # are: compared by a 64-bit hash of them (a changed row passes for unchanged with odds ~1e-13)
-        hashes = stored.with_columns(_year(spec)).select(_row_hash(spec).alias("h")).collect().get_column("h")
-        return data.filter(~_row_hash(spec).is_in(hashes.implode()))
+        hashes = got.with_columns(_year(spec)).select(_row_hash(spec).alias("h")).get_column("h")
+        mine = data.select(_row_hash(spec).alias("h")).get_column("h")
+        if mine.len() == hashes.len() and mine.sort().equals(hashes.sort()):   # the same rows: no probing
+            return data.clear()
+        return data.filter(~mine.is_in(hashes.implode()))
+
+    def _first_write(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
+                     meta: dict[str, str]) -> dict[str, Any]:
+        """Append ``rows`` (one per key, with ``year``) to a table whose snapshot holds no rows: no MERGE
+        to run, one partition at a time streamed to the writer (no second copy of the whole frame),
+        each in the order of ``rows`` (so a re-import compares row by row, ``_changed_aligned``).
+
+        A blind append does not conflict with concurrent appends, so the commit carries the
+        application transaction ``metrics.<dataset>.first-write``: of two writers that both found
+        the table empty, the second fails with a conflict, is retried from a fresh snapshot (no
+        longer empty) and MERGEs. Every first write goes through here, so a writer that read an
+        empty snapshot always meets the marker in the commit that filled the table.
+        """
+        import pyarrow as pa  # type: ignore[import-untyped]  # noqa: PLC0415 - pyarrow is heavy; loaded only when used
+        from deltalake import CommitProperties, Transaction, WriterProperties, write_deltalake  # noqa: PLC0415 - deltalake is heavy; loaded only when used
+
+        schema = table_schema(dataset)
+        oldest = pl.CompatLevel.oldest()        # plain strings (see ``table_schema``)
+
+        def batches() -> Iterator[Any]:      # one batch per partition: each file keeps the rows' order
+            for part in _by_year(rows):
+                yield from part.to_arrow(compat_level=oldest).cast(schema).combine_chunks().to_batches()
+
+        props = WriterProperties(compression="SNAPPY", max_row_group_size=ROW_GROUP_ROWS)
+        commit = CommitProperties(custom_metadata=meta | {"metrics.write": "first"}, max_commit_retries=3,
+                                  app_transactions=[Transaction(app_id=f"metrics.{dataset}.first-write",
+                                                                version=1)])
+        with self._locks[dataset]:
+            write_deltalake(table, pa.RecordBatchReader.from_batches(schema, batches()), mode="append",
+                            partition_by=[YEAR], writer_properties=props, commit_properties=commit)
+        return {"num_target_rows_inserted": rows.height}
 
     def _merge(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
                meta: dict[str, str]) -> dict[str, Any]:
@@ -652,6 +694,46 @@ def _row_hash(spec: Dataset) -> pl.Expr:
     columns' own hashes (one seed each) added, much faster than hashing a struct."""
     columns = [*(c for c in spec.schema if c != spec.version), YEAR]
     return pl.sum_horizontal([pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
+
+
+def _by_year(data: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The rows of each ``year`` of ``data``, years ascending, each in ``data``'s order: slices when the
+    years come in runs (facts, alerts, documents: sorted by their date), else one filter per year."""
+    years = data.get_column(YEAR)
+    if years.is_sorted():
+        offset = 0
+        for length in years.rle().struct.field("len").to_list():
+            yield data.slice(offset, length)
+            offset += length
+        return
+    for year in years.unique().sort().to_list():
+        yield data.filter(pl.col(YEAR) == year)
+
+
+def _changed_aligned(data: pl.DataFrame, stored: pl.DataFrame, spec: Dataset) -> pl.DataFrame | None:
+    """The rows of ``data`` that differ from ``stored`` (version aside) when both hold the same keys,
+    compared row by row in one order: no hashing (the common case: re-importing the same file).
+
+    ``data`` is in key order; ``stored`` (its files read in partition order) is in key order or, the
+    files being sorted, in (partition, key) order: then ``data`` is taken in that order too (a stable
+    sort on the partition alone). None when the keys are not the same or neither order holds (the
+    caller compares by row hash instead).
+    """
+    key = list(spec.key)
+    if data.height != stored.height or tuple(spec.sort) != tuple(spec.key):
+        return None
+    if not _strictly_sorted(stored, key):
+        by_year = stored.with_columns(_year(spec))
+        if spec.partition_by not in key or not _strictly_sorted(by_year, [YEAR, *key]):
+            return None
+        data = data.sort(YEAR, maintain_order=True)
+    if not data.select(key).equals(stored.select(key)):
+        return None
+    differs = pl.repeat(False, data.height, eager=True)
+    for c in stored.columns:
+        if c not in (*key, YEAR, spec.version):
+            differs |= data.get_column(c).ne_missing(stored.get_column(c))
+    return data.filter(differs)
 
 
 def _stat(actions: pl.DataFrame, column: str, dtype: type[pl.DataType]) -> pl.Expr:

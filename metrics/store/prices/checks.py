@@ -51,7 +51,8 @@ def first_problem(bars: pl.DataFrame, *, now: dt.datetime | None) -> BarProblem 
     if not checks or bars.height == 0:
         return None
     # the masks only (one boolean column each); the message is formatted for the one row found
-    flagged = bars.select(*[mask.fill_null(value=False).alias(f"__bad{i}") for i, (_, mask, _) in enumerate(checks)])
+    flagged = bars.select(*[mask.fill_null(value=False).alias(f"__bad{i}")
+                            for i, (_, mask, _) in enumerate(checks)])
     firsts = flagged.select(pl.all().arg_true().first()).row(0)
     hits = [(row, i) for i, row in enumerate(firsts) if row is not None]
     if not hits:
