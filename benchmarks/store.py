@@ -43,6 +43,10 @@ from metrics.store.tables import Store  # noqa: E402
 
 DEFAULT = PROJECT.parent / "shared" / "data" / "prices" / "daily_1999_2026.parquet"
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+TARGETS = {                      # issue 9: the largest ratio store / peer that meets it (first match)
+    "re-import": 0.3, "import peak MB": 1.2, "import s": 1.5, "latest close": 1.0, "history": 1.0,
+    "read all facts": 2.0,
+}
 
 CHILD = """
 import datetime as dt, json, resource, sys, time
@@ -79,8 +83,10 @@ def child(mode: str, source: Path, target: str, options: dict[str, str]) -> dict
     return result
 
 
-def median_ms(fns: tuple[Callable[[], Any], Callable[[], Any]], repeat: int) -> tuple[float, float]:
-    """Median ms of each of two functions, run alternately (so both see the same machine load)."""
+def median_ms(fns: tuple[Callable[[], Any], Callable[[], Any]],
+              repeat: int) -> tuple[float, float, float, float]:
+    """Median ms of each of two functions, run alternately (so both see the same machine load), and
+    the lowest and highest ratio of the alternated runs."""
     times: tuple[list[float], list[float]] = ([], [])
     for fn in fns:
         fn()  # warm-up
@@ -89,7 +95,8 @@ def median_ms(fns: tuple[Callable[[], Any], Callable[[], Any]], repeat: int) -> 
             t0 = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)
-    return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
+    mine, peer = [t * 1000 for t in times[0]], [t * 1000 for t in times[1]]
+    return _pairs(mine, peer)
 
 
 def synthetic_facts(n: int) -> pl.DataFrame:
@@ -105,25 +112,29 @@ def synthetic_facts(n: int) -> pl.DataFrame:
     })
 
 
-def run_root(name: str, root: str, options: dict[str, str], source: Path, *, repeat: int,
+def _pairs(mine: list[float], peer: list[float]) -> tuple[float, float, float, float]:
+    """Medians of both, and the lowest and highest ratio of the runs paired in time."""
+    ratios = [m / p for m, p in zip(mine, peer, strict=True)]
+    return statistics.median(mine), statistics.median(peer), min(ratios), max(ratios)
+
+
+def run_root(name: str, root: str, options: dict[str, str], source: Path, *, repeat: int, runs: int,
              ticker: str, local_copy: Path | None) -> dict[str, Any]:
     """Every figure of one root."""
     figures: dict[str, Any] = {}
-    imports, peers = [], []
-    for i in range(3):
+    imports, peers, again = [], [], []
+    for i in range(runs):            # interleaved: each pair sees the same machine load
         target = f"{root}/import-{i}"
         imports.append(child("store", source, target, options))
         peer = Path(tempfile.mkdtemp(prefix="bench-polars-"))
         peers.append(child("polars", source, str(peer / "prices"), {}))
         shutil.rmtree(peer, ignore_errors=True)
-    figures["import s"] = (statistics.median(r["seconds"] for r in imports),
-                           statistics.median(r["seconds"] for r in peers))
-    figures["import peak MB"] = (statistics.median(r["rss_mb"] for r in imports),
-                                 statistics.median(r["rss_mb"] for r in peers))
-    again = [child("reimport", source, f"{root}/import-0", options) for _ in range(3)]
-    assert all(r["version"] is None for r in again), "a re-import wrote something"
-    figures["re-import s (vs import)"] = (statistics.median(r["seconds"] for r in again),
-                                          figures["import s"][0])
+        again.append(child("reimport", source, target, options))
+    assert all(r["version"] is None and r["inserted"] == 0 for r in again), "a re-import wrote something"
+    figures["import s"] = _pairs([r["seconds"] for r in imports], [r["seconds"] for r in peers])
+    figures["import peak MB"] = _pairs([r["rss_mb"] for r in imports], [r["rss_mb"] for r in peers])
+    figures["re-import s (vs import)"] = _pairs([r["seconds"] for r in again],
+                                                [r["seconds"] for r in imports])
 
     store = Store(f"{root}/import-0", storage_options=options)
     store.compact(now=NOW, datasets=["prices"])
@@ -170,7 +181,9 @@ def run_root(name: str, root: str, options: dict[str, str], source: Path, *, rep
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("parquet", nargs="?", type=Path, default=DEFAULT.resolve())
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=15, help="alternated runs of each read figure")
+    parser.add_argument("--imports", type=int, default=5,
+                        help="interleaved runs of the import, the polars peer and the re-import")
     parser.add_argument("--ticker", default="NVDA")
     parser.add_argument("--no-s3", action="store_true")
     args = parser.parse_args()
@@ -179,22 +192,22 @@ def main() -> None:
     rows = pl.scan_parquet(args.parquet).select(pl.len()).collect().item()
     print(f"{rows:,} bars of {args.parquet.name}; medians; ratio = store / peer")
     results = {"local": run_root("local", str(tmp / "local"), {}, args.parquet, repeat=args.repeat,
-                                 ticker=args.ticker, local_copy=None)}
+                                 runs=args.imports, ticker=args.ticker, local_copy=None)}
     if not args.no_s3:
         from tests.store.s3server import seaweedfs
 
         with seaweedfs(tmp / "s3") as server:
             results["s3"] = run_root("s3", f"s3://{server.bucket}/bench", server.storage_options,
-                                     args.parquet, repeat=args.repeat, ticker=args.ticker,
+                                     args.parquet, repeat=args.repeat, runs=args.imports, ticker=args.ticker,
                                      local_copy=tmp / "s3-copy")
-    header = f"{'figure':36}" + "".join(f"{r + ' store':>12}{'peer':>10}{'ratio':>7}" for r in results)
-    print(header)
-    for figure in results["local"]:
-        line = f"{figure:36}"
-        for figures in results.values():
-            mine, peer = figures[figure]
-            line += f"{mine:12.2f}{peer:10.2f}{mine / peer:7.2f}"
-        print(line)
+    for name, figures in results.items():
+        print(f"\n{name} root")
+        print(f"{'figure':36}{'store':>10}{'peer':>10}{'ratio':>7}{'runs':>12}  target")
+        for figure, (mine, peer, low, high) in figures.items():
+            target = next(t for key, t in TARGETS.items() if key in figure)
+            verdict = "PASS" if mine / peer <= target else "MISS"
+            print(f"{figure:36}{mine:10.2f}{peer:10.2f}{mine / peer:7.2f}{f'{low:.2f}-{high:.2f}':>12}"
+                  f"  <= {target:g} {verdict}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
