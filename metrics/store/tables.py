@@ -803,11 +803,11 @@ def _changed_aligned(data: pl.DataFrame, stored: pl.DataFrame, spec: Dataset) ->
     key = list(spec.key)
     if data.height != stored.height or tuple(spec.sort) != tuple(spec.key):
         return None
-    if not _strictly_sorted(stored, key):
-        by_year = stored.with_columns(_year(spec))
-        if spec.partition_by not in key or not _strictly_sorted(by_year, [YEAR, *key]):
-            return None
-        data = data.sort(YEAR, maintain_order=True)
+    if spec.partition_by in key and _strictly_sorted(stored.with_columns(_year(spec)), [YEAR, *key]):
+        if not data.get_column(YEAR).is_sorted():
+            data = data.sort(YEAR, maintain_order=True)
+    elif not _strictly_sorted(stored, key):
+        return None
     if not data.select(key).equals(stored.select(key)):
         return None
     differs = pl.repeat(False, data.height, eager=True)
