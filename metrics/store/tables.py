@@ -16,8 +16,8 @@ first (one put-if-absent commit carrying no rows: the loser of a race just re-re
 
 **Writes** are MERGEs on the dataset's natural key: a row whose key is new is inserted; a row whose
 key exists replaces it when its ``version`` column is as large or larger and some other column
-differs. Rows that would change nothing are dropped before the MERGE (compared row by row when the
-stored rows hold the same keys in the same order, else by a hash of each row), so re-importing the
+differs. Rows that would change nothing are dropped before the MERGE (by a hash of each row, first
+compared in place with the stored rows in their files' order), so re-importing the
 same bars or re-ingesting a document commits nothing (``WriteResult.unchanged`` says how many). The
 first write into an empty table needs no MERGE: it appends one file per partition, in one commit
 that carries an application transaction so that a second writer which also found the table empty
@@ -386,23 +386,22 @@ class Store:
         stored = self._scan_files(dataset, chosen.sort("year", "lo", nulls_last=False))  # partition order
         if data.height * 10 < int(chosen["rows"].sum()):     # a few keys: skip the others' rows early
             stored = stored.filter(pl.col(first).is_in(keys.unique().implode()))
-        got = stored.select(c for c in spec.schema if c != spec.version or c == spec.partition_by).collect()
-        aligned = _changed_aligned(data, got, spec)
-        if aligned is not None:
-            return aligned
         # a row is unchanged when its key, partition and other values (version aside) are stored as they
         # are: compared by a 64-bit hash of them (a changed row passes for unchanged with odds ~1e-13)
-        hashes = got.with_columns(_year(spec)).select(_row_hash(spec).alias("h")).get_column("h")
+        theirs = stored.with_columns(_year(spec)).select(_row_hash(spec).alias("h")).collect().get_column("h")
         mine = data.select(_row_hash(spec).alias("h")).get_column("h")
-        if mine.len() == hashes.len() and mine.sort().equals(hashes.sort()):   # the same rows: no probing
+        suspects = _mismatched(data, mine, theirs)
+        if suspects is not None and suspects.is_empty():
             return data.clear()
-        return data.filter(~mine.is_in(hashes.implode()))
+        if suspects is not None:
+            data, mine = data[suspects], mine.gather(suspects)
+        return data.filter(~mine.is_in(theirs.implode()))
 
     def _first_write(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
                      meta: dict[str, str]) -> dict[str, Any]:
         """Append ``rows`` (one per key, with ``year``) to a table whose snapshot holds no rows: no MERGE
         to run, one partition at a time streamed to the writer (no second copy of the whole frame),
-        each in the order of ``rows`` (so a re-import compares row by row, ``_changed_aligned``).
+        each in the order of ``rows`` (so a re-import compares in place, ``_mismatched``).
 
         A blind append does not conflict with concurrent appends, so the commit carries the
         application transaction ``metrics.<dataset>.first-write``: of two writers that both found
@@ -791,30 +790,21 @@ def _by_year(data: pl.DataFrame) -> Iterator[pl.DataFrame]:
         yield data.filter(pl.col(YEAR) == year)
 
 
-def _changed_aligned(data: pl.DataFrame, stored: pl.DataFrame, spec: Dataset) -> pl.DataFrame | None:
-    """The rows of ``data`` that differ from ``stored`` (version aside) when both hold the same keys,
-    compared row by row in one order: no hashing (the common case: re-importing the same file).
-
-    ``data`` is in key order; ``stored`` (its files read in partition order) is in key order or, the
-    files being sorted, in (partition, key) order: then ``data`` is taken in that order too (a stable
-    sort on the partition alone). None when the keys are not the same or neither order holds (the
-    caller compares by row hash instead).
-    """
-    key = list(spec.key)
-    if data.height != stored.height or tuple(spec.sort) != tuple(spec.key):
+def _mismatched(data: pl.DataFrame, mine: pl.Series, theirs: pl.Series) -> pl.Series | None:
+    """Positions in ``data`` whose row hash ``mine`` differs from the stored one at the same place,
+    the stored rows ``theirs`` being in partition order (their files read year by year, each file in
+    the order it was written: a re-import of the same rows finds them in the same order). None when
+    the counts differ. Only these rows need looking up among all the stored hashes: the common case
+    of re-importing the same file compares in place, with no hash table."""
+    if mine.len() != theirs.len():
         return None
-    if spec.partition_by in key and _strictly_sorted(stored.with_columns(_year(spec)), [YEAR, *key]):
-        if not data.get_column(YEAR).is_sorted():
-            data = data.sort(YEAR, maintain_order=True)
-    elif not _strictly_sorted(stored, key):
-        return None
-    if not data.select(key).equals(stored.select(key)):
-        return None
-    differs = pl.repeat(False, data.height, eager=True)
-    for c in stored.columns:
-        if c not in (*key, YEAR, spec.version):
-            differs |= data.get_column(c).ne_missing(stored.get_column(c))
-    return data.filter(differs)
+    years = data.get_column(YEAR)
+    order = None if years.is_sorted() else (
+        data.select(pl.arg_sort_by(YEAR, maintain_order=True)).to_series())
+    placed = mine if order is None else mine.gather(order)
+    differ = placed.ne_missing(theirs)
+    positions = pl.int_range(0, mine.len(), eager=True, dtype=pl.UInt32) if order is None else order
+    return positions.filter(differ)
 
 
 def _stat(actions: pl.DataFrame, column: str, dtype: type[pl.DataType]) -> pl.Expr:
