@@ -330,9 +330,9 @@ def test_two_first_writes_from_one_empty_snapshot_conflict(store: Store) -> None
 
 @pytest.mark.parametrize("compacted", [False, True])
 def test_reimport_of_many_tickers_and_years_writes_only_what_changed(tables: Store, compacted: bool) -> None:
-    """Re-importing a file over several years and tickers compares it with the stored rows (row by row
-    in the first write's order, by hash once compaction reordered them): the same file commits nothing;
-    one changed bar and one new bar are all that the next import writes."""
+    """Re-importing a file over several years and tickers compares it with the stored rows (row hashes
+    in place in the first write's order, looked up once compaction reordered them): the same file
+    commits nothing; one changed bar and one new bar are all that the next import writes."""
     start = dt.date(2023, 12, 20)
     frame = pl.concat([bars(t, days(start, 30), float(i + 1)) for i, t in enumerate(["A", "B", "C"])])
     tables.append("prices", frame, now=NOW)
