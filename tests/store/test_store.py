@@ -321,3 +321,49 @@ def test_a_commit_that_lost_the_race_is_recognised_as_a_conflict(store: Store) -
          .when_matched_update_all().when_not_matched_insert_all().execute())
     assert _is_conflict(info.value)
     assert store.scan("prices").collect()["close"].to_list() == [2.0]
+
+
+def test_two_first_writes_from_one_empty_snapshot_conflict(store: Store) -> None:
+    """The first write into an empty table is a plain append carrying an application transaction: a
+    second writer that also found the table empty conflicts (and its retry MERGEs), never doubles."""
+    from deltalake import DeltaTable
+
+    from metrics.store.tables import _is_conflict
+
+    store.init(["prices"])
+    stale = DeltaTable(store.table_uri("prices"))                      # empty, like the loser's snapshot
+    assert store.append("prices", bars("A", [D0]), now=NOW).inserted == 1
+    source = bars("A", [D0], 3.0).with_columns(pl.lit(D0.year, pl.Int32).alias("year"))
+    with pytest.raises(Exception) as info:
+        store._first_write("prices", stale, source, {})
+    assert _is_conflict(info.value)
+    assert store.append("prices", bars("A", [D0], 3.0), now=NOW).updated == 1     # the retry: a MERGE
+    assert store.scan("prices").collect()["close"].to_list() == [3.0]
+
+
+@pytest.mark.parametrize("compacted", [False, True])
+def test_reimport_of_many_tickers_and_years_writes_only_what_changed(tables: Store, compacted: bool) -> None:
+    """Re-importing a file over several years and tickers compares it with the stored rows (row hashes
+    in place in the first write's order, looked up once compaction reordered them): the same file
+    commits nothing; one changed bar and one new bar are all that the next import writes."""
+    start = dt.date(2023, 12, 20)
+    frame = pl.concat([bars(t, days(start, 30), float(i + 1)) for i, t in enumerate(["A", "B", "C"])])
+    tables.append("prices", frame, now=NOW)
+    if compacted:
+        tables.append("prices", bars("D", [start]), now=NOW)
+        tables.compact(now=NOW, datasets=["prices"])
+        frame = pl.concat([frame, bars("D", [start])]).sort("ticker", "date")
+    version = tables.table_version("prices")
+    later = NOW + dt.timedelta(days=1)
+    again = tables.append("prices", frame.with_columns(pl.lit(later).alias("fetched_at")), now=later)
+    assert (again.inserted, again.updated, again.unchanged, again.version) == (0, 0, frame.height, None)
+    assert tables.table_version("prices") == version
+    changed = frame.with_columns(pl.when((pl.col("ticker") == "B") & (pl.col("date") == start))
+                                 .then(99.0).otherwise(pl.col("close")).alias("close"),
+                                 pl.lit(later).alias("fetched_at"))
+    new = bars("B", [start + dt.timedelta(days=30)], 2.0, fetched_at=later)
+    result = tables.append("prices", pl.concat([changed, new]), now=later)
+    assert (result.inserted, result.updated, result.unchanged) == (1, 1, frame.height - 1)
+    got = tables.scan("prices").collect()
+    assert got.height == frame.height + 1
+    assert got.filter(pl.col("close") == 99.0).select("ticker", "date").rows() == [("B", start)]

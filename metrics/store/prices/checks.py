@@ -50,14 +50,13 @@ def first_problem(bars: pl.DataFrame, *, now: dt.datetime | None) -> BarProblem 
                        pl.format("dated {}, after today ({})", pl.col("date"), pl.lit(str(today)))))
     if not checks or bars.height == 0:
         return None
-    flagged = bars.with_row_index("__row").select(
-        "__row", *[mask.fill_null(value=False).alias(f"__bad{i}") for i, (_, mask, _) in enumerate(checks)],
-        *[text.alias(f"__why{i}") for i, (_, _, text) in enumerate(checks)])
-    best: BarProblem | None = None
-    for i, (column, _, _) in enumerate(checks):
-        hit = flagged.filter(pl.col(f"__bad{i}"))
-        if hit.height:
-            row = int(hit.get_column("__row")[0])
-            if best is None or row < best.row:
-                best = BarProblem(row, column, str(hit.get_column(f"__why{i}")[0]))
-    return best
+    # the masks only (one boolean column each); the message is formatted for the one row found
+    flagged = bars.select(*[mask.fill_null(value=False).alias(f"__bad{i}")
+                            for i, (_, mask, _) in enumerate(checks)])
+    firsts = flagged.select(pl.all().arg_true().first()).row(0)
+    hits = [(row, i) for i, row in enumerate(firsts) if row is not None]
+    if not hits:
+        return None
+    row, i = min(hits)
+    column, _, text = checks[i]
+    return BarProblem(int(row), column, str(bars.slice(row, 1).select(text).item()))

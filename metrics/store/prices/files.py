@@ -140,8 +140,27 @@ def _dates(path: Path, df: pl.DataFrame, original: str, *, csv: bool) -> pl.Seri
     return parsed
 
 
+def _stripped(col: pl.Series) -> pl.Series:
+    """``col`` with surrounding blanks removed; checked once per distinct value (a few hundred
+    tickers in a million rows): not copied at all when no value has any."""
+    distinct = col.unique()
+    if distinct.str.strip_chars().eq_missing(distinct).all():
+        return col
+    return col.str.strip_chars()
+
+
+def _strictly_sorted(bars: pl.DataFrame) -> bool:
+    """True when the bars are in strictly increasing (ticker, date) order: then no pair repeats."""
+    ticker, date = pl.col("ticker"), pl.col("date")
+    later = (ticker > ticker.shift()) | ((ticker == ticker.shift()) & (date > date.shift()))
+    return bool(bars.select(later.slice(1).all()).item())
+
+
 def _check_unique(path: Path, bars: pl.DataFrame, df: pl.DataFrame, column: str, *, csv: bool) -> None:
-    """Raise naming the first line that repeats an earlier (ticker, date); sort-based, no hashing."""
+    """Raise naming the first line that repeats an earlier (ticker, date); sort-based, no hashing
+    (and no sort for a file already in (ticker, date) order, as most are)."""
+    if _strictly_sorted(bars):
+        return
     ordered = bars.select("ticker", "date").with_row_index("__i").sort("ticker", "date", "__i")
     repeats = ordered.filter((pl.col("ticker") == pl.col("ticker").shift(1))
                              & (pl.col("date") == pl.col("date").shift(1)))
@@ -186,7 +205,7 @@ def import_price_file(path: Path | str, *, now: dt.datetime,
                                  column=name)
     has_ticker = "ticker" in df.columns
     if has_ticker:
-        tickers = df.get_column("ticker").cast(pl.String).str.strip_chars()
+        tickers = _stripped(df.get_column("ticker").cast(pl.String))
         blank = tickers.is_null() | (tickers == "")
         if blank.any():
             raise _fail(path, "missing ticker", df, blank, column=originals["ticker"], csv=csv)
@@ -217,15 +236,18 @@ def import_price_file(path: Path | str, *, now: dt.datetime,
     else:
         currency = pl.Series("currency", [None] * bars.height, pl.String)
     registry = dict(currencies or {})
-    decided = {t: currency_of(t, registry) for t in bars.get_column("ticker").unique().to_list()}
+    if currency.null_count():       # the tickers of the rows without a currency decide it
+        undecided = bars.get_column("ticker").filter(currency.is_null()).unique().to_list()
+        decided = {t: currency_of(t, registry) for t in undecided}
+        guess = pl.col("ticker").replace_strict(decided, default=None, return_dtype=pl.String)
+    else:
+        guess = pl.lit(None, pl.String)
     bars = bars.with_columns(
         pl.col("adj_close").fill_null(pl.col("close")) if "adj_close" in bars.columns
         else pl.col("close").alias("adj_close"),
         currency.alias("currency"),
     ).with_columns(
-        pl.coalesce(pl.col("currency"), pl.col("ticker").replace_strict(decided, default=None,
-                                                                      return_dtype=pl.String))
-        .alias("currency"),
+        pl.coalesce(pl.col("currency"), guess).alias("currency"),
         pl.lit(f"file:{path.name}").alias("source"),
         pl.lit(now).cast(PRICES["fetched_at"]).alias("fetched_at"),
     )
