@@ -123,6 +123,8 @@ def test_a_partial_old_file_gets_its_missing_tables(tmp_path: Path) -> None:
     con.close()
     db = open_db(f"sqlite:///{path}")
     assert set(metadata.tables) <= set(sa.inspect(db.engine).get_table_names())
+    assert {c["name"] for c in sa.inspect(db.engine).get_columns("endpoints")} == {"channel", "disabled_at",
+                                                                                    "reason"}
     assert db.disabled_endpoints() == {"hook": {"disabled_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
                                                 "reason": None}}
     db.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -25,22 +24,6 @@ def test_open_creates_every_table_in_wal_mode(tmp_path: Path) -> None:
     with db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
-    db.close()
-
-
-def test_migration_adds_missing_columns(tmp_path: Path) -> None:
-    """An older database lacking a nullable column gets it added when opened, data kept."""
-    path = tmp_path / "state.db"
-    con = sqlite3.connect(path)
-    con.execute("CREATE TABLE endpoints (channel VARCHAR(100) PRIMARY KEY, disabled_at DATETIME)")
-    con.execute("INSERT INTO endpoints VALUES ('hook', '2026-01-01 00:00:00.000000')")
-    con.commit()
-    con.close()
-    db = open_db(f"sqlite:///{path}")
-    cols = {c["name"] for c in sa.inspect(db.engine).get_columns("endpoints")}
-    assert cols == {"channel", "disabled_at", "reason"}
-    assert db.disabled_endpoints() == {"hook": {"disabled_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-                                                "reason": None}}
     db.close()
 
 
