@@ -68,7 +68,7 @@ def _clean_metrics_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """One real PostgreSQL cluster for the session (skipped, or failed under METRICS_REQUIRE_POSTGRES,
+    """One real PostgreSQL cluster for the session (skipped, or failed under CI_REQUIRE_POSTGRES,
     when the server binaries are missing)."""
     with postgresql_server(tmp_path_factory.mktemp("postgres")) as server:
         yield server

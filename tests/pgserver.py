@@ -6,7 +6,7 @@ stops the server when the context exits. As root the cluster is made and run as 
 user (initdb refuses root); as any other user, as that user.
 
 When the binaries are missing or the server cannot start, ``unavailable()`` decides: with
-``METRICS_REQUIRE_POSTGRES`` set (``.ci/run`` sets it) the test fails, otherwise it is skipped with
+``CI_REQUIRE_POSTGRES`` set (``.ci/run`` sets it) the test fails, otherwise it is skipped with
 a message saying what to install.
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-REQUIRE_VAR = "METRICS_REQUIRE_POSTGRES"
-# Read once at import, before any test's environment clean-up (tests/conftest.py drops METRICS_*).
+REQUIRE_VAR = "CI_REQUIRE_POSTGRES"
+# Not METRICS_*: the settings refuse unknown METRICS_ variables. Read once at import.
 REQUIRED = bool(os.environ.get(REQUIRE_VAR))
 INSTALL_HINT = "install Debian's postgresql package (apt-get install -y postgresql)"
 SUPERUSER = "metrics"
@@ -81,7 +81,7 @@ def _as_owner(cmd: list[str]) -> list[str]:
 
 
 def unavailable(reason: str) -> None:
-    """Fail (``METRICS_REQUIRE_POSTGRES`` set) or skip the test, naming what is missing."""
+    """Fail (``CI_REQUIRE_POSTGRES`` set) or skip the test, naming what is missing."""
     message = f"PostgreSQL unavailable: {reason}; {INSTALL_HINT}"
     if REQUIRED:
         pytest.fail(message, pytrace=False)
