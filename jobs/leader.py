@@ -224,5 +224,7 @@ class Election:
             self._leader.clear()
             epoch, self.epoch = self.epoch, None
             self._release = True
-        log.warning("leader.lost", replica=self.replica, epoch=epoch, reason=reason)
+        # a clean stop gives the leadership up on purpose: not a warning
+        emit = log.info if reason == "stopping" else log.warning
+        emit("leader.lost", replica=self.replica, epoch=epoch, reason=reason)
         self._seen, self._seen_at = None, time.monotonic()
