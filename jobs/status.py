@@ -16,7 +16,7 @@ from typing import Any
 from jobs import calendars
 from jobs.leader import STALE_AFTER_S
 from jobs.lock import current_holder, holder_since
-from metrics.alerting.leader import is_postgres
+from metrics.alerting.leader import is_postgres, leadership_status
 from metrics.alerting.state import StateDB
 from metrics.settings import Settings
 
@@ -40,13 +40,12 @@ def _holder(db: StateDB, settings: Settings, *, now: dt.datetime) -> tuple[str |
     (unless its heartbeat is stale or it stopped) on PostgreSQL."""
     if not is_postgres(settings.database_url):
         return current_holder(settings.root), holder_since(settings.root)
-    row = db.leadership_row()
-    beat = row["heartbeat_at"] if row is not None else None
-    if row is None or beat is None or (now - beat).total_seconds() > STALE_AFTER_S:
+    lead = leadership_status(db, now=now, stale_after_s=STALE_AFTER_S)
+    if lead["leader"] is None or lead["stale"]:
         return None, None
-    if row["holder"] not in {r["replica_id"] for r in db.replica_rows()}:
+    if lead["leader"] not in {r["replica"] for r in lead["replicas"]}:
         return None, None        # it stopped cleanly (its replica row is gone)
-    return f"leader {row['holder']} (epoch {row['epoch']})", row["since"]
+    return f"leader {lead['leader']} (epoch {lead['epoch']})", lead["since"]
 
 
 def _expected_every(settings: Settings) -> dict[str, float]:
