@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 import ray
 
+from metrics.alerting.backtest import Window
 from metrics.alerting.executors import LocalExecutor
 from metrics.alerting.ray_executor import RayExecutor
 from metrics.alerting.rules import Rule, parse_rules
@@ -104,11 +105,11 @@ def main() -> None:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         try:
             local_ex, ray_ex = LocalExecutor(), RayExecutor()
-            ray_ex.backtest(rules[:2], store, start=start, end=end)  # warm the workers up
+            ray_ex.backtest(rules[:2], store, Window(start, end))  # warm the workers up
             t_local, ts_local, expected = median_time(
-                lambda: local_ex.backtest(rules, store, start=start, end=end), args.repeat)
+                lambda: local_ex.backtest(rules, store, Window(start, end)), args.repeat)
             t_ray, ts_ray, got = median_time(
-                lambda: ray_ex.backtest(rules, store, start=start, end=end), args.repeat)
+                lambda: ray_ex.backtest(rules, store, Window(start, end)), args.repeat)
         finally:
             ray.shutdown()
         same = got.equals(expected)

@@ -17,6 +17,7 @@ import typer
 
 from jobs.cli.common import app_context, emit, err, out, output_format, parse_date, unknown_entities, warn
 from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
+from metrics.alerting.backtest import Window
 from metrics.alerting.executors import get_executor
 from metrics.alerting.rules import load_rules, read_rules
 from metrics.errors import ConfigError, UsageError
@@ -110,7 +111,7 @@ def backtest_cmd(  # noqa: PLR0917 - typer maps each option to a parameter
     store = pinned_store(app_ctx, version, as_of_commit)
     use_cache_dir(settings.root / "cache" / "calendars")  # stale_bars: calendars built once per store
     with err.status("backtesting", spinner="dots") if err.is_terminal else nullcontext():
-        result = runner.backtest(rules, store, start=start, end=end, calendar=calendar)
+        result = runner.backtest(rules, store, Window(start, end, calendar=calendar))
     output = output_format("jsonl" if fmt == "jsonl" else "table" if fmt == "table" else None, "jsonl")
     emit(result, output, title=f"backtest {start} .. {end}")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -285,6 +286,25 @@ def _rule_changes(
     picked = grid.select("entity", "at", "value").gather(rows[[i for i, _ in changes]])
     states = pl.Series([c for _, c in changes], dtype=pl.String)
     return picked.with_columns(rule=pl.lit(rule.name), state=states)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a backtest replays, apart from its rules and data: the days [start, end], the exchange
+    calendar giving the evaluation days (``None``: the dates with bars), the entity -> ticker names
+    that override the facts' own, and each ticker's calendar for staleness. Executors take one, so
+    the options are spelt once; it pickles, so a Ray task gets it whole."""
+
+    start: dt.date | dt.datetime
+    end: dt.date | dt.datetime
+    calendar: str | None = None
+    names: Mapping[str, str] | None = None
+    calendars: Mapping[str, str] | None = None
+
+    def run(self, rules: Sequence[Rule], prices: pl.LazyFrame, facts: pl.LazyFrame) -> pl.DataFrame:
+        """``backtest`` of ``rules`` over ``prices`` and ``facts`` in this window."""
+        return backtest(rules, prices, facts, start=self.start, end=self.end, calendar=self.calendar,
+                        names=self.names, calendars=self.calendars)
 
 
 def backtest(

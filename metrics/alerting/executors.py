@@ -1,6 +1,7 @@
 """Where a backtest runs: in this process (``local``) or spread over a Ray cluster (``ray``).
 
-An ``Executor`` runs ``metrics.alerting.backtest.backtest`` over a store's ``prices`` and ``facts``.
+An ``Executor`` runs ``metrics.alerting.backtest.backtest`` in a ``Window`` (its days and options)
+over a store's ``prices`` and ``facts``.
 Contract (tested for every implementation): the result equals the local executor's, row for row,
 same columns and order (``rule, entity, state, at, value`` sorted by ``at, rule, entity``).
 
@@ -13,7 +14,7 @@ tickers); their rows are evaluated and dropped, each shard keeping only the enti
 
     owned tickers (round robin by bar count)  +  context tickers (date cover per rule)
         -> prices of those tickers, facts of them and of their entity names
-        -> backtest(...) -> rows of owned entities only
+        -> Window.run(...) -> rows of owned entities only
 
 A price-series entity is a ticker, owned by its shard; a statement-series entity is a name, owned
 by the shard of its ticker (``name_map``), or round robin when it has none; a shard loads every fact
@@ -25,13 +26,13 @@ run as in a shard: ``name_map`` keeps one of them.) Ray is imported only by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import polars as pl
 
-from metrics.alerting.backtest import RESULT_SCHEMA, backtest
+from metrics.alerting.backtest import RESULT_SCHEMA, Window
 from metrics.alerting.evaluate import Evaluator, name_map
 from metrics.alerting.rules import Rule
 from metrics.alerting.series import series_frame
@@ -48,14 +49,9 @@ class Executor(Protocol):
         self,
         rules: Sequence[Rule],
         store: Store,
-        *,
-        start: dt.date | dt.datetime,
-        end: dt.date | dt.datetime,
-        calendar: str | None = None,
-        names: Mapping[str, str] | None = None,
-        calendars: Mapping[str, str] | None = None,
+        window: Window,
     ) -> pl.DataFrame:
-        """Every state change of ``rules`` over [start, end] on ``store``'s prices and facts."""
+        """Every state change of ``rules`` in ``window`` on ``store``'s prices and facts."""
         ...
 
 
@@ -66,18 +62,10 @@ class LocalExecutor:
         self,
         rules: Sequence[Rule],
         store: Store,
-        *,
-        start: dt.date | dt.datetime,
-        end: dt.date | dt.datetime,
-        calendar: str | None = None,
-        names: Mapping[str, str] | None = None,
-        calendars: Mapping[str, str] | None = None,
+        window: Window,
     ) -> pl.DataFrame:
-        """Every state change of ``rules`` over [start, end] on ``store``'s prices and facts."""
-        return backtest(
-            rules, store.scan("prices"), store.scan("facts"), start=start, end=end,
-            calendar=calendar, names=names, calendars=calendars,
-        )
+        """Every state change of ``rules`` in ``window`` on ``store``'s prices and facts."""
+        return window.run(rules, store.scan("prices"), store.scan("facts"))
 
 
 def get_executor(name: str, *, address: str | None = None) -> Executor:
@@ -181,17 +169,15 @@ def plan_shards(
     facts: pl.LazyFrame,
     *,
     shards: int,
-    start: dt.date | dt.datetime,
-    end: dt.date | dt.datetime,
-    calendar: str | None = None,
-    names: Mapping[str, str] | None = None,
+    window: Window,
 ) -> list[Shard]:
     """Split the entities of ``prices`` and ``facts`` into at most ``shards`` non-empty shards.
 
     Tickers go round robin by number of bars (largest first), so shards get similar work.
     """
-    start_d, end_d = day_of(start), day_of(end)
-    ticker_of = name_map(facts, names)
+    start_d, end_d = day_of(window.start), day_of(window.end)
+    calendar = window.calendar
+    ticker_of = name_map(facts, window.names)
     counts = pl.concat([
         prices.group_by("ticker").len().collect(),
         facts.select("ticker").unique().with_columns(len=pl.lit(0, pl.UInt32)).collect(),
@@ -231,18 +217,10 @@ def run_shard(
     rules: Sequence[Rule],
     prices: pl.LazyFrame,
     facts: pl.LazyFrame,
-    *,
-    start: dt.date | dt.datetime,
-    end: dt.date | dt.datetime,
-    calendar: str | None = None,
-    names: Mapping[str, str] | None = None,
-    calendars: Mapping[str, str] | None = None,
+    window: Window,
 ) -> pl.DataFrame:
     """The backtest of ``rules`` on ``shard``'s data: the state changes of the entities it owns."""
-    result = backtest(
-        rules, shard.prices(prices), shard.facts(facts), start=start, end=end,
-        calendar=calendar, names=names, calendars=calendars,
-    )
+    result = window.run(rules, shard.prices(prices), shard.facts(facts))
     on_names = [r.name for r in rules if r.shape == "facts"]
     owned = pl.when(_in("rule", on_names)).then(_in("entity", shard.names))
     return result.filter(owned.otherwise(_in("entity", shard.tickers)))

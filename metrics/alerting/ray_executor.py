@@ -16,12 +16,12 @@ store's root with the storage options handed to them.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
 
+from metrics.alerting.backtest import Window
 from metrics.alerting.executors import Shard, combine, plan_shards, run_shard
 from metrics.alerting.rules import Rule
 from metrics.errors import UsageError
@@ -53,11 +53,11 @@ def _task(
     versions: dict[str, int | None],
     shard: Shard,
     rules: list[Rule],
-    options: dict[str, Any],
+    window: Window,
 ) -> pl.DataFrame:
     """One Ray task: the shard's backtest over the pinned tables."""
     prices, facts = (_pinned_scan(root, storage_options, t, versions[t]) for t in _TABLES)
-    return run_shard(shard, rules, prices, facts, **options)
+    return run_shard(shard, rules, prices, facts, window)
 
 
 class RayExecutor:
@@ -77,30 +77,19 @@ class RayExecutor:
         self,
         rules: Sequence[Rule],
         store: Store,
-        *,
-        start: dt.date | dt.datetime,
-        end: dt.date | dt.datetime,
-        calendar: str | None = None,
-        names: Mapping[str, str] | None = None,
-        calendars: Mapping[str, str] | None = None,
+        window: Window,
     ) -> pl.DataFrame:
-        """Every state change of ``rules`` over [start, end] on ``store``'s prices and facts."""
+        """Every state change of ``rules`` in ``window`` on ``store``'s prices and facts."""
         ray = self._connect()
         # one snapshot for the whole run: each table's version read once, here
         versions = {t: store.table_version(t) for t in _TABLES}
         root, opts = str(store.root), dict(store.storage_options)
         prices, facts = (_pinned_scan(root, opts, t, versions[t]) for t in _TABLES)
         shards = self.shards or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        plan = plan_shards(
-            rules, prices, facts, shards=shards, start=start, end=end, calendar=calendar, names=names
-        )
-        options: dict[str, Any] = {
-            "start": start, "end": end, "calendar": calendar,
-            "names": dict(names) if names else None, "calendars": dict(calendars) if calendars else None,
-        }
+        plan = plan_shards(rules, prices, facts, shards=shards, window=window)
         task = ray.remote(_task)
         rules_ref = ray.put(list(rules))
         refs = [task.remote(
-            root, storage_options=opts, versions=versions, shard=shard, rules=rules_ref, options=options
+            root, storage_options=opts, versions=versions, shard=shard, rules=rules_ref, window=window
         ) for shard in plan]
         return combine(ray.get(refs))

@@ -22,6 +22,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from jobs.cli import app
+from metrics.alerting.backtest import Window
 from metrics.alerting.executors import LocalExecutor, combine, get_executor, plan_shards, run_shard
 from metrics.alerting.rules import Rule
 from metrics.store.tables import Store
@@ -96,7 +97,7 @@ def data_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 def local(rules: list[Rule], store: Store, **options: Any) -> pl.DataFrame:
-    return LocalExecutor().backtest(rules, store, start=START, end=END, **options)
+    return LocalExecutor().backtest(rules, store, Window(START, END, **options))
 
 
 @pytest.mark.parametrize("shards", [1, 2, 3, 7])
@@ -108,16 +109,16 @@ def test_sharded_backtest_equals_the_local_one(
     expected = local(rules, data_store, calendar=calendar)
     assert set(expected["rule"]) == {r["name"] for r in RULES}  # every kind of rule has changes
     prices, facts = data_store.scan("prices"), data_store.scan("facts")
-    plan = plan_shards(rules, prices, facts, shards=shards, start=START, end=END, calendar=calendar)
+    plan = plan_shards(rules, prices, facts, shards=shards, window=Window(START, END, calendar=calendar))
     assert len(plan) == min(shards, 7)  # 6 tickers and one entity without a ticker
-    parts = [run_shard(s, rules, prices, facts, start=START, end=END, calendar=calendar) for s in plan]
+    parts = [run_shard(s, rules, prices, facts, Window(START, END, calendar=calendar)) for s in plan]
     assert_frame_equal(combine(parts), expected)
 
 
 def test_every_entity_has_one_owner(rules: list[Rule], data_store: Store) -> None:
     """Each ticker and each entity without a ticker is owned by exactly one shard; context is extra."""
     prices, facts = data_store.scan("prices"), data_store.scan("facts")
-    plan = plan_shards(rules, prices, facts, shards=3, start=START, end=END)
+    plan = plan_shards(rules, prices, facts, shards=3, window=Window(START, END))
     tickers = [t for s in plan for t in s.tickers]
     assert sorted(tickers) == ["000660.KS", "AAPL", "AMZN", "MSFT", "NVDA", "XYZ"]
     assert sorted(n for s in plan for n in s.names if n == "Acme Robotics") == ["Acme Robotics"]
@@ -131,9 +132,9 @@ def test_shards_without_the_date_context_would_differ(rules: list[Rule], data_st
     from metrics.alerting.executors import Shard
 
     prices, facts = data_store.scan("prices"), data_store.scan("facts")
-    plan = plan_shards(rules, prices, facts, shards=5, start=START, end=END)
+    plan = plan_shards(rules, prices, facts, shards=5, window=Window(START, END))
     bare = [Shard(s.tickers, s.names, s.tickers, s.names) for s in plan]
-    parts = [run_shard(s, rules, prices, facts, start=START, end=END) for s in bare]
+    parts = [run_shard(s, rules, prices, facts, Window(START, END)) for s in bare]
     assert not combine(parts).equals(local(rules, data_store))
 
 
@@ -168,8 +169,8 @@ def test_ray_backtest_equals_the_local_one(ray_instance: Any, rules: list[Rule],
     """Over Ray tasks, the backtest gives the local executor's result row for row."""
     expected = local(rules, data_store)
     for shards in (None, 3):
-        got = get_executor("ray").backtest(rules, data_store, start=START, end=END) if shards is None else (
-            _ray(shards).backtest(rules, data_store, start=START, end=END))
+        got = get_executor("ray").backtest(rules, data_store, Window(START, END)) if shards is None else (
+            _ray(shards).backtest(rules, data_store, Window(START, END)))
         assert_frame_equal(got, expected)
 
 
@@ -192,7 +193,7 @@ def test_ray_tasks_read_the_pinned_version(ray_instance: Any, rules: list[Rule],
     store.append("prices", bars.filter(pl.col("date") >= D(2025, 1, 1)), now=NOW)
     expected = local(rules, old)
     assert expected["at"].max() < D(2025, 1, 1) <= local(rules, store)["at"].max()
-    assert_frame_equal(_ray(2).backtest(rules, old, start=START, end=END), expected)
+    assert_frame_equal(_ray(2).backtest(rules, old, Window(START, END)), expected)
 
 
 @pytest.mark.slow
