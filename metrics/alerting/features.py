@@ -145,18 +145,21 @@ def history_features(
 class _Order:
     """Each entity's rows of a window, together and in date order, found without sorting the rows.
 
-    ``perm`` lists the window's rows entity by entity, each entity's in date order (None: they are
-    in that order already); ``d`` holds the dates (days) in that order and ``starts``/``ends`` each
-    entity's first and last position in it. Bars read from the store come as sorted runs (each data
-    file sorted by ticker and date, files one per year): the runs are put in order, not the rows (a
-    sort of ~10 k runs instead of ~1.3 M rows). Anything else (shuffled rows, repeated dates) is
-    sorted row by row.
+    The order is an array of row numbers of the window (``take``): ``d`` holds the dates (days) in
+    that order and ``starts``/``ends`` each entity's first and last position in it. Bars read from
+    the store come as sorted runs (each data file sorted by ticker and date, or nearly: a MERGE may
+    write a ticker's year in two runs): an entity of one run keeps its rows where they are, the
+    runs of an entity of several are put in order after all the rows (a sort of the ~5-10 k runs,
+    a copy of the rows of the split entities only). Anything else (shuffled rows, repeated dates)
+    is sorted row by row.
     """
 
     def __init__(self, window: pl.DataFrame) -> None:
-        self.perm: np.ndarray | None = None
         entity, n = window["entity"], window.height
         d = window["date"].to_physical().to_numpy()
+        self._n = n
+        self._extra: np.ndarray | None = None    # rows repeated after the window's (split entities)
+        self._perm: np.ndarray | None = None     # the whole order (rows sorted one by one)
         h = entity.hash().to_numpy()
         cut = h[1:] != h[:-1]                    # a new run starts after each of these rows
         starts = np.concatenate(([0], np.flatnonzero(cut) + 1))
@@ -174,25 +177,44 @@ class _Order:
             entity_no = runs["e"].rle_id().to_numpy()
             same = entity_no[1:] == entity_no[:-1]
             if bool(np.all(~same | (d[run_end[:-1]] < d[run_start[1:]]))):
-                length = run_end - run_start + 1
+                first_run = np.concatenate(([True], ~same))     # the first run of its entity
+                last_run = np.append(~same, True)               # the last run of its entity
+                alone = first_run & last_run
+                split_start, split_end = run_start[~alone], run_end[~alone]
+                length = split_end - split_start + 1
                 offset = np.cumsum(length) - length
-                self.perm = np.arange(n, dtype=np.int64) + np.repeat(run_start - offset, length)
-                self.d = d[self.perm]
-                last_of_entity = np.append(~same, True)   # sorted runs ending an entity
-                self.ends = (offset + length - 1)[last_of_entity]
-                self.starts = np.concatenate(([0], self.ends[:-1] + 1))
+                total = int(length.sum())
+                self._extra = np.arange(total, dtype=np.int64) + np.repeat(split_start - offset, length)
+                self.d = np.concatenate([d, d[self._extra]])
+                # single runs where they are; split entities from their first to their last run,
+                # copied after the window's rows
+                split_first = n + offset[first_run[~alone]]
+                split_last = n + (offset + length - 1)[last_run[~alone]]
+                self.starts = np.concatenate([run_start[alone], split_first])
+                self.ends = np.concatenate([run_end[alone], split_last])
                 return
         # anything else: sort the rows
         by = pl.arg_sort_by("entity", "date", maintain_order=True)
-        self.perm = window.select(by).to_series().to_numpy()
-        self.d = d[self.perm]
-        ids = entity.gather(self.perm).rle_id().to_numpy()
+        self._perm = window.select(by).to_series().to_numpy()
+        self.d = d[self._perm]
+        ids = entity.gather(self._perm).rle_id().to_numpy()
         self.ends = np.append(np.flatnonzero(np.diff(ids)), n - 1)
         self.starts = np.concatenate(([0], self.ends[:-1] + 1))
 
+    def values(self, v: np.ndarray) -> np.ndarray:
+        """The window's column ``v`` in the order (positions as ``starts``/``ends``)."""
+        if self._perm is not None:
+            return np.asarray(v[self._perm])
+        return v if self._extra is None else np.concatenate([v, v[self._extra]])
+
     def rows(self, positions: np.ndarray) -> np.ndarray:
         """The window's rows at ``positions`` of the order."""
-        return positions if self.perm is None else self.perm[positions]
+        if self._perm is not None:
+            return np.asarray(self._perm[positions])
+        if self._extra is None:
+            return positions
+        copied = positions >= self._n
+        return np.where(copied, self._extra[np.where(copied, positions - self._n, 0)], positions)
 
 
 def _segment(fn: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -283,7 +305,7 @@ def latest_bar_features(window: pl.DataFrame, *, specs: Sequence[Feature] = FEAT
         )
     order = _Order(window)
     v = window["value"].to_numpy()
-    runs = _Runs(v if order.perm is None else v[order.perm], order.d, order.starts, order.ends)
+    runs = _Runs(order.values(v), order.d, order.starts, order.ends)
     last, first = order.rows(order.ends), order.rows(order.starts)
     df = pl.DataFrame(
         {
