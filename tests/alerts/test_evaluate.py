@@ -485,3 +485,29 @@ def test_tick_reading_bars_since_a_day_equals_reading_them_all(real_prices: pl.L
         want = ev.evaluate(by_year.lazy(), empty_facts(), at=at(day), with_features=True)
         assert got.height == want.height > 0
         assert got.to_dicts() == want.to_dicts(), day
+
+
+@pytest.mark.parametrize("day", [D(2025, 12, 31), D(2025, 12, 26), D(2025, 7, 1)])
+def test_tick_features_of_a_window_over_two_year_files_equal_history_features(
+    real_prices: pl.LazyFrame, day: dt.date
+) -> None:
+    """A tick's window as the store reads it (the year files newest first, each sorted): at the end
+    of a year the last run of a ticker holds every bar its features read and is read in place, the
+    days of the year before only count; mid-year its runs are put in order. Either way the features,
+    row counts and first dates of the rolling history path."""
+    from metrics.alerting.evaluate import TICK_WINDOW_DAYS
+    from metrics.alerting.series import series_frame
+
+    cutoff = day - dt.timedelta(days=TICK_WINDOW_DAYS)
+    window = series_frame("prices.close", real_prices, empty_facts(), end=day, start=cutoff).collect()
+    laid_out = window.sort(pl.col("date").dt.year(), "entity", "date", descending=[True, False, False])
+    tick = latest_bar_features(laid_out).sort("entity")
+    hist = history_features(window.lazy(), "prices").group_by("entity").last().collect().sort("entity")
+    assert tick["entity"].to_list() == hist["entity"].to_list()
+    assert tick["date"].to_list() == hist["date"].to_list()
+    for c in ("value", *WINDOW_FEATURES):
+        assert_same(tick[c], hist[c], (day, c))
+    assert tick["high_52w"].null_count() == 0
+    counts = window.group_by("entity").agg(pl.len(), pl.col("date").min()).sort("entity")
+    assert tick["__n"].to_list() == counts["len"].to_list()
+    assert tick["__first"].to_list() == counts["date"].to_list()
