@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -116,3 +117,14 @@ def test_jsonl_is_what_write_ndjson_writes() -> None:
     buf = io.BytesIO()
     df.write_ndjson(buf)
     assert through_polars(df, "jsonl") == buf.getvalue().decode()
+
+
+def test_jsonl_into_a_file_goes_through_its_binary_buffer(tmp_path: Path) -> None:
+    """Written into a text file (as into stdout), the lines land after the text written before them."""
+    df = pl.concat([FRAMES["quotes and colons"], FRAMES["quotes and colons"]])
+    path = tmp_path / "out.jsonl"
+    with path.open("w") as f:
+        f.write("first line\n")
+        write_jsonl(df, f)
+        f.write("last line\n")
+    assert path.read_text() == "first line\n" + row_by_row(df, "jsonl") + "last line\n"
