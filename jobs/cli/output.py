@@ -1,21 +1,26 @@
-"""Rows to stdout through polars: JSON lines, one JSON array and CSV, as ``emit`` has always written
-them, byte for byte, without a Python loop over the rows.
+"""Rows to stdout through polars: JSON lines, one JSON array and CSV, without a Python loop over
+the rows.
 
-The text of each value is what ``json.dumps(jsonable(v), ensure_ascii=False)`` (JSON) or the ``csv``
-module (CSV) gives it: floats as Python's ``repr`` (polars' shortest round-trip text is the same
-but for magnitudes below 1e-4, which Python writes in exponent form: those few are formatted in
-Python), NaN as null, dates ISO, UTC times ISO with ``Z``. Values of other types (lists, structs,
-zoned times other than UTC) and strings with rare control characters are formatted in Python, per
-column. Output is written in slices of ``CHUNK_ROWS`` rows, so the text of a large frame is never
-held at once.
+JSON lines are written as polars' ``write_ndjson`` writes them: compact separators
+(``{"a":1,"b":"x"}``), one object a line, keys in column order. Each value has the text
+``json.dumps(jsonable(v), ensure_ascii=False)`` gives it, so a line is
+``json.dumps(row, ensure_ascii=False, separators=(",", ":"))``: floats as Python's ``repr``
+(polars' shortest round-trip text is the same but for magnitudes below 1e-4, which Python writes in
+exponent form: those few are formatted in Python), NaN as null, dates ISO, UTC times ISO with
+``Z``. One JSON array (``write_json``, ``query --format json``) keeps ``json.dumps``' spacing
+(``[{"a": 1, "b": "x"}]``). CSV is the text of the ``csv`` module. Values of other types (lists,
+structs, zoned times other than UTC) and strings with rare control characters are formatted in
+Python, per column. Output is written in slices of ``CHUNK_ROWS`` rows, so the text of a large
+frame is never held at once.
 
 Fast paths: a slice whose columns polars already writes as Python would (strings, integers,
 booleans, dates, floats without NaN, infinities or magnitudes below 1e-4) goes through
-``write_ndjson`` (JSON: its separators ``,"`` and ``":`` then spaced as ``json.dumps`` spaces
-them: inside a JSON string a quote is escaped, so ``,"`` never occurs there, nor ``":`` unless
-after a backslash, which sends the slice to per-key replacements) or ``write_csv``
-(CSV: booleans as ``True``/``False``, UTC times as ``jsonable`` writes them, empty strings as
-empty fields). Other slices are built value by value as text columns.
+``write_ndjson`` (JSON lines: as is, straight into the output stream; the JSON array: its separators
+``,"`` and ``":`` then spaced as ``json.dumps`` spaces them: inside a JSON string a quote is
+escaped, so ``,"`` never occurs there, nor ``":`` unless after a backslash, which sends the slice
+to per-key replacements) or ``write_csv`` (CSV: booleans as ``True``/``False``, UTC times as
+``jsonable`` writes them, empty strings as empty fields). Other slices are built value by value as
+text columns.
 """
 
 from __future__ import annotations
@@ -78,8 +83,10 @@ def _time_text(s: pl.Series) -> pl.Series | None:
     return None
 
 
-def _json_text(s: pl.Series) -> pl.Series:
-    """``json.dumps(jsonable(v), ensure_ascii=False)`` of each value of ``s``."""
+def _json_text(s: pl.Series, *, compact: bool) -> pl.Series:
+    """``json.dumps(jsonable(v), ensure_ascii=False)`` of each value of ``s`` (nested values with
+    ``separators=(",", ":")`` when ``compact``)."""
+    seps = (",", ":") if compact else (", ", ": ")
     dtype = s.dtype
     if dtype == pl.String:
         if s.str.contains(_CONTROL).any():
@@ -100,7 +107,7 @@ def _json_text(s: pl.Series) -> pl.Series:
     elif (iso := _time_text(s)) is not None:
         text = pl.select(pl.lit('"') + iso + pl.lit('"')).to_series()
     else:
-        text = _in_python(s, lambda v: json.dumps(jsonable(v), ensure_ascii=False))
+        text = _in_python(s, lambda v: json.dumps(jsonable(v), ensure_ascii=False, separators=seps))
     return text.fill_null("null")
 
 
@@ -154,11 +161,12 @@ def _native_json(df: pl.DataFrame) -> pl.DataFrame | None:
     return df.with_columns(fixed) if fixed else df
 
 
-def _json_bytes(df: pl.DataFrame) -> bytes:
-    """The JSON lines of ``df`` (each ending with a newline) as ``json.dumps`` spaces them."""
+def _spaced_json_bytes(df: pl.DataFrame) -> bytes:
+    """The rows of ``df`` as JSON objects, one a line (each ending with a newline), as ``json.dumps``
+    spaces them (``{"a": 1, "b": 2}``)."""
     native = _native_json(df)
     if native is None:
-        lines = json_lines(df)
+        lines = json_lines(df, compact=False)
         return (lines.str.join("\n").item() + "\n").encode() if lines.len() else b""
     buf = io.BytesIO()
     native.write_ndjson(buf)
@@ -182,14 +190,16 @@ def _json_bytes(df: pl.DataFrame) -> bytes:
     return data
 
 
-def json_lines(df: pl.DataFrame) -> pl.Series:
-    """One JSON object per row, as ``json.dumps(row_dict, ensure_ascii=False)`` writes it."""
+def json_lines(df: pl.DataFrame, *, compact: bool = True) -> pl.Series:
+    """One JSON object per row, as ``json.dumps(row_dict, ensure_ascii=False)`` writes it: with
+    ``separators=(",", ":")`` (as ``write_ndjson``) when ``compact``, else with its default spacing."""
     if df.width == 0:
         return pl.Series(["{}"] * df.height, dtype=pl.String)
+    comma, colon = (",", ":") if compact else (", ", ": ")
     parts: list[pl.Series | pl.Expr] = []
     for i, name in enumerate(df.columns):
-        key = ("{" if i == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": "
-        parts += [pl.lit(key), _json_text(df.get_column(name))]
+        key = ("{" if i == 0 else comma) + json.dumps(name, ensure_ascii=False) + colon
+        parts += [pl.lit(key), _json_text(df.get_column(name), compact=compact)]
     parts.append(pl.lit("}"))
     return pl.select(pl.concat_str(parts).alias("line")).to_series()
 
@@ -204,10 +214,21 @@ def _out(out: TextIO) -> Callable[[bytes], Any]:
 
 
 def write_jsonl(df: pl.DataFrame, out: TextIO) -> None:
-    """``df`` as JSON lines on ``out``."""
+    """``df`` as JSON lines on ``out``, as ``write_ndjson`` writes them (compact separators)."""
     write = _out(out)
+    buffer = getattr(out, "buffer", None)
     for chunk in df.iter_slices(CHUNK_ROWS):
-        write(_json_bytes(chunk))
+        if chunk.height == 0:
+            continue
+        native = _native_json(chunk)
+        if native is None:
+            write((json_lines(chunk).str.join("\n").item() + "\n").encode())
+        elif buffer is not None:   # straight into the binary stream (``_out`` flushed the text layer)
+            native.write_ndjson(buffer)
+        else:
+            data = io.BytesIO()
+            native.write_ndjson(data)
+            write(data.getvalue())
 
 
 def write_json(df: pl.DataFrame, out: TextIO) -> None:
@@ -216,7 +237,7 @@ def write_json(df: pl.DataFrame, out: TextIO) -> None:
     write(b"[")
     first = True
     for chunk in df.iter_slices(CHUNK_ROWS):
-        data = _json_bytes(chunk)
+        data = _spaced_json_bytes(chunk)
         if data:
             write((b"" if first else b", ") + data[:-1].replace(b"}\n{", b"}, {"))
             first = False

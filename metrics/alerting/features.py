@@ -145,18 +145,23 @@ def history_features(
 class _Order:
     """Each entity's rows of a window, together and in date order, found without sorting the rows.
 
-    ``perm`` lists the window's rows entity by entity, each entity's in date order (None: they are
-    in that order already); ``d`` holds the dates (days) in that order and ``starts``/``ends`` each
-    entity's first and last position in it. Bars read from the store come as sorted runs (each data
-    file sorted by ticker and date, files one per year): the runs are put in order, not the rows (a
-    sort of ~10 k runs instead of ~1.3 M rows). Anything else (shuffled rows, repeated dates) is
-    sorted row by row.
+    The order is an array of row numbers of the window (``rows``, ``values``): ``d`` holds the
+    dates (days) in that order and ``starts``/``ends`` each entity's first and last position in it
+    that the features read, ``n`` its number of rows and ``first`` its first date. Bars read from
+    the store come as sorted runs (each data file sorted by ticker and date, files one per year, and
+    a MERGE may write a ticker's year in two runs). The runs are put in order, not the rows (a sort
+    of ~10 k runs instead of ~1.3 M rows): an entity whose last run holds every row its features
+    read (``bars`` values, and the rows dated within ``days`` days of its latest) is read where it
+    is; only the runs of the other entities are copied, in order, after the window's rows. Anything
+    else (shuffled rows, repeated dates) is sorted row by row.
     """
 
-    def __init__(self, window: pl.DataFrame) -> None:
-        self.perm: np.ndarray | None = None
+    def __init__(self, window: pl.DataFrame, *, bars: int, days: int) -> None:
         entity, n = window["entity"], window.height
         d = window["date"].to_physical().to_numpy()
+        self._n = n
+        self._extra: np.ndarray | None = None    # rows repeated after the window's (split entities)
+        self._perm: np.ndarray | None = None     # the whole order (rows sorted one by one)
         h = entity.hash().to_numpy()
         cut = h[1:] != h[:-1]                    # a new run starts after each of these rows
         starts = np.concatenate(([0], np.flatnonzero(cut) + 1))
@@ -165,7 +170,7 @@ class _Order:
         # runs of one entity each (no hash collision joined two), each in date order
         if bool((first == entity.gather(ends)).all()) and bool(np.all((d[1:] > d[:-1]) | cut)):
             if first.n_unique() == len(starts):   # one run per entity: nothing to move
-                self.d, self.starts, self.ends = d, starts, ends
+                self._set(d, starts, ends)
                 return
             runs = pl.DataFrame({"e": first, "f": d[starts]}).with_row_index("r").sort("e", "f")
             order = runs["r"].to_numpy()
@@ -174,29 +179,73 @@ class _Order:
             entity_no = runs["e"].rle_id().to_numpy()
             same = entity_no[1:] == entity_no[:-1]
             if bool(np.all(~same | (d[run_end[:-1]] < d[run_start[1:]]))):
-                length = run_end - run_start + 1
-                offset = np.cumsum(length) - length
-                self.perm = np.arange(n, dtype=np.int64) + np.repeat(run_start - offset, length)
-                self.d = d[self.perm]
-                last_of_entity = np.append(~same, True)   # sorted runs ending an entity
-                self.ends = (offset + length - 1)[last_of_entity]
-                self.starts = np.concatenate(([0], self.ends[:-1] + 1))
+                self._split(d, run_start, run_end, entity_no, same, bars=bars, days=days)
                 return
         # anything else: sort the rows
         by = pl.arg_sort_by("entity", "date", maintain_order=True)
-        self.perm = window.select(by).to_series().to_numpy()
-        self.d = d[self.perm]
-        ids = entity.gather(self.perm).rle_id().to_numpy()
-        self.ends = np.append(np.flatnonzero(np.diff(ids)), n - 1)
-        self.starts = np.concatenate(([0], self.ends[:-1] + 1))
+        self._perm = window.select(by).to_series().to_numpy()
+        ids = entity.gather(self._perm).rle_id().to_numpy()
+        ends = np.append(np.flatnonzero(np.diff(ids)), n - 1)
+        self._set(d[self._perm], np.concatenate(([0], ends[:-1] + 1)), ends)
+
+    def _set(self, d: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Each entity's rows at ``starts``..``ends`` of ``d``, all of them."""
+        self.d, self.starts, self.ends = d, starts, ends
+        self.n = ends - starts + 1
+        self.first = d[starts]
+
+    def _split(self, d: np.ndarray, run_start: np.ndarray, run_end: np.ndarray, entity_no: np.ndarray,
+               same: np.ndarray, *, bars: int, days: int) -> None:
+        """Entities in runs (``run_start``/``run_end``, sorted by entity and date; ``entity_no`` the
+        entity of each run, ``same`` whether a run's entity is that of the next)."""
+        n = self._n
+        first_run = np.concatenate(([True], ~same))     # the first run of its entity
+        last_run = np.append(~same, True)               # the last run of its entity
+        length = run_end - run_start + 1
+        self.n = np.add.reduceat(length, np.flatnonzero(first_run))
+        self.first = d[run_start[first_run]]
+        start, end = run_start[last_run], run_end[last_run]
+        # the last run holds every row read: ``bars`` values, and no earlier row within ``days``
+        prev_end = np.where(first_run[last_run], -1, np.flatnonzero(last_run) - 1)
+        earlier_d = np.where(prev_end >= 0, d[run_end[np.maximum(prev_end, 0)]], np.iinfo(np.int64).min)
+        in_place = (first_run[last_run] | (length[last_run] >= bars)) & (
+            earlier_d.astype(np.int64) <= d[end].astype(np.int64) - days)
+        self.starts, self.ends = start, end
+        if in_place.all():
+            self.d = d
+            return
+        copy = ~in_place[entity_no]                     # the runs of the other entities
+        c_start, c_len = run_start[copy], length[copy]
+        offset = np.cumsum(c_len) - c_len
+        self._extra = np.arange(int(c_len.sum()), dtype=np.int64) + np.repeat(c_start - offset, c_len)
+        self.d = np.concatenate([d, d[self._extra]])
+        start[~in_place] = n + offset[first_run[copy]]
+        end[~in_place] = n + (offset + c_len - 1)[last_run[copy]]
+
+    def values(self, v: np.ndarray) -> np.ndarray:
+        """The window's column ``v`` in the order (positions as ``starts``/``ends``)."""
+        if self._perm is not None:
+            return np.asarray(v[self._perm])
+        return v if self._extra is None else np.concatenate([v, v[self._extra]])
 
     def rows(self, positions: np.ndarray) -> np.ndarray:
         """The window's rows at ``positions`` of the order."""
-        return positions if self.perm is None else self.perm[positions]
+        if self._perm is not None:
+            return np.asarray(self._perm[positions])
+        if self._extra is None:
+            return positions
+        copied = positions >= self._n
+        return np.where(copied, self._extra[np.where(copied, positions - self._n, 0)], positions)
 
 
 def _segment(fn: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``fn`` reduced over v[lo:hi] per segment (each non-empty)."""
+    """``fn`` reduced over v[lo:hi] per segment (each non-empty, none overlapping another, in any
+    order)."""
+    if len(lo) > 1 and bool(np.any(lo[1:] < lo[:-1])):   # in the order of ``v`` (reduceat also
+        order = np.argsort(lo, kind="stable")              # reduces the gaps between segments)
+        out = np.empty(len(lo), dtype=v.dtype)
+        out[order] = _segment(fn, v, lo[order], hi[order])
+        return out
     idx = np.empty(2 * len(lo), dtype=np.int64)
     idx[0::2], idx[1::2] = lo, hi
     if len(idx) and idx[-1] == len(v):  # reduceat takes the last segment to the end by itself
@@ -205,12 +254,13 @@ def _segment(fn: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.
 
 
 class _Runs:
-    """A bar series as numpy runs, one per entity: values and dates (days) in order, and each run's
-    first and last row."""
+    """A bar series as numpy runs, one per entity: values and dates (days) in order, each run's
+    first and last row read, and each entity's number of rows ``n`` and first date ``first`` (rows
+    before the run read may count: they are older than any a feature reads)."""
 
-    def __init__(self, v: np.ndarray, d: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
-        self.v, self.d, self.starts, self.ends = v, d, starts, ends
-        self.n = ends - starts + 1
+    def __init__(self, v: np.ndarray, d: np.ndarray, order: _Order) -> None:
+        self.v, self.d, self.starts, self.ends = v, d, order.starts, order.ends
+        self.n, self.first = order.n, order.first
         self._spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # days -> (rows inside, covered)
 
     def back(self, k: int) -> np.ndarray:
@@ -234,7 +284,7 @@ class _Runs:
         if days not in self._spans:  # shared by the high and the low of one window
             last_d = self.d[self.ends].astype(np.int64)
             first_inside = self._first_after(last_d - days)
-            self._spans[days] = (self.ends + 1 - first_inside, self.d[self.starts] <= last_d - (days - 1))
+            self._spans[days] = (self.ends + 1 - first_inside, self.first <= last_d - (days - 1))
         count, covered = self._spans[days]
         return np.where(covered, _segment(fn, self.v, self.ends - count + 1, self.ends + 1), np.nan)
 
@@ -281,10 +331,10 @@ def latest_bar_features(window: pl.DataFrame, *, specs: Sequence[Feature] = FEAT
             .collect()
             .with_columns(__n=pl.lit(None, pl.Int64), __first=pl.lit(None, pl.Date))
         )
-    order = _Order(window)
+    order = _Order(window, bars=bars_needed(specs), days=days_needed(specs))
     v = window["value"].to_numpy()
-    runs = _Runs(v if order.perm is None else v[order.perm], order.d, order.starts, order.ends)
-    last, first = order.rows(order.ends), order.rows(order.starts)
+    runs = _Runs(order.values(v), order.d, order)
+    last = order.rows(order.ends)
     df = pl.DataFrame(
         {
             "entity": window["entity"].gather(last),
@@ -292,7 +342,7 @@ def latest_bar_features(window: pl.DataFrame, *, specs: Sequence[Feature] = FEAT
             "value": runs.v[order.ends],
             **{f.name: _latest_value(runs, f) for f in specs},
             "__n": runs.n,
-            "__first": window["date"].gather(first),
+            "__first": pl.Series(order.first, dtype=pl.Int32).cast(pl.Date),
         },
         nan_to_null=True,
     )

@@ -4,7 +4,9 @@
 
 1. evaluates every rule over the store point-in-time at ``at`` (default ``now``) with the compiled
    ``evaluator`` of the rules (one per rules version, built here when none is given); no database
-   lock is held meanwhile;
+   lock is held meanwhile. The bars of the tick's window are read through ``recent_bars``: the read
+   is kept (one, the latest) and used again while the prices table's snapshot (version and data
+   files) and the window's first day stay the same, as between two price fetches of a day;
 2. in ONE write transaction (``StateDB.apply_tick``): skips the tick if ``at`` is not after the last
    evaluation (a replayed or out-of-order tick changes nothing), steps the instances that hold or
    are not inactive through ``metrics.alerting.lifecycle.transition``, and writes the changed
@@ -29,6 +31,7 @@ A silenced instance still changes state; its notification is stored alone with s
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,7 +39,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import Connection
 
-from metrics.alerting.evaluate import Evaluator
+from metrics.alerting.evaluate import BarsSince, Evaluator
 from metrics.alerting.lifecycle import AlertState, Evaluation, Step, transition
 from metrics.alerting.outbox import Outgoing, outbox_rows, repeat_number
 from metrics.alerting.render import Kind, build_payload, charts, finite, jsonable, notification_text
@@ -70,6 +73,34 @@ class TickReport:
                 "silenced": self.silenced, "recorded": self.recorded}
 
 
+_WindowKey = tuple[str, int | None, int, dt.date]
+_window: dict[str, tuple[_WindowKey, pl.DataFrame]] = {}   # the latest window read (one)
+_window_lock = threading.Lock()
+
+
+def recent_bars(store: Store) -> BarsSince:
+    """``store.scan("prices", since=D)`` (and the whole table for None), the rows since D read once
+    per snapshot of the table: the read is kept while the table's version, its data files and D stay
+    the same (a write, a compaction or another table at the same place reads again)."""
+
+    def bars(since: dt.date | None) -> pl.LazyFrame:
+        if since is None:
+            return store.scan("prices")
+        key = (store.table_uri("prices"), store.table_version("prices"),
+               hash(tuple(store.part_files("prices"))), since)
+        with _window_lock:
+            kept = _window.get("prices")
+        if kept is not None and kept[0] == key:
+            return kept[1].lazy()
+        # read after the key: a write in between is at worst read under the older key (read again)
+        frame = store.scan("prices", since=since).collect()
+        with _window_lock:
+            _window["prices"] = (key, frame)
+        return frame.lazy()
+
+    return bars
+
+
 def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
              at: dt.datetime | None = None, facts: pl.LazyFrame | None = None,
              evaluator: Evaluator | None = None, quiet: bool = False,
@@ -86,8 +117,8 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
     report.recorded += _flush_quietly(store, db, now=now)
     by_name = {r.name: r for r in rules}
     evaluator = evaluator or Evaluator(list(rules))
-    df = evaluator.evaluate(lambda since: store.scan("prices", since=since),
-                            facts if facts is not None else store.scan("facts"), at=at, with_features=True)
+    df = evaluator.evaluate(recent_bars(store), facts if facts is not None else store.scan("facts"), at=at,
+                            with_features=True)
     report.instances = df.height
     silences = db.silences(now=now)
 
@@ -201,4 +232,4 @@ def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
         return 0
 
 
-__all__ = ["TickReport", "run_tick"]
+__all__ = ["TickReport", "recent_bars", "run_tick"]

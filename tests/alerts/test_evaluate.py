@@ -425,3 +425,89 @@ def test_evaluator_is_reusable_across_ticks() -> None:
         True,
         True,
     ]
+
+
+def test_tick_features_over_runs_split_for_some_tickers_equal_history_features(
+    real_prices: pl.LazyFrame,
+) -> None:
+    """One year file as a MERGE may write it: most tickers in one sorted run, a few split in two runs
+    placed apart (and tickers not in name order): the same features as the rolling history path."""
+    from metrics.alerting.series import series_frame
+
+    window = series_frame("prices.close", real_prices, empty_facts(), end=D(2025, 12, 31)).collect()
+    year = window.filter(pl.col("date").dt.year() == 2025).sort("entity", "date")
+    split = {"AAPL", "NVDA"}
+    whole = [year.filter(pl.col("entity") == e) for e in sorted(set(year["entity"]) - split, reverse=True)]
+    heads, tails = [], []
+    for e in sorted(split):
+        rows = year.filter(pl.col("entity") == e)
+        heads.append(rows.head(100))
+        tails.append(rows.tail(rows.height - 100))
+    laid_out = pl.concat([tails[0], *whole[:1], heads[1], heads[0], *whole[1:], tails[1]])
+    tick = latest_bar_features(laid_out).sort("entity")
+    hist = history_features(year.lazy(), "prices").group_by("entity").last().collect().sort("entity")
+    assert tick["entity"].to_list() == hist["entity"].to_list()
+    assert tick["date"].to_list() == hist["date"].to_list()
+    for c in ("value", *WINDOW_FEATURES):
+        assert_same(tick[c], hist[c], c)
+    assert tick["__n"].to_list() == year.group_by("entity").len().sort("entity")["len"].to_list()
+    assert tick["__first"].to_list() == year.group_by("entity").agg(pl.col("date").min()).sort("entity")[
+        "date"].to_list()
+
+
+def test_tick_reading_bars_since_a_day_equals_reading_them_all(real_prices: pl.LazyFrame) -> None:
+    """Bars given as ``bars(since)`` (the store's recent partitions first, earlier ones only for the
+    tickers that need them) give the same evaluation as all bars at once: on any day of the year,
+    with a ticker stale for weeks, one listed within the year, one with a gap of years."""
+    prices = real_prices.collect()
+    stale = prices.filter((pl.col("ticker") != "MSFT") | (pl.col("date") < D(2025, 11, 20)))
+    fresh = prices.filter(pl.col("ticker") == "AMZN", pl.col("date") >= D(2025, 3, 3)).with_columns(
+        ticker=pl.lit("NEW"))
+    gap = prices.filter(pl.col("ticker") == "AAPL", (pl.col("date") < D(2023, 6, 1))
+                        | (pl.col("date") > D(2025, 10, 1))).with_columns(ticker=pl.lit("GAP"))
+    cols = ["ticker", "date", "close"]
+    every = pl.concat([stale.select(cols), fresh.select(cols), gap.select(cols)])
+    # as the store reads them: one run per ticker and year, years newest first
+    by_year = every.sort(pl.col("date").dt.year(), "ticker", "date", descending=[True, False, False])
+
+    def since(day: dt.date | None) -> pl.LazyFrame:
+        return by_year.lazy() if day is None else by_year.lazy().filter(pl.col("date") >= day)
+
+    rules = make_rules(
+        {"name": "high", "series": "prices.close", "condition": "value >= high_52w * 0.9"},
+        {"name": "sma", "series": "prices.close", "condition": "sma_20 < sma_50 and change_pct_5 < 0"},
+        {"name": "low", "series": "prices.close", "condition": "value <= low_52w * 1.2"},
+    )
+    ev = Evaluator(rules)
+    for day in (D(2025, 1, 2), D(2025, 6, 30), D(2025, 12, 24), D(2025, 12, 30), D(2025, 12, 31),
+                D(2026, 1, 4), D(2026, 5, 29)):
+        got = ev.evaluate(since, empty_facts(), at=at(day), with_features=True)
+        want = ev.evaluate(by_year.lazy(), empty_facts(), at=at(day), with_features=True)
+        assert got.height == want.height > 0
+        assert got.to_dicts() == want.to_dicts(), day
+
+
+@pytest.mark.parametrize("day", [D(2025, 12, 31), D(2025, 12, 26), D(2025, 7, 1)])
+def test_tick_features_of_a_window_over_two_year_files_equal_history_features(
+    real_prices: pl.LazyFrame, day: dt.date
+) -> None:
+    """A tick's window as the store reads it (the year files newest first, each sorted): at the end
+    of a year the last run of a ticker holds every bar its features read and is read in place, the
+    days of the year before only count; mid-year its runs are put in order. Either way the features,
+    row counts and first dates of the rolling history path."""
+    from metrics.alerting.evaluate import TICK_WINDOW_DAYS
+    from metrics.alerting.series import series_frame
+
+    cutoff = day - dt.timedelta(days=TICK_WINDOW_DAYS)
+    window = series_frame("prices.close", real_prices, empty_facts(), end=day, start=cutoff).collect()
+    laid_out = window.sort(pl.col("date").dt.year(), "entity", "date", descending=[True, False, False])
+    tick = latest_bar_features(laid_out).sort("entity")
+    hist = history_features(window.lazy(), "prices").group_by("entity").last().collect().sort("entity")
+    assert tick["entity"].to_list() == hist["entity"].to_list()
+    assert tick["date"].to_list() == hist["date"].to_list()
+    for c in ("value", *WINDOW_FEATURES):
+        assert_same(tick[c], hist[c], (day, c))
+    assert tick["high_52w"].null_count() == 0
+    counts = window.group_by("entity").agg(pl.len(), pl.col("date").min()).sort("entity")
+    assert tick["__n"].to_list() == counts["len"].to_list()
+    assert tick["__first"].to_list() == counts["date"].to_list()

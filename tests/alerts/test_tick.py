@@ -264,3 +264,28 @@ def test_a_firing_alert_from_before_the_upgrade_is_not_announced_again(store: St
         conn.execute(notifications.delete())
     run_tick(store, db, rules, now=at(13))
     assert db.notifications() == []
+
+
+def test_the_kept_window_of_bars_is_read_again_after_a_write(store: Store) -> None:
+    """``recent_bars`` keeps the window it read while the table stays the same, and reads it again
+    once a write changed it: a corrected bar and a new one are seen by the next tick."""
+    from metrics.alerting.tick import recent_bars
+
+    loaded(store)
+    since = START + dt.timedelta(days=3)
+    bars = recent_bars(store)
+    first = bars(since).collect()
+    want = store.scan("prices", since=since).collect()
+    assert first.sort("ticker", "date").equals(want.sort("ticker", "date"))
+    assert recent_bars(store)(since).collect().equals(first)       # kept: the same rows again
+    later = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    fixed = price_frame("TST", START + dt.timedelta(days=10), [55.5], now=later)
+    added = price_frame("TST", START + dt.timedelta(days=30), [77.0], now=later)
+    store.append("prices", pl.concat([fixed, added]), now=later)
+    again = bars(since).collect().sort("date")
+    assert again.height == first.height + 1
+    day = again.filter(pl.col("date") == START + dt.timedelta(days=10))
+    assert day["close"].to_list() == [55.5]
+    assert again["close"][-1] == 77.0
+    assert again.equals(store.scan("prices", since=since).collect().sort("date"))
+    assert bars(None).collect().height == store.scan("prices").collect().height
