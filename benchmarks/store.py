@@ -43,6 +43,7 @@ import polars as pl
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from metrics.log import configure  # noqa: E402
 from metrics.store.tables import Store  # noqa: E402
 
 DEFAULT = PROJECT.parent / "shared" / "data" / "prices" / "daily_1999_2026.parquet"
@@ -207,6 +208,7 @@ def main() -> None:
     parser.add_argument("--ticker", default="NVDA")
     parser.add_argument("--no-s3", action="store_true")
     args = parser.parse_args()
+    configure("warning")             # the store's info events would drown the figures
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
     rows = pl.scan_parquet(args.parquet).select(pl.len()).collect().item()

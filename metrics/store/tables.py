@@ -16,12 +16,18 @@ first (one put-if-absent commit carrying no rows: the loser of a race just re-re
 
 **Writes** are MERGEs on the dataset's natural key: a row whose key is new is inserted; a row whose
 key exists replaces it when its ``version`` column is as large or larger and some other column
-differs. Rows that would change nothing are dropped before the MERGE (by a hash of each row, first
-compared in place with the stored rows in their files' order), so re-importing the
-same bars or re-ingesting a document commits nothing (``WriteResult.unchanged`` says how many). The
-first write into an empty table needs no MERGE: it appends one file per partition, in one commit
-that carries an application transaction so that a second writer which also found the table empty
-conflicts and MERGEs on its retry. A commit that
+differs. Rows that would change nothing are dropped before the MERGE, so re-importing the same bars
+or re-ingesting a document commits nothing (``WriteResult.unchanged`` says how many). First by
+partition: the first write records in its commit (``metrics.digests``) each data file's rows and
+digest (an order-independent sum of row hashes, version aside), and later commits of this module
+carry the record of the files still live forward; an incoming partition whose rows and digest equal
+those of the live files of that year, every one of them recorded, is stored as it is and skipped
+unread. Any partition another writer touched since (MERGE, OPTIMIZE, DELETE, append: files are
+immutable, so its files changed) or whose digest differs is compared row by row: by a hash of each
+row, first in place with the stored rows in their files' order, then looked up among them. The
+first write into an empty table needs no MERGE: polars writes one file per partition (uploaded by a
+few threads on S3), added in one commit that carries an application transaction so that a second
+writer which also found the table empty conflicts and MERGEs on its retry. A commit that
 conflicts with a concurrent one is retried from a fresh snapshot up to ``commit_attempts`` times with
 jittered backoff, then ``CommitConflict`` is raised naming the table: never a silent loss.
 
@@ -67,7 +73,7 @@ from metrics.errors import CommitConflict, StoreError
 from metrics.log import get_logger
 from metrics.settings import Settings
 from metrics.store.pit import latest_bars, latest_facts
-from metrics.store.schema import DATASETS, YEAR, Dataset, conform, table_schema
+from metrics.store.schema import DATASETS, YEAR, Dataset, conform, strictly_sorted, table_schema
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -938,7 +944,7 @@ def _unique_sorted(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
     """
     key = list(spec.key)
     year = _year(spec)
-    if _strictly_sorted(data, key) and tuple(spec.sort) == tuple(spec.key):
+    if strictly_sorted(data, key) and tuple(spec.sort) == tuple(spec.key):
         return data.with_columns(year)       # already one row per key, in order: no copy
     ordered = data.with_row_index("__i").sort([*key, spec.version, "__i"], nulls_last=False)
     same_as_next = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in key)
@@ -946,18 +952,6 @@ def _unique_sorted(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
     if tuple(spec.sort) != tuple(spec.key):
         unique = unique.sort(list(spec.sort), nulls_last=True, maintain_order=True)
     return unique.with_columns(year)
-
-
-def _strictly_sorted(data: pl.DataFrame, key: list[str]) -> bool:
-    """True when the rows are in strictly increasing order of ``key`` (so no key repeats), nulls aside."""
-    if data.height < 2:
-        return True
-    later = pl.lit(False)
-    equal = pl.lit(True)
-    for c in key:
-        later = later | (equal & (pl.col(c) > pl.col(c).shift()))
-        equal = equal & (pl.col(c) == pl.col(c).shift())
-    return bool(data.select(later.slice(1).all()).item())
 
 
 def open_store(root: Path | str = "parquet", *, storage_options: Mapping[str, str] | None = None) -> Store:

@@ -19,8 +19,11 @@ from pathlib import Path
 import polars as pl
 import structlog
 from deltalake import DeltaTable
+from hypothesis import given
+from hypothesis import strategies as st
 
-from metrics.store.tables import Store
+from metrics.store.schema import strictly_sorted
+from metrics.store.tables import Store, WriteResult
 from tests.store.conftest import NOW, bars, days
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -32,7 +35,7 @@ def _frame() -> pl.DataFrame:
     return pl.concat([bars(t, days(START, 30), float(i + 1)) for i, t in enumerate(["A", "B", "C"])])
 
 
-def _import(store: Store, frame: pl.DataFrame) -> tuple[object, list[dict[str, object]]]:
+def _import(store: Store, frame: pl.DataFrame) -> tuple[WriteResult, list[dict[str, object]]]:
     with structlog.testing.capture_logs() as logs:
         result = store.append("prices", frame.with_columns(pl.lit(LATER).alias("fetched_at")), now=LATER)
     return result, logs
@@ -142,3 +145,14 @@ def test_a_concurrent_merge_between_imports_is_seen(tables: Store) -> None:
     assert (result.inserted, result.updated) == (0, 1)
     assert _skipped(logs) == 1                        # 2024, left alone by the other process
     assert tables.prices_for("B", day, day).collect()["close"].item() == 2.0
+
+
+@given(st.lists(st.tuples(st.sampled_from(["A", "AB", "B", " B", "C"]), st.integers(0, 4)), max_size=12))
+def test_strictly_sorted_agrees_with_sorting(rows: list[tuple[str, int]]) -> None:
+    """``strictly_sorted`` (runs of the first column, then the rest within runs) is true exactly when
+    sorting by the key changes nothing and no key repeats."""
+    frame = pl.DataFrame(rows, schema={"ticker": pl.String, "day": pl.Int64}, orient="row")
+    expected = frame.equals(frame.sort("ticker", "day")) and frame.n_unique() == frame.height
+    assert strictly_sorted(frame, ["ticker", "day"]) == expected
+    assert strictly_sorted(frame.select("ticker"), ["ticker"]) == (
+        frame.get_column("ticker").to_list() == sorted(set(frame.get_column("ticker").to_list())))
