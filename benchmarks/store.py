@@ -65,6 +65,7 @@ if mode in ("store", "reimport"):     # deltalake loaded (and the table checked)
     store.init(["prices"])
 t0 = time.perf_counter()
 bars = import_price_file(source, now=now)
+read_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024    # the peak so far: reading the file
 if mode == "polars":
     bars.with_columns(pl.col("date").dt.year().alias("year")).write_parquet(
         target, partition_by="year", storage_options=options or None)
@@ -73,6 +74,7 @@ else:
     result = store.append("prices", bars, now=now)
 seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "read_mb": read_mb,
                   "rows": bars.height, "version": None if result is None else result.version,
                   "inserted": None if result is None else result.inserted}))
 """
@@ -154,6 +156,9 @@ def run_root(name: str, root: str, options: dict[str, str], source: Path, *, rep
     assert all(r["version"] is None and r["inserted"] == 0 for r in again), "a re-import wrote something"
     figures["import s"] = _pairs([r["seconds"] for r in imports], [r["seconds"] for r in peers])
     figures["import peak MB"] = _pairs([r["rss_mb"] for r in imports], [r["rss_mb"] for r in peers])
+    print(f"  {name}: peak MB once the file is read (before writing): store "
+          f"{statistics.median(r['read_mb'] for r in imports):.1f}, "
+          f"peer {statistics.median(r['read_mb'] for r in peers):.1f}", file=sys.stderr)
     figures["re-import s (vs import)"] = _pairs([r["seconds"] for r in again],
                                                 [r["seconds"] for r in imports])
 

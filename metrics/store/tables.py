@@ -821,14 +821,16 @@ def _row_hash(spec: Dataset) -> pl.Expr:
 
 def _digest_alg() -> str:
     """The name of the digest function: polars's hashes may change between its versions."""
-    return f"row-hash-sum/polars-{pl.__version__}"
+    return f"rehashed-row-sum/polars-{pl.__version__}"
 
 
 def _row_digest(spec: Dataset) -> pl.Expr:
-    """A 64-bit hash of each row's columns but the version, partition included: the row hash
-    (``_row_hash``, a sum of the columns' hashes) hashed again. Added up over a partition, a plain sum
-    of column hashes could not tell two rows' values swapped between them; its hash can."""
-    return _row_hash(spec).hash(seed=len(spec.schema) + 1)
+    """A 64-bit hash of each row's columns but the version: the sum of the columns' hashes (one seed
+    each), hashed again. Added up over a partition, a plain sum of column hashes could not tell two
+    rows' values swapped between them; its hash can. (The partition is not hashed: digests are only
+    ever compared partition by partition.)"""
+    columns = [c for c in spec.schema if c != spec.version]
+    return pl.sum_horizontal([pl.col(c).hash(seed=i) for i, c in enumerate(columns)]).hash(seed=len(columns))
 
 
 def _partition_digests(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
