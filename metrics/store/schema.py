@@ -142,3 +142,26 @@ def table_schema(dataset: str) -> Any:
     """
     schema = pl.Schema([*DATASETS[dataset].schema.items(), (YEAR, pl.Int32)])
     return pl.DataFrame(schema=schema).to_arrow(compat_level=pl.CompatLevel.oldest()).schema
+
+
+def strictly_sorted(data: pl.DataFrame, key: list[str]) -> bool:
+    """True when the rows are in strictly increasing order of ``key`` (so no key repeats), nulls aside.
+
+    The first column is compared once for equality (its runs, ``rle_id``), its run values (a few
+    hundred tickers in a million bars) for order, the rest within runs: about a third of the time of
+    comparing the strings for order on every row."""
+    if data.height < 2:
+        return True
+    first, rest = key[0], key[1:]
+    runs = data.get_column(first).rle().struct.field("value")
+    if not bool((runs > runs.shift()).slice(1).all()):
+        return False
+    if not rest:                     # one column: no run may hold two rows
+        return runs.len() == data.height
+    run = pl.col(first).rle_id()
+    later = pl.lit(False)
+    equal = pl.lit(True)
+    for c in rest:
+        later = later | (equal & (pl.col(c) > pl.col(c).shift()))
+        equal = equal & (pl.col(c) == pl.col(c).shift())
+    return bool(data.lazy().select(((run != run.shift()) | later).slice(1).all()).collect().item())

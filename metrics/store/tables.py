@@ -16,12 +16,18 @@ first (one put-if-absent commit carrying no rows: the loser of a race just re-re
 
 **Writes** are MERGEs on the dataset's natural key: a row whose key is new is inserted; a row whose
 key exists replaces it when its ``version`` column is as large or larger and some other column
-differs. Rows that would change nothing are dropped before the MERGE (by a hash of each row, first
-compared in place with the stored rows in their files' order), so re-importing the
-same bars or re-ingesting a document commits nothing (``WriteResult.unchanged`` says how many). The
-first write into an empty table needs no MERGE: it appends one file per partition, in one commit
-that carries an application transaction so that a second writer which also found the table empty
-conflicts and MERGEs on its retry. A commit that
+differs. Rows that would change nothing are dropped before the MERGE, so re-importing the same bars
+or re-ingesting a document commits nothing (``WriteResult.unchanged`` says how many). First by
+partition: the first write records in its commit (``metrics.digests``) each data file's rows and
+digest (an order-independent sum of row hashes, version aside), and later commits of this module
+carry the record of the files still live forward; an incoming partition whose rows and digest equal
+those of the live files of that year, every one of them recorded, is stored as it is and skipped
+unread. Any partition another writer touched since (MERGE, OPTIMIZE, DELETE, append: files are
+immutable, so its files changed) or whose digest differs is compared row by row: by a hash of each
+row, first in place with the stored rows in their files' order, then looked up among them. The
+first write into an empty table needs no MERGE: polars writes one file per partition (uploaded by a
+few threads on S3), added in one commit that carries an application transaction so that a second
+writer which also found the table empty conflicts and MERGEs on its retry. A commit that
 conflicts with a concurrent one is retried from a fresh snapshot up to ``commit_attempts`` times with
 jittered backoff, then ``CommitConflict`` is raised naming the table: never a silent loss.
 
@@ -47,6 +53,7 @@ Delta table handle and the commit protocol; split apart, the one-writer invarian
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 import random
@@ -55,6 +62,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +73,7 @@ from metrics.errors import CommitConflict, StoreError
 from metrics.log import get_logger
 from metrics.settings import Settings
 from metrics.store.pit import latest_bars, latest_facts
-from metrics.store.schema import DATASETS, YEAR, Dataset, conform, table_schema
+from metrics.store.schema import DATASETS, YEAR, Dataset, conform, strictly_sorted, table_schema
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -77,6 +85,9 @@ COMMIT_ATTEMPTS = 12
 MIN_RETENTION = dt.timedelta(days=7)
 _BACKOFF_S = 0.05
 _STAT_CHARS = 32                 # longer strings get no min/max statistics (a prefix is no maximum)
+_UPLOADS = 4                     # data files uploaded at once on S3 (each held in memory meanwhile)
+_DIGESTS = "metrics.digests"     # commit metadata: the digest of each data file the commit added
+_DIGEST_LOOKBACK = 25            # commits searched, newest first, for the latest digest record
 _OLD_PART = re.compile(r"^part-\d{10}-[0-9a-f]{8}\.parquet$")   # the former layout's part names
 
 
@@ -340,7 +351,9 @@ class Store:
         for attempt in range(1, self.commit_attempts + 1):
             table = self._writable(dataset)
             first = self._file_list(dataset, table).frame.is_empty()
-            changed = data if first else self._changed(dataset, table, data)
+            record = None if first else self._digest_record(dataset, table)
+            changed = data if first else self._changed(dataset, table, self._unproven(dataset, table, data,
+                                                                                       record))
             if changed.is_empty():
                 log.info("store.unchanged", table=dataset, rows=data.height)
                 return WriteResult(dataset, data.height, unchanged=data.height, attempts=attempt)
@@ -348,7 +361,7 @@ class Store:
                 if first:
                     got = self._first_write(dataset, table, changed, meta)
                 else:
-                    got = self._merge(dataset, table, changed, meta)
+                    got = self._merge(dataset, table, changed, meta | _carried(record))
             except Exception as e:
                 if not _is_conflict(e):
                     raise
@@ -368,11 +381,60 @@ class Store:
                                version, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _digest_record(self, dataset: str, table: DeltaTable) -> dict[str, list[int]] | None:
+        """The recorded digests (``[rows, digest]`` by data file path) of the files live in ``table``'s
+        snapshot, from the newest commit that carries a record (``metrics.digests``, written by this
+        module); None when there is none, it was made by another polars (its hashes may differ) or the
+        table may carry deletion vectors (a file's rows could change without its path changing)."""
+        with self._locks[dataset]:
+            if "deletionVectors" in (table.protocol().reader_features or []):
+                return None
+            found = None
+            for limit in (1, _DIGEST_LOOKBACK):
+                found = next((c[_DIGESTS] for c in table.history(limit) if _DIGESTS in c), None)
+                if found is not None:
+                    break
+        if found is None:
+            return None
+        record = json.loads(found) if isinstance(found, str) else found
+        if record.get("alg") != _digest_alg():
+            return None
+        prefix = self.table_uri(dataset) + "/"
+        live = set(self._file_list(dataset, table).frame.get_column("uri").str.strip_prefix(prefix).to_list())
+        return {path: [int(n), int(d)] for path, (n, d) in record.get("files", {}).items() if path in live}
+
+    def _unproven(self, dataset: str, table: DeltaTable, data: pl.DataFrame,
+                  record: dict[str, list[int]] | None) -> pl.DataFrame:
+        """``data`` less the partitions proven stored as they are: every live file of the partition has
+        a recorded digest, and their rows and digests add up to those of ``data``'s rows of that year.
+        Files are immutable and their paths unique, so a partition another writer changed since (MERGE,
+        OPTIMIZE, append) has a file without a record and is compared row by row (``_changed``)."""
+        if not record:
+            return data
+        spec = DATASETS[dataset]
+        prefix = self.table_uri(dataset) + "/"
+        files = self._file_list(dataset, table).frame.select(
+            pl.col("uri").str.strip_prefix(prefix).alias("path"), "year")
+        paths = list(record)
+        known = pl.DataFrame({"path": paths, "rows": [record[p][0] for p in paths],
+                              "digest": [record[p][1] for p in paths]},
+                             schema={"path": pl.String, "rows": pl.Int64, "digest": pl.UInt64})
+        stored = (files.join(known, on="path", how="left")
+                  .group_by("year").agg(pl.col("digest").null_count().alias("unknown"),
+                                        pl.col("rows").sum(), pl.col("digest").sum())
+                  .filter(pl.col("unknown") == 0).drop("unknown"))
+        mine = _partition_digests(data, spec)
+        proven = mine.join(stored, on=["year", "rows", "digest"], how="semi").get_column("year")
+        if proven.is_empty():
+            return data
+        log.info("store.partitions_unchanged", table=dataset, partitions=proven.len())
+        return data.filter(~pl.col(YEAR).is_in(proven.implode()))
+
     def _changed(self, dataset: str, table: DeltaTable, data: pl.DataFrame) -> pl.DataFrame:
         """The rows of ``data`` (with ``year``) that are not stored as they are (version aside)."""
         spec = DATASETS[dataset]
         files = self._file_list(dataset, table)
-        if files.frame.is_empty():
+        if files.frame.is_empty() or data.is_empty():
             return data
         first = spec.key[0]
         keys = data.get_column(first)
@@ -400,8 +462,8 @@ class Store:
     def _first_write(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
                      meta: dict[str, str]) -> dict[str, Any]:
         """Append ``rows`` (one per key, with ``year``) to a table whose snapshot holds no rows: no MERGE
-        to run, one partition at a time streamed to the writer (no second copy of the whole frame),
-        each in the order of ``rows`` (so a re-import compares in place, ``_mismatched``).
+        to run, one file per partition written by polars (no second copy of the whole frame), each
+        in the order of ``rows`` (so a re-import compares in place, ``_mismatched``).
 
         A blind append does not conflict with concurrent appends, so the commit carries the
         application transaction ``metrics.<dataset>.first-write``: of two writers that both found
@@ -409,55 +471,70 @@ class Store:
         longer empty) and MERGEs. Every first write goes through here, so a writer that read an
         empty snapshot always meets the marker in the commit that filled the table.
         """
-        from deltalake import CommitProperties, Transaction  # noqa: PLC0415 - deltalake is heavy; loaded only when used
-
-        commit = CommitProperties(custom_metadata=meta | {"metrics.write": "first"}, max_commit_retries=3,
-                                  app_transactions=[Transaction(app_id=f"metrics.{dataset}.first-write",
-                                                                version=1)])
         with self._locks[dataset]:
-            if self.remote:
-                self._stream_to_writer(dataset, table, rows, commit)
-            else:
-                self._write_files(dataset, table, rows, commit)
+            self._write_files(dataset, table, rows, meta | {"metrics.write": "first"})
         return {"num_target_rows_inserted": rows.height}
 
-    def _stream_to_writer(self, dataset: str, table: DeltaTable, rows: pl.DataFrame, commit: Any) -> None:
-        """The first write on S3: each partition handed to delta-rs's writer as one Arrow batch."""
-        import pyarrow as pa  # type: ignore[import-untyped]  # noqa: PLC0415 - pyarrow is heavy; loaded only when used
-        from deltalake import WriterProperties, write_deltalake  # noqa: PLC0415 - deltalake is heavy; loaded only when used
-
-        schema = table_schema(dataset)
-        oldest = pl.CompatLevel.oldest()        # plain strings (see ``table_schema``)
-
-        def batches() -> Iterator[Any]:      # one batch per partition: each file keeps the rows' order
-            for part in _by_year(rows):
-                yield from part.to_arrow(compat_level=oldest).cast(schema).combine_chunks().to_batches()
-
-        props = WriterProperties(compression="SNAPPY", max_row_group_size=ROW_GROUP_ROWS)
-        write_deltalake(table, pa.RecordBatchReader.from_batches(schema, batches()), mode="append",
-                        partition_by=[YEAR], writer_properties=props, commit_properties=commit)
-
-    def _write_files(self, dataset: str, table: DeltaTable, rows: pl.DataFrame, commit: Any) -> None:
-        """The first write on a local root: polars writes one data file per partition (its own Parquet
-        writer: a fifth of the memory of delta-rs's, measured on 1.72 M bars), then one commit adds
-        them with their statistics (rows, nulls, min and max). Files of a commit that fails are
-        never referenced (VACUUM removes them)."""
+    def _write_files(self, dataset: str, table: DeltaTable, rows: pl.DataFrame, meta: dict[str, str]) -> None:
+        """Polars writes one data file per partition (its own Parquet writer: a fifth of the memory of
+        delta-rs's, measured on 1.72 M bars); on S3 each file is written to memory and uploaded by a
+        few threads while the next is written. Then one commit adds them with their statistics (rows,
+        nulls, min and max) and records each file's digest (``metrics.digests``). Files of a commit
+        that fails are never referenced (VACUUM removes them)."""
+        from deltalake import CommitProperties, Transaction  # noqa: PLC0415 - deltalake is heavy; loaded only when used
         from deltalake.transaction import AddAction  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
-        folder = self.dataset_dir(dataset)
+        spec = DATASETS[dataset]
+        digests = {int(r["year"]): (int(r["rows"]), int(r["digest"]))
+                   for r in _partition_digests(rows, spec).iter_rows(named=True)}
         actions: list[Any] = []
-        for part in _by_year(rows):
-            year = int(part.get_column(YEAR)[0])
-            name = f"{YEAR}={year}/part-00000-{uuid.uuid4()}-c000.snappy.parquet"
-            path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            data = part.drop(YEAR)
-            data.write_parquet(path, compression="snappy", row_group_size=ROW_GROUP_ROWS, statistics=True)
-            actions.append(AddAction(name, path.stat().st_size, {YEAR: str(year)},
-                                     int(path.stat().st_mtime * 1000), True, _file_stats(data)))
+        record: dict[str, list[int]] = {}
+        uploads: list[Future[None]] = []
+        with ThreadPoolExecutor(max_workers=_UPLOADS) as pool:
+            for part in _by_year(rows):
+                year = int(part.get_column(YEAR)[0])
+                name = f"{YEAR}={year}/part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+                data = part.drop(YEAR)
+                if self.remote:
+                    buffer = io.BytesIO()
+                    data.write_parquet(buffer, compression="snappy", row_group_size=ROW_GROUP_ROWS,
+                                       statistics=True)
+                    size, mtime = buffer.tell(), int(time.time() * 1000)
+                    while len([u for u in uploads if not u.done()]) >= _UPLOADS:   # bounded memory
+                        wait(uploads, return_when=FIRST_COMPLETED)
+                    uploads.append(pool.submit(self._upload, dataset, name, buffer))
+                else:
+                    path = self.dataset_dir(dataset) / name
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    data.write_parquet(path, compression="snappy", row_group_size=ROW_GROUP_ROWS,
+                                       statistics=True)
+                    size, mtime = path.stat().st_size, int(path.stat().st_mtime * 1000)
+                actions.append(AddAction(name, size, {YEAR: str(year)}, mtime, True, _file_stats(data)))
+                record[name] = list(digests[year])
+        for upload in uploads:
+            upload.result()                          # an upload that failed fails the write
+        # blind appends do not conflict with each other: the application transaction makes a second
+        # first write conflict (``_first_write``)
+        commit = CommitProperties(
+            custom_metadata=meta | {_DIGESTS: json.dumps({"alg": _digest_alg(), "files": record})},
+            max_commit_retries=3,
+            app_transactions=[Transaction(app_id=f"metrics.{dataset}.first-write", version=1)])
         table.create_write_transaction(actions, mode="append", schema=table_schema(dataset),
                                        partition_by=[YEAR], commit_properties=commit)
         table.update_incremental()
+
+    def _upload(self, dataset: str, name: str, buffer: io.BytesIO) -> None:
+        """Put one data file written to memory under the table on S3."""
+        # delta-rs's own object store client (the table's options); its pyarrow wrapper hands the
+        # stream a pyarrow Buffer, which the stream refuses
+        from deltalake._internal import DeltaFileSystemHandler  # noqa: PLC0415 - deltalake is heavy; loaded only when used
+
+        handler = DeltaFileSystemHandler(self.table_uri(dataset), dict(self.storage_options))
+        stream = handler.open_output_stream(name)
+        try:
+            stream.write(buffer.getvalue())
+        finally:
+            stream.close()  # type: ignore[attr-defined]  # present, missing from the stub
 
     def _merge(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
                meta: dict[str, str]) -> dict[str, Any]:
@@ -742,6 +819,34 @@ def _row_hash(spec: Dataset) -> pl.Expr:
     return pl.sum_horizontal([pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
 
 
+def _digest_alg() -> str:
+    """The name of the digest function: polars's hashes may change between its versions."""
+    return f"rehashed-row-sum/polars-{pl.__version__}"
+
+
+def _row_digest(spec: Dataset) -> pl.Expr:
+    """A 64-bit hash of each row's columns but the version: the sum of the columns' hashes (one seed
+    each), hashed again. Added up over a partition, a plain sum of column hashes could not tell two
+    rows' values swapped between them; its hash can. (The partition is not hashed: digests are only
+    ever compared partition by partition.)"""
+    columns = [c for c in spec.schema if c != spec.version]
+    return pl.sum_horizontal([pl.col(c).hash(seed=i) for i, c in enumerate(columns)]).hash(seed=len(columns))
+
+
+def _partition_digests(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
+    """Per ``year`` of ``data``: its rows and the sum (modulo 2**64) of their row digests, which does
+    not depend on the rows' order and adds up over a partition's files."""
+    return (data.lazy().select(pl.col(YEAR).alias("year"), _row_digest(spec).alias("h"))
+            .group_by("year").agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("h").sum().alias("digest"))
+            .collect())
+
+
+def _carried(record: dict[str, list[int]] | None) -> dict[str, str]:
+    """The commit metadata that carries ``record`` (the digests of files still live) forward, so the
+    newest commit keeps the record of the partitions it leaves alone."""
+    return {} if not record else {_DIGESTS: json.dumps({"alg": _digest_alg(), "files": record})}
+
+
 def _file_stats(data: pl.DataFrame) -> str:
     """Delta statistics of a data file holding ``data``: rows, nulls, and the min and max of each
     column readers can skip files by (dates, numbers, timestamps to the millisecond widened outwards,
@@ -841,7 +946,7 @@ def _unique_sorted(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
     """
     key = list(spec.key)
     year = _year(spec)
-    if _strictly_sorted(data, key) and tuple(spec.sort) == tuple(spec.key):
+    if strictly_sorted(data, key) and tuple(spec.sort) == tuple(spec.key):
         return data.with_columns(year)       # already one row per key, in order: no copy
     ordered = data.with_row_index("__i").sort([*key, spec.version, "__i"], nulls_last=False)
     same_as_next = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in key)
@@ -849,18 +954,6 @@ def _unique_sorted(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
     if tuple(spec.sort) != tuple(spec.key):
         unique = unique.sort(list(spec.sort), nulls_last=True, maintain_order=True)
     return unique.with_columns(year)
-
-
-def _strictly_sorted(data: pl.DataFrame, key: list[str]) -> bool:
-    """True when the rows are in strictly increasing order of ``key`` (so no key repeats), nulls aside."""
-    if data.height < 2:
-        return True
-    later = pl.lit(False)
-    equal = pl.lit(True)
-    for c in key:
-        later = later | (equal & (pl.col(c) > pl.col(c).shift()))
-        equal = equal & (pl.col(c) == pl.col(c).shift())
-    return bool(data.select(later.slice(1).all()).item())
 
 
 def open_store(root: Path | str = "parquet", *, storage_options: Mapping[str, str] | None = None) -> Store:

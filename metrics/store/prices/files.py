@@ -29,7 +29,7 @@ import polars as pl
 from metrics.errors import PriceDataError
 from metrics.store.prices.checks import first_problem
 from metrics.store.prices.universe import currency_of
-from metrics.store.schema import PRICES, conform
+from metrics.store.schema import PRICES, conform, strictly_sorted
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
@@ -141,25 +141,18 @@ def _dates(path: Path, df: pl.DataFrame, original: str, *, csv: bool) -> pl.Seri
 
 
 def _stripped(col: pl.Series) -> pl.Series:
-    """``col`` with surrounding blanks removed; checked once per distinct value (a few hundred
-    tickers in a million rows): not copied at all when no value has any."""
-    distinct = col.unique()
+    """``col`` with surrounding blanks removed; checked once per run of equal values (a few hundred
+    tickers in a million rows sorted by ticker): not copied at all when no value has any."""
+    distinct = col.rle().struct.field("value")
     if distinct.str.strip_chars().eq_missing(distinct).all():
         return col
     return col.str.strip_chars()
 
 
-def _strictly_sorted(bars: pl.DataFrame) -> bool:
-    """True when the bars are in strictly increasing (ticker, date) order: then no pair repeats."""
-    ticker, date = pl.col("ticker"), pl.col("date")
-    later = (ticker > ticker.shift()) | ((ticker == ticker.shift()) & (date > date.shift()))
-    return bool(bars.select(later.slice(1).all()).item())
-
-
 def _check_unique(path: Path, bars: pl.DataFrame, df: pl.DataFrame, column: str, *, csv: bool) -> None:
     """Raise naming the first line that repeats an earlier (ticker, date); sort-based, no hashing
     (and no sort for a file already in (ticker, date) order, as most are)."""
-    if _strictly_sorted(bars):
+    if strictly_sorted(bars, ["ticker", "date"]):
         return
     ordered = bars.select("ticker", "date").with_row_index("__i").sort("ticker", "date", "__i")
     repeats = ordered.filter((pl.col("ticker") == pl.col("ticker").shift(1))
