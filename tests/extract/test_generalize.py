@@ -1,0 +1,60 @@
+"""General rules added after the held-out set (tests/extract/heldout): each with our own sentences in
+every language it concerns (sentences of neither the held-out set nor the shared material)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from metrics.extraction.entities import Registry
+from metrics.extraction.extract import Fact, extract_text
+
+NOV = date(2025, 11, 20)
+
+
+def facts(text: str, registry: Registry) -> list[Fact]:
+    return extract_text(text, registry, published=NOV)
+
+
+def summary(fs: list[Fact]) -> set[tuple[str, str, float]]:
+    return {(f.entity, f.metric, round(f.value, 4)) for f in fs}
+
+
+def test_a_noun_after_a_later_verb_does_not_name_an_earlier_amount(registry: Registry) -> None:
+    """'... to 1.4 trillion yen on Monday and expects net profit of ...': the net profit is the next
+    figure's noun, not this one's (only 的, in, of ... glue a noun after an amount)."""
+    got = summary(facts(
+        "Honda cut its operating profit forecast by 20% to 700 billion yen on Monday and expects net "
+        "profit of 500 billion yen for the year.", registry,
+    ))
+    assert got == {("Honda", "net_income", 5e11)}
+    assert summary(facts("Honda expects 500 billion yen in net profit.", registry)) == {
+        ("Honda", "net_income", 5e11)
+    }
+
+
+def test_operating_income_words_are_not_revenue(registry: Registry) -> None:
+    assert summary(facts("蔚来的能源业务本季实现经营收益2亿元，收入为15亿元。", registry)) == {
+        ("NIO", "revenue", 1.5e9)
+    }
+    assert summary(facts("蔚來的能源業務本季實現經營收益2億元，收入為15億元。", registry)) == {
+        ("NIO", "revenue", 1.5e9)
+    }
+
+
+def test_monetary_funds_are_cash(registry: Registry) -> None:
+    got = facts("截至9月末，比亚迪货币资金为1500亿元。", registry)
+    assert [(f.entity, f.metric, f.value, f.unit) for f in got] == [("BYD", "cash", 1.5e11, "CNY")]
+    got = facts("截至9月底，比亞迪貨幣資金為1500億元。", registry)
+    assert [(f.entity, f.metric, f.value) for f in got] == [("BYD", "cash", 1.5e11)]
+
+
+def test_a_market_index_move_is_not_a_share_move(registry: Registry) -> None:
+    got = summary(facts(
+        "Shares of Delta Electronics rose 2.5 percent, beating the benchmark TAIEX, which gained 0.6 "
+        "percent.", registry,
+    ))
+    assert got == {("Delta Electronics", "share_price_change", 2.5)}
+    got = summary(facts("台達電股價上漲2.5%，大盤僅上漲0.6%。", registry))
+    assert got == {("Delta Electronics", "share_price_change", 2.5)}
+    got = summary(facts("Advantest shares fell 4% while the Nikkei lost 1.2%.", registry))
+    assert got == {("Advantest", "share_price_change", -4.0)}
