@@ -13,7 +13,9 @@ from metrics.extraction.context import Context
 from metrics.extraction.cues import Cue
 from metrics.extraction.numbers import Quantity
 
-__all__ = ["base_of", "change_after", "change_before", "direction", "is_comparison", "is_delta"]
+__all__ = [
+    "base_of", "change_after", "change_before", "direction", "is_comparison", "is_delta", "listed_change"
+]
 
 _CHANGE = frozenset(("change", "base"))
 _FILL = (
@@ -77,14 +79,40 @@ def direction(ctx: Context, change: Cue) -> str:
     return "down" if "down" in names else "up" if "up" in names else "none"
 
 
+_ADJACENT = re.compile(r"\s*")
+
+
 def base_of(ctx: Context, q: Quantity, c_lo: int, c_hi: int) -> str | None:
-    """yoy | qoq stated for the change of ``q`` (the nearest base word before it in its clause, else
-    right after it); None when not stated."""
+    """yoy | qoq stated for the change of ``q``: a base word right after it ('5% sequentially and 20%
+    year over year'), else the nearest one before it in its clause, else one after it; None when not
+    stated."""
+    after = ctx.cues_in(q.end, min(c_hi, q.end + 40), frozenset(("base",)))
+    if after and _ADJACENT.fullmatch(ctx.text, q.end, after[0].start):
+        return after[0].name
     before = ctx.cues_in(c_lo, q.start, frozenset(("base",)))
     if before:
         return before[-1].name
-    after = ctx.cues_in(q.end, min(c_hi, q.end + 40), frozenset(("base",)))
     return after[0].name if after else None
+
+
+_LIST_AND = re.compile(r"\s*(?:,|，|、|和|及|以及|and|, and)\s*\Z", re.IGNORECASE)
+
+
+def listed_change(ctx: Context, q: Quantity, s_lo: int) -> tuple[Cue, bool] | None:
+    """The change of the percentage listed right before ``q`` when that one states its own base
+    ('up 4% from June and 30% from a year earlier', '月增5%、年增30%' is each its own verb): the
+    same verb, for a figure that has none of its own."""
+    before = [x for x in ctx.quantities_in(max(s_lo, q.start - 60), q.start) if x.end <= q.start]
+    if not before or before[-1].unit != "pct":
+        return None
+    pq = before[-1]
+    bases = ctx.cues_in(pq.end, q.start, frozenset(("base",)))
+    if not bases or not _ADJACENT.fullmatch(ctx.text, pq.end, bases[0].start):
+        return None
+    if not _LIST_AND.fullmatch(ctx.text, bases[-1].end, q.start):
+        return None
+    ch = change_before(ctx, pq, max(s_lo, pq.start - 30))
+    return ch if ch is not None and not ch[1] else None
 
 
 def is_delta(ctx: Context, q: Quantity, lo: int) -> bool:

@@ -26,7 +26,14 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from metrics.extraction.change import base_of, change_after, change_before, direction, is_delta
+from metrics.extraction.change import (
+    base_of,
+    change_after,
+    change_before,
+    direction,
+    is_delta,
+    listed_change,
+)
 from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.cues import MONEY_METRICS, Cue
 from metrics.extraction.lexicon import lexicon
@@ -118,6 +125,8 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
         if money and _OPEN_PAREN.fullmatch(text, money[-1].end, q.start):
             ch = change_before(ctx, money[-1], max(0, money[-1].start - 30))
     after = None if ch is not None else change_after(ctx, q, c_hi)
+    if ch is None and after is None:
+        ch = listed_change(ctx, q, s_lo)
     if ch is not None and ch[1]:
         noun = _nearest_noun(ctx, c_lo, ch[0].start)
         if noun is not None and noun.role == "metric" and noun.name in PCT_METRICS:

@@ -58,3 +58,27 @@ def test_a_market_index_move_is_not_a_share_move(registry: Registry) -> None:
     assert got == {("Delta Electronics", "share_price_change", 2.5)}
     got = summary(facts("Advantest shares fell 4% while the Nikkei lost 1.2%.", registry))
     assert got == {("Advantest", "share_price_change", -4.0)}
+
+
+def test_a_base_right_after_a_figure_is_its_own(registry: Registry) -> None:
+    """'rose 5% sequentially and 20% year over year': each figure's base is the one right after it;
+    a month-on-month change ('from September', 较上月) is never stored as growth."""
+    assert summary(facts("AMD said revenue rose 5% sequentially and 20% year over year.", registry)) == {
+        ("AMD", "revenue_growth_yoy", 20.0)
+    }
+    got = summary(facts(
+        "Delta Electronics said October revenue rose 7 percent from September and 25 percent from a "
+        "year earlier.", registry,
+    ))
+    assert got == {("Delta Electronics", "revenue_growth_yoy", 25.0)}
+    assert summary(facts("台達電10月營收較上月增加7%。", registry)) == set()
+    assert summary(facts("台达电10月营收月增7%、年增25%。", registry)) == {
+        ("Delta Electronics", "revenue_growth_yoy", 25.0)
+    }
+
+
+def test_a_listed_percentage_takes_the_change_before_it(registry: Registry) -> None:
+    """The verb carries to a listed figure only when the figure before it states its own base; the
+    direction carries too."""
+    got = facts("Largan said sales fell 9 percent from August and 14 percent from a year earlier.", registry)
+    assert [(f.entity, f.metric, f.value) for f in got] == [("Largan", "revenue_growth_yoy", -14.0)]
