@@ -82,3 +82,16 @@ def test_a_listed_percentage_takes_the_change_before_it(registry: Registry) -> N
     direction carries too."""
     got = facts("Largan said sales fell 9 percent from August and 14 percent from a year earlier.", registry)
     assert [(f.entity, f.metric, f.value) for f in got] == [("Largan", "revenue_growth_yoy", -14.0)]
+
+
+def test_the_company_is_the_one_just_spoken_of(registry: Registry) -> None:
+    """'The company' after a second company is named refers to that one, not the first (该公司 too)."""
+    got = summary(facts(
+        "Quanta Computer reported revenue of NT$190 billion. Separately, Catcher Technology said sales "
+        "fell 5 percent year-on-year to NT$6 billion. The company's third-quarter net profit was NT$2 "
+        "billion.", registry,
+    ))
+    assert ("Catcher Technology", "net_income", 2e9) in got
+    assert ("Quanta Computer", "net_income", 2e9) not in got
+    got = summary(facts("廣達營收為1900億元。另外，可成營收為60億元。該公司第三季淨利為20億元。", registry))
+    assert ("Catcher Technology", "net_income", 2e9) in got
