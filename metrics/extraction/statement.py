@@ -162,7 +162,7 @@ def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | No
         return "estimate"
     if metric == "share_price_change":
         return "actual"
-    if "guidance" in roles:
+    if "guidance" in roles and not _past_named(ctx, q, lo, company):
         return "guidance"
     if period and ctx.published is not None and period not in ("ASOF",) and ".." not in period:
         end = period_end(period, company.fiscal_year_end)
@@ -173,6 +173,21 @@ def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | No
     ):
         return "commitment"
     return "actual"
+
+
+_POSSESSIVE_GAP = re.compile(r"\s*(?:的|'s|’s)?\s*(?:约|近|about|roughly|some)?\s*", re.IGNORECASE)
+
+
+def _past_named(ctx: Context, q: Quantity, lo: int, company: Company) -> bool:
+    """A figure right after a past period that names it ('将与去年的73亿美元持平', 'flat with last
+    year's $7 billion'): that period's actual, whatever the forecast around it."""
+    if ctx.published is None:
+        return False
+    spans = [p for p in ctx.periods(lo, q.start, company.fiscal_year_end) if p.end <= q.start]
+    if not spans or not spans[-1].period or not _POSSESSIVE_GAP.fullmatch(ctx.text, spans[-1].end, q.start):
+        return False
+    end = period_end(spans[-1].period, company.fiscal_year_end)
+    return end is not None and end < ctx.published
 
 
 def _bare_home(sign: str, home: str) -> str:

@@ -95,3 +95,18 @@ def test_the_company_is_the_one_just_spoken_of(registry: Registry) -> None:
     assert ("Quanta Computer", "net_income", 2e9) not in got
     got = summary(facts("廣達營收為1900億元。另外，可成營收為60億元。該公司第三季淨利為20億元。", registry))
     assert ("Catcher Technology", "net_income", 2e9) in got
+
+
+def test_a_past_period_naming_a_figure_makes_it_actual(registry: Registry) -> None:
+    """'将与去年的73亿美元持平': the figure is last year's actual, not this year's guidance."""
+    for text in (
+        "中芯国际表示，今年资本开支将与去年的73亿美元大致持平。",
+        "中芯國際表示，今年資本開支將與去年的73億美元大致持平。",
+    ):
+        got = facts(text, registry)
+        assert [(f.metric, f.value, f.kind, f.period) for f in got] == [("capex", 7.3e9, "actual", "FY2024")]
+    text = "Intel said 2025 capital spending would be roughly flat with last year's $25 billion."
+    got = facts(text, registry)
+    assert [(f.metric, f.value, f.kind, f.period) for f in got] == [("capex", 2.5e10, "actual", "FY2024")]
+    got = facts("台积电预计明年的资本支出为500亿美元。", registry)  # a future period stays guidance
+    assert [(f.metric, f.kind) for f in got] == [("capex_guidance", "guidance")]
