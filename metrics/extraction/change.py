@@ -14,14 +14,15 @@ from metrics.extraction.cues import Cue
 from metrics.extraction.numbers import Quantity
 
 __all__ = [
-    "base_of", "change_after", "change_before", "direction", "is_comparison", "is_delta", "listed_change"
+    "base_of", "change_after", "change_before", "direction", "is_comparison", "is_delta", "listed_change",
+    "verb_before_noun",
 ]
 
 _CHANGE = frozenset(("change", "base"))
 _FILL = (
     r"(?:\s+|了|幅|达|为|约|近|高达|到了|全日|盘中|盘后|一度|\b(?:by|a|an|whopping|just|only|slightly|"
     r"sharply|some|another|further|as much as|nearly|about|around|roughly|more than|almost|over|"
-    r"approximately|up to|as many as)\b)"
+    r"approximately|up to|as many as|of)\b)"
 )
 _GAP_CHANGE = re.compile(rf"(?:{_FILL})*", re.IGNORECASE)
 _GAP_LEVEL = re.compile(rf"(?:{_FILL})*(?:至|到|\bto\b|\bat\b)(?:{_FILL})*", re.IGNORECASE)
@@ -93,6 +94,22 @@ def base_of(ctx: Context, q: Quantity, c_lo: int, c_hi: int) -> str | None:
     if before:
         return before[-1].name
     return after[0].name if after else None
+
+
+_VERB_NOUN = re.compile(r"\s+(?:its\s+|their\s+|the\s+)?(?:[a-z-]+\s+)?", re.IGNORECASE)
+
+
+def verb_before_noun(ctx: Context, q: Quantity, c_lo: int) -> tuple[Cue, Cue] | None:
+    """'grew revenue 34%', 'boosted its sales by 12%': (the verb of change, the metric noun between it
+    and the percentage), for a percentage with no verb right before it."""
+    nouns = ctx.cues_in(max(c_lo, q.start - 30), q.start, frozenset(("metric",)))
+    if not nouns or not _GAP_CHANGE.fullmatch(ctx.text, nouns[-1].end, q.start):
+        return None
+    noun = nouns[-1]
+    for c in reversed(ctx.cues_in(max(c_lo, noun.start - 24), noun.start, frozenset(("change",)))):
+        if c.name in ("up", "down") and _VERB_NOUN.fullmatch(ctx.text, c.end, noun.start):
+            return c, noun
+    return None
 
 
 _LIST_AND = re.compile(r"\s*(?:,|，|、|和|及|以及|and|, and)\s*\Z", re.IGNORECASE)

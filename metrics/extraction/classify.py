@@ -33,6 +33,7 @@ from metrics.extraction.change import (
     direction,
     is_delta,
     listed_change,
+    verb_before_noun,
 )
 from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.cues import MONEY_METRICS, Cue
@@ -127,6 +128,10 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     after = None if ch is not None else change_after(ctx, q, c_hi)
     if ch is None and after is None:
         ch = listed_change(ctx, q, s_lo)
+    if ch is None and after is None:
+        vn = verb_before_noun(ctx, q, c_lo)
+        if vn is not None and vn[1].name in GROWTH_BASE and base_of(ctx, q, c_lo, c_hi) != "qoq":
+            return Reading(GROWTH_BASE[vn[1].name], vn[0], direction(ctx, vn[0]) == "down")
     if ch is not None and ch[1]:
         noun = _nearest_noun(ctx, c_lo, ch[0].start)
         if noun is not None and noun.role == "metric" and noun.name in PCT_METRICS:
@@ -168,9 +173,18 @@ _SHARE_THROUGH = frozenset(("share_price",))
 _IT = re.compile(r"\s*(?:it|它|其股价)\b", re.IGNORECASE)
 
 
+_PER_SHARE_ASIDE = re.compile(
+    r",\s*or\s+[^,]{1,24}?\b(?:per|a)\s+(?:diluted\s+|basic\s+)?(?:share|ads)\s*,\s*\Z", re.IGNORECASE
+)
+
+
 def _base_noun(ctx: Context, s_lo: int, pos: int) -> Cue | None:
-    """The noun a change at ``pos`` is about: the nearest noun before it in its sentence; for a
-    sentence opening with "it", the last noun of the sentence before."""
+    """The noun a change at ``pos`` is about: the nearest noun before it in its sentence (past an
+    aside ", or $1.20 per share,"); for a sentence opening with "it", the last noun of the sentence
+    before."""
+    aside = _PER_SHARE_ASIDE.search(ctx.text, max(s_lo, pos - 60), pos)
+    if aside is not None:
+        pos = aside.start()
     noun = _nearest_noun(ctx, s_lo, pos)
     if noun is None and _IT.match(ctx.text, s_lo) and s_lo > 0:
         p_lo = ctx.sentence(s_lo - 1)[0]

@@ -110,3 +110,25 @@ def test_a_past_period_naming_a_figure_makes_it_actual(registry: Registry) -> No
     assert [(f.metric, f.value, f.kind, f.period) for f in got] == [("capex", 2.5e10, "actual", "FY2024")]
     got = facts("台积电预计明年的资本支出为500亿美元。", registry)  # a future period stays guidance
     assert [(f.metric, f.kind) for f in got] == [("capex_guidance", "guidance")]
+
+
+def test_english_growth_phrasings(registry: Registry) -> None:
+    """'revenue growth of 19% to 21%' (a guided range), 'grew revenue 34%' (the verb before its noun),
+    and a growth after an ', or $X per share,' aside, which is about the profit before the aside."""
+    got = facts("For the current quarter, Adobe sees revenue growth of 9% to 11%.", registry)
+    assert [(f.metric, f.value, f.low, f.high, f.kind) for f in got] == [
+        ("revenue_growth_yoy", 10.0, 9.0, 11.0, "guidance")
+    ]
+    got = summary(facts("Tencent's cloud unit grew revenue 18% to 30 billion yuan.", registry))
+    assert got == {("Tencent", "revenue_growth_yoy", 18.0), ("Tencent", "revenue", 3e10)}
+    got = summary(facts("Intel cut revenue 5% sequentially.", registry))
+    assert got == set()
+    got = summary(facts(
+        "Catcher Technology's net profit was NT$3 billion, or NT$4.2 per share, down 6 percent from "
+        "a year earlier.", registry,
+    ))
+    assert got == {
+        ("Catcher Technology", "net_income", 3e9),
+        ("Catcher Technology", "net_income_growth_yoy", -6.0),
+    }
+    assert summary(facts("Nvidia earned $1.30 per share, up 60% from a year earlier.", registry)) == set()
