@@ -111,6 +111,16 @@ def _nearest_noun(ctx: Context, lo: int, pos: int) -> Cue | None:
     return best
 
 
+def _outside_parentheses(ctx: Context, noun: Cue | None, s_lo: int, pos: int) -> Cue | None:
+    """``noun``, or when it stands in a closed aside before ``pos`` ('营收为500亿元(含汇率影响),年增8%'),
+    the nearest noun before that aside."""
+    text = ctx.text
+    while noun is not None and in_parentheses(text, noun.start, s_lo) and not in_parentheses(text, pos, s_lo):
+        op = max(text.rfind("(", s_lo, noun.start), text.rfind("（", s_lo, noun.start))
+        noun = _nearest_noun(ctx, s_lo, op) if op >= 0 else None
+    return noun
+
+
 def _company_before(ctx: Context, pos: int, lo: int) -> bool:
     """A company named right before a verb (小米集团涨超4%, 腾讯控股全日下跌1.5%)."""
     ms = ctx.mentions_in(lo, pos)
@@ -155,7 +165,8 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     own = _noun_after_change(ctx, change, c_hi) if change.start > q.end else None
     noun = own or _base_noun(ctx, s_lo, anchor)
     if (own is None or own.name == "share_price") and _is_share_move(ctx, noun, s_lo, anchor):
-        if _CUMULATIVE.search(text, s_lo, c_hi) or any(c.role == "scope" for c in ctx.cues_in(c_lo, q.start)):
+        scope = any(c.role == "scope" for c in ctx.cues_in(c_lo, q.start))
+        if scope or _cumulative(text, s_lo, c_hi, q.start):
             return REJECT
         return Reading("share_price_change", None, negate)
     if base_of(ctx, q, c_lo, c_hi) == "qoq" or _against_other_quarter(ctx, c_lo, anchor):
@@ -167,6 +178,20 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     if noun is None or noun.role != "metric" or noun.name not in GROWTH_BASE:
         return REJECT if noun is not None else None
     return Reading(GROWTH_BASE[noun.name], change, negate)
+
+
+_WHICH_ASIDE = re.compile(r",\s*which\b[^,]*\Z", re.IGNORECASE)
+
+
+def _cumulative(text: str, s_lo: int, hi: int, pos: int) -> bool:
+    """A move over a longer time named in the sentence ('今年来累涨', 'this year'), unless it stands in
+    a closed ', which ...,' aside before the figure ('Shares, which have risen 25% this year, closed
+    1% higher')."""
+    for m in _CUMULATIVE.finditer(text, s_lo, hi):
+        if m.end() <= pos and _WHICH_ASIDE.search(text, s_lo, m.start()) and "," in text[m.end() : pos]:
+            continue
+        return True
+    return False
 
 
 _SHARE_THROUGH = frozenset(("share_price",))
@@ -185,7 +210,7 @@ def _base_noun(ctx: Context, s_lo: int, pos: int) -> Cue | None:
     aside = _PER_SHARE_ASIDE.search(ctx.text, max(s_lo, pos - 60), pos)
     if aside is not None:
         pos = aside.start()
-    noun = _nearest_noun(ctx, s_lo, pos)
+    noun = _outside_parentheses(ctx, _nearest_noun(ctx, s_lo, pos), s_lo, pos)
     if noun is None and _IT.match(ctx.text, s_lo) and s_lo > 0:
         p_lo = ctx.sentence(s_lo - 1)[0]
         noun = _nearest_noun(ctx, p_lo, s_lo)
@@ -242,6 +267,9 @@ def _noun_of_level_after(ctx: Context, q: Quantity, c_hi: int) -> Cue | None:
     return money_cue(ctx, nxt[0], ctx.clause(nxt[0].start, nxt[0].end))
 
 
+_CLOSED_ASIDE = re.compile(r"[)）]\s*")
+
+
 def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
     """The cue naming an amount: a noun right after it (with glue: 的, in, of its), else the nearest
     noun before it in its clause, a specific one before a generic one (投资, 协议)."""
@@ -254,6 +282,19 @@ def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
             return c
         break
     before = [c for c in ctx.cues_in(c_lo, q.start, _NOUNS) if c.role != "metric" or c.name in _MONEYISH]
+    if before and not in_parentheses(text, q.start, c_lo):
+        # a noun in a closed aside before the amount names nothing ('营收(不含汇率影响)为500亿元')
+        before = [c for c in before if not in_parentheses(text, c.start, c_lo)]
+    if not before:
+        # 'revenue (excluding currency effects) was $5 billion': the clause goes on past the aside
+        close = _CLOSED_ASIDE.search(text, max(0, c_lo - 3), c_lo + 1)
+        if close is not None:
+            op = max(text.rfind("(", 0, close.start()), text.rfind("（", 0, close.start()))
+            if op > 0 and ctx.sentence(op)[0] == ctx.sentence(q.start)[0]:
+                lo = ctx.clause(op - 1, op)[0]
+                before = [
+                    c for c in ctx.cues_in(lo, op, _NOUNS) if c.role != "metric" or c.name in _MONEYISH
+                ]
     if not before:
         # a generic noun closing the phrase the amount opens (500亿元的数据中心投资计划, 的合作协议)
         for c in ctx.cues_in(q.end, min(c_hi, q.end + 14), _NOUNS):

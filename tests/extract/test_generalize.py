@@ -132,3 +132,40 @@ def test_english_growth_phrasings(registry: Registry) -> None:
         ("Catcher Technology", "net_income_growth_yoy", -6.0),
     }
     assert summary(facts("Nvidia earned $1.30 per share, up 60% from a year earlier.", registry)) == set()
+
+
+def test_a_noun_in_an_aside_names_nothing(registry: Registry) -> None:
+    """A parenthetical between a figure and its noun or its change ('(含汇率影响)', '(excluding
+    currency effects)') neither names the figure nor hides the noun before it."""
+    got = summary(facts("台達電10月營收為新台幣500億元（含匯率影響），年增30%。", registry))
+    assert got == {("Delta Electronics", "revenue", 5e10), ("Delta Electronics", "revenue_growth_yoy", 30.0)}
+    got = summary(facts("台达电10月营收（不含汇率影响）为新台币500亿元，年增30%。", registry))
+    assert got == {("Delta Electronics", "revenue", 5e10), ("Delta Electronics", "revenue_growth_yoy", 30.0)}
+    got = summary(facts(
+        "Delta Electronics said October revenue (including currency effects) was NT$50 billion, up 30% "
+        "from a year earlier.", registry,
+    ))
+    assert got == {("Delta Electronics", "revenue", 5e10), ("Delta Electronics", "revenue_growth_yoy", 30.0)}
+
+
+def test_a_growth_target_is_guided_growth(registry: Registry) -> None:
+    got = facts("Kia kept its full-year revenue growth target of 5% to 6%.", registry)
+    assert [(f.entity, f.metric, f.value, f.kind) for f in got] == [
+        ("Kia", "revenue_growth_yoy", 5.5, "guidance")
+    ]
+
+
+def test_a_longer_move_in_a_which_aside_leaves_the_days_move(registry: Registry) -> None:
+    got = summary(facts("Shares of Kia, which have gained 20% this year, closed 2.3% lower.", registry))
+    assert got == {("Kia", "share_price_change", -2.3)}
+    assert summary(facts("Kia shares have gained 20% this year.", registry)) == set()
+    assert summary(facts("今年以来，起亚股价累计上涨20%。", registry)) == set()
+
+
+def test_private_placement_is_funding(registry: Registry) -> None:
+    got = facts("寒武纪此前完成约40亿元定增募资。", registry)
+    assert [(f.entity, f.metric, f.value, f.qualifier) for f in got] == [
+        ("Cambricon", "funding_raised", 4e9, "approx")
+    ]
+    got = facts("寒武紀此前完成約40億元定向增發。", registry)
+    assert [(f.entity, f.metric, f.value) for f in got] == [("Cambricon", "funding_raised", 4e9)]
