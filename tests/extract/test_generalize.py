@@ -169,3 +169,22 @@ def test_private_placement_is_funding(registry: Registry) -> None:
     ]
     got = facts("寒武紀此前完成約40億元定向增發。", registry)
     assert [(f.entity, f.metric, f.value) for f in got] == [("Cambricon", "funding_raised", 4e9)]
+
+
+def test_taiwan_and_hong_kong_short_names(registry: Registry) -> None:
+    """Short names Taiwan and Hong Kong outlets use (聯電, 中華電, 中移動, 新鴻基 ...) find their
+    company; the ones that are also words (長榮, 友邦, 快手) only with a figure right after them."""
+    cases = {
+        "聯電11月營收為新台幣190億元。": "UMC",
+        "中華電第三季營收為新台幣570億元。": "Chunghwa Telecom",
+        "萬海10月營收為新台幣150億元。": "Wan Hai Lines",
+        "中移動第三季收入為2500億元。": "China Mobile",
+        "新鴻基地產全年收入為700億港元。": "Sun Hung Kai Properties",
+        "长荣10月营收为新台币300亿元。": "Evergreen Marine",
+        "快手第三季度收入为355亿元。": "Kuaishou",
+        "Largan Precision said sales were NT$5 billion.": "Largan",
+        "United Microelectronics said revenue was NT$19 billion.": "UMC",
+    }
+    for text, name in cases.items():
+        assert {f.entity for f in facts(text, registry)} == {name}, text
+    assert facts("长荣的员工说，天气很好。", registry) == []
