@@ -290,8 +290,9 @@ def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
         close = _CLOSED_ASIDE.search(text, max(0, c_lo - 3), c_lo + 1)
         if close is not None:
             op = max(text.rfind("(", 0, close.start()), text.rfind("（", 0, close.start()))
-            if op > 0 and ctx.sentence(op)[0] == ctx.sentence(q.start)[0]:
-                lo = ctx.clause(op - 1, op)[0]
+            lo = ctx.clause(op - 1, op)[0] if op > 0 else c_lo
+            # only a noun no figure took yet (not '247亿元(约35亿美元),低于预期的248亿元')
+            if op > 0 and ctx.sentence(op)[0] == ctx.sentence(q.start)[0] and not ctx.quantities_in(lo, c_lo):
                 before = [
                     c for c in ctx.cues_in(lo, op, _NOUNS) if c.role != "metric" or c.name in _MONEYISH
                 ]

@@ -62,7 +62,7 @@ _DECLARE = re.compile(
     + r")\s*[,，.．、;；]?\s*(?:下同)?\s*[)）]"
 )
 _LEX_DECLARE = lexicon().declare
-_QUARTERLY = re.compile(r"^(?:FY)?\d{4}(?:Q[1-4]|H[12]|-9M)$")
+_QUARTERLY = re.compile(r"^(?:FY)?\d{4}(?:Q[1-4]|H[12]|-(?:[1-9]|1[01])M)$")
 
 
 def bounds(rx: re.Pattern[str], text: str) -> list[int]:

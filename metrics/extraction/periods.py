@@ -71,6 +71,16 @@ _SPACES = re.compile(r"[\s-]+")
 _P = lexicon().periods
 
 
+def _months_to_date(m: re.Match[str], c: Ctx) -> str | None:
+    """前10个月, 1-10月, the first ten months: the year's first months (2025-10M); three are its first
+    quarter, six its first half."""
+    n = 11 if (m["n3"] or "").lower() == "eleven" else num(m["n"] or m["n2"] or m["n3"])
+    y = stated_year(m, c)
+    if y is None or not 2 <= n <= 11:
+        return None
+    return {3: f"{y}Q1", 6: f"{y}H1"}.get(n, f"{y}-{n}M")
+
+
 def _half(m: re.Match[str], c: Ctx) -> str | None:
     """A half (上半年, first-half): calendar, or fiscal when the word says so (上半财年) for a company
     whose year does not end in December (the fiscal year stated, else the current one)."""
@@ -153,6 +163,13 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         r"(?:" + _Y + r"\s*年?\s*)?" + _alt("nine_months"),
         lambda m, c: None if (y := stated_year(m, c)) is None else f"{y}-9M",
         _P["nine_months"],
+    ),
+    (
+        r"(?:" + _Y + r"\s*年?\s*)?(?:前(?P<n>1[01]|[2-9]|十一|十|[二两三四五六七八九])个?月(?!\d)"
+        r"|(?<!\d)1\s*[-至~]\s*(?P<n2>1[01]|[2-8])\s*月"
+        r"|first\s+(?P<n3>1[01]|[2-8]|two|three|four|five|six|seven|eight|ten|eleven)\s+months)",
+        _months_to_date,
+        ("月", "months"),
     ),
     (
         r"(?:" + _Y + r"\s*年?\s*)?(?P<h>" + _alt("first_half") + "|" + _alt("second_half") + ")",

@@ -188,3 +188,17 @@ def test_taiwan_and_hong_kong_short_names(registry: Registry) -> None:
     for text, name in cases.items():
         assert {f.entity for f in facts(text, registry)} == {name}, text
     assert facts("长荣的员工说，天气很好。", registry) == []
+
+
+def test_the_first_months_of_a_year(registry: Registry) -> None:
+    """前10个月, 1-10月, 'the first 10 months': a year-to-date period (2025-10M), reported (not a
+    forecast of the year); three months are the first quarter."""
+    cases = {
+        "台積電今年前10個月營收為新台幣3兆元。": "2025-10M",
+        "台积电1-10月营收为3万亿元新台币。": "2025-10M",
+        "TSMC's revenue in the first 10 months of the year was NT$3 trillion.": "2025-10M",
+        "比亚迪前三个月营收为1700亿元。": "2025Q1",
+    }
+    for text, period in cases.items():
+        got = facts(text, registry)
+        assert [(f.metric, f.period, f.kind) for f in got] == [("revenue", period, "actual")], text
