@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from metrics.extraction.fiscal import current_fiscal_year, last_quarter
+from metrics.extraction.fiscal import current_fiscal_year, fiscal_quarter_of, last_quarter
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periodnames import (
     MONTHS,
@@ -69,6 +69,30 @@ def _alt(*keys: str) -> str:
 _MON = "(?P<mon>" + "|".join(MONTHS) + ")"
 _SPACES = re.compile(r"[\s-]+")
 _P = lexicon().periods
+
+
+def _fiscal_quarter_cn(m: re.Match[str], c: Ctx) -> str | None:
+    """第四财季 (no year): the latest such fiscal quarter begun, of the company's fiscal year."""
+    if c.published is None:
+        return None
+    q = num(m["q"])
+    fy, now_q = fiscal_quarter_of(c.published, c.fye)
+    return f"FY{fy if q <= now_q else fy - 1}Q{q}"
+
+
+_REL_SHIFT = {"本": 0, "当前": 0, "这一": 0, "this": 0, "current": 0, "上一": -1, "上个": -1, "上": -1,
+              "last": -1, "previous": -1, "下一": 1, "下个": 1, "下": 1, "next": 1}
+
+
+def _relative_fiscal_quarter(m: re.Match[str], c: Ctx) -> str | None:
+    """本财季, last fiscal quarter: the company's fiscal quarter under way at the article's date, or the
+    one before or after it."""
+    if c.published is None:
+        return None
+    fy, q = fiscal_quarter_of(c.published, c.fye)
+    q += _REL_SHIFT[(m["rel"] or m["rel2"]).lower()]
+    fy, q = (fy - 1, 4) if q == 0 else (fy + 1, 1) if q == 5 else (fy, q)
+    return f"FY{fy}Q{q}"
 
 
 def _months_to_date(m: re.Match[str], c: Ctx) -> str | None:
@@ -143,6 +167,19 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         ("fiscal",),
     ),
     (_Y + r"\s*" + _FY + r"\s*" + _Q, lambda m, c: f"FY{m['y']}Q{num(m['q'])}", _P["fiscal"]),
+    (
+        r"(?:本财年|今财年|当前财年)?\s*第?(?P<q>[一二三四1-4])\s*财季",
+        _fiscal_quarter_cn,
+        ("财季",),
+    ),
+    (
+        (
+            r"(?P<rel>本|当前|这一|上一|上个|上|下一|下个|下)财季"
+            r"|(?P<rel2>this|current|last|previous|next)\s+fiscal\s+quarter"
+        ),
+        _relative_fiscal_quarter,
+        ("财季", "fiscal quarter"),
+    ),
     (
         r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})",
         lambda m, c: f"FY{m['y']}H{ORD[m['h']]}",

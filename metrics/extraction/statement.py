@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from metrics.extraction.context import Context
+from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.fiscal import period_end
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periods import PeriodSpan
@@ -116,6 +116,8 @@ def period_of(
         for p in found
         if p.end <= q.start + 1 and ((p.start >= c_lo and not growth) or not _compared(ctx, p))
     ]
+    # a date in an aside ('第二财季(截至12月底)营收') does not hide the period before it
+    spans = [p for p in spans if p.period != "" or not in_parentheses(ctx.text, p.start, s_lo)]
     in_clause = [p for p in spans if p.start >= c_lo]
     if not in_clause:
         trailing = next((p for p in found if p.start >= q.end and (p.period or p.carry)), None)

@@ -202,3 +202,19 @@ def test_the_first_months_of_a_year(registry: Registry) -> None:
     for text, period in cases.items():
         got = facts(text, registry)
         assert [(f.metric, f.period, f.kind) for f in got] == [("revenue", period, "actual")], text
+
+
+def test_fiscal_quarters_without_a_year(registry: Registry) -> None:
+    """本财季, 第四财季, 上一財季, 'the current fiscal quarter': the company's own fiscal quarters at the
+    article's date (Nvidia's fiscal year ends in January: November 2025 is in its FY2026 Q4); a date
+    in an aside after the period does not hide it."""
+    cases = {
+        "英伟达预计本财季营收为650亿美元。": "FY2026Q4",
+        "英伟达预计，考虑到出口限制，第四财季营收为650亿美元。": "FY2026Q4",
+        "輝達上一財季營收為570億美元。": "FY2026Q3",
+        "Nvidia expects revenue of $65 billion in the current fiscal quarter.": "FY2026Q4",
+        "微软预计本财年第二财季（截至12月底）营收将达到800亿美元。": "FY2026Q2",
+    }
+    for text, period in cases.items():
+        got = facts(text, registry)
+        assert [(f.metric, f.period) for f in got] == [("revenue", period)], text
