@@ -35,6 +35,9 @@ __all__ = ["Context", "bounds", "in_parentheses"]
 _ABBREV = (
     r"(?<!\bv\.s\.)(?<!\bvs\.)(?<!\bU\.S\.)(?<!\bInc\.)(?<!\bCorp\.)(?<!\bCo\.)(?<!\bLtd\.)(?<!\bNo\.)"
     r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bSt\.)"
+    # a month abbreviated in a date (the quarter ended Sept. 30, on Nov. 5)
+    r"(?<!\bJan\.)(?<!\bFeb\.)(?<!\bMar\.)(?<!\bApr\.)(?<!\bAug\.)(?<!\bSep\.)(?<!\bSept\.)(?<!\bOct\.)"
+    r"(?<!\bNov\.)(?<!\bDec\.)"
 )
 _SENT = re.compile(
     r"[。！？!?；;\n.\[\s](?:(?<=[。！？!?；;\n])|(?<=\.)"

@@ -66,7 +66,18 @@ def _alt(*keys: str) -> str:
     return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"[\s-]") for w in words) + ")"
 
 
-_MON = "(?P<mon>" + "|".join(MONTHS) + ")"
+# a month by its name, or abbreviated with a full stop (Sept. 30, the quarter ended Nov. 27)
+_MON_ABBR = {"jan.": 1, "feb.": 2, "mar.": 3, "apr.": 4, "aug.": 8, "sept.": 9, "sep.": 9, "oct.": 10,
+             "nov.": 11, "dec.": 12}
+_MON = "(?P<mon>" + "|".join(MONTHS) + "|" + "|".join(re.escape(a) for a in _MON_ABBR) + ")"
+
+
+def _month(name: str) -> int:
+    low = name.lower()
+    return MONTHS.get(low) or _MON_ABBR[low]
+
+
+
 _SPACES = re.compile(r"[\s-]+")
 _P = lexicon().periods
 
@@ -137,7 +148,11 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         _DATE,
         ("日", "号"),
     ),
-    (r"\b" + _MON + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
+    (
+        r"\b" + _MON + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d{2})?\b",
+        _DATE,
+        (*MONTHS, *_MON_ABBR),
+    ),
     (r"\bin\s+" + _MON + r"(?:\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
     (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", lambda m, c: f"FY{year_of(m['y'])}Q{m['q']}", ("fy",)),
     (
@@ -222,7 +237,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         r"(?:quarter|three months)\s+(?:ending|ended|to|through)(?:\s+on)?\s*(?:the\s+end\s+of\s+)?"
         + _MON
         + r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?(?:,?\s+(?P<y>(?:19|20)\d{2}))?",
-        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, MONTHS[m["mon"].lower()], c),
+        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, _month(m["mon"]), c),
         ("quarter", "months"),
     ),
     (
@@ -243,7 +258,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     ),
     (
         r"(?:the\s+)?" + _MON + r"(?:-ended)?[- ]quarter(?:\s+of\s+(?P<y>\d{4}))?",
-        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, MONTHS[m["mon"].lower()], c),
+        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, _month(m["mon"]), c),
         ("quarter",),
     ),
     (r"(?:" + _alt("full_year") + r")(?:\s+(?P<y>(?:19|20)\d{2}))?", full_year, _P["full_year"]),

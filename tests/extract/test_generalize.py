@@ -218,3 +218,13 @@ def test_fiscal_quarters_without_a_year(registry: Registry) -> None:
     for text, period in cases.items():
         got = facts(text, registry)
         assert [(f.metric, f.period) for f in got] == [("revenue", period)], text
+
+
+def test_an_abbreviated_month_ends_no_sentence(registry: Registry) -> None:
+    """'the quarter ended Sept. 30' is one sentence and names the quarter (Microsoft's fiscal first)."""
+    got = facts("Microsoft's revenue for the quarter ended Sept. 30 was $77.7 billion.", registry)
+    assert [(f.entity, f.metric, f.value, f.period) for f in got] == [
+        ("Microsoft", "revenue", 7.77e10, "FY2026Q1")
+    ]
+    got = facts("Apple said on Oct. 30 that revenue was $102.5 billion.", registry)
+    assert [(f.entity, f.metric) for f in got] == [("Apple", "revenue")]
