@@ -160,7 +160,8 @@ def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
 
 def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> tuple[bool, Mention | None]:
     """(whether text[lo:hi] has a pronoun, the company it refers to): "该公司", "其", "its" name the
-    topic; a bare "公司"/"the company" names the subject before it, else the main company."""
+    topic; a bare "公司" names the subject before it, else the main company; "the company" the subject
+    before it, else the topic (the company just spoken of)."""
     last = None
     rx, text = ctx.folded(_PRONOUN, _PRONOUN_ANYCASE)
     for m in rx.finditer(text, lo, hi):
@@ -170,6 +171,8 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
     if last.group("dem") or last.group().startswith("其") or last.group().lower() in ("its", "it"):
         return True, topic or ctx.main
     subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
+    if last.group("en"):
+        return True, subj or topic or ctx.main  # 'the company' is the one just spoken of
     return True, subj or ctx.main or topic
 
 
@@ -224,7 +227,9 @@ def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Men
             return topic  # no company and no pronoun: the topic goes on
     m = _OPENING_PRONOUN.match(ctx.text, lo, hi)
     if m is not None:
-        return topic if m.group("dem") else (ctx.main or topic)
+        if m.group("dem") or m.group().lstrip(" -*•●").lower().startswith("the"):
+            return topic  # 该公司, 'the company': the one just spoken of
+        return ctx.main or topic
     subj = subject(ctx, lo, hi)
     if subj is not None:
         return subj

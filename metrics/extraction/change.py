@@ -13,13 +13,16 @@ from metrics.extraction.context import Context
 from metrics.extraction.cues import Cue
 from metrics.extraction.numbers import Quantity
 
-__all__ = ["base_of", "change_after", "change_before", "direction", "is_comparison", "is_delta"]
+__all__ = [
+    "base_of", "change_after", "change_before", "direction", "is_comparison", "is_delta", "listed_change",
+    "verb_before_noun",
+]
 
 _CHANGE = frozenset(("change", "base"))
 _FILL = (
     r"(?:\s+|了|幅|达|为|约|近|高达|到了|全日|盘中|盘后|一度|\b(?:by|a|an|whopping|just|only|slightly|"
     r"sharply|some|another|further|as much as|nearly|about|around|roughly|more than|almost|over|"
-    r"approximately|up to|as many as)\b)"
+    r"approximately|up to|as many as|of|target|forecast|outlook|guidance|rate)\b)"
 )
 _GAP_CHANGE = re.compile(rf"(?:{_FILL})*", re.IGNORECASE)
 _GAP_LEVEL = re.compile(rf"(?:{_FILL})*(?:至|到|\bto\b|\bat\b)(?:{_FILL})*", re.IGNORECASE)
@@ -77,14 +80,56 @@ def direction(ctx: Context, change: Cue) -> str:
     return "down" if "down" in names else "up" if "up" in names else "none"
 
 
+_ADJACENT = re.compile(r"\s*")
+
+
 def base_of(ctx: Context, q: Quantity, c_lo: int, c_hi: int) -> str | None:
-    """yoy | qoq stated for the change of ``q`` (the nearest base word before it in its clause, else
-    right after it); None when not stated."""
+    """yoy | qoq stated for the change of ``q``: a base word right after it ('5% sequentially and 20%
+    year over year'), else the nearest one before it in its clause, else one after it; None when not
+    stated."""
+    after = ctx.cues_in(q.end, min(c_hi, q.end + 40), frozenset(("base",)))
+    if after and _ADJACENT.fullmatch(ctx.text, q.end, after[0].start):
+        return after[0].name
     before = ctx.cues_in(c_lo, q.start, frozenset(("base",)))
     if before:
         return before[-1].name
-    after = ctx.cues_in(q.end, min(c_hi, q.end + 40), frozenset(("base",)))
     return after[0].name if after else None
+
+
+_VERB_NOUN = re.compile(r"\s+(?:its\s+|their\s+|the\s+)?(?:[a-z-]+\s+)?", re.IGNORECASE)
+
+
+def verb_before_noun(ctx: Context, q: Quantity, c_lo: int) -> tuple[Cue, Cue] | None:
+    """'grew revenue 34%', 'boosted its sales by 12%': (the verb of change, the metric noun between it
+    and the percentage), for a percentage with no verb right before it."""
+    nouns = ctx.cues_in(max(c_lo, q.start - 30), q.start, frozenset(("metric",)))
+    if not nouns or not _GAP_CHANGE.fullmatch(ctx.text, nouns[-1].end, q.start):
+        return None
+    noun = nouns[-1]
+    for c in reversed(ctx.cues_in(max(c_lo, noun.start - 24), noun.start, frozenset(("change",)))):
+        if c.name in ("up", "down") and _VERB_NOUN.fullmatch(ctx.text, c.end, noun.start):
+            return c, noun
+    return None
+
+
+_LIST_AND = re.compile(r"\s*(?:,|，|、|和|及|以及|and|, and)\s*\Z", re.IGNORECASE)
+
+
+def listed_change(ctx: Context, q: Quantity, s_lo: int) -> tuple[Cue, bool] | None:
+    """The change of the percentage listed right before ``q`` when that one states its own base
+    ('up 4% from June and 30% from a year earlier', '月增5%、年增30%' is each its own verb): the
+    same verb, for a figure that has none of its own."""
+    before = [x for x in ctx.quantities_in(max(s_lo, q.start - 60), q.start) if x.end <= q.start]
+    if not before or before[-1].unit != "pct":
+        return None
+    pq = before[-1]
+    bases = ctx.cues_in(pq.end, q.start, frozenset(("base",)))
+    if not bases or not _ADJACENT.fullmatch(ctx.text, pq.end, bases[0].start):
+        return None
+    if not _LIST_AND.fullmatch(ctx.text, bases[-1].end, q.start):
+        return None
+    ch = change_before(ctx, pq, max(s_lo, pq.start - 30))
+    return ch if ch is not None and not ch[1] else None
 
 
 def is_delta(ctx: Context, q: Quantity, lo: int) -> bool:

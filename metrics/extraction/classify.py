@@ -26,7 +26,15 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from metrics.extraction.change import base_of, change_after, change_before, direction, is_delta
+from metrics.extraction.change import (
+    base_of,
+    change_after,
+    change_before,
+    direction,
+    is_delta,
+    listed_change,
+    verb_before_noun,
+)
 from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.cues import MONEY_METRICS, Cue
 from metrics.extraction.lexicon import lexicon
@@ -45,7 +53,7 @@ _CHANGE = frozenset(("change", "base"))
 _LEX = lexicon()
 _WEAK = _LEX.weak_metrics
 _AFTER_GLUE = re.compile(
-    r"(?:的新|的|新|\s|[A-Z]\+?)*$|\s*(?:in|of|on|worth of|worth of (?:its|their)|of (?:its|their)|for)"
+    r"(?:的新|的|新|\s|(?-i:[A-Z])\+?)*$|\s*(?:in|of|on|worth of|worth of (?:its|their)|of (?:its|their)|for)"
     r"(?:\s+(?:annual|quarterly|total|its|their|the|new|adjusted|cloud|ad|net|gross|additional|own))*\s+$",
     re.IGNORECASE,
 )
@@ -103,6 +111,16 @@ def _nearest_noun(ctx: Context, lo: int, pos: int) -> Cue | None:
     return best
 
 
+def _outside_parentheses(ctx: Context, noun: Cue | None, s_lo: int, pos: int) -> Cue | None:
+    """``noun``, or when it stands in a closed aside before ``pos`` ('营收为500亿元(含汇率影响),年增8%'),
+    the nearest noun before that aside."""
+    text = ctx.text
+    while noun is not None and in_parentheses(text, noun.start, s_lo) and not in_parentheses(text, pos, s_lo):
+        op = max(text.rfind("(", s_lo, noun.start), text.rfind("（", s_lo, noun.start))
+        noun = _nearest_noun(ctx, s_lo, op) if op >= 0 else None
+    return noun
+
+
 def _company_before(ctx: Context, pos: int, lo: int) -> bool:
     """A company named right before a verb (小米集团涨超4%, 腾讯控股全日下跌1.5%)."""
     ms = ctx.mentions_in(lo, pos)
@@ -118,6 +136,12 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
         if money and _OPEN_PAREN.fullmatch(text, money[-1].end, q.start):
             ch = change_before(ctx, money[-1], max(0, money[-1].start - 30))
     after = None if ch is not None else change_after(ctx, q, c_hi)
+    if ch is None and after is None:
+        ch = listed_change(ctx, q, s_lo)
+    if ch is None and after is None:
+        vn = verb_before_noun(ctx, q, c_lo)
+        if vn is not None and vn[1].name in GROWTH_BASE and base_of(ctx, q, c_lo, c_hi) != "qoq":
+            return Reading(GROWTH_BASE[vn[1].name], vn[0], direction(ctx, vn[0]) == "down")
     if ch is not None and ch[1]:
         noun = _nearest_noun(ctx, c_lo, ch[0].start)
         if noun is not None and noun.role == "metric" and noun.name in PCT_METRICS:
@@ -141,7 +165,8 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     own = _noun_after_change(ctx, change, c_hi) if change.start > q.end else None
     noun = own or _base_noun(ctx, s_lo, anchor)
     if (own is None or own.name == "share_price") and _is_share_move(ctx, noun, s_lo, anchor):
-        if _CUMULATIVE.search(text, s_lo, c_hi) or any(c.role == "scope" for c in ctx.cues_in(c_lo, q.start)):
+        scope = any(c.role == "scope" for c in ctx.cues_in(c_lo, q.start))
+        if scope or _cumulative(text, s_lo, c_hi, q.start):
             return REJECT
         return Reading("share_price_change", None, negate)
     if base_of(ctx, q, c_lo, c_hi) == "qoq" or _against_other_quarter(ctx, c_lo, anchor):
@@ -155,14 +180,37 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     return Reading(GROWTH_BASE[noun.name], change, negate)
 
 
+_WHICH_ASIDE = re.compile(r",\s*which\b[^,]*\Z", re.IGNORECASE)
+
+
+def _cumulative(text: str, s_lo: int, hi: int, pos: int) -> bool:
+    """A move over a longer time named in the sentence ('今年来累涨', 'this year'), unless it stands in
+    a closed ', which ...,' aside before the figure ('Shares, which have risen 25% this year, closed
+    1% higher')."""
+    for m in _CUMULATIVE.finditer(text, s_lo, hi):
+        if m.end() <= pos and _WHICH_ASIDE.search(text, s_lo, m.start()) and "," in text[m.end() : pos]:
+            continue
+        return True
+    return False
+
+
 _SHARE_THROUGH = frozenset(("share_price",))
 _IT = re.compile(r"\s*(?:it|它|其股价)\b", re.IGNORECASE)
 
 
+_PER_SHARE_ASIDE = re.compile(
+    r",\s*or\s+[^,]{1,24}?\b(?:per|a)\s+(?:diluted\s+|basic\s+)?(?:share|ads)\s*,\s*\Z", re.IGNORECASE
+)
+
+
 def _base_noun(ctx: Context, s_lo: int, pos: int) -> Cue | None:
-    """The noun a change at ``pos`` is about: the nearest noun before it in its sentence; for a
-    sentence opening with "it", the last noun of the sentence before."""
-    noun = _nearest_noun(ctx, s_lo, pos)
+    """The noun a change at ``pos`` is about: the nearest noun before it in its sentence (past an
+    aside ", or $1.20 per share,"); for a sentence opening with "it", the last noun of the sentence
+    before."""
+    aside = _PER_SHARE_ASIDE.search(ctx.text, max(s_lo, pos - 60), pos)
+    if aside is not None:
+        pos = aside.start()
+    noun = _outside_parentheses(ctx, _nearest_noun(ctx, s_lo, pos), s_lo, pos)
     if noun is None and _IT.match(ctx.text, s_lo) and s_lo > 0:
         p_lo = ctx.sentence(s_lo - 1)[0]
         noun = _nearest_noun(ctx, p_lo, s_lo)
@@ -219,6 +267,9 @@ def _noun_of_level_after(ctx: Context, q: Quantity, c_hi: int) -> Cue | None:
     return money_cue(ctx, nxt[0], ctx.clause(nxt[0].start, nxt[0].end))
 
 
+_CLOSED_ASIDE = re.compile(r"[)）]\s*")
+
+
 def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
     """The cue naming an amount: a noun right after it (with glue: 的, in, of its), else the nearest
     noun before it in its clause, a specific one before a generic one (投资, 协议)."""
@@ -231,6 +282,20 @@ def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
             return c
         break
     before = [c for c in ctx.cues_in(c_lo, q.start, _NOUNS) if c.role != "metric" or c.name in _MONEYISH]
+    if before and not in_parentheses(text, q.start, c_lo):
+        # a noun in a closed aside before the amount names nothing ('营收(不含汇率影响)为500亿元')
+        before = [c for c in before if not in_parentheses(text, c.start, c_lo)]
+    if not before:
+        # 'revenue (excluding currency effects) was $5 billion': the clause goes on past the aside
+        close = _CLOSED_ASIDE.search(text, max(0, c_lo - 3), c_lo + 1)
+        if close is not None:
+            op = max(text.rfind("(", 0, close.start()), text.rfind("（", 0, close.start()))
+            lo = ctx.clause(op - 1, op)[0] if op > 0 else c_lo
+            # only a noun no figure took yet (not '247亿元(约35亿美元),低于预期的248亿元')
+            if op > 0 and ctx.sentence(op)[0] == ctx.sentence(q.start)[0] and not ctx.quantities_in(lo, c_lo):
+                before = [
+                    c for c in ctx.cues_in(lo, op, _NOUNS) if c.role != "metric" or c.name in _MONEYISH
+                ]
     if not before:
         # a generic noun closing the phrase the amount opens (500亿元的数据中心投资计划, 的合作协议)
         for c in ctx.cues_in(q.end, min(c_hi, q.end + 14), _NOUNS):

@@ -35,6 +35,9 @@ __all__ = ["Context", "bounds", "in_parentheses"]
 _ABBREV = (
     r"(?<!\bv\.s\.)(?<!\bvs\.)(?<!\bU\.S\.)(?<!\bInc\.)(?<!\bCorp\.)(?<!\bCo\.)(?<!\bLtd\.)(?<!\bNo\.)"
     r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bSt\.)"
+    # a month abbreviated in a date (the quarter ended Sept. 30, on Nov. 5)
+    r"(?<!\bJan\.)(?<!\bFeb\.)(?<!\bMar\.)(?<!\bApr\.)(?<!\bAug\.)(?<!\bSep\.)(?<!\bSept\.)(?<!\bOct\.)"
+    r"(?<!\bNov\.)(?<!\bDec\.)"
 )
 _SENT = re.compile(
     r"[。！？!?；;\n.\[\s](?:(?<=[。！？!?；;\n])|(?<=\.)"
@@ -62,7 +65,7 @@ _DECLARE = re.compile(
     + r")\s*[,，.．、;；]?\s*(?:下同)?\s*[)）]"
 )
 _LEX_DECLARE = lexicon().declare
-_QUARTERLY = re.compile(r"^(?:FY)?\d{4}(?:Q[1-4]|H[12]|-9M)$")
+_QUARTERLY = re.compile(r"^(?:FY)?\d{4}(?:Q[1-4]|H[12]|-(?:[1-9]|1[01])M)$")
 
 
 def bounds(rx: re.Pattern[str], text: str) -> list[int]:

@@ -1,7 +1,8 @@
 """Period arithmetic: fiscal years and quarters, shifts, ends (no text here; see ``periods.py``).
 
 Period names follow gold/SCHEMA.md: ``FY2025``, ``2025Q3``, ``FY2026Q1`` (a fiscal quarter, named
-by the fiscal year that ends in the given year), ``2025H1``, ``2025-9M``, ``2025..2027``, ``ASOF``.
+by the fiscal year that ends in the given year), ``2025H1``, ``2025-9M`` (``2025-10M``: the first ten
+months), ``2025..2027``, ``ASOF``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def add_quarters(year: int, q: int, n: int) -> tuple[int, int]:
 
 
 _Q = re.compile(r"^(FY)?(\d{4})Q([1-4])$")
-_YEARISH = re.compile(r"^(FY)?(\d{4})(H[12]|-9M)?$")
+_YEARISH = re.compile(r"^(FY)?(\d{4})(H[12]|-(?:[1-9]|1[01])M)?$")
 
 
 def previous_quarter(period: str | None) -> str | None:
@@ -104,15 +105,14 @@ def period_end(period: str | None, fiscal_year_end: int) -> date | None:
     if m is not None:
         y = int(m.group(2))
         tail = m.group(3)
-        if m.group(1) and tail in ("H1", "H2", "-9M") and fiscal_year_end != 12:
-            # a fiscal half or nine months: months counted from the fiscal year's start
-            month0 = fiscal_year_end + {"H1": 6, "H2": 12, "-9M": 9}[tail]
+        months = {"H1": 6, "H2": 12}.get(tail) if tail else None
+        if tail and tail.startswith("-"):
+            months = int(tail[1:-1])  # 2025-9M, 2025-10M: the first months of the year
+        if m.group(1) and months is not None and fiscal_year_end != 12:
+            # a fiscal half or the first months: months counted from the fiscal year's start
+            month0 = fiscal_year_end + months
             return date(y - 1 + (month0 - 1) // 12, (month0 - 1) % 12 + 1, 1)
-        if tail == "H1":
-            return date(y, 6, 1)
-        if tail == "H2":
-            return date(y, 12, 1)
-        if tail == "-9M":
-            return date(y, 9, 1)
+        if months is not None:
+            return date(y, months, 1)
         return date(y, fiscal_year_end if m.group(1) else 12, 1)
     return None

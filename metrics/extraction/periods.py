@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from metrics.extraction.fiscal import current_fiscal_year, last_quarter
+from metrics.extraction.fiscal import current_fiscal_year, fiscal_quarter_of, last_quarter
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periodnames import (
     MONTHS,
@@ -66,9 +66,54 @@ def _alt(*keys: str) -> str:
     return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"[\s-]") for w in words) + ")"
 
 
-_MON = "(?P<mon>" + "|".join(MONTHS) + ")"
+# a month by its name, or abbreviated with a full stop (Sept. 30, the quarter ended Nov. 27)
+_MON_ABBR = {"jan.": 1, "feb.": 2, "mar.": 3, "apr.": 4, "aug.": 8, "sept.": 9, "sep.": 9, "oct.": 10,
+             "nov.": 11, "dec.": 12}
+_MON = "(?P<mon>" + "|".join(MONTHS) + "|" + "|".join(re.escape(a) for a in _MON_ABBR) + ")"
+
+
+def _month(name: str) -> int:
+    low = name.lower()
+    return MONTHS.get(low) or _MON_ABBR[low]
+
+
+
 _SPACES = re.compile(r"[\s-]+")
 _P = lexicon().periods
+
+
+def _fiscal_quarter_cn(m: re.Match[str], c: Ctx) -> str | None:
+    """第四财季 (no year): the latest such fiscal quarter begun, of the company's fiscal year."""
+    if c.published is None:
+        return None
+    q = num(m["q"])
+    fy, now_q = fiscal_quarter_of(c.published, c.fye)
+    return f"FY{fy if q <= now_q else fy - 1}Q{q}"
+
+
+_REL_SHIFT = {"本": 0, "当前": 0, "这一": 0, "this": 0, "current": 0, "上一": -1, "上个": -1, "上": -1,
+              "last": -1, "previous": -1, "下一": 1, "下个": 1, "下": 1, "next": 1}
+
+
+def _relative_fiscal_quarter(m: re.Match[str], c: Ctx) -> str | None:
+    """本财季, last fiscal quarter: the company's fiscal quarter under way at the article's date, or the
+    one before or after it."""
+    if c.published is None:
+        return None
+    fy, q = fiscal_quarter_of(c.published, c.fye)
+    q += _REL_SHIFT[(m["rel"] or m["rel2"]).lower()]
+    fy, q = (fy - 1, 4) if q == 0 else (fy + 1, 1) if q == 5 else (fy, q)
+    return f"FY{fy}Q{q}"
+
+
+def _months_to_date(m: re.Match[str], c: Ctx) -> str | None:
+    """前10个月, 1-10月, the first ten months: the year's first months (2025-10M); three are its first
+    quarter, six its first half."""
+    n = 11 if (m["n3"] or "").lower() == "eleven" else num(m["n"] or m["n2"] or m["n3"])
+    y = stated_year(m, c)
+    if y is None or not 2 <= n <= 11:
+        return None
+    return {3: f"{y}Q1", 6: f"{y}H1"}.get(n, f"{y}-{n}M")
 
 
 def _half(m: re.Match[str], c: Ctx) -> str | None:
@@ -103,7 +148,11 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         _DATE,
         ("日", "号"),
     ),
-    (r"\b" + _MON + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
+    (
+        r"\b" + _MON + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d{2})?\b",
+        _DATE,
+        (*MONTHS, *_MON_ABBR),
+    ),
     (r"\bin\s+" + _MON + r"(?:\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
     (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", lambda m, c: f"FY{year_of(m['y'])}Q{m['q']}", ("fy",)),
     (
@@ -134,6 +183,19 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     ),
     (_Y + r"\s*" + _FY + r"\s*" + _Q, lambda m, c: f"FY{m['y']}Q{num(m['q'])}", _P["fiscal"]),
     (
+        r"(?:本财年|今财年|当前财年)?\s*第?(?P<q>[一二三四1-4])\s*财季",
+        _fiscal_quarter_cn,
+        ("财季",),
+    ),
+    (
+        (
+            r"(?P<rel>本|当前|这一|上一|上个|上|下一|下个|下)财季"
+            r"|(?P<rel2>this|current|last|previous|next)\s+fiscal\s+quarter"
+        ),
+        _relative_fiscal_quarter,
+        ("财季", "fiscal quarter"),
+    ),
+    (
         r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})",
         lambda m, c: f"FY{m['y']}H{ORD[m['h']]}",
         ("fiscal",),
@@ -155,6 +217,13 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         _P["nine_months"],
     ),
     (
+        r"(?:" + _Y + r"\s*年?\s*)?(?:前(?P<n>1[01]|[2-9]|十一|十|[二两三四五六七八九])个?月(?!\d)"
+        r"|(?<!\d)1\s*[-至~]\s*(?P<n2>1[01]|[2-8])\s*月"
+        r"|first\s+(?P<n3>1[01]|[2-8]|two|three|four|five|six|seven|eight|ten|eleven)\s+months)",
+        _months_to_date,
+        ("月", "months"),
+    ),
+    (
         r"(?:" + _Y + r"\s*年?\s*)?(?P<h>" + _alt("first_half") + "|" + _alt("second_half") + ")",
         _half,
         (*_P["first_half"], *_P["second_half"]),
@@ -168,7 +237,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         r"(?:quarter|three months)\s+(?:ending|ended|to|through)(?:\s+on)?\s*(?:the\s+end\s+of\s+)?"
         + _MON
         + r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?(?:,?\s+(?P<y>(?:19|20)\d{2}))?",
-        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, MONTHS[m["mon"].lower()], c),
+        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, _month(m["mon"]), c),
         ("quarter", "months"),
     ),
     (
@@ -189,7 +258,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     ),
     (
         r"(?:the\s+)?" + _MON + r"(?:-ended)?[- ]quarter(?:\s+of\s+(?P<y>\d{4}))?",
-        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, MONTHS[m["mon"].lower()], c),
+        lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, _month(m["mon"]), c),
         ("quarter",),
     ),
     (r"(?:" + _alt("full_year") + r")(?:\s+(?P<y>(?:19|20)\d{2}))?", full_year, _P["full_year"]),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from metrics.extraction.context import Context
+from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.fiscal import period_end
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periods import PeriodSpan
@@ -116,6 +116,8 @@ def period_of(
         for p in found
         if p.end <= q.start + 1 and ((p.start >= c_lo and not growth) or not _compared(ctx, p))
     ]
+    # a date in an aside ('第二财季(截至12月底)营收') does not hide the period before it
+    spans = [p for p in spans if p.period != "" or not in_parentheses(ctx.text, p.start, s_lo)]
     in_clause = [p for p in spans if p.start >= c_lo]
     if not in_clause:
         trailing = next((p for p in found if p.start >= q.end and (p.period or p.carry)), None)
@@ -162,7 +164,7 @@ def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | No
         return "estimate"
     if metric == "share_price_change":
         return "actual"
-    if "guidance" in roles:
+    if "guidance" in roles and not _past_named(ctx, q, lo, company):
         return "guidance"
     if period and ctx.published is not None and period not in ("ASOF",) and ".." not in period:
         end = period_end(period, company.fiscal_year_end)
@@ -173,6 +175,21 @@ def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | No
     ):
         return "commitment"
     return "actual"
+
+
+_POSSESSIVE_GAP = re.compile(r"\s*(?:的|'s|’s)?\s*(?:约|近|about|roughly|some)?\s*", re.IGNORECASE)
+
+
+def _past_named(ctx: Context, q: Quantity, lo: int, company: Company) -> bool:
+    """A figure right after a past period that names it ('将与去年的73亿美元持平', 'flat with last
+    year's $7 billion'): that period's actual, whatever the forecast around it."""
+    if ctx.published is None:
+        return False
+    spans = [p for p in ctx.periods(lo, q.start, company.fiscal_year_end) if p.end <= q.start]
+    if not spans or not spans[-1].period or not _POSSESSIVE_GAP.fullmatch(ctx.text, spans[-1].end, q.start):
+        return False
+    end = period_end(spans[-1].period, company.fiscal_year_end)
+    return end is not None and end < ctx.published
 
 
 def _bare_home(sign: str, home: str) -> str:
