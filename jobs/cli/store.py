@@ -1,5 +1,5 @@
-"""Store commands: ``store init``, ``store migrate``, ``prices import``, ``prices fetch``, ``query``
-and ``compact``; the time-travel options (``--version``, ``--as-of-commit``) other commands share."""
+"""Store commands: ``store init``, ``store migrate``, ``prices import``, ``prices fetch`` and
+``compact`` (``query`` is ``jobs.cli.query``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import datetime as dt
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import polars as pl
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from jobs.cli.common import AppContext, app_context, emit, err, output_format, parse_date
+from jobs.cli.common import AppContext, app_context, emit, err, parse_date
 from metrics.alerting.state import safe_url
 from metrics.errors import InputError, UsageError
 from metrics.extraction.entities import Company, Registry
@@ -22,8 +22,6 @@ from metrics.store.migrate import migrate
 from metrics.store.prices import universe, update_prices
 from metrics.store.prices.files import import_price_file
 from metrics.store.prices.yahoo import YahooSource
-from metrics.store.query import query as run_query
-from metrics.store.tables import Store
 
 log = get_logger(__name__)
 
@@ -31,28 +29,6 @@ prices_app = typer.Typer(help="Daily price bars: import files, fetch from Yahoo 
                          no_args_is_help=True)
 store_app = typer.Typer(help="The Delta tables: create them, convert a store of the former layout.",
                         no_args_is_help=True)
-
-VersionOption = Annotated[int | None, typer.Option(
-    "--version", min=0, help="Time travel: read every table at this Delta table version.")]
-AsOfCommitOption = Annotated[str | None, typer.Option(
-    "--as-of-commit", metavar="TIMESTAMP",
-    help="Time travel: read every table as committed at this ISO time (UTC unless a zone is given).")]
-
-
-def pinned_store(app_ctx: AppContext, version: int | None, as_of_commit: str | None) -> Store:
-    """The store of ``app_ctx``, read-only at ``version`` or ``as_of_commit`` when one is given."""
-    if version is not None and as_of_commit is not None:
-        raise UsageError("give --version or --as-of-commit, not both")
-    if version is not None:
-        return app_ctx.store.pinned(version=version)
-    if as_of_commit is not None:
-        try:
-            at = dt.datetime.fromisoformat(as_of_commit.replace("Z", "+00:00"))
-        except ValueError as e:
-            raise UsageError(f"--as-of-commit {as_of_commit!r}: not an ISO date or time") from e
-        return app_ctx.store.pinned(as_of=at if at.tzinfo else at.replace(tzinfo=dt.UTC))
-    return app_ctx.store
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -155,33 +131,6 @@ def prices_fetch(
         raise typer.Exit(1)
 
 
-# -- query -------------------------------------------------------------------------------------
-
-
-def query(  # noqa: PLR0917 - each typer option is a parameter
-    ctx: typer.Context,
-    sql: Annotated[str, typer.Argument(
-        metavar="SQL", help="polars SQL over facts, prices, alerts, documents (read-only: SELECT/WITH).")],
-    fmt: Annotated[Literal["table", "csv", "json"] | None, typer.Option(
-        "--format", "-f", help="table, csv, or json (one array of row objects); default: table on a "
-                               "terminal, csv into a pipe or file.", show_default=False)] = None,
-    limit: Annotated[int, typer.Option(
-        "--limit", min=0, help="Table format: rows shown at most (0: all); csv and json give all.")] = 100,
-    version: VersionOption = None,
-    as_of_commit: AsOfCommitOption = None,
-) -> None:
-    """Run a read-only SQL query over the tables facts, prices, alerts and documents.
-
-    Statements that would write (INSERT, DELETE, DROP, CREATE...) and functions that read files
-    (read_csv, read_parquet...) are refused with exit 2. Table output rounds floats for reading.
-    """
-
-    app_ctx = app_context(ctx)
-    store = pinned_store(app_ctx, version, as_of_commit)
-    emit(run_query(store, sql), output_format(fmt, "csv"), max_rows=limit or None, readable=True,
-         all_rows="--limit 0 shows all; --format csv or json")
-
-
 # -- store init / migrate ----------------------------------------------------------------------
 
 
@@ -240,8 +189,7 @@ def compact(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``store``, ``prices``, ``query`` and ``compact`` to ``app``."""
+    """Add ``store``, ``prices`` and ``compact`` to ``app``."""
     app.add_typer(store_app, name="store")
     app.add_typer(prices_app, name="prices")
-    app.command("query")(query)
     app.command("compact")(compact)
