@@ -141,14 +141,15 @@ summary = "{entity} closed at {value:.2f}"
 def test_downtime_replays_missed_closes_in_order(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                  receiver: Receiver) -> None:
     """Down from one close to five closes later: each missed close is evaluated in order and its
-    transitions recorded; the alert that fired and resolved in between is no longer current, so
-    nothing is sent (as Alertmanager would)."""
+    transitions recorded (appended to the alerts dataset in one commit); the alert that fired and
+    resolved in between is no longer current, so nothing is sent (as Alertmanager would)."""
     root = tmp_path / "store"
     config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=BETWEEN_RULE,
                           companies=US_COMPANIES)
     args = store_args(config, root)
     assert run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-08T22:00:00Z").code == 0
     assert receiver.unique == {}  # NVDA closed at 215.20: nothing fired yet
+    version = Store(root).table_version("alerts")
     res = run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-15T22:00:00Z")
     assert res.code == 0, res.err
     ticks = [e["at"] for e in events(res.err) if e["event"] == "tick.done"]
@@ -158,6 +159,7 @@ def test_downtime_replays_missed_closes_in_order(capsys: pytest.CaptureFixture[s
     assert alerts.select("state", "at").rows() == [
         ("firing", dt.datetime(2026, 5, 14, 20, 0, tzinfo=UTC)),
         ("resolved", dt.datetime(2026, 5, 15, 20, 0, tzinfo=UTC))]
+    assert version is not None and Store(root).table_version("alerts") == version + 1  # one append
     again = run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-15T22:00:00Z")
     assert again.code == 0 and receiver.received == []
 
