@@ -65,7 +65,7 @@ COMMANDS: dict[str, Entry] = {
     "chart": Entry("jobs.cli.serve", "Write a PNG chart of TICKER's price (or of a rule's series for it, "
                                      "with its threshold and marks)."),
     "store": Entry("jobs.cli.store", "The Delta tables: create them, convert a store of the former layout."),
-    "prices": Entry("jobs.cli.store", "Daily price bars: import files, fetch from Yahoo Finance."),
+    "prices": Entry("jobs.cli.prices", "Daily price bars: import files, fetch from Yahoo Finance."),
     "rules": Entry("jobs.cli.rules", "Threshold rules: validate a rules file, backtest rules over history."),
     "silence": Entry("jobs.cli.alerts", "Mute a rule (or one entity of it) for a while, with a reason."),
     "outbox": Entry("jobs.cli.alerts",
