@@ -347,3 +347,34 @@ def test_the_schedule_runs_jobs_on_their_intervals(tmp_path: Path, receiver: Rec
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
+
+
+def test_first_start_alerts_before_the_web_view_loads(tmp_path: Path) -> None:
+    """With the web view enabled, a first start delivers its first alerts (``notify.log``) before it
+    loads and starts the web view, which then serves; a public address without a token still
+    refuses to start before any job runs (exit 2, naming the variable)."""
+    import urllib.request
+
+    root = tmp_path / "store"
+    rules = (PROJECT / "config" / "rules.toml").read_text(encoding="utf-8")
+    config = write_config(tmp_path / "cfg", root, rules=rules, extra="\n[http]\nenabled = true\nport = 0\n")
+    proc = spawn(*store_args(config, root), "daemon")
+    seen: list[dict[str, object]] = []
+    try:
+        wait_for_event(proc, "daemon.ready", seen, timeout=300)
+        names = [e.get("event") for e in seen]
+        assert "notify.log" in names and "http.serving" in names
+        assert names.index("notify.log") < names.index("http.serving")
+        url = next(str(e["url"]) for e in seen if e.get("event") == "http.serving")
+        with urllib.request.urlopen(url + "metrics", timeout=30) as response:
+            assert response.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    public = write_config(tmp_path / "public", tmp_path / "other", rules=rules,
+                          extra='\n[http]\nenabled = true\nhost = "0.0.0.0"\nport = 0\n')
+    refused = spawn(*store_args(public, tmp_path / "other"), "daemon")
+    _, err = refused.communicate(timeout=120)
+    assert refused.returncode == 2 and "METRICS_HTTP__TOKEN" in err
+    assert not [e for e in events(err) if e.get("event") == "job.finished"]
