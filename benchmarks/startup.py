@@ -8,7 +8,10 @@
    the start of ``store init`` to the first ``notify.log`` line on stderr, then stopped with SIGTERM
    (target <= 3 s). ``--daemon-runs`` runs; the first builds the exchange calendars of the store
    (``<root>/cache/calendars``), so each run gets a fresh copy (calendars built every time: the
-   first start of a fresh clone) and, with ``--warm``, a copy with the calendars already cached.
+   first start of a fresh clone; XNYS and XKRX ship prebuilt, see ``metrics.store.calendars``) and,
+   with ``--warm``, a copy with the calendars already cached. The medians of where the time went
+   follow: the ``store init`` process, the daemon's start up to its ``daemon.started`` line, and
+   each start-up job's ``duration_s`` (the rest: the lines in between, the process start).
 
 Run: ``.venv/bin/python benchmarks/startup.py [--repeat N] [--daemon-runs N]``.
 """
@@ -16,6 +19,7 @@ Run: ``.venv/bin/python benchmarks/startup.py [--repeat N] [--daemon-runs N]``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -46,20 +50,33 @@ def project_copy(where: Path) -> Path:
     return where
 
 
-def first_alert(where: Path, timeout: float = 600.0) -> float:
-    """Seconds from ``store init`` to the daemon's first ``notify.log`` line (then it is stopped)."""
+PHASES = ("store init", "daemon start", "seed", "ingest", "evaluate", "deliver")
+
+
+def first_alert(where: Path, timeout: float = 600.0) -> tuple[float, dict[str, float]]:
+    """Seconds from ``store init`` to the daemon's first ``notify.log`` line (then it is stopped),
+    and where they went: the ``store init`` process, the daemon's start (interpreter, imports,
+    settings, lock, registry, rules, tables; up to its ``daemon.started`` line) and each start-up
+    job's ``duration_s`` (from the daemon's own log)."""
     env = {**os.environ, "METRICS_LOG_FORMAT": "json", "NO_COLOR": "1"}
     metrics = str(BIN / "metrics")
     t0 = time.perf_counter()
     subprocess.run([metrics, "--root", "parquet", "--config", "config", "store", "init"], cwd=where,
                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    t1 = time.perf_counter()
+    phases = {"store init": t1 - t0}
     proc = subprocess.Popen([metrics, "--root", "parquet", "--config", "config", "daemon"], cwd=where,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
             if "notify.log" in line:
-                return time.perf_counter() - t0
+                return time.perf_counter() - t0, phases
+            event = json.loads(line) if line.startswith("{") else {}
+            if event.get("event") == "daemon.started":
+                phases["daemon start"] = time.perf_counter() - t1
+            elif event.get("event") == "job.finished" and event.get("job") in PHASES:
+                phases[event["job"]] = float(event.get("duration_s", 0.0))
             if time.perf_counter() - t0 > timeout:
                 break
         raise RuntimeError("the daemon logged no notify.log line")
@@ -99,17 +116,24 @@ def main() -> None:
     for name in cases:
         print(f"{name:28}{med[name]:>8.2f}s{med[name] / med['bare import']:>8.2f}")
     daemon: list[float] = []
+    phases: dict[str, list[float]] = {name: [] for name in PHASES}
     for k in range(args.daemon_runs):
-        daemon.append(first_alert(project_copy(tmp / f"cold{k}")))
+        total, parts = first_alert(project_copy(tmp / f"cold{k}"))
+        daemon.append(total)
+        for name in PHASES:
+            phases[name].append(parts.get(name, 0.0))
     warm: list[float] = []
     if args.warm and args.daemon_runs:
         for k in range(args.daemon_runs):
             where = project_copy(tmp / f"warm{k}")
-            shutil.copytree(tmp / "cold0" / "parquet" / "cache", where / "parquet" / "cache")
-            warm.append(first_alert(where))
+            if (tmp / "cold0" / "parquet" / "cache").exists():
+                shutil.copytree(tmp / "cold0" / "parquet" / "cache", where / "parquet" / "cache")
+            warm.append(first_alert(where)[0])
     if daemon:
         print(f"{'daemon to first alert':28}{statistics.median(daemon):>8.2f}s  (runs: "
               f"{', '.join(f'{t:.1f}' for t in daemon)})")
+        for name in PHASES:
+            print(f"{'  ' + name:28}{statistics.median(phases[name]):>8.2f}s")
     if warm:
         print(f"{'  calendars cached':28}{statistics.median(warm):>8.2f}s  (runs: "
               f"{', '.join(f'{t:.1f}' for t in warm)})")

@@ -7,7 +7,9 @@ the jobs that must run once (``jobs.scheduler.LEADER_JOBS``); load the company r
 rules (an error refuses to start: exit 2, naming the file, rule and field); seed prices from
 ``prices.seed_files`` if the store has none; then ingest, prices, evaluate (replaying missed
 closes) and deliver run at once. On a first start (just seeded) the fetch is left to its schedule
-so that facts and alerts show immediately, even offline.
+so that facts and alerts show immediately, even offline. The web view (``[http] enabled``) starts
+once those jobs are done, so that loading it does not delay the first alerts; its bind address is
+checked before any job (a public address without a token refuses to start).
 ``--once`` runs every job (compact too) and exits; otherwise the schedule of ``jobs.scheduler``
 takes over until SIGTERM or SIGINT, which let the jobs in hand finish (a replay stops after its
 current tick) and exit 0.
@@ -29,7 +31,7 @@ from jobs.prices import tickers_by_exchange
 from jobs.runner import JobResult
 from jobs.scheduler import LEADER_JOBS, Clock, Schedule, run_job, utc_now
 from jobs.services import Services, build_services
-from jobs.web.server import serving
+from jobs.web.server import check_bind, serving
 from metrics.alerting.leader import AdvisoryLock, FileLockHeld, is_postgres
 from metrics.errors import ConfigError
 from metrics.log import get_logger
@@ -157,8 +159,9 @@ def main(settings: Settings, *, once: bool = False, now: dt.datetime | None = No
                 results = run_jobs(services, ONCE_JOBS, clock)
                 log.info("daemon.stopped", once=True, jobs=len(results))
                 return exit_status(results)
-            with serving(settings):  # the web view and /metrics when [http] enabled
-                return _serve(services, clock)
+            if settings.http.enabled:
+                check_bind(settings.http.host, settings)
+            return _serve(services, clock)
     finally:
         if services.election is not None:
             services.election.stop()
@@ -177,14 +180,15 @@ def _serve(services: Services, clock: Clock) -> int:
     if services.stop.is_set():
         log.info("daemon.stopped", once=False)
         return 0
-    log.info("daemon.ready", see_alerts="metrics alerts", see_jobs="metrics status",
-             query='metrics query "select * from facts"', stop="Ctrl-C or SIGTERM")
-    schedule = Schedule(services, clock=clock)
-    schedule.build(tickers_by_exchange(services))
-    schedule.start()
-    log.info("daemon.scheduled", next=schedule.next_runs())
-    while not services.stop.wait(1.0):
-        pass
-    schedule.shutdown()
+    with serving(services.settings):  # the web view and /metrics when [http] enabled
+        log.info("daemon.ready", see_alerts="metrics alerts", see_jobs="metrics status",
+                 query='metrics query "select * from facts"', stop="Ctrl-C or SIGTERM")
+        schedule = Schedule(services, clock=clock)
+        schedule.build(tickers_by_exchange(services))
+        schedule.start()
+        log.info("daemon.scheduled", next=schedule.next_runs())
+        while not services.stop.wait(1.0):
+            pass
+        schedule.shutdown()
     log.info("daemon.stopped", once=False)
     return 0

@@ -20,7 +20,9 @@ A catch-up notifies as Alertmanager does: every replayed close but the last is e
 (transitions recorded, nothing sent), and the last one notifies what changed and is still current
 against what was last sent, grouped per channel into one digest; reminders only for the alerts
 still firing then. Ticks are idempotent (stable keys), so a point evaluated twice after a crash
-notifies nothing twice. The facts are read once for all the points of a run, and one compiled
+notifies nothing twice. The transitions of the replayed points are appended to the ``alerts``
+dataset once, by the last point's tick (one Delta commit, not one per close; they are in the state
+database from their own tick on). The facts are read once for all the points of a run, and one compiled
 evaluator is kept per rules version (and per subset of them). The rules file is reloaded first if it
 changed (a bad file keeps the last good rules: ``rules_error`` in the summary).
 
@@ -42,7 +44,7 @@ from jobs import calendars
 from jobs.services import Services
 from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.rules import Rule
-from metrics.alerting.tick import run_tick
+from metrics.alerting.tick import record_transitions, run_tick
 from metrics.errors import Fenced
 from metrics.log import get_logger
 
@@ -158,6 +160,7 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     facts = services.store.scan("facts").collect().lazy() if points else None
     last_close = max((p.at for p in points if p.close), default=None)
     fence = services.election.fence if services.election is not None else None
+    unrecorded = False   # a replayed point's transitions wait for the last point's one append
     for point in points:
         if services.stop.is_set():
             summary["stopped_early"] = True
@@ -167,9 +170,11 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
         if not subset:
             continue
         try:
+            final = point is points[-1]
             report = run_tick(services.store, services.db, subset, now=now, at=point.at, facts=facts,
                               evaluator=evaluator, quiet=point.close and point.at != last_close,
-                              fence=fence)
+                              record=final, fence=fence)
+            unrecorded = not final
         except Fenced as e:  # another replica leads now: this one wrote nothing and stops here
             log.warning("tick.fenced", at=point.at.isoformat(), epoch=e.epoch, current=e.current)
             summary["fenced"] = True
@@ -178,4 +183,6 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
         summary["transitions"] += len(report.transitions)
         summary["notifications"] += report.notifications
         summary["to"] = point.at
+    if unrecorded:  # stopped before the last point: append what the replayed ones recorded
+        record_transitions(services.store, services.db, now=now)
     return summary

@@ -26,17 +26,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
-
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
+from typing import TYPE_CHECKING, Any
 
 from jobs import calendars, compact, deliver, evaluate, ingest, prices
 from jobs.runner import JobFn, JobResult, execute
 from jobs.services import Services
 from metrics.log import get_logger, log_context
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 log = get_logger(__name__)
 
@@ -85,6 +83,8 @@ def fetch_trigger(exchange: str, delay_minutes: int) -> tuple[CronTrigger, str]:
     Returns the trigger and a readable description. A delay that crosses midnight shifts the
     weekdays (Friday's close + 10 h fires on Saturday).
     """
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - apscheduler is heavy; loaded only when used
+
     close = calendars.regular_close(exchange)
     base = dt.datetime.combine(dt.date(2024, 1, 1), close.close)  # a Monday
     at = base + dt.timedelta(minutes=delay_minutes)
@@ -104,6 +104,10 @@ class Schedule:
     """The daemon's scheduler: builds the jobs from ``services.settings`` and runs them on threads."""
 
     def __init__(self, services: Services, *, clock: Clock = utc_now, workers: int = 4) -> None:
+        # APScheduler loads when the schedule is built: after the start-up jobs and the first alerts
+        from apscheduler.executors.pool import ThreadPoolExecutor  # noqa: PLC0415 - apscheduler is heavy; loaded only when used
+        from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415 - apscheduler is heavy; loaded only when used
+
         self.services = services
         self.clock = clock
         s = services.settings.scheduler
@@ -145,6 +149,9 @@ class Schedule:
 
     def build(self, exchanges: dict[str, list[str]]) -> None:
         """Add every job: the intervals, the daily compaction and one fetch per exchange."""
+        from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - apscheduler is heavy; loaded only when used
+        from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415 - apscheduler is heavy; loaded only when used
+
         s = self.services.settings.scheduler
         add = self.scheduler.add_job
         add(self.run, IntervalTrigger(seconds=s.ingest_every_s), args=["ingest"], id="ingest")

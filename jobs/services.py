@@ -26,7 +26,6 @@ from metrics.settings import Settings
 from metrics.store.calendars import use_cache_dir
 from metrics.store.prices import PriceSource
 from metrics.store.prices.universe import price_cache_dir
-from metrics.store.prices.yahoo import YahooSource
 from metrics.store.tables import Store
 
 log = get_logger(__name__)
@@ -142,6 +141,8 @@ class Services:
         """Where fresh bars come from: Yahoo through yfinance unless a test or caller gave one."""
         if self.price_source_override is not None:
             return self.price_source_override
+        # stamina, tenacity and yfinance load at the first fetch (a first start fetches nothing)
+        from metrics.store.prices.yahoo import YahooSource  # noqa: PLC0415 - yfinance is heavy; loaded only when used
 
         return YahooSource(cache_dir=price_cache_dir(self.settings.root),
                            max_attempts=self.settings.prices.max_attempts)

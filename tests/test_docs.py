@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer.main
 from pydantic import BaseModel
 from typer.core import TyperGroup
 
-from jobs.cli import app
+from jobs.cli import command_tree
 from metrics.alerting.rules import _RuleSpec
 from metrics.settings import Settings
 
@@ -39,9 +38,7 @@ def _setting_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     return keys
 
 
-_ROOT = typer.main.get_command(app)
-assert isinstance(_ROOT, TyperGroup)
-COMMANDS = _commands(_ROOT)
+COMMANDS = _commands(command_tree())  # every command module loaded (they load lazily)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

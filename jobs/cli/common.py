@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import polars as pl
 import typer
@@ -20,17 +20,25 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs.cli.output import jsonable, write_csv, write_json, write_jsonl
-from metrics.alerting.state import StateDB, open_db
 from metrics.errors import ConfigError, UsageError
-from metrics.extraction.entities import Registry
 from metrics.settings import Settings, load_settings
 from metrics.store.tables import Store
+
+if TYPE_CHECKING:
+    from metrics.alerting.state import StateDB
 
 OutputFormat = Literal["table", "csv", "json", "jsonl"]
 
 # requested output only; piped output is not cut to 80 columns (wide tables stay readable in less/files)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True, soft_wrap=True)    # messages, progress
+
+# the time-travel options of the commands that read the tables (query, facts, rules backtest)
+VersionOption = Annotated[int | None, typer.Option(
+    "--version", min=0, help="Time travel: read every table at this Delta table version.")]
+AsOfCommitOption = Annotated[str | None, typer.Option(
+    "--as-of-commit", metavar="TIMESTAMP",
+    help="Time travel: read every table as committed at this ISO time (UTC unless a zone is given).")]
 
 
 @dataclass
@@ -73,14 +81,33 @@ class AppContext:
 
     def open_db(self) -> StateDB:
         """The state database (under the checked store root unless ``state_url`` says otherwise)."""
+        # SQLAlchemy and the state schema load only in the commands that open the state database
+        from metrics.alerting.state import open_db  # noqa: PLC0415 - deliberate: start-up of the others
+
         if self.settings.state_url is None:
             self.checked_root()
         return open_db(self.settings.database_url)
 
 
+def pinned_store(app_ctx: AppContext, version: int | None, as_of_commit: str | None) -> Store:
+    """The store of ``app_ctx``, read-only at ``version`` or ``as_of_commit`` when one is given."""
+    if version is not None and as_of_commit is not None:
+        raise UsageError("give --version or --as-of-commit, not both")
+    if version is not None:
+        return app_ctx.store.pinned(version=version)
+    if as_of_commit is not None:
+        try:
+            at = dt.datetime.fromisoformat(as_of_commit.replace("Z", "+00:00"))
+        except ValueError as e:
+            raise UsageError(f"--as-of-commit {as_of_commit!r}: not an ISO date or time") from e
+        return app_ctx.store.pinned(as_of=at if at.tzinfo else at.replace(tzinfo=dt.UTC))
+    return app_ctx.store
+
+
 def unknown_entities(app_ctx: AppContext, entities: Iterable[str]) -> list[str]:
     """Those of ``entities`` that neither the registry (names, tickers, aliases) nor the store (price
     tickers, fact entities and tickers) knows: most likely typos, worth a warning."""
+    from metrics.extraction.entities import Registry  # noqa: PLC0415 - deliberate: start-up of the others
 
     wanted = [e for e in dict.fromkeys(entities) if e]
     path = app_ctx.settings.companies_file

@@ -21,8 +21,17 @@ import polars as pl
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jobs.cli.common import OutputFormat, app_context, emit, err, output_format, parse_date
-from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
+from jobs.cli.common import (
+    AsOfCommitOption,
+    OutputFormat,
+    VersionOption,
+    app_context,
+    emit,
+    err,
+    output_format,
+    parse_date,
+    pinned_store,
+)
 from metrics.errors import UsageError
 from metrics.extraction.documents import SUFFIXES
 from metrics.extraction.entities import Registry

@@ -15,8 +15,19 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli.common import app_context, emit, err, out, output_format, parse_date, unknown_entities, warn
-from jobs.cli.store import AsOfCommitOption, VersionOption, pinned_store
+from jobs.cli.common import (
+    AsOfCommitOption,
+    VersionOption,
+    app_context,
+    emit,
+    err,
+    out,
+    output_format,
+    parse_date,
+    pinned_store,
+    unknown_entities,
+    warn,
+)
 from metrics.alerting.backtest import Window
 from metrics.alerting.executors import get_executor
 from metrics.alerting.rules import load_rules, read_rules

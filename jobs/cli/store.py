@@ -1,5 +1,5 @@
-"""Store commands: ``store init``, ``store migrate``, ``prices import``, ``prices fetch``, ``query``
-and ``compact``; the time-travel options (``--version``, ``--as-of-commit``) other commands share."""
+"""Store commands: ``store init``, ``store migrate`` and ``compact`` (``query`` is ``jobs.cli.query``,
+``prices import`` and ``prices fetch`` are ``jobs.cli.prices``)."""
 
 from __future__ import annotations
 
@@ -7,182 +7,25 @@ import datetime as dt
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import polars as pl
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from jobs.cli.common import AppContext, app_context, emit, err, output_format, parse_date
+from jobs.cli.common import app_context, emit, err
 from metrics.alerting.state import safe_url
-from metrics.errors import InputError, UsageError
-from metrics.extraction.entities import Company, Registry
-from metrics.log import get_logger
 from metrics.store.migrate import migrate
-from metrics.store.prices import universe, update_prices
-from metrics.store.prices.files import import_price_file
-from metrics.store.prices.yahoo import YahooSource
-from metrics.store.query import query as run_query
-from metrics.store.tables import Store
 
-log = get_logger(__name__)
-
-prices_app = typer.Typer(help="Daily price bars: import files, fetch from Yahoo Finance.",
-                         no_args_is_help=True)
 store_app = typer.Typer(help="The Delta tables: create them, convert a store of the former layout.",
                         no_args_is_help=True)
-
-VersionOption = Annotated[int | None, typer.Option(
-    "--version", min=0, help="Time travel: read every table at this Delta table version.")]
-AsOfCommitOption = Annotated[str | None, typer.Option(
-    "--as-of-commit", metavar="TIMESTAMP",
-    help="Time travel: read every table as committed at this ISO time (UTC unless a zone is given).")]
-
-
-def pinned_store(app_ctx: AppContext, version: int | None, as_of_commit: str | None) -> Store:
-    """The store of ``app_ctx``, read-only at ``version`` or ``as_of_commit`` when one is given."""
-    if version is not None and as_of_commit is not None:
-        raise UsageError("give --version or --as-of-commit, not both")
-    if version is not None:
-        return app_ctx.store.pinned(version=version)
-    if as_of_commit is not None:
-        try:
-            at = dt.datetime.fromisoformat(as_of_commit.replace("Z", "+00:00"))
-        except ValueError as e:
-            raise UsageError(f"--as-of-commit {as_of_commit!r}: not an ISO date or time") from e
-        return app_ctx.store.pinned(as_of=at if at.tzinfo else at.replace(tzinfo=dt.UTC))
-    return app_ctx.store
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
-
-
 def _fail(message: str) -> None:
     err.print(f"error: {message}", markup=False, highlight=False)
-
-
-def _registry(app_ctx: AppContext) -> list[Company]:
-    """The registry's companies (none when there is no companies file)."""
-    path = app_ctx.settings.companies_file
-    return list(Registry.load(path).companies) if path.exists() else []
-
-
-# -- prices ------------------------------------------------------------------------------------
-
-
-@prices_app.command("import")
-def prices_import(
-    ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(
-        metavar="FILE...", help="Yahoo CSV, or CSV/Parquet with a ticker column.")],
-) -> None:
-    """Import daily bars from files; a bad file is named on stderr and skipped (exit 1)."""
-
-    app_ctx = app_context(ctx)
-    now = _now()
-    currencies = universe.currencies(_registry(app_ctx))
-    frames: list[pl.DataFrame] = []
-    failed = 0
-    with _progress() as progress:
-        task = progress.add_task("reading", total=len(files))
-        for path in files:
-            progress.update(task, description=f"reading {path.name}")
-            try:
-                frames.append(import_price_file(path, now=now, currencies=currencies))
-            except InputError as e:
-                failed += 1
-                _fail(str(e))
-                log.warning("prices.import_failed", file=str(path), error=str(e))
-            progress.advance(task)
-        progress.update(task, description="writing")
-        rows = sum(f.height for f in frames)
-        written = app_ctx.store.append("prices", pl.concat(frames), now=now) if frames else None
-    changes = (f" ({written.inserted} new, {written.updated} changed, {written.unchanged} unchanged)"
-               if written else "")
-    log.info("prices.imported", files=len(frames), rows=rows, failed=failed)
-    err.print(f"imported {rows} bars from {len(frames)} file(s){changes}; {failed} failed",
-              markup=False, highlight=False)
-    if failed:
-        raise typer.Exit(1)
-
-
-@prices_app.command("fetch")
-def prices_fetch(
-    ctx: typer.Context,
-    tickers: Annotated[list[str] | None, typer.Argument(
-        metavar="[TICKER...]",
-        help="Yahoo symbols (default: the registry's listed companies and prices.tickers).")] = None,
-    start: Annotated[str | None, typer.Option(
-        "--start", metavar="YYYY-MM-DD", help="First date wanted (default: settings prices.start).")] = None,
-    end: Annotated[str | None, typer.Option(
-        "--end", metavar="YYYY-MM-DD", help="Last date wanted (default: today).")] = None,
-) -> None:
-    """Fetch the missing daily bars from Yahoo Finance; a failing ticker is named and skipped (exit 1)."""
-
-    app_ctx = app_context(ctx)
-    settings = app_ctx.settings
-    now = _now()
-    if not tickers:
-        groups = universe.tickers_by_exchange(_registry(app_ctx), settings.prices.tickers)
-        tickers = sorted({t for ts in groups.values() for t in ts})
-    if not tickers:
-        raise UsageError("no tickers: name some, list companies in companies.toml or set prices.tickers")
-    first = parse_date(start, "--start") if start else settings.prices.start
-    last = parse_date(end, "--end") if end else now.date()
-    if first > last:
-        raise UsageError(f"--start {first} is after --end {last}")
-    source = YahooSource(cache_dir=universe.price_cache_dir(app_ctx.checked_root()),
-                         max_attempts=settings.prices.max_attempts)
-    with _progress() as progress:
-        progress.add_task(f"fetching {len(tickers)} ticker(s)", total=None)
-        report = update_prices(app_ctx.store, source, tickers, now=now, start=first, end=last)
-    for error in report.errors.values():
-        _fail(str(error))
-    if report.deferred:
-        shown = ", ".join(report.deferred[:10]) + (" ..." if len(report.deferred) > 10 else "")
-        _fail(f"price source unreachable ({report.unreachable}): {len(report.deferred)} ticker(s) not asked: "
-              f"{shown}; try again when online")
-    err.print(f"fetched {report.rows} bars for {len(report.frames)} ticker(s); {len(report.skipped)} up to "
-              f"date; {len(report.errors)} failed; {len(report.deferred)} deferred",
-              markup=False, highlight=False)
-    if report.errors or report.deferred:
-        raise typer.Exit(1)
-
-
-# -- query -------------------------------------------------------------------------------------
-
-
-def query(  # noqa: PLR0917 - each typer option is a parameter
-    ctx: typer.Context,
-    sql: Annotated[str, typer.Argument(
-        metavar="SQL", help="polars SQL over facts, prices, alerts, documents (read-only: SELECT/WITH).")],
-    fmt: Annotated[Literal["table", "csv", "json"] | None, typer.Option(
-        "--format", "-f", help="table, csv, or json (one array of row objects); default: table on a "
-                               "terminal, csv into a pipe or file.", show_default=False)] = None,
-    limit: Annotated[int, typer.Option(
-        "--limit", min=0, help="Table format: rows shown at most (0: all); csv and json give all.")] = 100,
-    version: VersionOption = None,
-    as_of_commit: AsOfCommitOption = None,
-) -> None:
-    """Run a read-only SQL query over the tables facts, prices, alerts and documents.
-
-    Statements that would write (INSERT, DELETE, DROP, CREATE...) and functions that read files
-    (read_csv, read_parquet...) are refused with exit 2. Table output rounds floats for reading.
-    """
-
-    app_ctx = app_context(ctx)
-    store = pinned_store(app_ctx, version, as_of_commit)
-    emit(run_query(store, sql), output_format(fmt, "csv"), max_rows=limit or None, readable=True,
-         all_rows="--limit 0 shows all; --format csv or json")
-
-
-# -- store init / migrate ----------------------------------------------------------------------
 
 
 @store_app.command("init")
@@ -240,8 +83,6 @@ def compact(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``store``, ``prices``, ``query`` and ``compact`` to ``app``."""
+    """Add ``store`` and ``compact`` to ``app``."""
     app.add_typer(store_app, name="store")
-    app.add_typer(prices_app, name="prices")
-    app.command("query")(query)
     app.command("compact")(compact)

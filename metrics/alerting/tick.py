@@ -103,18 +103,21 @@ def recent_bars(store: Store) -> BarsSince:
 
 def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
              at: dt.datetime | None = None, facts: pl.LazyFrame | None = None,
-             evaluator: Evaluator | None = None, quiet: bool = False,
+             evaluator: Evaluator | None = None, quiet: bool = False, record: bool = True,
              fence: Callable[[Connection], None] | None = None) -> TickReport:
     """Evaluate ``rules`` at ``at`` (default ``now``) and persist the outcome; see the module docstring.
 
     ``facts`` may carry the ``facts`` dataset already read (a replay reads it once for all its
     ticks); ``evaluator`` the compiled ``Evaluator(rules)`` (the daemon keeps one per rules version);
     ``fence`` the leadership check run first in the tick's transaction (``StateDB.apply_tick``): when
-    it raises ``Fenced`` nothing is written and the error propagates.
+    it raises ``Fenced`` nothing is written and the error propagates. ``record=False`` leaves the
+    step 3 append to a later tick (a catch-up appends the transitions of all its points once, at
+    its last one, instead of one Delta commit per replayed close).
     """
     at = at or now
     report = TickReport(at=at, rules=len(rules))
-    report.recorded += _flush_quietly(store, db, now=now)
+    if record:
+        report.recorded += _flush_quietly(store, db, now=now)
     by_name = {r.name: r for r in rules}
     evaluator = evaluator or Evaluator(list(rules))
     df = evaluator.evaluate(recent_bars(store), facts if facts is not None else store.scan("facts"), at=at,
@@ -144,7 +147,8 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
     for t in report.transitions:
         log.info("alert.transition", rule=t["rule"], entity=t["entity"], state=t["state"],
                  at=at.isoformat(), value=t["value"])
-    report.recorded += _flush_quietly(store, db, now=now)
+    if record:
+        report.recorded += _flush_quietly(store, db, now=now)
     log.info("tick.done", **report.as_dict())
     return report
 
@@ -223,6 +227,12 @@ def _step_all(rules: Mapping[str, Rule], df: pl.DataFrame, prior: dict[tuple[str
     return writes, outbox
 
 
+def record_transitions(store: Store, db: StateDB, *, now: dt.datetime) -> int:
+    """Append the transitions not yet in the ``alerts`` dataset (those of ticks run with
+    ``record=False``); a busy or failing store only postpones it to the next tick."""
+    return _flush_quietly(store, db, now=now)
+
+
 def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
     """``flush_transitions``, but a busy or failing store only postpones it to the next tick."""
     try:
@@ -232,4 +242,4 @@ def _flush_quietly(store: Store, db: StateDB, *, now: dt.datetime) -> int:
         return 0
 
 
-__all__ = ["TickReport", "recent_bars", "run_tick"]
+__all__ = ["TickReport", "recent_bars", "record_transitions", "run_tick"]

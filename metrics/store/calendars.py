@@ -12,6 +12,13 @@ application passes a folder of the store) a built calendar is also saved there, 
 exchange and exchange-calendars version, and later processes load it instead of building it
 (without importing exchange-calendars). ``regular_close(exchange)`` reads an exchange's time zone
 and close time without building its sessions at all.
+
+The package ships the calendars a first start needs prebuilt (``calendar_data/``: ``BUNDLED``, the
+default exchange and the exchange of the bundled price sample whose calendar takes seconds to
+build), in the same format, for the exchange-calendars version they were built with: they are used
+only when that version is installed (else the calendar is built as above), so a first ``make run``
+imports neither exchange-calendars nor pandas. ``write_bundled()`` rebuilds them after an upgrade
+(``tests/store/test_calendars.py`` fails until then).
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ SUFFIX_EXCHANGE: dict[str, str] = {
     "SW": "XSWX", "NS": "XNSE", "BO": "XBOM",
 }
 _RANGE = ("1990-01-01", "2035-12-31")
+# prebuilt calendars shipped with the package (see the module docstring)
+BUNDLED_DIR = Path(__file__).resolve().with_name("calendar_data")
+BUNDLED = ("XNYS", "XKRX")
 
 
 def exchange_of_ticker(ticker: str) -> str:
@@ -129,22 +139,37 @@ def regular_close(exchange: str) -> tuple[str, ZoneInfo, dt.time]:
     return name, ZoneInfo(str(factory.tz)), factory.close_times[-1][1]
 
 
-def _cache_file(mic: str) -> Path | None:
-    if not _cache_dir:
-        return None
+def _file_name(mic: str) -> str | None:
+    """The name of ``mic``'s saved calendar for the installed exchange-calendars version."""
     try:
         version = metadata.version("exchange-calendars")
     except metadata.PackageNotFoundError:  # pragma: no cover - it is a dependency
         return None
-    return _cache_dir[0] / f"{mic}-{version}-{_RANGE[0]}-{_RANGE[1]}.npz"
+    return f"{mic}-{version}-{_RANGE[0]}-{_RANGE[1]}.npz"
+
+
+def _cache_file(mic: str) -> Path | None:
+    name = _file_name(mic) if _cache_dir else None
+    return _cache_dir[0] / name if name is not None else None
+
+
+def _bundled_file(mic: str) -> Path | None:
+    name = _file_name(mic) if mic in BUNDLED else None
+    return BUNDLED_DIR / name if name is not None else None
 
 
 def _load(mic: str) -> Calendar | None:
+    """``mic``'s calendar from the cache folder, else from the package's prebuilt ones; None if
+    neither has it for the installed exchange-calendars version."""
+    for path in (_cache_file(mic), _bundled_file(mic)):
+        if path is not None and path.exists() and (cal := _read(path)) is not None:
+            return cal
+    return None
+
+
+def _read(path: Path) -> Calendar | None:
     import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
 
-    path = _cache_file(mic)
-    if path is None or not path.exists():
-        return None
     try:
         with np.load(path) as f:
             closes = f["closes"].astype("datetime64[us]").tolist()
@@ -160,23 +185,45 @@ def _load(mic: str) -> Calendar | None:
 
 
 def _save(mic: str, cal: Calendar) -> None:
-    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
-
     path = _cache_file(mic)
     if path is None:
         return
-    closes = np.array([c.replace(tzinfo=None) for c in cal.closes], dtype="datetime64[us]")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, name=cal.name, tz=cal.tz.key, regular_close=cal.regular_close.isoformat(),
-                     sessions=cal.sessions, closes=closes.astype(np.int64))
-            f.flush()
-            os.fsync(f.fileno())
-        Path(tmp).replace(path)
+        _write(path, cal)
     except OSError:  # a read-only store: keep the calendar in memory only
         return
+
+
+def _write(path: Path, cal: Calendar, *, compressed: bool = False) -> None:
+    """Save ``cal`` at ``path`` atomically (a temporary file renamed)."""
+    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
+
+    closes = np.array([c.replace(tzinfo=None) for c in cal.closes], dtype="datetime64[us]")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        (np.savez_compressed if compressed else np.savez)(
+            f, name=cal.name, tz=cal.tz.key, regular_close=cal.regular_close.isoformat(),
+            sessions=cal.sessions, closes=closes.astype(np.int64))
+        f.flush()
+        os.fsync(f.fileno())
+    Path(tmp).replace(path)
+
+
+def write_bundled() -> list[Path]:
+    """Build the ``BUNDLED`` calendars with the installed exchange-calendars and save them in the
+    package (``calendar_data/``), replacing those of other versions; returns the files written."""
+    written = []
+    for mic in BUNDLED:
+        path = _bundled_file(mic)
+        if path is None:  # pragma: no cover - exchange-calendars is a dependency
+            continue
+        for old in BUNDLED_DIR.glob(f"{mic}-*.npz"):
+            old.unlink()
+        _write(path, _build(canonical(mic)), compressed=True)
+        path.chmod(0o644)   # package data: readable by every user
+        written.append(path)
+    return written
 
 
 def _build(name: str) -> Calendar:

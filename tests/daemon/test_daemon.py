@@ -141,14 +141,15 @@ summary = "{entity} closed at {value:.2f}"
 def test_downtime_replays_missed_closes_in_order(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                  receiver: Receiver) -> None:
     """Down from one close to five closes later: each missed close is evaluated in order and its
-    transitions recorded; the alert that fired and resolved in between is no longer current, so
-    nothing is sent (as Alertmanager would)."""
+    transitions recorded (appended to the alerts dataset in one commit); the alert that fired and
+    resolved in between is no longer current, so nothing is sent (as Alertmanager would)."""
     root = tmp_path / "store"
     config = write_config(tmp_path / "cfg", root, hook_url=receiver.url, rules=BETWEEN_RULE,
                           companies=US_COMPANIES)
     args = store_args(config, root)
     assert run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-08T22:00:00Z").code == 0
     assert receiver.unique == {}  # NVDA closed at 215.20: nothing fired yet
+    version = Store(root).table_version("alerts")
     res = run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-15T22:00:00Z")
     assert res.code == 0, res.err
     ticks = [e["at"] for e in events(res.err) if e["event"] == "tick.done"]
@@ -158,6 +159,7 @@ def test_downtime_replays_missed_closes_in_order(capsys: pytest.CaptureFixture[s
     assert alerts.select("state", "at").rows() == [
         ("firing", dt.datetime(2026, 5, 14, 20, 0, tzinfo=UTC)),
         ("resolved", dt.datetime(2026, 5, 15, 20, 0, tzinfo=UTC))]
+    assert version is not None and Store(root).table_version("alerts") == version + 1  # one append
     again = run_metrics(capsys, *args, "daemon", "--once", "--now", "2026-05-15T22:00:00Z")
     assert again.code == 0 and receiver.received == []
 
@@ -345,3 +347,34 @@ def test_the_schedule_runs_jobs_on_their_intervals(tmp_path: Path, receiver: Rec
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
+
+
+def test_first_start_alerts_before_the_web_view_loads(tmp_path: Path) -> None:
+    """With the web view enabled, a first start delivers its first alerts (``notify.log``) before it
+    loads and starts the web view, which then serves; a public address without a token still
+    refuses to start before any job runs (exit 2, naming the variable)."""
+    import urllib.request
+
+    root = tmp_path / "store"
+    rules = (PROJECT / "config" / "rules.toml").read_text(encoding="utf-8")
+    config = write_config(tmp_path / "cfg", root, rules=rules, extra="\n[http]\nenabled = true\nport = 0\n")
+    proc = spawn(*store_args(config, root), "daemon")
+    seen: list[dict[str, object]] = []
+    try:
+        wait_for_event(proc, "daemon.ready", seen, timeout=300)
+        names = [e.get("event") for e in seen]
+        assert "notify.log" in names and "http.serving" in names
+        assert names.index("notify.log") < names.index("http.serving")
+        url = next(str(e["url"]) for e in seen if e.get("event") == "http.serving")
+        with urllib.request.urlopen(url + "metrics", timeout=30) as response:
+            assert response.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    public = write_config(tmp_path / "public", tmp_path / "other", rules=rules,
+                          extra='\n[http]\nenabled = true\nhost = "0.0.0.0"\nport = 0\n')
+    refused = spawn(*store_args(public, tmp_path / "other"), "daemon")
+    _, err = refused.communicate(timeout=120)
+    assert refused.returncode == 2 and "METRICS_HTTP__TOKEN" in err
+    assert not [e for e in events(err) if e.get("event") == "job.finished"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +44,33 @@ def test_regular_close_without_building_matches_the_calendar(cache_dir: Path) ->
     assert not list(cache_dir.glob("*.npz"))
     cal = calendars.calendar("XKRX")
     assert got == (cal.name, cal.tz, cal.regular_close)
+
+
+@pytest.mark.parametrize("mic", calendars.BUNDLED)
+def test_bundled_calendar_equals_a_fresh_build(mic: str) -> None:
+    """The package's prebuilt calendar of ``mic`` is the one the installed exchange-calendars builds
+    (after an upgrade: ``python -c 'from metrics.store.calendars import write_bundled; write_bundled()'``)."""
+    path = calendars._bundled_file(mic)
+    assert path is not None and path.exists(), f"no prebuilt {mic} calendar for this exchange-calendars"
+    bundled = calendars._read(path)
+    built = calendars._build(calendars.canonical(mic))
+    assert bundled is not None
+    assert (bundled.name, bundled.tz, bundled.regular_close) == (built.name, built.tz, built.regular_close)
+    assert bundled.sessions.dtype == built.sessions.dtype
+    assert np.array_equal(bundled.sessions, built.sessions)
+    assert bundled.closes == built.closes
+
+
+def test_bundled_calendars_load_without_exchange_calendars(tmp_path: Path) -> None:
+    """A first start (empty cache folder) gets the bundled calendars without importing
+    exchange-calendars or pandas, and writes nothing to the cache; another exchange is built."""
+    code = (
+        "import sys; from pathlib import Path; from metrics.store import calendars as c; "
+        f"c.use_cache_dir(Path({str(tmp_path)!r})); "
+        "[c.calendar(m) for m in c.BUNDLED]; "
+        "print('exchange_calendars' in sys.modules, 'pandas' in sys.modules); "
+        "c.calendar('XHKG'); print('exchange_calendars' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["False", "False", "True"]
+    assert [p.name.split("-")[0] for p in tmp_path.glob("*.npz")] == ["XHKG"]

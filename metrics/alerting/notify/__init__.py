@@ -19,9 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from metrics.alerting.notify.base import Notification, Notifier
-from metrics.alerting.notify.email import EmailNotifier
 from metrics.alerting.notify.log import LogNotifier
-from metrics.alerting.notify.webhook import WebhookNotifier
 from metrics.errors import ConfigError
 from metrics.settings import EmailChannel, LogChannel, WebhookChannel
 
@@ -38,8 +36,12 @@ def build_notifiers(channels: Mapping[str, Any], *, external_url: str | None = N
         if isinstance(cfg, LogChannel):
             result[name] = LogNotifier(name)
         elif isinstance(cfg, EmailChannel):
+            from metrics.alerting.notify.email import EmailNotifier  # noqa: PLC0415 - smtplib/ssl are loaded only for an email channel
+
             result[name] = EmailNotifier(name, cfg)
         elif isinstance(cfg, WebhookChannel):
+            from metrics.alerting.notify.webhook import WebhookNotifier  # noqa: PLC0415 - httpx is heavy; loaded only for a webhook channel
+
             result[name] = WebhookNotifier(name, cfg, external_url=external_url)
         else:
             raise ConfigError(f"unknown channel type {type(cfg).__name__}", key=f"channels.{name}")
