@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q metrics jobs   # the project's bytecode, as pip writes the libraries'
 	touch $(STAMP)
 
+# the daemon creates the missing tables and migrates the state database itself, before any job
+# (one process: a separate `metrics store init` would import the data stack a second time)
 run: venv
-	$(BIN)/metrics store init
 	$(BIN)/metrics daemon
 
 lint: venv
