@@ -228,3 +228,16 @@ def test_an_abbreviated_month_ends_no_sentence(registry: Registry) -> None:
     ]
     got = facts("Apple said on Oct. 30 that revenue was $102.5 billion.", registry)
     assert [(f.entity, f.metric) for f in got] == [("Apple", "revenue")]
+
+
+def test_a_part_said_with_zhan_continues_the_metric(registry: Registry) -> None:
+    """'设施投资约47兆韩元，其中记忆体占40兆韩元': the part takes the sentence's metric (its company)."""
+    for text in (
+        "三星表示，今年設施投資預計約47兆韓圜，其中記憶體占40兆韓圜。",
+        "三星表示，今年设施投资预计约47兆韩元，其中存储器占40兆韩元。",
+    ):
+        got = summary(facts(text, registry))
+        assert got == {
+            ("Samsung Electronics", "capex_guidance", 4.7e13),
+            ("Samsung Electronics", "capex_guidance", 4e13),
+        }
