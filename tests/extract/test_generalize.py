@@ -241,3 +241,11 @@ def test_a_part_said_with_zhan_continues_the_metric(registry: Registry) -> None:
             ("Samsung Electronics", "capex_guidance", 4.7e13),
             ("Samsung Electronics", "capex_guidance", 4e13),
         }
+
+
+def test_a_companys_h_shares_move(registry: Registry) -> None:
+    """比亚迪H股 is the company's own shares (not a product named after it)."""
+    for text in ("比亚迪H股今早低见95港元，跌近3%。", "比亞迪H股收跌2%。"):
+        got = facts(text, registry)
+        assert [(f.entity, f.metric) for f in got] == [("BYD", "share_price_change")], text
+        assert got[0].value < 0
