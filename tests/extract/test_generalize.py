@@ -249,3 +249,18 @@ def test_a_companys_h_shares_move(registry: Registry) -> None:
         got = facts(text, registry)
         assert [(f.entity, f.metric) for f in got] == [("BYD", "share_price_change")], text
         assert got[0].value < 0
+
+
+def test_asides_between_a_figure_and_its_noun_or_period(registry: Registry) -> None:
+    """'capital expenditures, including finance leases, were $35 billion' (a comma aside), and a
+    forecast's tolerance between the figure and its period ('$65 billion, plus or minus 2%, for the
+    fourth quarter of fiscal 2026')."""
+    got = facts("Alphabet said capital expenditures, including finance leases, were $24 billion.", registry)
+    assert [(f.entity, f.metric, f.value) for f in got] == [("Alphabet", "capex", 2.4e10)]
+    got = facts(
+        "Nvidia expects revenue of $65 billion, plus or minus 2%, for the fourth quarter of fiscal 2026.",
+        registry,
+    )
+    assert [(f.metric, f.value, f.period, f.kind) for f in got] == [
+        ("revenue", 6.5e10, "FY2026Q4", "guidance")
+    ]
