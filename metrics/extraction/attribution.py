@@ -85,6 +85,9 @@ def _is_possessive(text: str, m: Mention) -> bool:
     )
 
 
+_SHARE_CLASS = re.compile(r"[AaHhBb]股")
+
+
 def _is_modifier(text: str, m: Mention) -> bool:
     """A brand before its product (英伟达GB300芯片, 英伟达GPU): not the subject."""
     nxt = text[m.end : m.end + 10].lstrip(" ")
@@ -93,7 +96,7 @@ def _is_modifier(text: str, m: Mention) -> bool:
     if nxt.lower().startswith(_BACKED):
         return True  # 'Microsoft-backed OpenAI': the company named is not the one spoken of
     if not text[m.start].isascii() and nxt[0].isascii() and nxt[0].isalpha():
-        return True
+        return not _SHARE_CLASS.match(nxt)  # 比亚迪H股: its own shares, not a product
     return nxt.lower().startswith(_PRODUCT_NOUNS)
 
 

@@ -268,6 +268,9 @@ def _noun_of_level_after(ctx: Context, q: Quantity, c_hi: int) -> Cue | None:
 
 
 _CLOSED_ASIDE = re.compile(r"[)）]\s*")
+_COMMA_ASIDE = re.compile(
+    r"\s*(?:including|excluding|not including|net of|before|after)\b[^,，]*[,，]\s*$", re.IGNORECASE
+)
 
 
 def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
@@ -285,6 +288,15 @@ def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
     if before and not in_parentheses(text, q.start, c_lo):
         # a noun in a closed aside before the amount names nothing ('营收(不含汇率影响)为500亿元')
         before = [c for c in before if not in_parentheses(text, c.start, c_lo)]
+    if not before:
+        # 'capital expenditures, including finance leases, were $35 billion': past a comma aside
+        lo0 = ctx.clause(c_lo - 2, c_lo - 1)[0] if c_lo >= 2 else c_lo
+        if lo0 < c_lo and _COMMA_ASIDE.match(text, lo0, c_lo) and lo0 >= 2:
+            lo1 = ctx.clause(lo0 - 2, lo0 - 1)[0]
+            if not ctx.quantities_in(lo1, c_lo):
+                before = [
+                    c for c in ctx.cues_in(lo1, lo0, _NOUNS) if c.role != "metric" or c.name in _MONEYISH
+                ]
     if not before:
         # 'revenue (excluding currency effects) was $5 billion': the clause goes on past the aside
         close = _CLOSED_ASIDE.search(text, max(0, c_lo - 3), c_lo + 1)

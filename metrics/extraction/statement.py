@@ -55,7 +55,10 @@ CARRIED = frozenset(
         "units",
     )
 )
-_TRAILING = re.compile(r",?\s*(?:in|for|during|over|of|through)\s+(?:the\s+)?", re.IGNORECASE)
+_TRAILING = re.compile(
+    # the tolerance of a forecast may stand between ('$65 billion, plus or minus 2%, for the quarter')
+    r"(?:,\s*plus or minus[^,]{1,30})?,?\s*(?:in|for|during|over|of|through)\s+(?:the\s+)?", re.IGNORECASE
+)
 _EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re.IGNORECASE)
 _CARRY_BACK = 3000  # characters of its paragraph a figure looks back for a period
 _GOAL = frozenset(

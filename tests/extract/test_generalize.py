@@ -228,3 +228,39 @@ def test_an_abbreviated_month_ends_no_sentence(registry: Registry) -> None:
     ]
     got = facts("Apple said on Oct. 30 that revenue was $102.5 billion.", registry)
     assert [(f.entity, f.metric) for f in got] == [("Apple", "revenue")]
+
+
+def test_a_part_said_with_zhan_continues_the_metric(registry: Registry) -> None:
+    """'设施投资约47兆韩元，其中记忆体占40兆韩元': the part takes the sentence's metric (its company)."""
+    for text in (
+        "三星表示，今年設施投資預計約47兆韓圜，其中記憶體占40兆韓圜。",
+        "三星表示，今年设施投资预计约47兆韩元，其中存储器占40兆韩元。",
+    ):
+        got = summary(facts(text, registry))
+        assert got == {
+            ("Samsung Electronics", "capex_guidance", 4.7e13),
+            ("Samsung Electronics", "capex_guidance", 4e13),
+        }
+
+
+def test_a_companys_h_shares_move(registry: Registry) -> None:
+    """比亚迪H股 is the company's own shares (not a product named after it)."""
+    for text in ("比亚迪H股今早低见95港元，跌近3%。", "比亞迪H股收跌2%。"):
+        got = facts(text, registry)
+        assert [(f.entity, f.metric) for f in got] == [("BYD", "share_price_change")], text
+        assert got[0].value < 0
+
+
+def test_asides_between_a_figure_and_its_noun_or_period(registry: Registry) -> None:
+    """'capital expenditures, including finance leases, were $35 billion' (a comma aside), and a
+    forecast's tolerance between the figure and its period ('$65 billion, plus or minus 2%, for the
+    fourth quarter of fiscal 2026')."""
+    got = facts("Alphabet said capital expenditures, including finance leases, were $24 billion.", registry)
+    assert [(f.entity, f.metric, f.value) for f in got] == [("Alphabet", "capex", 2.4e10)]
+    got = facts(
+        "Nvidia expects revenue of $65 billion, plus or minus 2%, for the fourth quarter of fiscal 2026.",
+        registry,
+    )
+    assert [(f.metric, f.value, f.period, f.kind) for f in got] == [
+        ("revenue", 6.5e10, "FY2026Q4", "guidance")
+    ]
