@@ -139,6 +139,7 @@ class Context:
     _needles: list[tuple[int, int, str]] = field(default_factory=list)  # period needles (found lazily)
     _needle_starts: list[int] | None = None
     low: str = ""  # the text with ASCII letters lowered (computed when not given)
+    found_needles: list[tuple[int, int, str]] | None = None  # the period needles, when the caller has them
     odd_case: bool = False  # the text holds letters that IGNORECASE folds to ASCII (``has_odd_case``)
 
     def __post_init__(self) -> None:
@@ -257,7 +258,8 @@ class Context:
     def _needles_in(self, a: int, b: int) -> frozenset[str]:
         """The period needles inside text[a:b] (the whole text is searched once)."""
         if self._needle_starts is None:
-            self._needles = period_needles(self.low)
+            found = self.found_needles
+            self._needles = period_needles(self.low) if found is None else sorted(found)
             self._needle_starts = [s for s, _e, _n in self._needles]
         i = bisect.bisect_left(self._needle_starts, a)
         j = bisect.bisect_left(self._needle_starts, b, i)
