@@ -48,10 +48,6 @@ _CJK = "\u3000-\u9fff"
 _NEWLINE = re.compile(r"\n")
 
 
-def _CUE_ORDER(c: Cue) -> tuple[int, int]:
-    return (c.start, -c.end)
-
-
 # a clause ends at a punctuation mark, or at a space between a figure or a Chinese word and the next
 # Chinese word
 _CLAUSE_FAST = re.compile(
@@ -139,12 +135,14 @@ class Context:
     main_periods: dict[int, str | None] = field(default_factory=dict)  # by fiscal year end
     subjects: dict[tuple[int, int], Mention | None] = field(default_factory=dict)  # attribution's cache
     memo: dict[tuple[str, int, int], object] = field(default_factory=dict)  # other per-sentence answers
-    _by_role: dict[str, tuple[list[Cue], list[int]]] = field(default_factory=dict)
+    # the cues of a set of roles (in the order of ``cues``) and their starts, built on first use
+    _by_role: dict[frozenset[str], tuple[list[Cue], list[int]]] = field(default_factory=dict)
     _periods: dict[tuple[int, int], list[PeriodSpan]] = field(default_factory=dict)  # (sentence, fye)
     _heading_starts: list[int] = field(default_factory=list)  # the headings, sorted
     _needles: list[tuple[int, int, str]] = field(default_factory=list)  # period needles (found lazily)
     _needle_starts: list[int] | None = None
     low: str = ""  # the text with ASCII letters lowered (computed when not given)
+    found_needles: list[tuple[int, int, str]] | None = None  # the period needles, when the caller has them
     odd_case: bool = False  # the text holds letters that IGNORECASE folds to ASCII (``has_odd_case``)
 
     def __post_init__(self) -> None:
@@ -159,10 +157,6 @@ class Context:
         self.clause_bounds = sorted(set(self.sent_bounds) | set(clauses))
         self.line_bounds = bounds(_NEWLINE, t)
         self.cue_starts = [c.start for c in self.cues]
-        grouped: dict[str, list[Cue]] = {}
-        for c in self.cues:
-            grouped.setdefault(c.role, []).append(c)
-        self._by_role = {role: (cues, [c.start for c in cues]) for role, cues in grouped.items()}
         self.mention_starts = [m.start for m in self.mentions]
         self.q_starts = [q.start for q in self.quantities]
         pos = 0
@@ -213,20 +207,13 @@ class Context:
     def cues_in(self, lo: int, hi: int, roles: frozenset[str] | None = None) -> list[Cue]:
         """The cues that start in [lo, hi) and end by hi, of ``roles`` (all roles when None), in order."""
         if roles is None:
-            return self._cues_of(self.cues, self.cue_starts, lo, hi)
-        if len(roles) == 1:
-            (role,) = roles
-            cues, starts = self._by_role.get(role, ([], []))
-            return self._cues_of(cues, starts, lo, hi)
-        out: list[Cue] = []
-        for role in roles:
-            cues, starts = self._by_role.get(role, ([], []))
-            out += self._cues_of(cues, starts, lo, hi)
-        out.sort(key=_CUE_ORDER)
-        return out
-
-    @staticmethod
-    def _cues_of(cues: list[Cue], starts: list[int], lo: int, hi: int) -> list[Cue]:
+            cues, starts = self.cues, self.cue_starts
+        else:
+            got = self._by_role.get(roles)
+            if got is None:  # the cues of these roles, selected once per article
+                sel = [c for c in self.cues if c.role in roles]
+                got = self._by_role[roles] = (sel, [c.start for c in sel])
+            cues, starts = got
         i = bisect.bisect_left(starts, lo)
         j = bisect.bisect_left(starts, hi, i)
         return [c for c in cues[i:j] if c.end <= hi]
@@ -274,7 +261,8 @@ class Context:
     def _needles_in(self, a: int, b: int) -> frozenset[str]:
         """The period needles inside text[a:b] (the whole text is searched once)."""
         if self._needle_starts is None:
-            self._needles = period_needles(self.low)
+            found = self.found_needles
+            self._needles = period_needles(self.low) if found is None else sorted(found)
             self._needle_starts = [s for s, _e, _n in self._needles]
         i = bisect.bisect_left(self._needle_starts, a)
         j = bisect.bisect_left(self._needle_starts, b, i)

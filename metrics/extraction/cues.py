@@ -93,25 +93,38 @@ def _entries() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+# a cue word: whether it opens and ends with a Latin letter or digit (matched on word boundaries there),
+# and its (role, name) pairs
+_Word = tuple[bool, bool, tuple[tuple[str, str], ...]]
+
+
 class CueIndex:
     """All cue words in one automaton; ``find`` returns every occurrence (see the module docstring)."""
 
     def __init__(self) -> None:
-        words: dict[str, tuple[bool, bool, tuple[tuple[str, str], ...]]] = {}
+        words: dict[str, _Word] = {}
         for word, roles in _entries().items():
             latin = word[0].isascii() and word[0].isalnum()
             latin_end = word[-1].isascii() and word[-1].isalnum()
             words[word] = (latin, latin_end, tuple(roles))
         self._index = WordIndex(words)
 
-    def find(self, text: str, *, low: str | None = None) -> list[Cue]:
+    @property
+    def word_index(self) -> WordIndex[_Word]:
+        """The index of the cue words (for ``Found``: one pass over a whole document)."""
+        return self._index
+
+    def find(
+        self, text: str, *, low: str | None = None, found: list[tuple[int, int, _Word]] | None = None
+    ) -> list[Cue]:
         """Every cue occurrence in ``text`` (matched lower-cased), sorted by start, longest first;
-        ``low`` is ``ascii_lower(text)`` when the caller has it."""
+        ``low`` is ``ascii_lower(text)`` when the caller has it, ``found`` what ``word_index`` finds
+        in it."""
         if low is None:
             low = ascii_lower(text)
         n = len(low)
         spans: list[tuple[int, int, tuple[tuple[str, str], ...]]] = []
-        for start, end, (latin, latin_end, roles) in self._index.find(low):
+        for start, end, (latin, latin_end, roles) in self._index.find(low) if found is None else found:
             if latin and start > 0 and low[start - 1].isascii() and low[start - 1].isalnum():
                 continue
             if latin_end and end < n and low[end].isascii() and low[end].isalnum():

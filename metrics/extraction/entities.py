@@ -182,16 +182,22 @@ class Registry:
         """The companies with a ticker, in file order."""
         return [c for c in self.companies if c.listed and c.ticker]
 
-    def find(self, text: str, *, folded: str | None = None) -> list[Mention]:
+    @property
+    def word_index(self) -> WordIndex[_Entry]:
+        """The index of every alias form (for ``Found``: one pass over a whole document)."""
+        return self._index
+
+    def find(self, text: str, *, folded: str | None = None,
+             found: list[tuple[int, int, _Entry]] | None = None) -> list[Mention]:
         """Company mentions in ``text``: longest, non-overlapping, left to right; ``folded`` is
-        ``ascii_lower(text)`` when the caller has it."""
+        ``ascii_lower(text)`` when the caller has it, ``found`` what ``word_index`` finds in it."""
         if self._empty or not text:
             return []
         if folded is None:
             folded = ascii_lower(text)
         n = len(text)
         candidates: list[tuple[int, int, _Entry]] = []
-        for start, end, entry in self._index.find(folded):
+        for start, end, entry in self._index.find(folded) if found is None else found:
             if entry.check_start and start > 0 and _is_word_char(folded[start - 1]):
                 continue
             if entry.check_end and end < n and _is_word_char(folded[end]):

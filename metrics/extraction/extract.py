@@ -25,18 +25,19 @@ from metrics.extraction.attribution import resolve_companies, sentence_topic
 from metrics.extraction.classify import REJECT, Reading, classify, is_delta, unit_class
 from metrics.extraction.compare import Anchor, compare
 from metrics.extraction.context import Context, in_parentheses
-from metrics.extraction.cues import MONEY_METRICS, Cue, cue_index
+from metrics.extraction.cues import MONEY_METRICS, Cue, _Word, cue_index
 from metrics.extraction.facts import Fact, Unattributed
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.neighbours import add_fact, carries_unit, fallback_reading, merge_range
 from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
 from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
-from metrics.extraction.periods import labels_fiscal_quarters
+from metrics.extraction.periods import labels_fiscal_quarters, needle_index
 from metrics.extraction.statement import capex_or_commitment, currency_of, kind_of, period_of
+from metrics.extraction.wordindex import Found
 
 if TYPE_CHECKING:
     from metrics.extraction.documents import Article
-    from metrics.extraction.entities import Mention, Registry
+    from metrics.extraction.entities import Mention, Registry, _Entry
 
 __all__ = ["Fact", "Unattributed", "extract_article", "extract_text"]
 
@@ -47,6 +48,18 @@ def _doc_view(text: str) -> tuple[str, bool]:
     text itself: a key on ``id(text)`` could hand a later document of the same length this one's view)."""
     norm = normalize(text)
     return norm, has_lost_decimals(norm)
+
+
+_DocWords = tuple["Found[_Entry]", "Found[_Word]", "Found[str]"]
+
+
+@lru_cache(maxsize=1)
+def _doc_words(norm: str, registry: Registry) -> _DocWords:
+    """The company aliases, cue words and period needles of a normalized document (lowered), found in
+    one pass each over the whole document and read article by article (cached for its articles, like
+    ``_doc_view``): the automata are walked once per document instead of once per article."""
+    low = ascii_lower(norm)
+    return Found(registry.word_index, low), Found(cue_index().word_index, low), Found(needle_index(), low)
 
 
 def extract_article(
@@ -76,6 +89,8 @@ def extract_article(
     reference = article.published or article.reference
     fiscal = labels_fiscal_quarters(seg) or labels_fiscal_quarters(head_n)
     missed: list[Unattributed] = []
+    names, cue_words, needles = _doc_words(norm, registry)
+    end = article.end
     facts = _extract(
         seg,
         body0,
@@ -85,6 +100,7 @@ def extract_article(
         main=main,
         fiscal=fiscal,
         missed=missed,
+        words=(names.within(start, end), cue_words.within(start, end), needles.within(start, end)),
     )
     if unattributed is not None:
         for u in missed:
@@ -185,14 +201,21 @@ def _extract(
     main: Mention | None = None,
     fiscal: bool = False,
     missed: list[Unattributed] | None = None,
+    words: tuple[list[tuple[int, int, _Entry]], list[tuple[int, int, _Word]], list[tuple[int, int, str]]]
+    | None = None,
 ) -> list[Fact]:
+    """The facts of ``text`` (normalized) from ``body0`` on; ``words``: the company aliases, cue words
+    and period needles found in it, when the caller has them (``_doc_words``)."""
     low = ascii_lower(text)
-    cues = cue_index().find(text, low=low)
-    mentions = _mentions(registry.find(text, folded=low), cues, text)
+    found_names, found_cues, found_needles = words if words is not None else (None, None, None)
+    cues = cue_index().find(text, low=low, found=found_cues)
+    mentions = _mentions(registry.find(text, folded=low, found=found_names), cues, text)
     if main is None and body0 > 0:
         main = next((m for m in mentions if m.end <= body0), None)
     quantities = [q for q in _quantities(text, repair, low) if q.start >= body0]
-    ctx = Context(text, body0, cues, mentions, quantities, published, main, fiscal, low=low)
+    ctx = Context(
+        text, body0, cues, mentions, quantities, published, main, fiscal, low=low, found_needles=found_needles
+    )
     facts: list[Fact] = []
     heads: list[bool] = []  # whether each fact was said in a heading
     seen: dict[tuple[object, ...], list[int]] = {}

@@ -46,6 +46,7 @@ __all__ = [
     "find_periods",
     "labels_fiscal_quarters",
     "last_quarter",
+    "needle_index",
     "period_needles",
 ]
 
@@ -363,6 +364,11 @@ _FISCAL_LABELS = (
 def _present(low: str) -> frozenset[str]:
     """The needles that occur in ``low`` (all of them, overlapping ones too: one automaton pass)."""
     return frozenset(n for _s, _e, n in _NEEDLE_INDEX.find(low))
+
+
+def needle_index() -> WordIndex[str]:
+    """The index of the needles (for ``Found``: one pass over a whole document)."""
+    return _NEEDLE_INDEX
 
 
 def period_needles(low: str) -> list[tuple[int, int, str]]:

@@ -12,12 +12,14 @@ comparisons (about 0.5 µs a character); ``ahocorasick_rs`` finds the same match
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 import ahocorasick_rs
 
-__all__ = ["WordIndex"]
+__all__ = ["Found", "WordIndex"]
 
 V = TypeVar("V")
 
@@ -49,3 +51,25 @@ class WordIndex(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+_START = itemgetter(0)
+
+
+class Found(Generic[V]):
+    """The occurrences of an index's words in a whole text, to be read span by span: ``within(lo, hi)``
+    gives those inside ``text[lo:hi]`` with offsets into that span, the same occurrences
+    ``index.find(text[lo:hi])`` gives (in no promised order either). One pass over a document then
+    serves all its articles: the automaton is walked once per document, not once per article."""
+
+    __slots__ = ("_found", "_starts")
+
+    def __init__(self, index: WordIndex[V], text: str) -> None:
+        self._found = sorted(index.find(text), key=_START)
+        self._starts = [s for s, _e, _v in self._found]
+
+    def within(self, lo: int, hi: int) -> list[tuple[int, int, V]]:
+        """The occurrences inside ``text[lo:hi]``, as ``(start - lo, end - lo, value)``."""
+        i = bisect.bisect_left(self._starts, lo)
+        j = bisect.bisect_left(self._starts, hi, i)
+        return [(s - lo, e - lo, v) for s, e, v in self._found[i:j] if e <= hi]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metrics.extraction.normalize import ascii_lower, has_odd_case
-from metrics.extraction.wordindex import WordIndex
+from metrics.extraction.wordindex import Found, WordIndex
 
 
 def _naive(words: dict[str, int], text: str) -> list[tuple[int, int, int]]:
@@ -52,3 +52,19 @@ def test_lowered_text_search_matches_ignorecase() -> None:
         assert [m.span() for m in rx.finditer(ascii_lower(text))] == [m.span() for m in rx_any.finditer(text)]
     assert has_odd_case("\u0131ts revenue")  # dotless i: IGNORECASE matches 'its', lowering does not
     assert not has_odd_case("plain ascii")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(alphabet="营收同比ab 亿", min_size=1, max_size=3), st.integers(), max_size=6),
+    st.text(alphabet="营收同比ab 亿x", max_size=40),
+    st.integers(0, 40),
+    st.integers(0, 40),
+)
+def test_found_once_read_span_by_span(words: dict[str, int], text: str, lo: int, hi: int) -> None:
+    """The occurrences of one pass over a whole text, read inside a span, are those a pass over the
+    span finds (none that crosses its edges), with offsets into the span."""
+    lo, hi = min(lo, hi, len(text)), min(max(lo, hi), len(text))
+    idx = WordIndex(words)
+    span = text[lo:hi]
+    assert sorted(Found(idx, text).within(lo, hi)) == sorted(idx.find(span)) == _naive(words, span)
