@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-ROW_GROUP_ROWS = 4_096
+ROW_GROUP_ROWS = 16_384
 COMMIT_ATTEMPTS = 12
 MIN_RETENTION = dt.timedelta(days=7)
 _BACKOFF_S = 0.05
