@@ -47,7 +47,7 @@ from metrics.alerting.rules import parse_rules
 from metrics.alerting.tick import recent_bars
 from metrics.store.prices.files import import_price_file
 from metrics.store.schema import FACTS
-from metrics.store.tables import Store
+from metrics.store.tables import ROW_GROUP_ROWS, Store
 
 TARGET_MS, TARGET_RATIO = 150.0, 0.5
 # the shared material beside the checkout (../shared)
@@ -274,7 +274,9 @@ def main() -> None:
     args = ap.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
-    folder = args.store or Path(tempfile.gettempdir()) / f"metrics-bench-evaluate-{args.tickers}x{args.years}"
+    # the layout is part of the name: a store kept from an older row-group size is not reused
+    folder = args.store or Path(tempfile.gettempdir()) / (
+        f"metrics-bench-evaluate-{args.tickers}x{args.years}-rg{ROW_GROUP_ROWS}")
     if not (folder / "complete").exists():
         print(f"building the store in {folder} (once; kept for later runs)")
         folder.mkdir(parents=True, exist_ok=True)
