@@ -74,7 +74,7 @@ class TickReport:
 
 
 _WindowKey = tuple[str, int | None, int, dt.date]
-_window: dict[str, tuple[_WindowKey, pl.DataFrame]] = {}   # the latest window read (one)
+_window: list[tuple[_WindowKey, pl.DataFrame]] = []   # the latest window read (at most one)
 _window_lock = threading.Lock()
 
 
@@ -89,13 +89,13 @@ def recent_bars(store: Store) -> BarsSince:
         key = (store.table_uri("prices"), store.table_version("prices"),
                hash(tuple(store.part_files("prices"))), since)
         with _window_lock:
-            kept = _window.get("prices")
+            kept = _window[0] if _window else None
         if kept is not None and kept[0] == key:
             return kept[1].lazy()
         # read after the key: a write in between is at worst read under the older key (read again)
         frame = store.scan("prices", since=since).collect()
         with _window_lock:
-            _window["prices"] = (key, frame)
+            _window[:] = [(key, frame)]
         return frame.lazy()
 
     return bars
