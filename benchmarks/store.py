@@ -4,7 +4,8 @@ Run: ``.venv/bin/python benchmarks/store.py [PARQUET] [--repeat N] [--imports N]
 per root, the medians, their ratio (below 1: the store is faster), the lowest and highest ratio of
 the runs paired in time, and each issue-9 target with PASS or MISS:
 
-- import: ``import_price_file`` + ``Store.append`` of the 1.72 M bars into fresh tables, against the
+- import: ``import_price_files`` (``import_price_file`` + ``Store.append``, as ``metrics prices import``)
+  of the 1.72 M bars into fresh tables, against the
   same read + polars writing the same year-partitioned Parquet to the same root (the local disk, or
   the same S3 server); each run in a fresh process, so the peak memory (``VmHWM``, the peak resident
   set since exec) of each is measured too (the store's includes loading deltalake and pyarrow);
@@ -68,27 +69,37 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-from metrics.store.prices.files import import_price_file
+from metrics.store.prices.files import import_price_file, import_price_files
 from metrics.store.tables import Store
 mode, source, target, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 store = Store(target, storage_options=options)
 if mode in ("store", "reimport"):     # deltalake loaded (and the table checked) before the clock starts
     store.init(["prices"])
+read_mb = []
+
+
+def progress(text):
+    if text == "writing":            # the peak so far: reading the file
+        read_mb.append(peak_mb())
+
+
 t0 = time.perf_counter()
-bars = import_price_file(source, now=now)
-read_mb = peak_mb()                  # the peak so far: reading the file
 if mode == "polars":
+    bars = import_price_file(source, now=now)
+    read_mb.append(peak_mb())
     bars.with_columns(pl.col("date").dt.year().alias("year")).write_parquet(
         target, partition_by="year", storage_options=options or None)
-    result = None
-else:
-    result = store.append("prices", bars, now=now)
+    result, rows = None, bars.height
+else:                                # as `metrics prices import` does
+    done = import_price_files(store, [source], now=now, progress=progress)
+    result, rows = done.written, done.rows
 seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "rss_mb": peak_mb(),
-                  "read_mb": read_mb,
-                  "rows": bars.height, "version": None if result is None else result.version,
-                  "inserted": None if result is None else result.inserted}))
+                  "read_mb": read_mb[0] if read_mb else None,
+                  "rows": rows, "version": None if result is None else result.version,
+                  "inserted": None if result is None else result.inserted,
+                  "reason": None if result is None else result.reason}))
 """
 
 
@@ -166,6 +177,7 @@ def run_root(name: str, root: str, options: dict[str, str], source: Path, *, rep
             peers.append(child("polars", source, f"{root}/polars-{i}/prices", options))
         again.append(child("reimport", source, target, options))
     assert all(r["version"] is None and r["inserted"] == 0 for r in again), "a re-import wrote something"
+    print(f"  {name}: re-import: {again[0]['reason']}", file=sys.stderr)
     figures["import s"] = _pairs([r["seconds"] for r in imports], [r["seconds"] for r in peers])
     figures["import peak MB"] = _pairs([r["rss_mb"] for r in imports], [r["rss_mb"] for r in peers])
     print(f"  {name}: peak MB once the file is read (before writing): store "

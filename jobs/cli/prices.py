@@ -6,16 +6,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from jobs.cli.common import AppContext, app_context, err, parse_date
-from metrics.errors import InputError, UsageError
+from metrics.errors import UsageError
 from metrics.extraction.entities import Company, Registry
 from metrics.log import get_logger
 from metrics.store.prices import universe, update_prices
-from metrics.store.prices.files import import_price_file
+from metrics.store.prices.files import import_price_files
 from metrics.store.prices.yahoo import YahooSource
 
 log = get_logger("jobs.cli.store")   # the logger name the price commands always logged under
@@ -52,33 +51,31 @@ def prices_import(
     files: Annotated[list[Path], typer.Argument(
         metavar="FILE...", help="Yahoo CSV, or CSV/Parquet with a ticker column.")],
 ) -> None:
-    """Import daily bars from files; a bad file is named on stderr and skipped (exit 1)."""
+    """Import daily bars from files; a bad file is named on stderr and skipped (exit 1).
+
+    A re-import of byte-identical files whose bars are still stored as they were writes nothing and
+    says so without reading the bars (``import_price_files``)."""
 
     app_ctx = app_context(ctx)
     now = _now()
     currencies = universe.currencies(_registry(app_ctx))
-    frames: list[pl.DataFrame] = []
-    failed = 0
     with _progress() as progress:
-        task = progress.add_task("reading", total=len(files))
-        for path in files:
-            progress.update(task, description=f"reading {path.name}")
-            try:
-                frames.append(import_price_file(path, now=now, currencies=currencies))
-            except InputError as e:
-                failed += 1
-                _fail(str(e))
-                log.warning("prices.import_failed", file=str(path), error=str(e))
-            progress.advance(task)
-        progress.update(task, description="writing")
-        rows = sum(f.height for f in frames)
-        written = app_ctx.store.append("prices", pl.concat(frames), now=now) if frames else None
+        task = progress.add_task("reading", total=None)
+        done = import_price_files(app_ctx.store, files, now=now, currencies=currencies,
+                                  progress=lambda text: progress.update(task, description=text))
+    for error in done.failed:
+        _fail(str(error))
+        log.warning("prices.import_failed", file=str(error.source), error=str(error))
+    written = done.written
     changes = (f" ({written.inserted} new, {written.updated} changed, {written.unchanged} unchanged)"
                if written else "")
-    log.info("prices.imported", files=len(frames), rows=rows, failed=failed)
-    err.print(f"imported {rows} bars from {len(frames)} file(s){changes}; {failed} failed",
+    log.info("prices.imported", files=done.files, rows=done.rows, failed=len(done.failed),
+             version=None if written is None else written.version)
+    err.print(f"imported {done.rows} bars from {done.files} file(s){changes}; {len(done.failed)} failed",
               markup=False, highlight=False)
-    if failed:
+    if written is not None and written.version is None:
+        err.print(f"nothing written: {written.reason or 'no change'}", markup=False, highlight=False)
+    if done.failed:
         raise typer.Exit(1)
 
 

@@ -88,6 +88,7 @@ _STAT_CHARS = 32                 # longer strings get no min/max statistics (a p
 _UPLOADS = 4                     # data files uploaded at once on S3 (each held in memory meanwhile)
 _DIGESTS = "metrics.digests"     # commit metadata: the digest of each data file the commit added
 _DIGEST_LOOKBACK = 25            # commits searched, newest first, for the latest digest record
+_SOURCES_KEPT = 32               # source fingerprints a record carries forward (the newest)
 _OLD_PART = re.compile(r"^part-\d{10}-[0-9a-f]{8}\.parquet$")   # the former layout's part names
 
 
@@ -102,6 +103,7 @@ class WriteResult:
     unchanged: int = 0
     version: int | None = None   # the table version committed; None when nothing was written
     attempts: int = 1
+    reason: str | None = None    # why nothing was written, when nothing was
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,16 @@ class CompactResult:
     rows_before: int
     rows_after: int
     removed: tuple[str, ...] = field(default=(), repr=False)   # files deleted by VACUUM
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """The newest digest record of a table (``metrics.digests``): ``[rows, digest]`` of each live data
+    file by path, and what each recorded source produced: by source key, ``years`` (``[rows, digest]``
+    by year) and ``last`` (the largest partition value, ISO, or None)."""
+
+    files: dict[str, list[int]]
+    sources: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,32 +348,47 @@ class Store:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def append(self, dataset: str, df: pl.DataFrame, *, now: dt.datetime | None = None) -> WriteResult:
+    def append(self, dataset: str, df: pl.DataFrame, *, now: dt.datetime | None = None,
+               source: str | None = None) -> WriteResult:
         """Conform ``df`` to the dataset's schema and MERGE it on the natural key (module docstring).
 
         Rows of the batch that share a key are reduced to the latest (largest version, then last in
         the batch). ``now``, when given, is recorded in the commit's metadata (``metrics.at``).
+        ``source``, when given, is a key of what ``df`` was made from (the same key: the same rows,
+        version aside; ``prices.files.source_key``): the commit records each year's rows and digest
+        of ``df`` under it, for ``source_unchanged`` to prove a later re-import of the same source
+        unchanged without reading it.
         """
         spec = DATASETS[dataset]
         data = conform(df, dataset)
         if data.is_empty():
             return WriteResult(dataset, 0)
         data = _unique_sorted(data, spec)
+        digests: list[pl.DataFrame] = []          # the partitions' digests of ``data``, once needed
+
+        def digested() -> pl.DataFrame:
+            if not digests:
+                digests.append(_partition_digests(data, spec))
+            return digests[0]
+
+        entry = None if source is None else (source, _source_entry(data, spec, digested()))
         meta = {"metrics.operation": "append"} | ({"metrics.at": now.isoformat()} if now else {})
         for attempt in range(1, self.commit_attempts + 1):
             table = self._writable(dataset)
             first = self._file_list(dataset, table).frame.is_empty()
             record = None if first else self._digest_record(dataset, table)
-            changed = data if first else self._changed(dataset, table, self._unproven(dataset, table, data,
-                                                                                       record))
+            unproven = data if first or not record or not record.files else self._unproven(
+                dataset, table, data, digested(), record)
+            changed = data if first else self._changed(dataset, table, unproven)
             if changed.is_empty():
                 log.info("store.unchanged", table=dataset, rows=data.height)
-                return WriteResult(dataset, data.height, unchanged=data.height, attempts=attempt)
+                return WriteResult(dataset, data.height, unchanged=data.height, attempts=attempt,
+                                   reason="every row is already stored as it is (version aside)")
             try:
                 if first:
-                    got = self._first_write(dataset, table, changed, meta)
+                    got = self._first_write(dataset, table, changed, meta | _carried(None, entry), digested())
                 else:
-                    got = self._merge(dataset, table, changed, meta | _carried(record))
+                    got = self._merge(dataset, table, changed, meta | _carried(record, entry))
             except Exception as e:
                 if not _is_conflict(e):
                     raise
@@ -381,11 +408,52 @@ class Store:
                                version, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _digest_record(self, dataset: str, table: DeltaTable) -> dict[str, list[int]] | None:
-        """The recorded digests (``[rows, digest]`` by data file path) of the files live in ``table``'s
-        snapshot, from the newest commit that carries a record (``metrics.digests``, written by this
-        module); None when there is none, it was made by another polars (its hashes may differ) or the
-        table may carry deletion vectors (a file's rows could change without its path changing)."""
+    def source_unchanged(self, dataset: str, source: str, *,
+                         not_after: dt.date | None = None) -> WriteResult | None:
+        """Nothing to write for a re-import of ``source`` (a key given to ``append``), proven without
+        reading it: the table's newest digest record holds what ``source`` produced, year by year, and
+        each of those years of the current snapshot is made of recorded files whose rows and digests
+        add up to exactly that. Then the result says so (no commit); else None: read the source and
+        ``append`` it, which compares what this cannot prove.
+
+        Any commit since that touched such a year (MERGE, OPTIMIZE, DELETE, an append, another
+        writer's) changed its files, and a file without a record, or a different sum, fails the proof.
+        ``not_after``: None when the source's rows reach beyond that date (its reader would refuse it:
+        let it say why).
+        """
+        if self.version is not None or self.as_of is not None:
+            return None
+        table = self._load(dataset)
+        if table is None:
+            return None
+        record = self._digest_record(dataset, table)
+        entry = None if record is None else record.sources.get(source)
+        if record is None or entry is None:
+            return None
+        last = entry.get("last")
+        if not_after is not None and last is not None and str(last) > not_after.isoformat():
+            return None
+        years = entry.get("years", {})
+        mine = pl.DataFrame({"year": [int(y) for y in years], "rows": [int(v[0]) for v in years.values()],
+                             "digest": [int(v[1]) for v in years.values()]},
+                            schema={"year": pl.Int32, "rows": pl.Int64, "digest": pl.UInt64})
+        stored = self._stored_digests(dataset, table, record.files)
+        proven = mine.join(stored, on=["year", "rows", "digest"], how="semi")
+        if mine.is_empty() or proven.height != mine.height:
+            return None
+        rows = int(mine["rows"].sum())
+        with self._locks[dataset]:
+            version = table.version()
+        log.info("store.source_unchanged", table=dataset, rows=rows, partitions=mine.height, version=version)
+        return WriteResult(dataset, rows, unchanged=rows, reason=(
+            f"the same source as an earlier import, and its {mine.height} partition(s) are unchanged in the "
+            f"table since (version {version}): its rows were not even read"))
+
+    def _digest_record(self, dataset: str, table: DeltaTable) -> _Record | None:
+        """The newest digest record (``metrics.digests``, written by this module) among the last
+        commits of ``table``'s snapshot, its files narrowed to those live in the snapshot; None when
+        there is none, it was made by another polars (its hashes may differ) or the table may carry
+        deletion vectors (a file's rows could change without its path changing)."""
         with self._locks[dataset]:
             if "deletionVectors" in (table.protocol().reader_features or []):
                 return None
@@ -401,29 +469,33 @@ class Store:
             return None
         prefix = self.table_uri(dataset) + "/"
         live = set(self._file_list(dataset, table).frame.get_column("uri").str.strip_prefix(prefix).to_list())
-        return {path: [int(n), int(d)] for path, (n, d) in record.get("files", {}).items() if path in live}
+        files = {path: [int(n), int(d)] for path, (n, d) in record.get("files", {}).items() if path in live}
+        sources = record.get("sources", {})
+        return _Record(files, sources if isinstance(sources, dict) else {})
 
-    def _unproven(self, dataset: str, table: DeltaTable, data: pl.DataFrame,
-                  record: dict[str, list[int]] | None) -> pl.DataFrame:
-        """``data`` less the partitions proven stored as they are: every live file of the partition has
-        a recorded digest, and their rows and digests add up to those of ``data``'s rows of that year.
-        Files are immutable and their paths unique, so a partition another writer changed since (MERGE,
-        OPTIMIZE, append) has a file without a record and is compared row by row (``_changed``)."""
-        if not record:
-            return data
-        spec = DATASETS[dataset]
+    def _stored_digests(self, dataset: str, table: DeltaTable, files: dict[str, list[int]]) -> pl.DataFrame:
+        """Per year of ``table``'s snapshot whose live files all have a digest in ``files``: the sum of
+        their rows and of their digests (columns year, rows, digest)."""
         prefix = self.table_uri(dataset) + "/"
-        files = self._file_list(dataset, table).frame.select(
+        live = self._file_list(dataset, table).frame.select(
             pl.col("uri").str.strip_prefix(prefix).alias("path"), "year")
-        paths = list(record)
-        known = pl.DataFrame({"path": paths, "rows": [record[p][0] for p in paths],
-                              "digest": [record[p][1] for p in paths]},
+        paths = list(files)
+        known = pl.DataFrame({"path": paths, "rows": [files[p][0] for p in paths],
+                              "digest": [files[p][1] for p in paths]},
                              schema={"path": pl.String, "rows": pl.Int64, "digest": pl.UInt64})
-        stored = (files.join(known, on="path", how="left")
-                  .group_by("year").agg(pl.col("digest").null_count().alias("unknown"),
-                                        pl.col("rows").sum(), pl.col("digest").sum())
-                  .filter(pl.col("unknown") == 0).drop("unknown"))
-        mine = _partition_digests(data, spec)
+        return (live.join(known, on="path", how="left")
+                .group_by("year").agg(pl.col("digest").null_count().alias("unknown"),
+                                      pl.col("rows").sum(), pl.col("digest").sum())
+                .filter(pl.col("unknown") == 0).drop("unknown"))
+
+    def _unproven(self, dataset: str, table: DeltaTable, data: pl.DataFrame, mine: pl.DataFrame,
+                  record: _Record) -> pl.DataFrame:
+        """``data`` less the partitions proven stored as they are: every live file of the partition has
+        a recorded digest, and their rows and digests add up to those of ``data``'s rows of that year
+        (``mine``: ``_partition_digests(data)``). Files are immutable and their paths unique, so a
+        partition another writer changed since (MERGE, OPTIMIZE, append) has a file without a record
+        and is compared row by row (``_changed``)."""
+        stored = self._stored_digests(dataset, table, record.files)
         proven = mine.join(stored, on=["year", "rows", "digest"], how="semi").get_column("year")
         if proven.is_empty():
             return data
@@ -459,8 +531,8 @@ class Store:
             data, mine = data[suspects], mine.gather(suspects)
         return data.filter(~mine.is_in(theirs.implode()))
 
-    def _first_write(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
-                     meta: dict[str, str]) -> dict[str, Any]:
+    def _first_write(self, dataset: str, table: DeltaTable, rows: pl.DataFrame, meta: dict[str, str],
+                     digests: pl.DataFrame | None = None) -> dict[str, Any]:
         """Append ``rows`` (one per key, with ``year``) to a table whose snapshot holds no rows: no MERGE
         to run, one file per partition written by polars (no second copy of the whole frame), each
         in the order of ``rows`` (so a re-import compares in place, ``_mismatched``).
@@ -471,22 +543,25 @@ class Store:
         longer empty) and MERGEs. Every first write goes through here, so a writer that read an
         empty snapshot always meets the marker in the commit that filled the table.
         """
+        if digests is None:
+            digests = _partition_digests(rows, DATASETS[dataset])
         with self._locks[dataset]:
-            self._write_files(dataset, table, rows, meta | {"metrics.write": "first"})
+            self._write_files(dataset, table, rows, digests, meta | {"metrics.write": "first"})
         return {"num_target_rows_inserted": rows.height}
 
-    def _write_files(self, dataset: str, table: DeltaTable, rows: pl.DataFrame, meta: dict[str, str]) -> None:
+    def _write_files(self, dataset: str, table: DeltaTable, rows: pl.DataFrame,
+                     partition_digests: pl.DataFrame, meta: dict[str, str]) -> None:
         """Polars writes one data file per partition (its own Parquet writer: a fifth of the memory of
         delta-rs's, measured on 1.72 M bars); on S3 each file is written to memory and uploaded by a
         few threads while the next is written. Then one commit adds them with their statistics (rows,
-        nulls, min and max) and records each file's digest (``metrics.digests``). Files of a commit
-        that fails are never referenced (VACUUM removes them)."""
+        nulls, min and max) and records each file's digest (``metrics.digests``, with the sources
+        ``meta`` carries there: ``partition_digests`` are those of ``rows``). Files of a commit that
+        fails are never referenced (VACUUM removes them)."""
         from deltalake import CommitProperties, Transaction  # noqa: PLC0415 - deltalake is heavy; loaded only when used
         from deltalake.transaction import AddAction  # noqa: PLC0415 - deltalake is heavy; loaded only when used
 
-        spec = DATASETS[dataset]
         digests = {int(r["year"]): (int(r["rows"]), int(r["digest"]))
-                   for r in _partition_digests(rows, spec).iter_rows(named=True)}
+                   for r in partition_digests.iter_rows(named=True)}
         actions: list[Any] = []
         record: dict[str, list[int]] = {}
         uploads: list[Future[None]] = []
@@ -515,8 +590,10 @@ class Store:
             upload.result()                          # an upload that failed fails the write
         # blind appends do not conflict with each other: the application transaction makes a second
         # first write conflict (``_first_write``)
+        carried = json.loads(meta[_DIGESTS]) if _DIGESTS in meta else {}
         commit = CommitProperties(
-            custom_metadata=meta | {_DIGESTS: json.dumps({"alg": _digest_alg(), "files": record})},
+            custom_metadata=meta | {_DIGESTS: json.dumps({"alg": _digest_alg(), "files": record,
+                                                          "sources": carried.get("sources", {})})},
             max_commit_retries=3,
             app_transactions=[Transaction(app_id=f"metrics.{dataset}.first-write", version=1)])
         table.create_write_transaction(actions, mode="append", schema=table_schema(dataset),
@@ -841,10 +918,29 @@ def _partition_digests(data: pl.DataFrame, spec: Dataset) -> pl.DataFrame:
             .collect())
 
 
-def _carried(record: dict[str, list[int]] | None) -> dict[str, str]:
-    """The commit metadata that carries ``record`` (the digests of files still live) forward, so the
-    newest commit keeps the record of the partitions it leaves alone."""
-    return {} if not record else {_DIGESTS: json.dumps({"alg": _digest_alg(), "files": record})}
+def _carried(record: _Record | None, entry: tuple[str, dict[str, Any]] | None = None) -> dict[str, str]:
+    """The commit metadata that carries ``record`` (the digests of files still live, the sources'
+    digests) forward, so the newest commit keeps the record of the partitions it leaves alone, with
+    the source ``entry`` (key, what it produced) first; the newest ``_SOURCES_KEPT`` sources are kept.
+    A source's digests say what its rows are, whatever the table holds: always true, carried as they are."""
+    files = {} if record is None else record.files
+    sources = {} if record is None else dict(record.sources)
+    if entry is not None:
+        sources.pop(entry[0], None)
+        sources = {entry[0]: entry[1], **sources}
+    if not files and not sources:
+        return {}
+    kept = dict(list(sources.items())[:_SOURCES_KEPT])
+    return {_DIGESTS: json.dumps({"alg": _digest_alg(), "files": files, "sources": kept})}
+
+
+def _source_entry(data: pl.DataFrame, spec: Dataset, digests: pl.DataFrame) -> dict[str, Any]:
+    """What a source produced: ``years`` (``[rows, digest]`` by year, from ``_partition_digests``)
+    and ``last``, the largest ``partition_by`` value (ISO; None when all are null)."""
+    last = data.get_column(spec.partition_by).max()
+    years = {str(int(r["year"])): [int(r["rows"]), int(r["digest"])] for r in digests.iter_rows(named=True)}
+    return {"years": years,
+            "last": last.isoformat() if isinstance(last, (dt.date, dt.datetime)) else None}
 
 
 def _file_stats(data: pl.DataFrame) -> str:

@@ -20,8 +20,11 @@ bar dated after ``now``, duplicated (ticker, date), empty file, bytes that are n
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -30,10 +33,14 @@ from metrics.errors import PriceDataError
 from metrics.store.prices.checks import first_problem
 from metrics.store.prices.universe import currency_of
 from metrics.store.schema import PRICES, conform, strictly_sorted
+from metrics.store.tables import Store, WriteResult
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 _NULLS = ("", "null", "NULL", "NaN", "nan")
+# part of every source key: bump it whenever the bars read from the same bytes may differ (parsing,
+# checks, defaults, the currency rules of ``universe.currency_of``), so older keys no longer match
+READER = "prices-file/1"
 
 
 def _norm(name: str) -> str:
@@ -54,9 +61,9 @@ def _decode(path: Path, raw: bytes) -> str:
     return text
 
 
-def _read_csv(path: Path) -> tuple[pl.DataFrame, bool]:
-    """The file as strings, and whether its line numbers are meaningful (always, for CSV)."""
-    raw = path.read_bytes()
+def _read_csv(path: Path, raw: bytes) -> tuple[pl.DataFrame, bool]:
+    """The file (its bytes ``raw``) as strings, and whether its line numbers are meaningful (always,
+    for CSV)."""
     if not raw.strip():
         raise PriceDataError("empty file", source=path)
     text = _decode(path, raw)
@@ -68,11 +75,11 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, bool]:
     return df, True
 
 
-def _read_parquet(path: Path) -> pl.DataFrame:
-    if path.stat().st_size == 0:
+def _read_parquet(path: Path, raw: bytes | None) -> pl.DataFrame:
+    if (len(raw) if raw is not None else path.stat().st_size) == 0:
         raise PriceDataError("empty file", source=path)
     try:
-        return pl.read_parquet(path)
+        return pl.read_parquet(path if raw is None else raw)
     except (pl.exceptions.PolarsError, OSError) as e:
         raise PriceDataError(f"not a readable Parquet file: {e}".splitlines()[0], source=path) from e
 
@@ -164,11 +171,12 @@ def _check_unique(path: Path, bars: pl.DataFrame, df: pl.DataFrame, column: str,
                     column=column, csv=csv)
 
 
-def import_price_file(path: Path | str, *, now: dt.datetime,
-                      currencies: Mapping[str, str] | None = None, future_ok: bool = False) -> pl.DataFrame:
+def import_price_file(path: Path | str, *, now: dt.datetime, currencies: Mapping[str, str] | None = None,
+                      future_ok: bool = False, content: bytes | None = None) -> pl.DataFrame:
     """Read and validate one price file; return its bars conforming to ``schema.PRICES``.
 
     ``future_ok`` accepts bars dated after ``now`` (the daemon's seed when ``now`` is a replayed past).
+    ``content``: the file's bytes, already read: they are what is parsed (``path`` names the file).
 
     Raises ``PriceDataError`` (file, line or row, column) on the first defect; nothing is returned
     for a defective file. ``currencies`` maps tickers to their currency for files without one.
@@ -177,9 +185,9 @@ def import_price_file(path: Path | str, *, now: dt.datetime,
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            df, csv = _read_parquet(path), False
+            df, csv = _read_parquet(path, content), False
         elif suffix in (".csv", ".txt"):
-            df, csv = _read_csv(path)
+            df, csv = _read_csv(path, path.read_bytes() if content is None else content)
         else:
             raise PriceDataError(f"unknown file type {suffix!r} (expected .csv or .parquet)", source=path)
     except OSError as e:
@@ -250,3 +258,72 @@ def import_price_file(path: Path | str, *, now: dt.datetime,
         raise _fail(path, f"no currency for {ticker}: add a currency column, or list the company in "
                     "companies.toml", df, unknown, column="currency", csv=csv)
     return conform(bars, "prices")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceImport:
+    """What ``import_price_files`` did: the bars of the files read (``files``), the refused files'
+    errors in the order given, and the write (None when no file could be read)."""
+
+    rows: int
+    files: int
+    failed: tuple[PriceDataError, ...]
+    written: WriteResult | None
+
+
+def source_key(contents: Sequence[tuple[Path, bytes]], currencies: Mapping[str, str]) -> str:
+    """The key of a batch of price files (``Store.append``'s ``source``): sha256 over the reader's
+    version, the schema, the registry's currencies and each file's name (its bars' ``source``), size
+    and sha256, in order (a later file's bar wins over an earlier one's). The same key: the same bars,
+    ``fetched_at`` aside."""
+    key = hashlib.sha256(json.dumps({"reader": READER, "schema": str(PRICES),
+                                     "currencies": sorted(currencies.items())}).encode())
+    for path, raw in contents:
+        key.update(json.dumps([path.name, len(raw), hashlib.sha256(raw).hexdigest()]).encode())
+    return key.hexdigest()
+
+
+def import_price_files(store: Store, paths: Sequence[Path | str], *, now: dt.datetime,
+                       currencies: Mapping[str, str] | None = None, future_ok: bool = False,
+                       progress: Callable[[str], None] | None = None) -> PriceImport:
+    """Import price files into ``store``'s prices in one write (``metrics prices import``): a file that
+    cannot be read or is refused (``PriceDataError``) is left out and its error returned; the others'
+    bars are appended together, keyed by ``source_key`` when none failed.
+
+    Each file's bytes are read once: hashed for the key, then parsed (so the key recorded is that of
+    the bytes stored). When every file was read and the store proves the key's bars stored as they
+    are (``Store.source_unchanged``: the same bytes as an earlier import, and the partitions it wrote
+    untouched since), nothing is parsed nor written and ``written.reason`` says so. ``progress`` is
+    told what is being done.
+    """
+    say = progress or (lambda _text: None)
+    registry = dict(currencies or {})
+    contents: list[tuple[Path, bytes]] = []
+    failed: dict[int, PriceDataError] = {}
+    for i, path in enumerate(Path(p) for p in paths):
+        say(f"reading {path.name}")
+        try:
+            contents.append((path, path.read_bytes()))
+        except OSError as e:
+            failed[i] = PriceDataError(f"cannot read: {e.strerror or e}", source=path)
+    key = source_key(contents, registry) if contents and not failed else None
+    if key is not None:
+        proven = store.source_unchanged("prices", key, not_after=None if future_ok else now.date())
+        if proven is not None:
+            return PriceImport(proven.rows, len(contents), (), proven)
+    frames: list[pl.DataFrame] = []
+    order = [i for i in range(len(paths)) if i not in failed]
+    for i in order:
+        path, raw = contents.pop(0)
+        say(f"checking {path.name}")
+        try:
+            frames.append(import_price_file(path, now=now, currencies=registry, future_ok=future_ok,
+                                            content=raw))
+        except PriceDataError as e:
+            failed[i] = e
+        del raw                      # the bytes are not needed any more: not held during the write
+    rows = sum(f.height for f in frames)
+    say("writing")
+    written = (store.append("prices", pl.concat(frames), now=now, source=None if failed else key)
+               if frames else None)
+    return PriceImport(rows, len(frames), tuple(failed[i] for i in sorted(failed)), written)
