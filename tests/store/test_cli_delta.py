@@ -41,6 +41,7 @@ def test_reimport_says_nothing_changed(cli: Cli) -> None:
     version = Store(cli.root).table_version("prices")
     code, _, err = cli("prices", "import", str(SAMPLE))
     assert code == 0 and "(0 new, 0 changed, 490 unchanged)" in err
+    assert "nothing written: the same source as an earlier import" in err
     assert Store(cli.root).table_version("prices") == version
     _, out, _ = cli("query", "select count(*) as n from prices", "--format", "json")
     assert json.loads(out) == [{"n": 490}]
