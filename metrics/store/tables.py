@@ -228,6 +228,7 @@ class Store:
         self.commit_attempts = commit_attempts
         self._tables: dict[str, DeltaTable] = {}
         self._files: dict[str, _Files] = {}
+        self._records: dict[str, tuple[int, _Record | None]] = {}   # the digest record by table version
         self._footers: dict[str, str | None] = {}
         self._reported: set[str] = set()
         self._guard = threading.Lock()              # the caches' dictionaries
@@ -426,6 +427,8 @@ class Store:
         table = self._load(dataset)
         if table is None:
             return None
+        if self._file_list(dataset, table).frame.is_empty():
+            return None
         record = self._digest_record(dataset, table)
         entry = None if record is None else record.sources.get(source)
         if record is None or entry is None:
@@ -453,7 +456,18 @@ class Store:
         """The newest digest record (``metrics.digests``, written by this module) among the last
         commits of ``table``'s snapshot, its files narrowed to those live in the snapshot; None when
         there is none, it was made by another polars (its hashes may differ) or the table may carry
-        deletion vectors (a file's rows could change without its path changing)."""
+        deletion vectors (a file's rows could change without its path changing). Kept by table
+        version: a re-import that falls back to comparing rows reads the log once."""
+        with self._locks[dataset]:
+            version = table.version()
+            cached = self._records.get(dataset)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            record = self._read_record(dataset, table)
+            self._records[dataset] = (version, record)
+        return record
+
+    def _read_record(self, dataset: str, table: DeltaTable) -> _Record | None:
         with self._locks[dataset]:
             if "deletionVectors" in (table.protocol().reader_features or []):
                 return None
