@@ -24,12 +24,22 @@ carry the record of the files still live forward; an incoming partition whose ro
 those of the live files of that year, every one of them recorded, is stored as it is and skipped
 unread. Any partition another writer touched since (MERGE, OPTIMIZE, DELETE, append: files are
 immutable, so its files changed) or whose digest differs is compared row by row: by a hash of each
-row, first in place with the stored rows in their files' order, then looked up among them. The
-first write into an empty table needs no MERGE: polars writes one file per partition (uploaded by a
+row, first in place with the stored rows in their files' order, then looked up among them. The first
+write into an empty table needs no MERGE: polars writes one file per partition (uploaded by a
 few threads on S3), added in one commit that carries an application transaction so that a second
 writer which also found the table empty conflicts and MERGEs on its retry. A commit that
 conflicts with a concurrent one is retried from a fresh snapshot up to ``commit_attempts`` times with
 jittered backoff, then ``CommitConflict`` is raised naming the table: never a silent loss.
+
+**Sources.** A write given a ``source`` key (``prices.files.source_key``: the files' names, sizes and
+sha256, the reader's version; the same key, the same rows) records, in the same record, what that
+source produced: each year's rows and digest. The record carries the newest 32 sources forward (a
+source's digests describe its rows whatever the table holds: always true). ``source_unchanged``
+then proves a re-import of the same key unchanged from the log alone, its rows not even read: each
+year the source produced is made, in the current snapshot, of recorded files whose rows and digests
+add up to the source's. A commit since that touched such a year (another import's MERGE, a fetch
+appending bars, compact's OPTIMIZE, any writer without our record) left files without a record or
+other sums there: the proof fails and the re-import reads its rows and compares them as above.
 
 **Reads** see one committed snapshot (a table version); there are no duplicates to remove at read.
 A ``Store`` pinned to a version (``pinned(version=N)``) or to a commit time

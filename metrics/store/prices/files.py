@@ -15,6 +15,11 @@ error. Any defect (missing column, non-numeric, non-finite or non-positive price
 bar dated after ``now``, duplicated (ticker, date), empty file, bytes that are not UTF-8) raises
 ``PriceDataError`` naming the file and the line (CSV, counting the header as line 1) or row
 (Parquet) and column: the whole file is rejected.
+
+``import_price_files`` imports a batch into a store as ``metrics prices import`` does: each file's
+bytes read once, hashed into the batch's ``source_key`` and parsed; a re-import of byte-identical
+files whose partitions nobody touched since is proven unchanged from the table log and not parsed
+(``Store.source_unchanged``).
 """
 
 from __future__ import annotations
