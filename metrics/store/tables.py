@@ -499,16 +499,18 @@ class Store:
 
     def _stored_digests(self, dataset: str, table: DeltaTable, files: dict[str, list[int]]) -> pl.DataFrame:
         """Per year of ``table``'s snapshot whose live files all have a digest in ``files``: the sum of
-        their rows and of their digests (columns year, rows, digest)."""
+        their rows and of their digests (columns year, rows, digest). A file whose row count in the log
+        is not the recorded one counts as unrecorded (a file rewritten under the same path)."""
         prefix = self.table_uri(dataset) + "/"
         live = self._file_list(dataset, table).frame.select(
-            pl.col("uri").str.strip_prefix(prefix).alias("path"), "year")
+            pl.col("uri").str.strip_prefix(prefix).alias("path"), "year", pl.col("rows").alias("logged"))
         paths = list(files)
         known = pl.DataFrame({"path": paths, "rows": [files[p][0] for p in paths],
                               "digest": [files[p][1] for p in paths]},
                              schema={"path": pl.String, "rows": pl.Int64, "digest": pl.UInt64})
+        recorded = pl.col("digest").is_not_null() & pl.col("rows").eq_missing(pl.col("logged"))
         return (live.join(known, on="path", how="left")
-                .group_by("year").agg(pl.col("digest").null_count().alias("unknown"),
+                .group_by("year").agg((~recorded).sum().alias("unknown"),
                                       pl.col("rows").sum(), pl.col("digest").sum())
                 .filter(pl.col("unknown") == 0).drop("unknown"))
 
