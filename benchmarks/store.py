@@ -9,8 +9,9 @@ the runs paired in time, and each issue-9 target with PASS or MISS:
   same read + polars writing the same year-partitioned Parquet to the same root (the local disk, or
   the same S3 server); each run in a fresh process, so the peak memory (``VmHWM``, the peak resident
   set since exec) of each is measured too (the store's includes loading deltalake and pyarrow);
-- re-import of the same file into the filled table (nothing to change: no commit), against the
-  fresh import; import, peer and re-import run interleaved ``--imports`` times;
+- re-import of the same file into the filled table (nothing to change: no commit; byte-identical,
+  so proven unchanged from the table log without parsing it, ``Store.source_unchanged``), against
+  the fresh import; import, peer and re-import run interleaved ``--imports`` times;
 - "latest close of every ticker" and one ticker's history (``prices_for``), against DuckDB over the
   same data files (the table's current snapshot) on a warm connection;
 - reading all facts (``scan("facts")``, 200 k synthetic facts appended in 40 batches then compacted)
