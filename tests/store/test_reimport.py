@@ -200,3 +200,18 @@ def test_a_bar_after_now_is_refused_not_proven(tables: Store, tmp_path: Path) ->
     assert "store.source_unchanged" not in events
     assert refused.written is None and len(refused.failed) == 1
     assert "after today" in str(refused.failed[0])
+
+
+def test_a_batch_is_proven_as_a_whole_in_its_order(tables: Store, tmp_path: Path) -> None:
+    """Two files imported together: the same two again are proven; in the other order they are another
+    key (a later file's bar wins over an earlier one's), so they are read (and change nothing here)."""
+    first = _write(tmp_path / "a.parquet", bars("A", days(START, 20)))
+    second = _write(tmp_path / "b.parquet", bars("B", days(START, 20), 2.0))
+    done, _ = _import(tables, first, second)
+    assert _counts(done) == (40, 0, 0, 1) and done.files == 2
+    again, events = _import(tables, first, second)
+    assert _counts(again) == (0, 0, 40, None) and "store.source_unchanged" in events
+    swapped, events = _import(tables, second, first)
+    assert _counts(swapped) == (0, 0, 40, None) and "store.source_unchanged" not in events
+    alone, events = _import(tables, first)
+    assert _counts(alone) == (0, 0, 20, None) and "store.source_unchanged" not in events

@@ -267,8 +267,9 @@ def import_price_file(path: Path | str, *, now: dt.datetime, currencies: Mapping
 
 @dataclass(frozen=True, slots=True)
 class PriceImport:
-    """What ``import_price_files`` did: the bars of the files read (``files``), the refused files'
-    errors in the order given, and the write (None when no file could be read)."""
+    """What ``import_price_files`` did: the bars of the files read (``files``; when proven unchanged
+    unread, the bars recorded for them, one per key), the refused files' errors in the order given,
+    and the write (None when no file could be read)."""
 
     rows: int
     files: int
