@@ -28,7 +28,7 @@ from metrics.extraction.extract import Unattributed, extract_article
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 NL = b"\n"
-_STAMP = re.compile(rb'"ingested_at": "[^"]*"')
+_STAMP = re.compile(rb'"ingested_at": ?"[^"]*"')
 SETS = {
     "seeds": SHARED / "seeds",
     "dev": SHARED / "dev" / "docs",
