@@ -69,6 +69,10 @@ _TEXT_DATE = re.compile(
     r"[a-z]{0,6})\.?(?:,?\s+(?P<ey2>(?:19|20)\d{2}))?\b"
     r")"
 )
+# the same dates found by a scan that skips in C to the next character a date can start with (a pattern
+# opening with a lookahead is tried at every position): a match consumes that one character and holds
+# the whole date in ``all``; a match starting inside the date before it is not a date of the text
+_TEXT_DATE_SCAN = re.compile(r"[0-9JFMASONDjfmasond\u017f](?<=(?=(?P<all>" + _TEXT_DATE.pattern + r")).)")
 # a year not preceded by a digit or dot (the lookbehind after the digits keeps a fast literal scan)
 _YEAR = re.compile(r"((?:19|20)\d{2})(?<![\d.]\d{4})(?![\d.%])")
 _FUTURE_BEFORE = re.compile(
@@ -85,7 +89,11 @@ _FUTURE_AFTER = re.compile(r"^\s*(?:年前(?![三两兩]季)|年?[^，,。；;\d
 
 def written_dates(text: str) -> Iterator[tuple[int | None, int, int]]:
     """(year or None when not written, month, day) of each date written in ``text``, in order."""
-    for m in _TEXT_DATE.finditer(text):
+    last = 0
+    for m in _TEXT_DATE_SCAN.finditer(text):
+        if m.start() < last:
+            continue
+        last = m.end("all")
         if m.group("m"):
             yield (int(m.group("y")) if m.group("y") else None), int(m.group("m")), int(m.group("d"))
         elif m.group("iy"):
