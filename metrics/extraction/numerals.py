@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from metrics.extraction.firstchar import skipping
+
 __all__ = ["MAX_CN", "MAX_DIGITS", "NumberReader", "has_lost_decimals", "parse_chinese_numeral"]
 
 MAX_DIGITS = 24  # digits of one Arabic numeral (with separators): larger is no figure
@@ -60,6 +62,7 @@ _LOST_FIG = re.compile(r"(?=\d)(?<![\d.,])\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿
 _LOST_FIG_SCAN = re.compile(r"\d(?<=(?=(?P<all>" + _LOST_FIG.pattern + r")).)")
 _DIGIT_SPACE_DIGIT = re.compile(r"\d \d")
 _LOST_VER = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}+ \d{1,2} \d{1,2}(?![\d.%]|,\d)")
+_LOST_VER_SCAN = skipping(_LOST_VER) or _LOST_VER  # hits where _LOST_VER matches (``firstchar``)
 
 
 def has_lost_decimals(text: str) -> bool:
@@ -70,7 +73,7 @@ def has_lost_decimals(text: str) -> bool:
     """
     if _DIGIT_SPACE_DIGIT.search(text) is None:
         return False  # both kinds of evidence hold a digit, a space and a digit
-    if _LOST_VER.search(text):
+    if _LOST_VER_SCAN.search(text):
         return _LOST_FIG_SCAN.search(text) is not None
     found = 0
     last = 0
