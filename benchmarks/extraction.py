@@ -21,6 +21,11 @@ functions sorted by own time and by cumulative time.
     .venv/bin/python benchmarks/extraction.py [--shared DIR] [--config DIR] [--mb 10] [--no-speed]
     .venv/bin/python benchmarks/extraction.py --fresh      # speed on unseen text only
     .venv/bin/python benchmarks/extraction.py --profile    # where the time goes (2 MB by default)
+    .venv/bin/python benchmarks/extraction.py --against DIR [--pairs 6] [--mb 2]   # against another extractor
+
+``--against DIR``: this extractor and the ``metrics`` package in DIR (``git archive <commit> metrics | tar -x
+-C DIR``) run alternately in new processes over the seeds repeated to 2 MB and the fresh text: on a loaded
+machine the paired ratio is steadier than two separate figures.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -303,6 +309,50 @@ def fresh(shared: Path, config: Path, runs: int = 3) -> dict[str, float]:
     }
 
 
+def pair_once(seeds: Path, config: Path, target_mb: float) -> dict[str, float]:
+    """MB/s per core of one pass over the seeds repeated to ``target_mb`` (after a warm-up copy), then of
+    one pass over the fresh text (``fresh_once``'s), in this process."""
+    from metrics.extraction.entities import Registry
+
+    registry = Registry.load(config / "companies.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _corpus_paths(seeds, tmp, target_mb)
+        _pipeline(paths[: len(list(seeds.iterdir()))], registry)
+        c0 = time.process_time()
+        _pipeline(paths, registry)
+        seeds_speed = sum(p.stat().st_size for p in paths) / 1e6 / (time.process_time() - c0)
+    fresh_paths = [p for d in FRESH_DIRS for p in sorted((seeds.parent / d).iterdir()) if p.is_file()]
+    c0 = time.process_time()
+    _pipeline(fresh_paths, registry)
+    fresh_speed = sum(p.stat().st_size for p in fresh_paths) / 1e6 / (time.process_time() - c0)
+    return {"seeds": seeds_speed, "fresh": fresh_speed}
+
+
+def against(other: Path, shared: Path, config: Path, target_mb: float, pairs: int) -> None:
+    """This extractor and the one in ``other`` (a folder holding a ``metrics`` package, e.g. made by
+    ``git archive <commit> metrics | tar -x -C DIR``) run alternately in new processes, ``pairs`` times
+    each (``pair_once``): medians and the median of the paired ratios (this / other)."""
+    res: dict[str, list[dict[str, float]]] = {"this": [], "other": []}
+    cmd = [sys.executable, __file__, "--shared", str(shared), "--config", str(config), "--mb", str(target_mb)]
+    for i in range(pairs):
+        order = ("this", "other") if i % 2 == 0 else ("other", "this")
+        for name in order:
+            env = dict(os.environ)
+            if name == "other":
+                env["PYTHONPATH"] = str(other.resolve())
+            out = subprocess.run([*cmd, "--pair-once"], capture_output=True, text=True, check=True, env=env)
+            res[name].append(json.loads(out.stdout))
+        got = "  ".join(f"{n} {res[n][-1]['seeds']:.3f} / {res[n][-1]['fresh']:.3f}" for n in res)
+        print(f"  pair {i + 1} (seeds / fresh MB/s per core): {got}", flush=True)
+    med = statistics.median
+    for name, runs in res.items():
+        seeds, fresh = med(r["seeds"] for r in runs), med(r["fresh"] for r in runs)
+        print(f"{name}: seeds {seeds:.3f}  fresh {fresh:.3f} MB/s per core (medians)")
+    for key in ("seeds", "fresh"):
+        ratio = med(a[key] / b[key] for a, b in zip(res["this"], res["other"], strict=True))
+        print(f"paired ratio this / other, {key}: {ratio:.3f}")
+
+
 FRESH_DIRS = ("dev/docs", str(ROOT / "tests" / "extract" / "heldout" / "docs"))
 
 
@@ -315,8 +365,17 @@ def main() -> int:
     ap.add_argument("--fresh", action="store_true", help="speed on unseen text (dev + held-out) only")
     ap.add_argument("--fresh-once", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--profile", action="store_true", help="cProfile the pipeline (--mb, default 2)")
+    ap.add_argument("--against", type=Path, default=None, help="a folder with another metrics package")
+    ap.add_argument("--pairs", type=int, default=6, help="alternating runs of each with --against")
+    ap.add_argument("--pair-once", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     config = a.config or ROOT / "config"
+    if a.pair_once:
+        print(json.dumps(pair_once(a.shared / "seeds", config, a.mb)))
+        return 0
+    if a.against is not None:
+        against(a.against, a.shared, config, a.mb if a.mb != 10.0 else 2.0, a.pairs)
+        return 0
     if a.fresh_once:
         print(json.dumps(fresh_once([a.shared / d for d in FRESH_DIRS], a.shared / "seeds", config)))
         return 0
