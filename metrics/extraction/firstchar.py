@@ -126,7 +126,7 @@ def skipping(rx: re.Pattern[str]) -> re.Pattern[str] | None:
     scan consumes the first character only), or None when there is no such class or the engine already
     skips to the candidates of ``rx``."""
     cls = first_class(rx)
-    if cls is None or engine_skips(rx):
+    if cls is None or engine_skips(rx) or rx.flags & re.VERBOSE:  # (a comment would swallow what follows)
         return None
     # the lookbehind steps back over the character consumed and checks the whole pattern from there
     try:

@@ -35,6 +35,7 @@ def test_no_scan_where_the_engine_skips_itself() -> None:
     assert not engine_skips(re.compile(r"(?:Q[1-4])", re.IGNORECASE))  # a cased letter under IGNORECASE
     assert skipping(re.compile(r"abc")) is None
     assert skipping(re.compile(r"(?<!\d)20\d\d")) is not None
+    assert skipping(re.compile(r"(?<!\d)20\d\d  # a year", re.VERBOSE)) is None
 
 
 def test_the_period_rules_have_scans() -> None:
