@@ -12,7 +12,20 @@ read, split, normalized and extracted in this process as ``metrics ingest`` does
 of 3 runs in MB/s per core (CPU time of this one process) and wall clock, the throughput of each
 stage, and text normalization alone (the floor every extractor pays) as the peer.
 
+Fresh text (``--fresh``): the development articles and the held-out articles
+(``tests/extract/heldout/docs``) concatenated, not repeated, each read once by a new process (after a
+warm-up on the seeds, which loads the lexicon and compiles the patterns): a speed that no cache keyed on
+text can help; prints the median of 3 processes. ``--profile``: the speed corpus under cProfile, the
+functions sorted by own time and by cumulative time.
+
     .venv/bin/python benchmarks/extraction.py [--shared DIR] [--config DIR] [--mb 10] [--no-speed]
+    .venv/bin/python benchmarks/extraction.py --fresh      # speed on unseen text only
+    .venv/bin/python benchmarks/extraction.py --profile    # where the time goes (2 MB by default)
+    .venv/bin/python benchmarks/extraction.py --against DIR [--pairs 6] [--mb 2]   # against another extractor
+
+``--against DIR``: this extractor and the ``metrics`` package in DIR (``git archive <commit> metrics | tar -x
+-C DIR``) run alternately in new processes over the seeds repeated to 2 MB and the fresh text: on a loaded
+machine the paired ratio is steadier than two separate figures.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -226,13 +240,155 @@ def speed(seeds: Path, config: Path, target_mb: float, runs: int = 3) -> dict[st
     }
 
 
+def _corpus_paths(seeds: Path, tmp: str, target_mb: float) -> list[Path]:
+    sources = [p for p in sorted(seeds.iterdir()) if p.is_file()]
+    unit = sum(p.stat().st_size for p in sources)
+    copies = max(1, int(target_mb * 1e6 / unit))
+    paths = []
+    for i in range(copies):
+        for p in sources:
+            dst = Path(tmp) / f"{i:04d}_{p.name}"
+            dst.write_bytes(p.read_bytes() + f"\n<!-- copy {i} -->\n".encode())
+            paths.append(dst)
+    return paths
+
+
+def _pipeline(paths: list[Path], registry: Any) -> int:
+    from metrics.extraction import extract as extract_mod
+    from metrics.extraction.documents import read_document, split_articles
+
+    return sum(
+        len(extract_mod.extract_article(a, registry)) for p in paths for a in split_articles(read_document(p))
+    )
+
+
+def profile(seeds: Path, config: Path, target_mb: float, top: int = 45) -> None:
+    """The full pipeline over the seeds repeated to ``target_mb`` under cProfile (after one warm-up
+    copy): the ``top`` functions by own time, then by cumulative time."""
+    import cProfile
+    import pstats
+
+    from metrics.extraction.entities import Registry
+
+    registry = Registry.load(config / "companies.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _corpus_paths(seeds, tmp, target_mb)
+        _pipeline(paths[:20], registry)
+        prof = cProfile.Profile()
+        prof.enable()
+        _pipeline(paths, registry)
+        prof.disable()
+    st = pstats.Stats(prof)
+    st.sort_stats("tottime").print_stats(top)
+    st.sort_stats("cumulative").print_stats(top)
+
+
+def fresh_once(dirs: list[Path], seeds: Path, config: Path) -> dict[str, float]:
+    """One pass over the files of ``dirs`` (text this process has not seen), after a warm-up on the
+    seeds: MB and CPU seconds."""
+    from metrics.extraction.entities import Registry
+
+    registry = Registry.load(config / "companies.toml")
+    _pipeline([p for p in sorted(seeds.iterdir()) if p.is_file()], registry)
+    paths = [p for d in dirs for p in sorted(d.iterdir()) if p.is_file()]
+    c0 = time.process_time()
+    n = _pipeline(paths, registry)
+    cpu = time.process_time() - c0
+    return {"mb": sum(p.stat().st_size for p in paths) / 1e6, "cpu": cpu, "facts": float(n)}
+
+
+def fresh(shared: Path, config: Path, runs: int = 3) -> dict[str, float]:
+    """``fresh_once`` in ``runs`` new processes: median MB/s per core."""
+    cmd = [sys.executable, __file__, "--shared", str(shared), "--config", str(config), "--fresh-once"]
+    outs = [subprocess.run(cmd, capture_output=True, text=True, check=True).stdout for _ in range(runs)]
+    got = [json.loads(o) for o in outs]
+    return {
+        "mb": got[0]["mb"],
+        "facts": got[0]["facts"],
+        "cpu": statistics.median(g["mb"] / g["cpu"] for g in got),
+    }
+
+
+def pair_once(seeds: Path, config: Path, target_mb: float) -> dict[str, float]:
+    """MB/s per core of one pass over the seeds repeated to ``target_mb`` (after a warm-up copy), then of
+    one pass over the fresh text (``fresh_once``'s), in this process."""
+    from metrics.extraction.entities import Registry
+
+    registry = Registry.load(config / "companies.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _corpus_paths(seeds, tmp, target_mb)
+        _pipeline(paths[: len(list(seeds.iterdir()))], registry)
+        c0 = time.process_time()
+        _pipeline(paths, registry)
+        seeds_speed = sum(p.stat().st_size for p in paths) / 1e6 / (time.process_time() - c0)
+    fresh_paths = [p for d in FRESH_DIRS for p in sorted((seeds.parent / d).iterdir()) if p.is_file()]
+    c0 = time.process_time()
+    _pipeline(fresh_paths, registry)
+    fresh_speed = sum(p.stat().st_size for p in fresh_paths) / 1e6 / (time.process_time() - c0)
+    return {"seeds": seeds_speed, "fresh": fresh_speed}
+
+
+def against(other: Path, shared: Path, config: Path, target_mb: float, pairs: int) -> None:
+    """This extractor and the one in ``other`` (a folder holding a ``metrics`` package, e.g. made by
+    ``git archive <commit> metrics | tar -x -C DIR``) run alternately in new processes, ``pairs`` times
+    each (``pair_once``): medians and the median of the paired ratios (this / other)."""
+    res: dict[str, list[dict[str, float]]] = {"this": [], "other": []}
+    cmd = [sys.executable, __file__, "--shared", str(shared), "--config", str(config), "--mb", str(target_mb)]
+    for i in range(pairs):
+        order = ("this", "other") if i % 2 == 0 else ("other", "this")
+        for name in order:
+            env = dict(os.environ)
+            if name == "other":
+                env["PYTHONPATH"] = str(other.resolve())
+            out = subprocess.run([*cmd, "--pair-once"], capture_output=True, text=True, check=True, env=env)
+            res[name].append(json.loads(out.stdout))
+        got = "  ".join(f"{n} {res[n][-1]['seeds']:.3f} / {res[n][-1]['fresh']:.3f}" for n in res)
+        print(f"  pair {i + 1} (seeds / fresh MB/s per core): {got}", flush=True)
+    med = statistics.median
+    for name, runs in res.items():
+        seeds, fresh = med(r["seeds"] for r in runs), med(r["fresh"] for r in runs)
+        print(f"{name}: seeds {seeds:.3f}  fresh {fresh:.3f} MB/s per core (medians)")
+    for key in ("seeds", "fresh"):
+        ratio = med(a[key] / b[key] for a, b in zip(res["this"], res["other"], strict=True))
+        print(f"paired ratio this / other, {key}: {ratio:.3f}")
+
+
+FRESH_DIRS = ("dev/docs", str(ROOT / "tests" / "extract" / "heldout" / "docs"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared folder (seeds, gold, dev, tools)")
     ap.add_argument("--config", type=Path, default=None, help="config folder (default: the project's)")
     ap.add_argument("--mb", type=float, default=10.0, help="size of the speed corpus in MB")
     ap.add_argument("--no-speed", action="store_true", help="quality only")
+    ap.add_argument("--fresh", action="store_true", help="speed on unseen text (dev + held-out) only")
+    ap.add_argument("--fresh-once", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--profile", action="store_true", help="cProfile the pipeline (--mb, default 2)")
+    ap.add_argument("--against", type=Path, default=None, help="a folder with another metrics package")
+    ap.add_argument("--pairs", type=int, default=6, help="alternating runs of each with --against")
+    ap.add_argument("--pair-once", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    config = a.config or ROOT / "config"
+    if a.pair_once:
+        print(json.dumps(pair_once(a.shared / "seeds", config, a.mb)))
+        return 0
+    if a.against is not None:
+        against(a.against, a.shared, config, a.mb if a.mb != 10.0 else 2.0, a.pairs)
+        return 0
+    if a.fresh_once:
+        print(json.dumps(fresh_once([a.shared / d for d in FRESH_DIRS], a.shared / "seeds", config)))
+        return 0
+    if a.fresh:
+        fr = fresh(a.shared, config)
+        print(
+            f"fresh text (dev + held-out, {fr['mb']:.2f} MB, {int(fr['facts'])} facts, once per process, "
+            f"median of 3): {fr['cpu']:.2f} MB/s per core"
+        )
+        return 0
+    if a.profile:
+        profile(a.shared / "seeds", config, a.mb if a.mb != 10.0 else 2.0)
+        return 0
     sc = _scorer(a.shared / "tools" / "score_facts.py")
     results = [
         quality("seeds", a.shared / "seeds", a.shared / "gold" / "seeds.jsonl", sc, a.config),

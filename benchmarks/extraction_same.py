@@ -1,6 +1,7 @@
 """Whether the extracted facts are unchanged: runs ``metrics ingest --dry-run --format jsonl`` (the
-real CLI) over the seeds and the development set and compares its output byte for byte with a saved
-copy (the ingestion time stamp, which differs from run to run, blanked); likewise the figures no
+real CLI) over the seeds, the development set and the held-out set (``tests/extract/heldout``) and
+compares its output byte for byte with a saved copy (the ingestion time stamp, which differs from run
+to run, blanked); likewise the figures no
 known company takes (``extract_article(..., unattributed=...)``, in this process). A guard for speed
 work on the extractor, which must not change what is extracted.
 
@@ -27,8 +28,12 @@ from metrics.extraction.extract import Unattributed, extract_article
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 NL = b"\n"
-_STAMP = re.compile(rb'"ingested_at": "[^"]*"')
-SETS = {"seeds": SHARED / "seeds", "dev": SHARED / "dev" / "docs"}
+_STAMP = re.compile(rb'"ingested_at": ?"[^"]*"')
+SETS = {
+    "seeds": SHARED / "seeds",
+    "dev": SHARED / "dev" / "docs",
+    "heldout": ROOT / "tests" / "extract" / "heldout" / "docs",
+}
 
 
 def run(docs: Path) -> bytes:

@@ -17,6 +17,7 @@ import re
 from typing import TYPE_CHECKING
 
 from metrics.extraction.context import Context, in_parentheses
+from metrics.extraction.firstchar import finditer, skipping
 
 if TYPE_CHECKING:
     from metrics.extraction.entities import Mention
@@ -57,6 +58,7 @@ _PRONOUN = re.compile(_PRONOUN_SRC)  # over the lowered text (``Context.folded``
 # whether there is one: the same, tried only at the characters a pronoun can start with
 _HAS_PRONOUN = re.compile("[该本这此公其ti](?<=(?=" + _PRONOUN_SRC + ").)")
 _PRONOUN_ANYCASE = re.compile(_PRONOUN_SRC, re.IGNORECASE)
+_PRONOUN_SCAN = {rx: skipping(rx) for rx in (_PRONOUN, _PRONOUN_ANYCASE)}  # (``firstchar``)
 _LIST_ENDING_DENG = re.compile(r"(?:[、,，和及与][^,，。;；]{0,8}?)*等")
 _BOTH_SRC = r"双方|两家公司|二者|the two companies|both companies"
 _BOTH = re.compile(_BOTH_SRC)
@@ -167,7 +169,7 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
     before it, else the topic (the company just spoken of)."""
     last = None
     rx, text = ctx.folded(_PRONOUN, _PRONOUN_ANYCASE)
-    for m in rx.finditer(text, lo, hi):
+    for m in finditer(rx, _PRONOUN_SCAN[rx], text, lo, hi):
         last = m
     if last is None:
         return False, None

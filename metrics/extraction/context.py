@@ -154,7 +154,8 @@ class Context:
             self.cues = _outside(self.cues, self.mentions)
         clauses = bounds(_CLAUSE_FAST, t)
         self.sent_bounds = _split_long(bounds(_SENT, t), clauses, len(t))
-        self.clause_bounds = sorted(set(self.sent_bounds) | set(clauses))
+        # two ascending runs: sorting them merges (timsort), and the dict drops the repeats in order
+        self.clause_bounds = list(dict.fromkeys(sorted(self.sent_bounds + clauses)))
         self.line_bounds = bounds(_NEWLINE, t)
         self.cue_starts = [c.start for c in self.cues]
         self.mention_starts = [m.start for m in self.mentions]

@@ -24,7 +24,9 @@ __all__ = [
     "month_day_month",
     "source_line",
     "text_date",
+    "vote_year",
     "written_dates",
+    "year_mentions",
 ]
 
 
@@ -69,6 +71,10 @@ _TEXT_DATE = re.compile(
     r"[a-z]{0,6})\.?(?:,?\s+(?P<ey2>(?:19|20)\d{2}))?\b"
     r")"
 )
+# the same dates found by a scan that skips in C to the next character a date can start with (a pattern
+# opening with a lookahead is tried at every position): a match consumes that one character and holds
+# the whole date in ``all``; a match starting inside the date before it is not a date of the text
+_TEXT_DATE_SCAN = re.compile(r"[0-9JFMASONDjfmasond\u017f](?<=(?=(?P<all>" + _TEXT_DATE.pattern + r")).)")
 # a year not preceded by a digit or dot (the lookbehind after the digits keeps a fast literal scan)
 _YEAR = re.compile(r"((?:19|20)\d{2})(?<![\d.]\d{4})(?![\d.%])")
 _FUTURE_BEFORE = re.compile(
@@ -85,7 +91,11 @@ _FUTURE_AFTER = re.compile(r"^\s*(?:年前(?![三两兩]季)|年?[^，,。；;\d
 
 def written_dates(text: str) -> Iterator[tuple[int | None, int, int]]:
     """(year or None when not written, month, day) of each date written in ``text``, in order."""
-    for m in _TEXT_DATE.finditer(text):
+    last = 0
+    for m in _TEXT_DATE_SCAN.finditer(text):
+        if m.start() < last:
+            continue
+        last = m.end("all")
         if m.group("m"):
             yield (int(m.group("y")) if m.group("y") else None), int(m.group("m")), int(m.group("d"))
         elif m.group("iy"):
@@ -128,18 +138,39 @@ def context_year(text: str, *, month: int | None = None) -> int | None:
     its month-day date is July or later), a mention of a year's first quarter or first half is a
     plan for the next year: it votes for the year before. The most voted year wins (ties: the later).
     """
-    votes: dict[int, float] = {}
-    late = month is not None and month >= 7
+    return vote_year(year_mentions(text), month=month)
+
+
+# a year mention: (year, a future marker surrounds it, it names a year's first quarter or half, the weight
+# of its vote otherwise)
+YearMention = tuple[int, bool, bool, float]
+
+
+def year_mentions(text: str) -> list[YearMention]:
+    """The year mentions ``context_year`` weighs, read once for the votes of any month."""
+    out: list[YearMention] = []
     for m in _YEAR.finditer(text):
         y = int(m.group(1))
         before = text[max(0, m.start() - 6) : m.start()]
         after = text[m.end() : m.end() + 8]
         if _FUTURE_BEFORE.search(before) or _FUTURE_AFTER.match(after):
+            out.append((y, True, False, 0.5))
+        else:
+            early = _EARLY_PERIOD.match(after) is not None
+            out.append((y, False, early, 2.0 if _REPORTED_PERIOD.match(after) else 1.0))
+    return out
+
+
+def vote_year(mentions: list[YearMention], *, month: int | None = None) -> int | None:
+    """``context_year`` over the mentions of a text (``year_mentions``)."""
+    votes: dict[int, float] = {}
+    late = month is not None and month >= 7
+    for y, future, early, weight in mentions:
+        if future:
             votes[y - 1] = votes.get(y - 1, 0.0) + 0.5
-        elif late and _EARLY_PERIOD.match(after):
+        elif late and early:
             votes[y - 1] = votes.get(y - 1, 0.0) + 1.0
         else:
-            weight = 2.0 if _REPORTED_PERIOD.match(after) else 1.0
             votes[y] = votes.get(y, 0.0) + weight
     if not votes:
         return None

@@ -50,7 +50,16 @@ from metrics.extraction.articles import (
     split_outlets,
     split_source,
 )
-from metrics.extraction.dating import context_year, first_date, make_date, text_date, written_dates
+from metrics.extraction.dating import (
+    YearMention,
+    context_year,
+    first_date,
+    make_date,
+    text_date,
+    vote_year,
+    written_dates,
+    year_mentions,
+)
 from metrics.extraction.html import parse_html
 
 __all__ = [
@@ -318,6 +327,7 @@ def split_articles(doc: Document) -> list[Article]:
 def _with_dates(doc: Document, raw: list[Raw]) -> list[Article]:
     known = [p for _, p, *_ in raw if p is not None]
     doc_years: dict[int | None, int | None] = {}
+    mentions: list[YearMention] | None = None
     articles = []
     for i, (headline, given, start, end, body, hint) in enumerate(raw):
         published, reference = given, hint
@@ -334,7 +344,9 @@ def _with_dates(doc: Document, raw: list[Raw]) -> list[Article]:
                 # of its first date when that is a month-day without a year: ``month_day_month``)
                 month = first[1] if first is not None and first[0] is None else None
                 if month not in doc_years:
-                    doc_years[month] = context_year(doc.text, month=month)
+                    if mentions is None:  # the document's years, read once for every month
+                        mentions = year_mentions(doc.text)
+                    doc_years[month] = vote_year(mentions, month=month)
                 year = doc_years[month]
             published, _ = first_date(itertools.chain([first] if first else [], dates), year=year)
             reference = published

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
 from functools import lru_cache
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from metrics.extraction.articles import is_caption
@@ -43,22 +44,22 @@ __all__ = ["Fact", "Unattributed", "extract_article", "extract_text"]
 
 
 @lru_cache(maxsize=1)
-def _doc_view(text: str) -> tuple[str, bool]:
-    """Normalized text and lost-decimal evidence of a document, cached for its articles (keyed on the
-    text itself: a key on ``id(text)`` could hand a later document of the same length this one's view)."""
+def _doc_view(text: str) -> tuple[str, bool, str]:
+    """Normalized text, lost-decimal evidence and the normalized text with ASCII letters lowered of a
+    document, cached for its articles (keyed on the text itself: a key on ``id(text)`` could hand a
+    later document of the same length this one's view)."""
     norm = normalize(text)
-    return norm, has_lost_decimals(norm)
+    return norm, has_lost_decimals(norm), ascii_lower(norm)
 
 
 _DocWords = tuple["Found[_Entry]", "Found[_Word]", "Found[str]"]
 
 
 @lru_cache(maxsize=1)
-def _doc_words(norm: str, registry: Registry) -> _DocWords:
-    """The company aliases, cue words and period needles of a normalized document (lowered), found in
-    one pass each over the whole document and read article by article (cached for its articles, like
-    ``_doc_view``): the automata are walked once per document instead of once per article."""
-    low = ascii_lower(norm)
+def _doc_words(low: str, registry: Registry) -> _DocWords:
+    """The company aliases, cue words and period needles of a normalized document lowered (``_doc_view``),
+    found in one pass each over the whole document and read article by article (cached for its articles,
+    like ``_doc_view``): the automata are walked once per document instead of once per article."""
     return Found(registry.word_index, low), Found(cue_index().word_index, low), Found(needle_index(), low)
 
 
@@ -68,7 +69,7 @@ def extract_article(
     """The company figures of one article; spans index ``article.doc.text``. Figures no known company
     takes are appended to ``unattributed`` when a list is given."""
     text = article.doc.text
-    norm, repair = _doc_view(text)
+    norm, repair, doc_low = _doc_view(text)
     start = article.start
     seg = norm[start : article.end]
     head = article.headline.strip() if article.headline else ""
@@ -89,7 +90,7 @@ def extract_article(
     reference = article.published or article.reference
     fiscal = labels_fiscal_quarters(seg) or labels_fiscal_quarters(head_n)
     missed: list[Unattributed] = []
-    names, cue_words, needles = _doc_words(norm, registry)
+    names, cue_words, needles = _doc_words(doc_low, registry)
     end = article.end
     facts = _extract(
         seg,
@@ -101,6 +102,7 @@ def extract_article(
         fiscal=fiscal,
         missed=missed,
         words=(names.within(start, end), cue_words.within(start, end), needles.within(start, end)),
+        low=doc_low[start:end],
     )
     if unattributed is not None:
         for u in missed:
@@ -134,9 +136,18 @@ def extract_text(text: str, registry: Registry, *, published: date | None = None
     return [_in_text(f, text, 0) for f in facts]
 
 
+# a fact's fields in order, read at once (``dataclasses.replace`` costs about three constructions)
+_FACT_FIELDS = tuple(f.name for f in fields(Fact))
+assert all(f.init for f in fields(Fact))
+_FACT_VALUES = attrgetter(*_FACT_FIELDS)
+_QUOTE, _SPAN_START, _SPAN_END = map(_FACT_FIELDS.index, ("quote", "span_start", "span_end"))
+
+
 def _in_text(f: Fact, text: str, offset: int) -> Fact:
     s, e = f.span_start + offset, f.span_end + offset
-    return replace(f, quote=text[s:e], span_start=s, span_end=e)
+    values = list(_FACT_VALUES(f))
+    values[_QUOTE], values[_SPAN_START], values[_SPAN_END] = text[s:e], s, e
+    return Fact(*values)
 
 
 _MULTIPLES = lexicon().multiples
@@ -203,10 +214,13 @@ def _extract(
     missed: list[Unattributed] | None = None,
     words: tuple[list[tuple[int, int, _Entry]], list[tuple[int, int, _Word]], list[tuple[int, int, str]]]
     | None = None,
+    low: str | None = None,
 ) -> list[Fact]:
     """The facts of ``text`` (normalized) from ``body0`` on; ``words``: the company aliases, cue words
-    and period needles found in it, when the caller has them (``_doc_words``)."""
-    low = ascii_lower(text)
+    and period needles found in it, when the caller has them (``_doc_words``); ``low``: ``ascii_lower(text)``
+    when the caller has it."""
+    if low is None:
+        low = ascii_lower(text)
     found_names, found_cues, found_needles = words if words is not None else (None, None, None)
     cues = cue_index().find(text, low=low, found=found_cues)
     mentions = _mentions(registry.find(text, folded=low, found=found_names), cues, text)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from metrics.extraction.firstchar import skipping
+
 __all__ = ["MAX_CN", "MAX_DIGITS", "NumberReader", "has_lost_decimals", "parse_chinese_numeral"]
 
 MAX_DIGITS = 24  # digits of one Arabic numeral (with separators): larger is no figure
@@ -55,8 +57,12 @@ DECIMALS = re.compile(r"\d{1,2}(?![\d.,])")
 # the lost-decimal defect: '43 5亿' (a figure) and 'DOCSIS 4 0' (a version); the letters are matched
 # from the start of their run only (a lookbehind and a possessive run keep the search linear)
 _LOST_FIG = re.compile(r"(?=\d)(?<![\d.,])\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿倍%股]|美元|英镑|欧元|元)")
+# the same figures found by a scan that skips in C to the next digit (a pattern opening with a lookahead is
+# tried at every position): a match consumes that digit and holds the figure in ``all``
+_LOST_FIG_SCAN = re.compile(r"\d(?<=(?=(?P<all>" + _LOST_FIG.pattern + r")).)")
 _DIGIT_SPACE_DIGIT = re.compile(r"\d \d")
 _LOST_VER = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}+ \d{1,2} \d{1,2}(?![\d.%]|,\d)")
+_LOST_VER_SCAN = skipping(_LOST_VER) or _LOST_VER  # hits where _LOST_VER matches (``firstchar``)
 
 
 def has_lost_decimals(text: str) -> bool:
@@ -67,9 +73,17 @@ def has_lost_decimals(text: str) -> bool:
     """
     if _DIGIT_SPACE_DIGIT.search(text) is None:
         return False  # both kinds of evidence hold a digit, a space and a digit
-    if _LOST_VER.search(text):
-        return bool(_LOST_FIG.search(text))
-    return len(_LOST_FIG.findall(text)) >= 2
+    if _LOST_VER_SCAN.search(text):
+        return _LOST_FIG_SCAN.search(text) is not None
+    found = 0
+    last = 0
+    for m in _LOST_FIG_SCAN.finditer(text):
+        if m.start() >= last:  # not inside the figure before it (as ``findall`` counts)
+            found += 1
+            if found == 2:
+                return True
+            last = m.end("all")
+    return False
 
 
 def parse_chinese_numeral(s: str) -> int | None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from metrics.extraction.firstchar import finditer, skipping
 from metrics.extraction.fiscal import current_fiscal_year, fiscal_quarter_of, last_quarter
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.periodnames import (
@@ -333,6 +334,8 @@ _RULES = tuple(
     )
     for p, f, needles in _SPECS
 )
+# each rule's scan that skips in C to the characters its matches begin with (``firstchar``), or None
+_SCANS = tuple(skipping(rx) for rx, *_ in _RULES)
 _NEEDLES = tuple(sorted({n for *_, needles in _RULES for n in needles}))
 _NEEDLE_INDEX = WordIndex({n: n for n in _NEEDLES})
 # the rules each needle lets run (indices into _RULES)
@@ -413,7 +416,7 @@ def find_periods(
     dates: set[int] = set()
     for i in run:
         rx, resolve, _needles = _RULES[i]
-        for m in rx.finditer(text, start, end):
+        for m in finditer(rx, _SCANS[i], text, start, end):
             if m.end() == m.start():
                 continue
             if resolve == _DATE:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import opencc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.extraction.normalize import ascii_lower, fold_width, normalize, to_simplified
+from metrics.extraction.normalize import _converter, ascii_lower, fold_width, normalize, to_simplified
 
 
 def test_traditional_becomes_simplified() -> None:
@@ -48,6 +54,29 @@ def test_steps_are_exposed_separately() -> None:
     """to_simplified and fold_width are the two halves of normalize."""
     assert to_simplified("營收") == "营收"
     assert fold_width("５％") == "5%"
+
+
+def test_opencc_leaves_ascii_alone(tmp_path: Path) -> None:
+    """``to_simplified`` skips ASCII lines: OpenCC changes no ASCII text (no key of the t2s dictionaries
+    is ASCII, checked with the dictionary tool shipped with OpenCC when it is there)."""
+    ascii_text = "".join(map(chr, range(128)))
+    assert _converter().convert(ascii_text) == ascii_text
+    got = _converter().convert("營收 revenue 1,234億 US$ (台積電) AI")
+    assert got == "营收 revenue 1,234亿 US$ (台积电) AI"
+    clib = Path(opencc.__file__).parent / "clib"
+    tool, share = clib / "bin" / "opencc_dict", clib / "share" / "opencc"
+    if tool.is_file():
+        config = json.loads((share / "t2s.json").read_text(encoding="utf-8"))
+        files = re.findall(r'"file": "([^"]+)"', json.dumps(config))
+        assert files
+        for name in files:
+            out = tmp_path / (name + ".txt")
+            cmd = [str(tool), "-i", str(share / name), "-o", str(out), "-f", "ocd2", "-t", "text"]
+            subprocess.run(cmd, check=True, capture_output=True)
+            keys = [line.split("\t")[0] for line in out.read_text(encoding="utf-8").splitlines()]
+            assert keys and not any(k.isascii() for k in keys), name
+    mixed = "Revenue rose 5%\n營收成長5%\n"
+    assert to_simplified(mixed) == "Revenue rose 5%\n营收成长5%\n" == _converter().convert(mixed)
 
 
 @settings(max_examples=200, deadline=None)
