@@ -21,6 +21,7 @@ __all__ = [
     "fiscal_quarter_now",
     "full_year",
     "month_cn",
+    "month_of",
     "num",
     "quarter",
     "quarter_any",
@@ -171,9 +172,20 @@ def fiscal_quarter_now(m: re.Match[str], c: Ctx) -> str | None:
     return f"FY{fy if q <= now_q else fy - 1}Q{q}"
 
 
+def month_of(year: int | None, month: int, c: Ctx) -> str | None:
+    """The month itself (2025-10), for a month's own figure (10月营收, October sales); without a year,
+    the latest such month begun by the article date."""
+    if year is None:
+        if c.published is None:
+            return None
+        year = c.published.year if month <= c.published.month else c.published.year - 1
+    return f"{year}-{month:02d}"
+
+
 def month_cn(m: re.Match[str], c: Ctx) -> str | None:
-    """A month (今年9月, 2025年9月): a quarter only when 季度 follows it (the quarter ending then)."""
-    if not m["qtr"]:
+    """A month (今年9月, 2025年9月): a quarter only when 季度 follows it (the quarter ending then), the
+    month itself when a month's own figure follows it (10月营收), else no period."""
+    if not m["qtr"] and m["own"] is None:
         return ""
     year: int | None = None
     if m["y"]:
@@ -182,6 +194,8 @@ def month_cn(m: re.Match[str], c: Ctx) -> str | None:
         if c.published is None:
             return None
         year = c.published.year + {"今": 0, "本": 0, "去": -1, "明": 1}[m["rel"][0]]
+    if not m["qtr"]:
+        return month_of(year, int(m["mo"]), c)
     return quarter_ending(year, int(m["mo"]), c)
 
 

@@ -27,6 +27,7 @@ from metrics.extraction.periodnames import (
     fiscal_quarter_now,
     full_year,
     month_cn,
+    month_of,
     num,
     quarter,
     quarter_any,
@@ -155,6 +156,12 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         (*MONTHS, *_MON_ABBR),
     ),
     (r"\bin\s+" + _MON + r"(?:\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
+    (
+        r"\b" + _MON + r"(?:\s+(?P<y>(?:19|20)\d{2}))?\s+"
+        r"(?=(?:net\s+)?(?:sales|revenue|revenues|deliveries)\b)",
+        lambda m, c: month_of(int(m["y"]) if m["y"] else None, _month(m["mon"]), c),
+        tuple(MONTHS),
+    ),
     (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", lambda m, c: f"FY{year_of(m['y'])}Q{m['q']}", ("fy",)),
     (
         (
@@ -306,6 +313,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
             r"(?:(?P<rel>今年|本年|去年|明年)|(?<![\d.])(?P<y>(?:19|20)\d{2})\s*年)?\s*"
             r"(?<![\d.\-~])(?<!\d至)(?<!\d到)(?P<mo>1[0-2]|[1-9])\s*月(?:份)?(?![\d\s]*[日号])"
             r"(?P<qtr>(?:底|末)?(?:止|结束)?(?:的)?(?:那个|这个)?(?:财季|季度))?"
+            r"(?P<own>(?=\s*(?:的|份)?\s*" + _alt("month_nouns") + r"))?"
         ),
         month_cn,
         ("月",),
