@@ -117,7 +117,45 @@ def extract_article(
                     sentence_end=se,
                 )
             )
-    return [_in_text(f, text, start) for f in facts]
+    out = [_in_text(f, text, start) for f in facts]
+    hp = start if head and text.startswith(head, start) else -1
+    if hp >= 0 and not head.startswith("["):  # '[headline not in retrieved text] topic': no headline
+        said = _extract(
+            norm[hp : hp + len(head)], 0, registry=registry, published=reference, repair=repair, main=main,
+            fiscal=fiscal,
+        )
+        out += [
+            _in_text(f, text, hp) for f in said if f.metric not in _HEADLINE_SKIPS and not _restated(f, out)
+        ]
+    return out
+
+
+_FAMILY = {"capex_guidance": "capex"}  # 'capex set to reach $125 billion' (headline) is the body's guidance
+# a deal's, an order's or a project's figure in a headline: its parties are too often ambiguous there
+# ('甲签下大单, 租赁11.6万块GPU': the lessor is the seller, named only in the body)
+_HEADLINE_SKIPS = frozenset(
+    ("units", "deal_value", "investment_commitment", "unit_price", "power_capacity", "customers")
+)
+
+
+def _restated(f: Fact, body: list[Fact]) -> bool:
+    """Whether the body says a headline's figure again (a headline rounds: 21% for 20.6%, 超3000亿 for
+    3,123亿; '营收翻倍' for 101.8%), perhaps of another company (a headline's subject may be the buyer,
+    the body's the seller): the body's statement is the fact."""
+    family = _FAMILY.get(f.metric, f.metric)
+    for b in body:
+        if _FAMILY.get(b.metric, b.metric) != family:
+            continue
+        if b.unit != f.unit:
+            if b.entity == f.entity:
+                return True
+            continue
+        if f.unit in ("pct", "x"):
+            if abs(b.value - f.value) <= 1:
+                return True
+        elif abs(b.value - f.value) <= 0.1 * max(abs(b.value), abs(f.value)):
+            return True
+    return False
 
 
 def extract_text(text: str, registry: Registry, *, published: date | None = None) -> list[Fact]:

@@ -68,3 +68,64 @@ def test_a_sentence_opening_with_two_nouns_joined_by_and(registry: Registry) -> 
     assert {f.entity for f in got} == {"Wistron"}
     got = facts("華碩10月營收500億元。另外，與伺服器廠緯創合作的公司營收則達20億元。", registry)
     assert "Wistron" not in {f.entity for f in got}
+
+
+# --------------------------------------------------------------------------- headline figures
+
+
+def _article_facts(tmp_path: object, registry: Registry, text: str) -> list[Fact]:
+    from pathlib import Path
+
+    from metrics.extraction.documents import read_document, split_articles
+    from metrics.extraction.extract import extract_article
+
+    assert isinstance(tmp_path, Path)
+    path = tmp_path / "a.txt"
+    path.write_text(text, encoding="utf-8")
+    return [f for a in split_articles(read_document(path)) for f in extract_article(a, registry)]
+
+
+def test_a_figure_said_only_in_the_headline_is_read(tmp_path: object, registry: Registry) -> None:
+    got = _article_facts(
+        tmp_path,
+        registry,
+        "Netflix shares jump; streaming revenue up 17%\n"
+        "https://www.example.com/n | 2025-10-22 | en\n"
+        "Netflix Inc said on Tuesday its quarterly revenue was $11.5 billion.\n",
+    )
+    assert {(f.metric, f.value) for f in got} == {("revenue_growth_yoy", 17.0), ("revenue", 1.15e10)}
+    growth = next(f for f in got if f.metric == "revenue_growth_yoy")
+    assert growth.quote == "17%" and growth.entity == "Netflix"
+
+
+def test_a_headline_figure_the_body_restates_is_one_fact(tmp_path: object, registry: Registry) -> None:
+    """Headlines round (增21% for 20.6%) and say growth in words (翻倍 for 101.8%): the body's figure
+    is the fact; a capex plan in the headline is the body's capex guidance."""
+    got = _article_facts(
+        tmp_path,
+        registry,
+        "網易第三季收入增21% 遊戲收入翻倍\n"
+        "https://www.example.hk/n | 2025-11-20 | zh-Hant\n"
+        "網易第三季收入為300億元人民幣，按年增長20.6%；遊戲收入按年增長101.8%。\n",
+    )
+    assert sorted(f.value for f in got if f.metric == "revenue_growth_yoy") == [20.6, 101.8]
+    got = _article_facts(
+        tmp_path,
+        registry,
+        "Meta lifts capex plan to $72 billion\n"
+        "https://www.example.com/m | 2025-10-30 | en\n"
+        "Meta Platforms said it expects capital expenditures of $72 billion in 2025.\n",
+    )
+    assert [(f.metric, f.value) for f in got] == [("capex_guidance", 7.2e10)]
+
+
+def test_a_deal_in_a_headline_is_left_to_the_body(tmp_path: object, registry: Registry) -> None:
+    """The parties of an order are ambiguous in a headline (the buyer named, the seller not)."""
+    got = _article_facts(
+        tmp_path,
+        registry,
+        "微軟簽下歐洲雲端大單 租賃5萬顆GPU\n"
+        "https://www.example.tw/n | 2025-10-15 | zh-Hant\n"
+        "這項合約由一家英國雲端業者承接。\n",
+    )
+    assert got == []
