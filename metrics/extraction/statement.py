@@ -65,6 +65,7 @@ _GOAL = frozenset(
     ("目标", "goal", "target", "targets", "targeting", "aims", "aiming", "seeks", "寻求", "力争")
 )
 _LEX = lexicon()
+_THIS_QUARTER = frozenset(_LEX.periods["this_quarter"])
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -145,10 +146,28 @@ def period_of(
         if last.carry:  # 当季, the quarter: the period stated before it, else the one carried
             stated = [p for p in spans if p.period and not p.carry]
             return stated[-1].period if stated else _carried(ctx, s_lo, company)
+        if last.period and ctx.text[last.start : last.end].lower() in _THIS_QUARTER:
+            return _this_quarter(ctx, last.period, s_lo, s_hi, company)
         return last.period or None
     if metric in CARRIED:
         return _carried(ctx, s_lo, company)
     return None
+
+
+def _this_quarter(ctx: Context, current: str, s_lo: int, s_hi: int, company: Company) -> str:
+    """本季度 in a report of a quarter just ended ('第三季度财报…本季度总营收为…'): that quarter, unless
+    the sentence forecasts (then the quarter under way)."""
+    if ctx.published is None or ctx.cues_in(s_lo, s_hi, frozenset(("guidance", "estimate"))):
+        return current
+    # the quarter carried to the sentence, or the article's main one (a 本季度 before may carry the
+    # quarter under way)
+    for carried in (_carried(ctx, s_lo, company), ctx.main_period(company.fiscal_year_end)):
+        if carried is None or carried == current or "Q" not in carried or ".." in carried:
+            continue
+        end = period_end(carried, company.fiscal_year_end)
+        if end is not None and end < ctx.published:
+            return carried
+    return current
 
 
 def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | None, company: Company) -> str:

@@ -129,3 +129,21 @@ def test_a_deal_in_a_headline_is_left_to_the_body(tmp_path: object, registry: Re
         "這項合約由一家英國雲端業者承接。\n",
     )
     assert got == []
+
+
+# --------------------------------------------------------------------------- 本季度 after a reported quarter
+
+
+def test_this_quarter_in_a_report_of_the_quarter_just_ended(registry: Registry) -> None:
+    """'第三季度财报…本季度营收…' in November: the third quarter (actual), every sentence of it."""
+    got = by_metric(
+        "蔚来今日发布2025年第三季度财报。本季度总营收为217.9亿元，同比增长16.7%；本季度毛利率为13.9%。",
+        registry,
+    )
+    for key in (("revenue", 2.179e10), ("revenue_growth_yoy", 16.7), ("gross_margin", 13.9)):
+        assert (got[key].period, got[key].kind) == ("2025Q3", "actual"), key
+
+
+def test_this_quarter_in_a_forecast_is_the_quarter_under_way(registry: Registry) -> None:
+    got = by_metric("蔚来今日发布2025年第三季度财报。公司预计本季度营收将达到330亿元。", registry)
+    assert (got[("revenue", 3.3e10)].period, got[("revenue", 3.3e10)].kind) == ("2025Q4", "guidance")
