@@ -385,12 +385,17 @@ def _facts_for(
             period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric=metric, company=company)
         metric_f = metric
         if metric in ("capex", "investment_commitment"):
-            metric_f = capex_or_commitment(ctx, q, reading, period, c_hi)
+            spent = capex_or_commitment(ctx, q, reading, period, c_hi)
+            if spent is None:
+                continue  # money spent on something else than infrastructure
+            metric_f = spent
         if cmp is None:
             m_end = m.end if m.end <= q.start else s_lo
             kind = kind_of(ctx, metric_f, q, lo=max(s_lo, m_end), period=period, company=company)
         if metric_f == "capex" and kind == "guidance":
             metric_f = "capex_guidance"
+        elif metric_f == "capex_guidance" and cmp is not None and kind == "actual":
+            metric_f = "capex"  # '预计约1512亿元,较2024年的1640亿元…': the earlier year's actual
         if metric_f == "capex_guidance":
             kind = "guidance"
         lo_, hi_ = q.start, q.end

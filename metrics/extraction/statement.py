@@ -57,7 +57,10 @@ CARRIED = frozenset(
 )
 _TRAILING = re.compile(
     # the tolerance of a forecast may stand between ('$65 billion, plus or minus 2%, for the quarter')
-    r"(?:,\s*plus or minus[^,]{1,30})?,?\s*(?:in|for|during|over|of|through)\s+(?:the\s+)?", re.IGNORECASE
+    # and so may what was bought ('spent $2 billion on data centers in the quarter')
+    r"(?:,\s*plus or minus[^,]{1,30})?(?:\s+on\s+[^,.;]{1,60}?)?,?\s*(?:in|for|during|over|of|through)\s+"
+    r"(?:the\s+)?",
+    re.IGNORECASE,
 )
 _EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re.IGNORECASE)
 _CARRY_BACK = 3000  # characters of its paragraph a figure looks back for a period
@@ -265,6 +268,8 @@ _WEAK_INVEST = frozenset(
         "will spend",
     )
 )
+_SPEND_VERBS = frozenset(_LEX.spend_verbs)
+_SPEND_OBJECTS = _LEX.spend_objects
 _PROJECT_WORDS = (
     "建设",
     "项目",
@@ -280,13 +285,21 @@ _PROJECT_WORDS = (
 )
 
 
-def capex_or_commitment(ctx: Context, q: Quantity, reading: Reading, period: str | None, c_hi: int) -> str:
+def capex_or_commitment(
+    ctx: Context, q: Quantity, reading: Reading, period: str | None, c_hi: int
+) -> str | None:
     """Capex or an investment commitment: a generic investing word (投入, invest) with one fiscal
-    period and no project named is the period's capex, else a commitment."""
+    period and no project named is the period's capex, else a commitment; money spent on the
+    company's infrastructure is capex, spent on anything else nothing (None)."""
     cue = reading.cue
     if cue is None or reading.metric == "capex":
         return reading.metric
-    if ctx.text[cue.start : cue.end].lower() not in _WEAK_INVEST:
+    word = ctx.text[cue.start : cue.end].lower()
+    if word in _SPEND_VERBS:
+        s_lo = ctx.sentence(cue.start)[0]
+        around = ctx.text[max(s_lo, cue.start - 30) : c_hi].lower()
+        return "capex" if any(w in around for w in _SPEND_OBJECTS) else None
+    if word not in _WEAK_INVEST:
         return "investment_commitment"
     after = ctx.text[q.end : c_hi].lower()
     single = period is not None and ".." not in period and period != "ASOF"

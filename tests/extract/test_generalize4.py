@@ -11,6 +11,7 @@ import pytest
 
 from metrics.extraction.entities import Registry
 from metrics.extraction.extract import Fact, extract_text
+from metrics.extraction.lexicon import Example, lexicon
 from metrics.extraction.periods import find_periods
 
 NOV = date(2025, 11, 20)
@@ -147,3 +148,28 @@ def test_this_quarter_in_a_report_of_the_quarter_just_ended(registry: Registry) 
 def test_this_quarter_in_a_forecast_is_the_quarter_under_way(registry: Registry) -> None:
     got = by_metric("蔚来今日发布2025年第三季度财报。公司预计本季度营收将达到330亿元。", registry)
     assert (got[("revenue", 3.3e10)].period, got[("revenue", 3.3e10)].kind) == ("2025Q4", "guidance")
+
+
+# --------------------------------------------------------------------------- spent on infrastructure
+
+
+@pytest.mark.parametrize("example", lexicon().spend_examples, ids=lambda e: e.text[:24])
+def test_spending_on_infrastructure_is_capex(registry: Registry, example: Example) -> None:
+    """The examples of [capex_spending] in lexicon/metrics.toml: capex, actual, with the value."""
+    got = [f for f in facts(example.text, registry) if f.metric == "capex"]
+    assert [(f.value, f.kind) for f in got] == [(example.value, "actual")], example.text
+
+
+def test_spending_period_and_spending_on_other_things(registry: Registry) -> None:
+    text = "Microsoft spent $35 billion on servers and data centres in the quarter ended September."
+    got = by_metric(text, registry)
+    assert got[("capex", 3.5e10)].period == "FY2026Q1"
+    assert facts("Alphabet spent $2 billion on marketing last quarter.", registry) == []
+    assert facts("拼多多上季度在营销上花费了300亿元。", registry) == []
+
+
+def test_an_earlier_years_capex_set_against_guidance_is_actual(registry: Registry) -> None:
+    got = by_metric("中国联通预计全年资本开支约550亿元，较2024年的613亿元下降约10%。", registry)
+    plan, before = got[("capex_guidance", 5.5e10)], got[("capex", 6.13e10)]
+    assert (plan.period, plan.kind) == ("FY2025", "guidance")
+    assert (before.period, before.kind) == ("FY2024", "actual")
