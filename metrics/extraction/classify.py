@@ -349,6 +349,7 @@ def _money(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
 
 
 _UNIT_NOUNS_AFTER = 24
+_CUSTOMER_GAP = re.compile(r"\s*(?:达到|达|为|:)?\s*")
 _CUSTOMER_COUNTERS = frozenset(("家", "个", "名", "户", "位", "customers", "clients"))
 
 
@@ -413,6 +414,14 @@ def classify(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Read
         return None  # an aside (约新台币300亿元): only a change in parentheses counts (同比+12%)
     if uc == "pct":
         return _pct(ctx, q, s_lo, c_lo, c_hi)
+    if uc == "bare":  # 付费用户1.25亿, 276 million paying users: a count of customers
+        near = ctx.cues_in(max(c_lo, q.start - 16), min(c_hi, q.end + 24), frozenset(("metric",)))
+        for c in near:
+            if c.name == "customers" and (
+                _CUSTOMER_GAP.fullmatch(ctx.text, c.end, q.start)
+                or _CUSTOMER_GAP.fullmatch(ctx.text, q.end, c.start)
+            ):
+                return Reading("customers", c, unit="count")
     if uc in ("money", "bare"):
         return _money(ctx, q, s_lo, c_lo, c_hi)
     if uc == "count":
