@@ -180,7 +180,11 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
         last = m
     if last is None:
         return False, None
-    if last.group("dem") or last.group().startswith("其") or last.group().lower() in ("its", "it"):
+    if last.group().startswith("其"):
+        # '另一家企业宇树科技已启动上市辅导，其最近一轮…': the subject named before it in its sentence
+        subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
+        return True, subj or topic or ctx.main
+    if last.group("dem") or last.group().lower() in ("its", "it"):
         return True, topic or ctx.main
     subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
     if last.group("en"):

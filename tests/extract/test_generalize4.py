@@ -173,3 +173,15 @@ def test_an_earlier_years_capex_set_against_guidance_is_actual(registry: Registr
     plan, before = got[("capex_guidance", 5.5e10)], got[("capex", 6.13e10)]
     assert (plan.period, plan.kind) == ("FY2025", "guidance")
     assert (before.period, before.kind) == ("FY2024", "actual")
+
+
+def test_qi_names_the_subject_before_it_in_its_sentence(registry: Registry) -> None:
+    """'…月之暗面估值…。另一家公司智谱AI已启动上市辅导，其最近一轮融资的投后估值约为400亿元': 其 is 智谱AI."""
+    got = facts(
+        "月之暗面投后估值超过30亿美元。另一家大模型公司智谱AI已启动上市辅导，其最近一轮融资的投后估值约为400亿元。",
+        registry,
+    )
+    assert {(f.entity, f.metric, f.value) for f in got} == {
+        ("Moonshot AI", "valuation", 3e9),
+        ("Zhipu AI", "valuation", 4e10),
+    }
