@@ -158,6 +158,9 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
                 return Reading(noun.name, noun)
         if not nouns and tail:
             return Reading(tail[0].name, tail[0])
+        label = _label_before(ctx, s_lo, c_lo)
+        if not nouns and label is not None and label.name in PCT_METRICS:
+            return Reading(label.name, label)  # 'Gross margin: 47%' (a list of results)
         return None
     negate = change.role == "change" and direction(ctx, change) == "down"
     anchor = change.start if change.start < q.start else q.start
@@ -178,6 +181,18 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     if noun is None or noun.role != "metric" or noun.name not in GROWTH_BASE:
         return REJECT if noun is not None else None
     return Reading(GROWTH_BASE[noun.name], change, negate)
+
+
+def _label_before(ctx: Context, s_lo: int, c_lo: int) -> Cue | None:
+    """The metric noun a colon closes right before the clause at ``c_lo`` ('Operating margin: 16%')."""
+    head = ctx.text[s_lo:c_lo].rstrip()
+    if not head.endswith((":", "：")):
+        return None
+    end = s_lo + len(head) - 1
+    noun = _nearest_noun(ctx, s_lo, end)
+    if noun is None or noun.role != "metric" or ctx.text[noun.end : end].strip():
+        return None
+    return noun
 
 
 _WHICH_ASIDE = re.compile(r",\s*which\b[^,]*\Z", re.IGNORECASE)

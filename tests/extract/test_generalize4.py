@@ -185,3 +185,38 @@ def test_qi_names_the_subject_before_it_in_its_sentence(registry: Registry) -> N
         ("Moonshot AI", "valuation", 3e9),
         ("Zhipu AI", "valuation", 4e10),
     }
+
+
+# --------------------------------------------------------------------------- results as lists, earlier ranges
+
+
+def test_a_list_of_results_with_labels(tmp_path: object, registry: Registry) -> None:
+    text = (
+        "Snowflake beats estimates\n"
+        "https://www.example.com/s | 2025-11-20 | en\n"
+        "Snowflake reported its results. Highlights:\n"
+        "- Product revenue: $1.16 billion, up 29% year over year\n"
+        "- Adjusted operating margin: 11%, up 2 percentage points\n"
+        "- Gross margin: 67.5%\n"
+        "- Revenue backlog: $7.9 billion\n"
+    )
+    got = {(f.metric, f.value) for f in _article_facts(tmp_path, registry, text)}
+    assert got == {
+        ("revenue", 1.16e9),
+        ("revenue_growth_yoy", 29.0),
+        ("operating_margin", 11.0),
+        ("gross_margin", 67.5),
+    }
+
+
+def test_an_earlier_range_after_down_from(registry: Registry) -> None:
+    """', down from X to Y' is the earlier range; 'rose from X to Y' stays two figures."""
+    got = facts(
+        "Rivian now expects 2025 deliveries of 41,500 to 43,500 vehicles and capital expenditures of "
+        "$1.8 billion to $1.9 billion, down from $2.0 billion to $2.2 billion.",
+        registry,
+    )
+    capex = sorted((f.low, f.high) for f in got if f.metric == "capex_guidance")
+    assert capex == [(1.8e9, 1.9e9), (2e9, 2.2e9)]
+    got = facts("Nvidia's revenue rose from $30 billion to $35 billion.", registry)
+    assert sorted(f.value for f in got) == [3e10, 3.5e10]
