@@ -185,7 +185,14 @@ def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | No
         if q.unit == "pct" or any(c.name in _GOAL for c in around):
             return "guidance"
         return "commitment" if around else "actual"
-    if "estimate" in roles and metric != "share_price_change":
+    if metric != "share_price_change" and (
+        "estimate" in roles
+        # '法人預期，技嘉今年營收可望…', 'Analysts expect Sony's …': the sentence opens with the forecaster
+        or any(
+            not ctx.text[ctx.sentence(q.start)[0] : c.start].strip(" -*•")
+            for c in ctx.cues_in(ctx.sentence(q.start)[0], lo, frozenset(("estimate",)))
+        )
+    ):
         return "estimate"
     if metric == "share_price_change":
         return "actual"

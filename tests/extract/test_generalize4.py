@@ -220,3 +220,33 @@ def test_an_earlier_range_after_down_from(registry: Registry) -> None:
     assert capex == [(1.8e9, 1.9e9), (2e9, 2.2e9)]
     got = facts("Nvidia's revenue rose from $30 billion to $35 billion.", registry)
     assert sorted(f.value for f in got) == [3e10, 3.5e10]
+
+
+# --------------------------------------------------------------------------- kinds and valuations
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "技嘉今年全年營收法人預估可達3,000億元。",
+        "法人預期，技嘉今年全年營收可望突破3,200億元。",
+        "華碩明年營收，券商預估將成長12%。",
+        "Analysts expect Sony to post annual revenue of 12 trillion yen.",
+    ],
+)
+def test_analysts_forecasts_are_estimates(registry: Registry, text: str) -> None:
+    got = facts(text, registry)
+    assert got and all(f.kind == "estimate" for f in got), got
+
+
+def test_a_round_that_values_a_company_and_the_valuation_before(registry: Registry) -> None:
+    got = facts(
+        "Anysphere has raised $2.3 billion in a round that values the coding start-up at $29.3 billion, "
+        "up from $9.9 billion in June.",
+        registry,
+    )
+    assert {(f.metric, f.value) for f in got} == {
+        ("funding_raised", 2.3e9),
+        ("valuation", 2.93e10),
+        ("valuation", 9.9e9),
+    }
