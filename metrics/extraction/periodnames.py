@@ -22,6 +22,7 @@ __all__ = [
     "full_year",
     "month_cn",
     "month_of",
+    "months_span",
     "num",
     "quarter",
     "quarter_any",
@@ -180,6 +181,22 @@ def month_of(year: int | None, month: int, c: Ctx) -> str | None:
             return None
         year = c.published.year if month <= c.published.month else c.published.year - 1
     return f"{year}-{month:02d}"
+
+
+def months_span(first: int, last: int, c: Ctx) -> str | None:
+    """'the April-September half', 'the July-September quarter': the quarter or half that ends with
+    ``last`` (the latest begun by the article date), a fiscal half for a company whose year does not
+    end in December."""
+    n = (last - first) % 12 + 1
+    if n == 3:
+        return quarter_ending(None, last, c)
+    if n != 6 or c.published is None:
+        return None
+    year = c.published.year if last <= c.published.month else c.published.year - 1
+    fy, q = fiscal_quarter_of(date(year, last, 1), c.fye)
+    if q not in (2, 4):
+        return None
+    return f"{year}H{q // 2}" if c.fye == 12 else f"FY{fy}H{q // 2}"
 
 
 def month_cn(m: re.Match[str], c: Ctx) -> str | None:

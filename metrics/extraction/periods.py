@@ -28,6 +28,7 @@ from metrics.extraction.periodnames import (
     full_year,
     month_cn,
     month_of,
+    months_span,
     num,
     quarter,
     quarter_any,
@@ -156,6 +157,19 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         (*MONTHS, *_MON_ABBR),
     ),
     (r"\bin\s+" + _MON + r"(?:\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
+    (
+        # the fiscal year named by the month it ends in: 'the fiscal year ending in March 2026' (FY2026)
+        r"(?:fiscal\s+)?year\s+(?:ending|ended|to|through)\s+(?:in\s+)?" + _MON
+        + r"(?:\s+\d{1,2})?,?\s+(?P<y>(?:19|20)\d{2})",
+        lambda m, c: f"FY{m['y']}",
+        ("year ending", "year ended", "year to", "year through"),
+    ),
+    (
+        r"(?:the\s+)?" + _MON + r"\s*(?:-|–|to|through)\s*" + _MON.replace("?P<mon>", "?P<mon2>")
+        + r"\s+(?:half|period|quarter|six months|three months)",
+        lambda m, c: months_span(_month(m["mon"]), _month(m["mon2"]), c),
+        tuple(MONTHS),
+    ),
     (
         r"\b" + _MON + r"(?:\s+(?P<y>(?:19|20)\d{2}))?\s+"
         r"(?=(?:net\s+)?(?:sales|revenue|revenues|deliveries)\b)",

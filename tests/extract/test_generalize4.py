@@ -250,3 +250,33 @@ def test_a_round_that_values_a_company_and_the_valuation_before(registry: Regist
         ("valuation", 2.93e10),
         ("valuation", 9.9e9),
     }
+
+
+# ------------------------------------------------------------------- fiscal years named by their months
+
+
+@pytest.mark.parametrize(
+    ("text", "fye", "period"),
+    [
+        ("for the fiscal year ending in March 2026", 3, "FY2026"),
+        ("the year ended March 31, 2025", 3, "FY2025"),
+        ("the April-September half", 3, "FY2026H1"),
+        ("the October-March half", 3, "FY2025H2"),
+        ("the July-September period", 12, "2025Q3"),
+        ("the January-June half", 12, "2025H1"),
+    ],
+)
+def test_years_and_halves_named_by_their_months(text: str, fye: int, period: str) -> None:
+    found = [p for p in find_periods(text, published=NOV, fiscal_year_end=fye) if p.period]
+    assert [p.period for p in found] == [period]
+
+
+def test_a_japanese_half_year_report(registry: Registry) -> None:
+    got = by_metric(
+        "Sony's net profit for the April-September half rose 12% to 570 billion yen. "
+        "It now expects net sales of 12 trillion yen for the fiscal year ending in March 2026.",
+        registry,
+    )
+    assert got[("net_income", 5.7e11)].period == "FY2026H1"
+    assert got[("net_income_growth_yoy", 12.0)].period == "FY2026H1"
+    assert (got[("revenue", 1.2e13)].period, got[("revenue", 1.2e13)].kind) == ("FY2026", "guidance")
