@@ -364,6 +364,7 @@ def _money(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
 
 
 _UNIT_NOUNS_AFTER = 24
+_UNIT_WORDS = frozenset(w for m in _LEX.metrics if m.name == "units" for w in m.words if w.isascii())
 _CUSTOMER_GAP = re.compile(r"\s*(?:达到|达|为|:)?\s*")
 _CUSTOMER_COUNTERS = frozenset(("家", "个", "名", "户", "位", "customers", "clients"))
 
@@ -393,6 +394,8 @@ def _count(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
     nouns = [c for c in after if c.name == "units"] + [
         c for c in before if c.role == "metric" and c.name == "units"
     ]
+    if not nouns and q.counter in _UNIT_WORDS:  # '19 million units': the counter is the noun
+        nouns = [Cue(q.start, q.end, "metric", "units")]
     supply = ctx.cues_in(s_lo, min(c_hi, q.end + _UNIT_NOUNS_AFTER), frozenset(("supply",)))
     close = [c for c in before if c.role == "supply" and _SUPPLY_GAP.fullmatch(text, c.end, q.start)]
     if (nouns and supply) or close:

@@ -280,3 +280,11 @@ def test_a_japanese_half_year_report(registry: Registry) -> None:
     assert got[("net_income", 5.7e11)].period == "FY2026H1"
     assert got[("net_income_growth_yoy", 12.0)].period == "FY2026H1"
     assert (got[("revenue", 1.2e13)].period, got[("revenue", 1.2e13)].kind) == ("FY2026", "guidance")
+
+
+def test_a_target_raised_to_a_count_from_another(registry: Registry) -> None:
+    """'to 19 million units from 15 million': the earlier target is a count too; a market's count is
+    no company's."""
+    got = facts("Nintendo raised its Switch 2 sales target to 19 million units from 15 million.", registry)
+    assert sorted((f.metric, f.value) for f in got) == [("units", 1.5e7), ("units", 1.9e7)]
+    assert facts("優必選表示，2024年中國市場服務機器人銷量達到120萬台。", registry) == []
