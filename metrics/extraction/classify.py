@@ -53,7 +53,8 @@ _CHANGE = frozenset(("change", "base"))
 _LEX = lexicon()
 _WEAK = _LEX.weak_metrics
 _AFTER_GLUE = re.compile(
-    r"(?:的新|的|新|\s|(?-i:[A-Z])\+?)*$|\s*(?:in|of|on|worth of|worth of (?:its|their)|of (?:its|their)|for)"
+    r"(?:的新|的|新|\s|(?-i:[A-Z])\+?)*$|\s+(?:annual|annualized|annualised|quarterly)\s+$"
+    r"|\s*(?:in|of|on|worth of|worth of (?:its|their)|of (?:its|their)|for)"
     r"(?:\s+(?:annual|quarterly|total|its|their|the|new|adjusted|cloud|ad|net|gross|additional|own))*\s+$",
     re.IGNORECASE,
 )

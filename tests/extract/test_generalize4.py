@@ -288,3 +288,21 @@ def test_a_target_raised_to_a_count_from_another(registry: Registry) -> None:
     got = facts("Nintendo raised its Switch 2 sales target to 19 million units from 15 million.", registry)
     assert sorted((f.metric, f.value) for f in got) == [("units", 1.5e7), ("units", 1.9e7)]
     assert facts("優必選表示，2024年中國市場服務機器人銷量達到120萬台。", registry) == []
+
+
+def test_a_year_ago_figure_right_after_its_own_noun(registry: Registry) -> None:
+    """'a loss of $360 million a year earlier' is the year before; '去年同期…' after a comma is not."""
+    got = by_metric(
+        "Rivian's net loss was $1.1 billion in the third quarter, compared with a loss of $1.2 billion "
+        "a year earlier.",
+        registry,
+    )
+    assert got[("net_loss", 1.1e9)].period == "2025Q3"
+    assert got[("net_loss", 1.2e9)].period == "2024Q3"
+    got = by_metric("美团第三季度核心本地商业录得经营亏损达120亿元，去年同期经营溢利为100亿元。", registry)
+    assert got[("operating_loss", 1.2e10)].period == "2025Q3"
+
+
+def test_an_annual_revenue_run_rate(registry: Registry) -> None:
+    got = by_metric("Anthropic said it had passed a $7 billion annual revenue run-rate in October.", registry)
+    assert got[("revenue", 7e9)].entity == "Anthropic"
