@@ -124,10 +124,20 @@ def extract_article(
             norm[hp : hp + len(head)], 0, registry=registry, published=reference, repair=repair, main=main,
             fiscal=fiscal,
         )
-        out += [
-            _in_text(f, text, hp) for f in said if f.metric not in _HEADLINE_SKIPS and not _restated(f, out)
-        ]
+        said = [f for f in said if f.metric not in _HEADLINE_SKIPS and not _restated(f, out)]
+        if said:  # the body may state the figure under a noun the headline shortens ('profit slides 29%')
+            told = find_quantities(seg[body0:], repair_decimals=repair)
+            said = [f for f in said if not any(_same_figure(f, q) for q in told)]
+        out += [_in_text(f, text, hp) for f in said]
     return out
+
+
+def _same_figure(f: Fact, q: Quantity) -> bool:
+    if f.unit != q.unit and not (f.unit == "count" and q.unit is None):
+        return False
+    if f.unit == "pct":
+        return abs(abs(f.value) - q.value) <= 1
+    return abs(abs(f.value) - q.value) <= 0.1 * max(abs(f.value), abs(q.value))
 
 
 _FAMILY = {"capex_guidance": "capex"}  # 'capex set to reach $125 billion' (headline) is the body's guidance

@@ -306,3 +306,15 @@ def test_a_year_ago_figure_right_after_its_own_noun(registry: Registry) -> None:
 def test_an_annual_revenue_run_rate(registry: Registry) -> None:
     got = by_metric("Anthropic said it had passed a $7 billion annual revenue run-rate in October.", registry)
     assert got[("revenue", 7e9)].entity == "Anthropic"
+
+
+def test_a_headline_figure_the_body_states_under_another_noun(tmp_path: object, registry: Registry) -> None:
+    """'profit slides 20%' in the headline, 'operating profit fell 19.8%' in the body: not net income."""
+    got = _article_facts(
+        tmp_path,
+        registry,
+        "Kia profit slides 20% as tariffs bite\n"
+        "https://www.example.com/k | 2025-10-24 | en\n"
+        "Kia Corp said its third-quarter operating profit fell 19.8% to 2.2 trillion won.\n",
+    )
+    assert got == []
