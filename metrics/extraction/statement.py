@@ -275,6 +275,9 @@ _WEAK_INVEST = frozenset(
         "will spend",
     )
 )
+_RECEIVED = re.compile(
+    "|".join(r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w) for w in _LEX.received_verbs)
+)
 _SPEND_VERBS = frozenset(_LEX.spend_verbs)
 _SPEND_OBJECTS = _LEX.spend_objects
 _PROJECT_WORDS = (
@@ -308,6 +311,9 @@ def capex_or_commitment(
         return "capex" if any(w in around for w in _SPEND_OBJECTS) else None
     if word not in _WEAK_INVEST:
         return "investment_commitment"
+    c_lo = ctx.clause(q.start, q.end)[0]
+    if word in ("投资", "investment") and _RECEIVED.search(ctx.text, c_lo, cue.start):
+        return "funding_raised"  # '获得…约37亿港元的战略投资': an investment received
     after = ctx.text[q.end : c_hi].lower()
     single = period is not None and ".." not in period and period != "ASOF"
     if single and not any(w in after for w in _PROJECT_WORDS):

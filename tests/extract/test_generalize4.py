@@ -318,3 +318,16 @@ def test_a_headline_figure_the_body_states_under_another_noun(tmp_path: object, 
         "Kia Corp said its third-quarter operating profit fell 19.8% to 2.2 trillion won.\n",
     )
     assert got == []
+
+
+@pytest.mark.parametrize("example", lexicon().received_examples, ids=lambda e: e.text[:24])
+def test_an_investment_received_is_funding(registry: Registry, example: Example) -> None:
+    """The examples of [investment_received] in lexicon/metrics.toml; the investor's side stays a
+    commitment."""
+    got = [(f.metric, f.value) for f in facts(example.text, registry)]
+    assert got == [("funding_raised", example.value)], example.text
+
+
+def test_the_investors_side_stays_a_commitment(registry: Registry) -> None:
+    got = facts("Volkswagen will make an investment of $1 billion in Rivian.", registry)
+    assert [(f.entity, f.metric) for f in got] == [("Volkswagen", "investment_commitment")]
