@@ -128,6 +128,23 @@ def _company_before(ctx: Context, pos: int, lo: int) -> bool:
     return bool(ms) and pos - ms[-1].end <= 8 and not ctx.cues_in(ms[-1].end, pos, _NOUNS)
 
 
+_GROWTH_OF = re.compile(
+    r"(?:'s|’s)?\s*(?:revenue\s+|sales\s+)?growth(?:\s+rate)?\s*(?=[:,]|of\b|was\b|is\b|at\b|hit|reach"
+    r"|slow|accelerat|sp[eo]+d|pick|rose|rise|jump|climb|fell|eased|cooled|came|stood|ticked|improved|topped)",
+    re.IGNORECASE,
+)
+
+
+def _company_growth(ctx: Context, s_lo: int, pos: int) -> bool:
+    """'AWS growth sped up to 20%', "Azure's growth of 39%": a company's (or unit's) growth is that of
+    its revenue, when no other noun stands before the figure."""
+    ms = ctx.mentions_in(s_lo, pos)
+    if not ms:
+        return False
+    m = _GROWTH_OF.match(ctx.text, ms[-1].end)
+    return m is not None and not ctx.cues_in(m.end(), pos, _NOUNS)
+
+
 def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading | None:
     text = ctx.text
     ch = change_before(ctx, q, c_lo)
@@ -147,6 +164,8 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
         noun = _nearest_noun(ctx, c_lo, ch[0].start)
         if noun is not None and noun.role == "metric" and noun.name in PCT_METRICS:
             return Reading(noun.name, noun)  # 毛利率提升至31%: the new level
+        if noun is None and _company_growth(ctx, s_lo, ch[0].start):
+            return Reading("revenue_growth_yoy", ch[0])  # 'Azure growth accelerated to 40%': its level
         return REJECT if noun is not None else None
     change = ch[0] if ch is not None else after
     if change is None:
@@ -162,8 +181,12 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
         label = _label_before(ctx, s_lo, c_lo)
         if not nouns and label is not None and label.name in PCT_METRICS:
             return Reading(label.name, label)  # 'Gross margin: 47%' (a list of results)
+        if not nouns and _company_growth(ctx, s_lo, q.start):
+            return Reading("revenue_growth_yoy")  # 'AWS growth slowed to 17%': the growth's level
         return None
     negate = change.role == "change" and direction(ctx, change) == "down"
+    if _company_growth(ctx, s_lo, q.start):
+        return Reading("revenue_growth_yoy", change, negate)  # 'AWS growth accelerated to 20%'
     anchor = change.start if change.start < q.start else q.start
     # 'a 37% drop in net income' names its own noun after the change, whatever came before it
     own = _noun_after_change(ctx, change, c_hi) if change.start > q.end else None

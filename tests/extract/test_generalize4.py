@@ -331,3 +331,19 @@ def test_an_investment_received_is_funding(registry: Registry, example: Example)
 def test_the_investors_side_stays_a_commitment(registry: Registry) -> None:
     got = facts("Volkswagen will make an investment of $1 billion in Rivian.", registry)
     assert [(f.entity, f.metric) for f in got] == [("Volkswagen", "investment_commitment")]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("AWS growth speeds up to 20%", 20.0),
+        ("Amazon said AWS growth of 20% was its fastest since 2022.", 20.0),
+        ("Alphabet's growth slowed to 14%.", 14.0),
+    ],
+)
+def test_a_companys_growth_is_its_revenue_growth(registry: Registry, text: str, value: float) -> None:
+    assert [(f.metric, f.value) for f in facts(text, registry)] == [("revenue_growth_yoy", value)]
+
+
+def test_growth_as_a_modifier_is_no_figure(registry: Registry) -> None:
+    assert facts("Tesla's growth plans include 20% more factories.", registry) == []
