@@ -153,7 +153,16 @@ def period_of(
             return _this_quarter(ctx, last.period, s_lo, s_hi, company)
         return last.period or None
     if metric in CARRIED:
-        return _carried(ctx, s_lo, company)
+        carried = _carried(ctx, s_lo, company)
+        if carried is not None and ctx.published is not None and ".." not in carried:
+            # a forecast's period does not carry into a sentence that forecasts nothing ('For the
+            # fourth quarter, it forecast … . The margin narrowed to 34.6%'): the article's period
+            end = period_end(carried, company.fiscal_year_end)
+            if end is not None and end > ctx.published and not ctx.cues_in(
+                s_lo, s_hi, frozenset(("guidance", "estimate"))
+            ):
+                return ctx.main_period(company.fiscal_year_end) or carried
+        return carried
     return None
 
 

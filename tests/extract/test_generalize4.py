@@ -347,3 +347,18 @@ def test_a_companys_growth_is_its_revenue_growth(registry: Registry, text: str, 
 
 def test_growth_as_a_modifier_is_no_figure(registry: Registry) -> None:
     assert facts("Tesla's growth plans include 20% more factories.", registry) == []
+
+
+def test_a_forecast_period_does_not_carry_to_a_reported_one(tmp_path: object, registry: Registry) -> None:
+    got = _article_facts(
+        tmp_path,
+        registry,
+        "Netflix results\n"
+        "https://www.example.com/n | 2025-10-22 | en\n"
+        "Netflix said third-quarter revenue rose 17% to $11.5 billion. For the fourth quarter, Netflix "
+        "forecast revenue of $12 billion. Its operating margin narrowed to 28%.\n",
+    )
+    margin = next(f for f in got if f.metric == "operating_margin")
+    assert (margin.period, margin.kind) == ("2025Q3", "actual")
+    forecast = next(f for f in got if f.value == 1.2e10)
+    assert (forecast.period, forecast.kind) == ("2025Q4", "guidance")
