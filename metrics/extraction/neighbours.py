@@ -40,6 +40,8 @@ _LEADING_PERIOD = re.compile(
     r"^(?:(?:19|20)\d{2}\s*年?(?:度|底|末|初)?|今年|去年|明年|[上下]半年|第?[一二三四1-4]季度|Q[1-4])\s*"
 )
 _BASE_OF = {v: k for k, v in GROWTH_BASE.items()}
+# a part of the figure before ('…47.4万亿韩元，其中半导体领域约40.9万亿韩元', 'of which $30 billion')
+_OF_WHICH = re.compile(r"\s*(?:其中|当中|of which)", re.IGNORECASE)
 
 
 def add_fact(
@@ -125,7 +127,8 @@ def fallback_reading(
             and _FROM_TO.fullmatch(text, anchors[-1].q.end, q.start)
         ):
             return Reading(anchors[-1].metric)  # 'from $2bn in March to $5bn': both of one metric
-        if _continues(text[c_lo : q.start]) and not ctx.cues_in(
+        head = text[c_lo : q.start]
+        if (_continues(head) or _OF_WHICH.match(head)) and not ctx.cues_in(
             c_lo, q.start, frozenset(("metric", "other"))
         ):
             cues = [c for c in ctx.cues_in(s_lo, c_lo, frozenset(("metric",))) if c.name in MONEY_METRICS]

@@ -362,3 +362,15 @@ def test_a_forecast_period_does_not_carry_to_a_reported_one(tmp_path: object, re
     assert (margin.period, margin.kind) == ("2025Q3", "actual")
     forecast = next(f for f in got if f.value == 1.2e10)
     assert (forecast.period, forecast.kind) == ("2025Q4", "guidance")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LG化学表示，今年全年设施投资预计为3.5万亿韩元，其中电池材料领域约2.1万亿韩元。",
+        "Meta expects capital expenditures of $72 billion this year, of which about $50 billion for servers.",
+    ],
+)
+def test_a_part_after_of_which_takes_the_figures_metric(registry: Registry, text: str) -> None:
+    got = facts(text, registry)
+    assert len(got) == 2 and {f.metric for f in got} == {"capex_guidance"}, got
