@@ -14,9 +14,9 @@ and wire-style results, Korean and Japanese companies in won and yen, March fisc
 robotics rounds, capex guidance raised and cut, spending on data centers, figures only in a headline), as
 first seen: 0.874 / 0.732 / 0.796 (zh-Hant 0.882 / 0.811 / 0.845, zh-Hans 0.912 / 0.756 / 0.827, en
 0.829 / 0.644 / 0.725). After its fixes (general rules and lexicon entries, each with sentences of our
-own in ``test_generalize4.py``): batch 4 0.992 / 0.976 / 0.984 (zh-Hant 1.000, zh-Hans 0.988, en 0.966
-F1); the first 24 articles 1.000 / 1.000 / 1.000; the whole set 0.997 / 0.992 / 0.994 (zh-Hant 1.000,
-zh-Hans 0.996, en 0.988 F1).
+own in ``test_generalize4.py``): batch 4 0.992 / 0.984 / 0.988 (zh-Hant 1.000, zh-Hans 1.000, en 0.966
+F1); the first 24 articles 1.000 / 1.000 / 1.000; the whole set 0.997 / 0.994 / 0.996 (zh-Hant 1.000,
+zh-Hans 1.000, en 0.988 F1).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from metrics.extraction.extract import extract_article
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
 LANGS = {"t": "zh-Hant", "s": "zh-Hans", "e": "en"}  # the first letter of a document's name
-FLOORS = {"all": (0.99, 0.98, 0.99), "zh-Hant": (0.99, 0.99, 0.99), "zh-Hans": (0.99, 0.98, 0.99),
+FLOORS = {"all": (0.99, 0.99, 0.99), "zh-Hant": (0.99, 0.99, 0.99), "zh-Hans": (0.99, 0.99, 0.99),
           "en": (0.98, 0.97, 0.98)}
 
 
