@@ -398,6 +398,9 @@ def _facts_for(
             spent = capex_or_commitment(ctx, q, reading, period, c_hi)
             if spent is None:
                 continue  # money spent on something else than infrastructure
+            if spent == "capex" and metric != "capex" and period is None and cmp is None:
+                # capex is a flow: the period under discussion when none is stated
+                period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
             metric_f = spent
         if cmp is None:
             m_end = m.end if m.end <= q.start else s_lo

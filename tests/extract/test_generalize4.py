@@ -374,3 +374,15 @@ def test_a_forecast_period_does_not_carry_to_a_reported_one(tmp_path: object, re
 def test_a_part_after_of_which_takes_the_figures_metric(registry: Registry, text: str) -> None:
     got = facts(text, registry)
     assert len(got) == 2 and {f.metric for f in got} == {"capex_guidance"}, got
+
+
+def test_spending_takes_the_period_under_discussion(tmp_path: object, registry: Registry) -> None:
+    got = _article_facts(
+        tmp_path,
+        registry,
+        "Nebius results\n"
+        "https://www.example.com/n | 2025-11-12 | en\n"
+        "Nebius reported third-quarter results on Tuesday.\n\n"
+        "Nebius said it spent $955 million on data centers and GPUs in the quarter.\n",
+    )
+    assert [(f.metric, f.period, f.kind) for f in got] == [("capex", "2025Q3", "actual")]
