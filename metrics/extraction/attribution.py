@@ -77,8 +77,17 @@ def _is_object(text: str, m: Mention) -> bool:
     elif before.endswith(_OBJECT_MARK):
         return True
     # '与英国云平台企业X': a preposition opening the noun phrase that ends in the name
-    phrase = _PHRASE_START.split(text[max(0, m.start - 12) : m.start])[-1]
-    return bool(_PREP_IN_PHRASE.search(phrase))
+    window = text[max(0, m.start - 12) : m.start]
+    phrase = _PHRASE_START.split(window)[-1]
+    prep = _PREP_IN_PHRASE.search(phrase)
+    if prep is None:
+        return False
+    # '伺服器與顯示卡廠技嘉…' opening a sentence: 与 joins two nouns describing the subject
+    if len(phrase) == len(window):
+        opening = m.start <= len(window)  # the text's start (else the window may cut the phrase)
+    else:
+        opening = window[-len(phrase) - 1] in "。!?！？\n"
+    return not (opening and prep.start() > 0 and prep.group() in ("与", "和"))
 
 
 def _is_possessive(text: str, m: Mention) -> bool:
@@ -173,7 +182,11 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
         last = m
     if last is None:
         return False, None
-    if last.group("dem") or last.group().startswith("其") or last.group().lower() in ("its", "it"):
+    if last.group().startswith("其"):
+        # '另一家企业宇树科技已启动上市辅导，其最近一轮…': the subject named before it in its sentence
+        subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
+        return True, subj or topic or ctx.main
+    if last.group("dem") or last.group().lower() in ("its", "it"):
         return True, topic or ctx.main
     subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
     if last.group("en"):

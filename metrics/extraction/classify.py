@@ -53,7 +53,8 @@ _CHANGE = frozenset(("change", "base"))
 _LEX = lexicon()
 _WEAK = _LEX.weak_metrics
 _AFTER_GLUE = re.compile(
-    r"(?:的新|的|新|\s|(?-i:[A-Z])\+?)*$|\s*(?:in|of|on|worth of|worth of (?:its|their)|of (?:its|their)|for)"
+    r"(?:的新|的|新|\s|(?-i:[A-Z])\+?)*$|\s+(?:annual|annualized|annualised|quarterly)\s+$"
+    r"|\s*(?:in|of|on|worth of|worth of (?:its|their)|of (?:its|their)|for)"
     r"(?:\s+(?:annual|quarterly|total|its|their|the|new|adjusted|cloud|ad|net|gross|additional|own))*\s+$",
     re.IGNORECASE,
 )
@@ -127,6 +128,23 @@ def _company_before(ctx: Context, pos: int, lo: int) -> bool:
     return bool(ms) and pos - ms[-1].end <= 8 and not ctx.cues_in(ms[-1].end, pos, _NOUNS)
 
 
+_GROWTH_OF = re.compile(
+    r"(?:'s|’s)?\s*(?:revenue\s+|sales\s+)?growth(?:\s+rate)?\s*(?=[:,]|of\b|was\b|is\b|at\b|hit|reach"
+    r"|slow|accelerat|sp[eo]+d|pick|rose|rise|jump|climb|fell|eased|cooled|came|stood|ticked|improved|topped)",
+    re.IGNORECASE,
+)
+
+
+def _company_growth(ctx: Context, s_lo: int, pos: int) -> bool:
+    """'AWS growth sped up to 20%', "Azure's growth of 39%": a company's (or unit's) growth is that of
+    its revenue, when no other noun stands before the figure."""
+    ms = ctx.mentions_in(s_lo, pos)
+    if not ms:
+        return False
+    m = _GROWTH_OF.match(ctx.text, ms[-1].end)
+    return m is not None and not ctx.cues_in(m.end(), pos, _NOUNS)
+
+
 def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading | None:
     text = ctx.text
     ch = change_before(ctx, q, c_lo)
@@ -146,6 +164,8 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
         noun = _nearest_noun(ctx, c_lo, ch[0].start)
         if noun is not None and noun.role == "metric" and noun.name in PCT_METRICS:
             return Reading(noun.name, noun)  # 毛利率提升至31%: the new level
+        if noun is None and _company_growth(ctx, s_lo, ch[0].start):
+            return Reading("revenue_growth_yoy", ch[0])  # 'Azure growth accelerated to 40%': its level
         return REJECT if noun is not None else None
     change = ch[0] if ch is not None else after
     if change is None:
@@ -158,8 +178,15 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
                 return Reading(noun.name, noun)
         if not nouns and tail:
             return Reading(tail[0].name, tail[0])
+        label = _label_before(ctx, s_lo, c_lo)
+        if not nouns and label is not None and label.name in PCT_METRICS:
+            return Reading(label.name, label)  # 'Gross margin: 47%' (a list of results)
+        if not nouns and _company_growth(ctx, s_lo, q.start):
+            return Reading("revenue_growth_yoy")  # 'AWS growth slowed to 17%': the growth's level
         return None
     negate = change.role == "change" and direction(ctx, change) == "down"
+    if _company_growth(ctx, s_lo, q.start):
+        return Reading("revenue_growth_yoy", change, negate)  # 'AWS growth accelerated to 20%'
     anchor = change.start if change.start < q.start else q.start
     # 'a 37% drop in net income' names its own noun after the change, whatever came before it
     own = _noun_after_change(ctx, change, c_hi) if change.start > q.end else None
@@ -178,6 +205,18 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     if noun is None or noun.role != "metric" or noun.name not in GROWTH_BASE:
         return REJECT if noun is not None else None
     return Reading(GROWTH_BASE[noun.name], change, negate)
+
+
+def _label_before(ctx: Context, s_lo: int, c_lo: int) -> Cue | None:
+    """The metric noun a colon closes right before the clause at ``c_lo`` ('Operating margin: 16%')."""
+    head = ctx.text[s_lo:c_lo].rstrip()
+    if not head.endswith((":", "：")):
+        return None
+    end = s_lo + len(head) - 1
+    noun = _nearest_noun(ctx, s_lo, end)
+    if noun is None or noun.role != "metric" or ctx.text[noun.end : end].strip():
+        return None
+    return noun
 
 
 _WHICH_ASIDE = re.compile(r",\s*which\b[^,]*\Z", re.IGNORECASE)
@@ -349,6 +388,8 @@ def _money(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
 
 
 _UNIT_NOUNS_AFTER = 24
+_UNIT_WORDS = frozenset(w for m in _LEX.metrics if m.name == "units" for w in m.words if w.isascii())
+_CUSTOMER_GAP = re.compile(r"\s*(?:达到|达|为|:)?\s*")
 _CUSTOMER_COUNTERS = frozenset(("家", "个", "名", "户", "位", "customers", "clients"))
 
 
@@ -377,6 +418,8 @@ def _count(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
     nouns = [c for c in after if c.name == "units"] + [
         c for c in before if c.role == "metric" and c.name == "units"
     ]
+    if not nouns and q.counter in _UNIT_WORDS:  # '19 million units': the counter is the noun
+        nouns = [Cue(q.start, q.end, "metric", "units")]
     supply = ctx.cues_in(s_lo, min(c_hi, q.end + _UNIT_NOUNS_AFTER), frozenset(("supply",)))
     close = [c for c in before if c.role == "supply" and _SUPPLY_GAP.fullmatch(text, c.end, q.start)]
     if (nouns and supply) or close:
@@ -413,6 +456,14 @@ def classify(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Read
         return None  # an aside (约新台币300亿元): only a change in parentheses counts (同比+12%)
     if uc == "pct":
         return _pct(ctx, q, s_lo, c_lo, c_hi)
+    if uc == "bare":  # 付费用户1.25亿, 276 million paying users: a count of customers
+        near = ctx.cues_in(max(c_lo, q.start - 16), min(c_hi, q.end + 24), frozenset(("metric",)))
+        for c in near:
+            if c.name == "customers" and (
+                _CUSTOMER_GAP.fullmatch(ctx.text, c.end, q.start)
+                or _CUSTOMER_GAP.fullmatch(ctx.text, q.end, c.start)
+            ):
+                return Reading("customers", c, unit="count")
     if uc in ("money", "bare"):
         return _money(ctx, q, s_lo, c_lo, c_hi)
     if uc == "count":

@@ -103,6 +103,12 @@ def compare(
     roles = ctx.cues_in(lo, q.start, frozenset(("cmp",))) + ctx.cues_in(
         q.end, max(hi, q.end), frozenset(("cmp",))
     )
+    if own is not None:  # 'a loss of $360 million a year earlier': the year before, right after it
+        roles += [
+            c
+            for c in ctx.cues_in(q.end, min(s_hi, q.end + 24), frozenset(("cmp",)))
+            if c.name == "prior_year" and not text[q.end : c.start].strip()
+        ]
     names = {c.name for c in roles}
     role = next((r for r in _ORDER if r in names), None)
     if role is None:

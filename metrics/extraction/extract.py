@@ -119,7 +119,55 @@ def extract_article(
                     sentence_end=se,
                 )
             )
-    return [_in_text(f, text, start) for f in facts]
+    out = [_in_text(f, text, start) for f in facts]
+    hp = start if head and text.startswith(head, start) else -1
+    if hp >= 0 and not head.startswith("["):  # '[headline not in retrieved text] topic': no headline
+        said = _extract(
+            norm[hp : hp + len(head)], 0, registry=registry, published=reference, repair=repair, main=main,
+            fiscal=fiscal,
+        )
+        said = [f for f in said if f.metric not in _HEADLINE_SKIPS and not _restated(f, out)]
+        if said:  # the body may state the figure under a noun the headline shortens ('profit slides 29%')
+            told = find_quantities(seg[body0:], repair_decimals=repair)
+            said = [f for f in said if not any(_same_figure(f, q) for q in told)]
+        out += [_in_text(f, text, hp) for f in said]
+    return out
+
+
+def _same_figure(f: Fact, q: Quantity) -> bool:
+    if f.unit != q.unit and not (f.unit == "count" and q.unit is None):
+        return False
+    if f.unit == "pct":
+        return abs(abs(f.value) - q.value) <= 1
+    return abs(abs(f.value) - q.value) <= 0.1 * max(abs(f.value), abs(q.value))
+
+
+_FAMILY = {"capex_guidance": "capex"}  # 'capex set to reach $125 billion' (headline) is the body's guidance
+# a deal's, an order's or a project's figure in a headline: its parties are too often ambiguous there
+# ('甲签下大单, 租赁11.6万块GPU': the lessor is the seller, named only in the body)
+_HEADLINE_SKIPS = frozenset(
+    ("units", "deal_value", "investment_commitment", "unit_price", "power_capacity", "customers")
+)
+
+
+def _restated(f: Fact, body: list[Fact]) -> bool:
+    """Whether the body says a headline's figure again (a headline rounds: 21% for 20.6%, 超3000亿 for
+    3,123亿; '营收翻倍' for 101.8%), perhaps of another company (a headline's subject may be the buyer,
+    the body's the seller): the body's statement is the fact."""
+    family = _FAMILY.get(f.metric, f.metric)
+    for b in body:
+        if _FAMILY.get(b.metric, b.metric) != family:
+            continue
+        if b.unit != f.unit:
+            if b.entity == f.entity:
+                return True
+            continue
+        if f.unit in ("pct", "x"):
+            if abs(b.value - f.value) <= 1:
+                return True
+        elif abs(b.value - f.value) <= 0.1 * max(abs(b.value), abs(f.value)):
+            return True
+    return False
 
 
 def extract_text(text: str, registry: Registry, *, published: date | None = None) -> list[Fact]:
@@ -361,12 +409,20 @@ def _facts_for(
             period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric=metric, company=company)
         metric_f = metric
         if metric in ("capex", "investment_commitment"):
-            metric_f = capex_or_commitment(ctx, q, reading, period, c_hi)
+            spent = capex_or_commitment(ctx, q, reading, period, c_hi)
+            if spent is None:
+                continue  # money spent on something else than infrastructure
+            if spent == "capex" and metric != "capex" and period is None and cmp is None:
+                # capex is a flow: the period under discussion when none is stated
+                period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
+            metric_f = spent
         if cmp is None:
             m_end = m.end if m.end <= q.start else s_lo
             kind = kind_of(ctx, metric_f, q, lo=max(s_lo, m_end), period=period, company=company)
         if metric_f == "capex" and kind == "guidance":
             metric_f = "capex_guidance"
+        elif metric_f == "capex_guidance" and cmp is not None and kind == "actual":
+            metric_f = "capex"  # '预计约1512亿元,较2024年的1640亿元…': the earlier year's actual
         if metric_f == "capex_guidance":
             kind = "guidance"
         lo_, hi_ = q.start, q.end

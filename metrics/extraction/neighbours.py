@@ -33,13 +33,15 @@ _LIST_SEP = re.compile(
 # never carries across 相当于, 可满足, for ...)
 _ENUMERATION = re.compile(
     r"[\s、,，/和及与或至到“”\"]*(?:[\u4e00-\u9fff]{0,2}?(?:提高|提升|增加|增长|扩大|下调|上调|降低|减少|降|增|升)"
-    r"(?:到|至)?|(?:冲刺|保底|最高|上看|and|or|to))?[\s、,，/和及与或至到“”\"]*"
+    r"(?:到|至)?|(?:冲刺|保底|最高|上看|and|or|to|from))?[\s、,，/和及与或至到“”\"]*"
 )
 _CONTINUES = re.compile(r"(?:至|到|为|达|占|减少|增加|降|升|和|及|或|\bto|\bat|\bof|\bfrom)\s*$")
 _LEADING_PERIOD = re.compile(
     r"^(?:(?:19|20)\d{2}\s*年?(?:度|底|末|初)?|今年|去年|明年|[上下]半年|第?[一二三四1-4]季度|Q[1-4])\s*"
 )
 _BASE_OF = {v: k for k, v in GROWTH_BASE.items()}
+# a part of the figure before ('…47.4万亿韩元，其中半导体领域约40.9万亿韩元', 'of which $30 billion')
+_OF_WHICH = re.compile(r"\s*(?:其中|当中|of which)", re.IGNORECASE)
 
 
 def add_fact(
@@ -125,7 +127,8 @@ def fallback_reading(
             and _FROM_TO.fullmatch(text, anchors[-1].q.end, q.start)
         ):
             return Reading(anchors[-1].metric)  # 'from $2bn in March to $5bn': both of one metric
-        if _continues(text[c_lo : q.start]) and not ctx.cues_in(
+        head = text[c_lo : q.start]
+        if (_continues(head) or _OF_WHICH.match(head)) and not ctx.cues_in(
             c_lo, q.start, frozenset(("metric", "other"))
         ):
             cues = [c for c in ctx.cues_in(s_lo, c_lo, frozenset(("metric",))) if c.name in MONEY_METRICS]
@@ -154,9 +157,15 @@ def carries_unit(ctx: Context, q: Quantity, s_lo: int, prev: tuple[Quantity, str
     if prev is None or not prev[1] or "bare" not in q.flags or q.unit is not None:
         return False
     pq = prev[0]
+    end = pq.end
+    if pq.counter and pq.counter.isascii():  # '19 million units from 15 million': past the counter
+        gap = ctx.text[end : q.start]
+        k = gap.lower().find(pq.counter)
+        if k >= 0 and not gap[:k].strip():
+            end += k + len(pq.counter)
     return (
         pq.unit in ("count", "GW", "MW")
         and pq.start >= s_lo
-        and q.start - pq.end <= 12
-        and _ENUMERATION.fullmatch(ctx.text, pq.end, q.start) is not None
+        and q.start - end <= 12
+        and _ENUMERATION.fullmatch(ctx.text, end, q.start) is not None
     )

@@ -83,6 +83,8 @@ _NOT_RANGE_BEFORE = re.compile(
     r"raised|cut|lifted|lowered|boosted) *\Z",
     re.IGNORECASE,
 )
+# '…of $5.05 billion to $5.15 billion, down from $5.15 billion to $5.35 billion': the earlier range
+_EARLIER_RANGE = re.compile(r"[,，]\s*(?:down|up)\s+from *\Z", re.IGNORECASE)
 _DIGIT_RUN = re.compile(r"[\d,.]+")
 _MODEL = re.compile(r"[A-Za-z0-9.\-]{1,40}")
 _LOST_HEAD = re.compile(r"(?<![\d.,])\d{1,3} \Z")
@@ -375,7 +377,11 @@ class _Scanner(UnitReader):
         word = sep.group()
         if word == " and " and "between" not in t[max(0, a.num_start - 40) : a.num_start]:
             return None
-        if word == " to " and _NOT_RANGE_BEFORE.search(t, max(0, start - 30), start):
+        if (
+            word == " to "
+            and _NOT_RANGE_BEFORE.search(t, max(0, start - 30), start)
+            and not _EARLIER_RANGE.search(t, max(0, start - 30), start)
+        ):
             return None  # 'rose by $5 billion to $70 billion': a change, then the new level
         k = self.skip_spaces(k + len(word))
         pc = self.prefix_currency(k)

@@ -21,6 +21,8 @@ __all__ = [
     "fiscal_quarter_now",
     "full_year",
     "month_cn",
+    "month_of",
+    "months_span",
     "num",
     "quarter",
     "quarter_any",
@@ -171,9 +173,36 @@ def fiscal_quarter_now(m: re.Match[str], c: Ctx) -> str | None:
     return f"FY{fy if q <= now_q else fy - 1}Q{q}"
 
 
+def month_of(year: int | None, month: int, c: Ctx) -> str | None:
+    """The month itself (2025-10), for a month's own figure (10月营收, October sales); without a year,
+    the latest such month begun by the article date."""
+    if year is None:
+        if c.published is None:
+            return None
+        year = c.published.year if month <= c.published.month else c.published.year - 1
+    return f"{year}-{month:02d}"
+
+
+def months_span(first: int, last: int, c: Ctx) -> str | None:
+    """'the April-September half', 'the July-September quarter': the quarter or half that ends with
+    ``last`` (the latest begun by the article date), a fiscal half for a company whose year does not
+    end in December."""
+    n = (last - first) % 12 + 1
+    if n == 3:
+        return quarter_ending(None, last, c)
+    if n != 6 or c.published is None:
+        return None
+    year = c.published.year if last <= c.published.month else c.published.year - 1
+    fy, q = fiscal_quarter_of(date(year, last, 1), c.fye)
+    if q not in (2, 4):
+        return None
+    return f"{year}H{q // 2}" if c.fye == 12 else f"FY{fy}H{q // 2}"
+
+
 def month_cn(m: re.Match[str], c: Ctx) -> str | None:
-    """A month (今年9月, 2025年9月): a quarter only when 季度 follows it (the quarter ending then)."""
-    if not m["qtr"]:
+    """A month (今年9月, 2025年9月): a quarter only when 季度 follows it (the quarter ending then), the
+    month itself when a month's own figure follows it (10月营收), else no period."""
+    if not m["qtr"] and m["own"] is None:
         return ""
     year: int | None = None
     if m["y"]:
@@ -182,6 +211,8 @@ def month_cn(m: re.Match[str], c: Ctx) -> str | None:
         if c.published is None:
             return None
         year = c.published.year + {"今": 0, "本": 0, "去": -1, "明": 1}[m["rel"][0]]
+    if not m["qtr"]:
+        return month_of(year, int(m["mo"]), c)
     return quarter_ending(year, int(m["mo"]), c)
 
 

@@ -28,6 +28,8 @@ from metrics.extraction.periodnames import (
     fiscal_quarter_now,
     full_year,
     month_cn,
+    month_of,
+    months_span,
     num,
     quarter,
     quarter_any,
@@ -156,6 +158,25 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         (*MONTHS, *_MON_ABBR),
     ),
     (r"\bin\s+" + _MON + r"(?:\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
+    (
+        # the fiscal year named by the month it ends in: 'the fiscal year ending in March 2026' (FY2026)
+        r"(?:fiscal\s+)?year\s+(?:ending|ended|to|through)\s+(?:in\s+)?" + _MON
+        + r"(?:\s+\d{1,2})?,?\s+(?P<y>(?:19|20)\d{2})",
+        lambda m, c: f"FY{m['y']}",
+        ("year ending", "year ended", "year to", "year through"),
+    ),
+    (
+        r"(?:the\s+)?" + _MON + r"\s*(?:-|–|to|through)\s*" + _MON.replace("?P<mon>", "?P<mon2>")
+        + r"\s+(?:half|period|quarter|six months|three months)",
+        lambda m, c: months_span(_month(m["mon"]), _month(m["mon2"]), c),
+        tuple(MONTHS),
+    ),
+    (
+        r"\b" + _MON + r"(?:\s+(?P<y>(?:19|20)\d{2}))?\s+"
+        r"(?=(?:net\s+)?(?:sales|revenue|revenues|deliveries)\b)",
+        lambda m, c: month_of(int(m["y"]) if m["y"] else None, _month(m["mon"]), c),
+        tuple(MONTHS),
+    ),
     (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", lambda m, c: f"FY{year_of(m['y'])}Q{m['q']}", ("fy",)),
     (
         (
@@ -307,6 +328,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
             r"(?:(?P<rel>今年|本年|去年|明年)|(?<![\d.])(?P<y>(?:19|20)\d{2})\s*年)?\s*"
             r"(?<![\d.\-~])(?<!\d至)(?<!\d到)(?P<mo>1[0-2]|[1-9])\s*月(?:份)?(?![\d\s]*[日号])"
             r"(?P<qtr>(?:底|末)?(?:止|结束)?(?:的)?(?:那个|这个)?(?:财季|季度))?"
+            r"(?P<own>(?=\s*(?:的|份)?\s*" + _alt("month_nouns") + r"))?"
         ),
         month_cn,
         ("月",),

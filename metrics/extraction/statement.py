@@ -57,7 +57,10 @@ CARRIED = frozenset(
 )
 _TRAILING = re.compile(
     # the tolerance of a forecast may stand between ('$65 billion, plus or minus 2%, for the quarter')
-    r"(?:,\s*plus or minus[^,]{1,30})?,?\s*(?:in|for|during|over|of|through)\s+(?:the\s+)?", re.IGNORECASE
+    # and so may what was bought ('spent $2 billion on data centers in the quarter')
+    r"(?:,\s*plus or minus[^,]{1,30})?(?:\s+on\s+[^,.;]{1,60}?)?,?\s*(?:in|for|during|over|of|through)\s+"
+    r"(?:the\s+)?",
+    re.IGNORECASE,
 )
 _EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re.IGNORECASE)
 _CARRY_BACK = 3000  # characters of its paragraph a figure looks back for a period
@@ -65,6 +68,7 @@ _GOAL = frozenset(
     ("目标", "goal", "target", "targets", "targeting", "aims", "aiming", "seeks", "寻求", "力争")
 )
 _LEX = lexicon()
+_THIS_QUARTER = frozenset(_LEX.periods["this_quarter"])
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -145,10 +149,37 @@ def period_of(
         if last.carry:  # 当季, the quarter: the period stated before it, else the one carried
             stated = [p for p in spans if p.period and not p.carry]
             return stated[-1].period if stated else _carried(ctx, s_lo, company)
+        if last.period and ctx.text[last.start : last.end].lower() in _THIS_QUARTER:
+            return _this_quarter(ctx, last.period, s_lo, s_hi, company)
         return last.period or None
     if metric in CARRIED:
-        return _carried(ctx, s_lo, company)
+        carried = _carried(ctx, s_lo, company)
+        if carried is not None and ctx.published is not None and ".." not in carried:
+            # a forecast's period does not carry into a sentence that forecasts nothing ('For the
+            # fourth quarter, it forecast … . The margin narrowed to 34.6%'): the article's period
+            end = period_end(carried, company.fiscal_year_end)
+            if end is not None and end > ctx.published and not ctx.cues_in(
+                s_lo, s_hi, frozenset(("guidance", "estimate"))
+            ):
+                return ctx.main_period(company.fiscal_year_end) or carried
+        return carried
     return None
+
+
+def _this_quarter(ctx: Context, current: str, s_lo: int, s_hi: int, company: Company) -> str:
+    """本季度 in a report of a quarter just ended ('第三季度财报…本季度总营收为…'): that quarter, unless
+    the sentence forecasts (then the quarter under way)."""
+    if ctx.published is None or ctx.cues_in(s_lo, s_hi, frozenset(("guidance", "estimate"))):
+        return current
+    # the quarter carried to the sentence, or the article's main one (a 本季度 before may carry the
+    # quarter under way)
+    for carried in (_carried(ctx, s_lo, company), ctx.main_period(company.fiscal_year_end)):
+        if carried is None or carried == current or "Q" not in carried or ".." in carried:
+            continue
+        end = period_end(carried, company.fiscal_year_end)
+        if end is not None and end < ctx.published:
+            return carried
+    return current
 
 
 def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | None, company: Company) -> str:
@@ -163,7 +194,14 @@ def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | No
         if q.unit == "pct" or any(c.name in _GOAL for c in around):
             return "guidance"
         return "commitment" if around else "actual"
-    if "estimate" in roles and metric != "share_price_change":
+    if metric != "share_price_change" and (
+        "estimate" in roles
+        # '法人預期，技嘉今年營收可望…', 'Analysts expect Sony's …': the sentence opens with the forecaster
+        or any(
+            not ctx.text[ctx.sentence(q.start)[0] : c.start].strip(" -*•")
+            for c in ctx.cues_in(ctx.sentence(q.start)[0], lo, frozenset(("estimate",)))
+        )
+    ):
         return "estimate"
     if metric == "share_price_change":
         return "actual"
@@ -246,6 +284,11 @@ _WEAK_INVEST = frozenset(
         "will spend",
     )
 )
+_RECEIVED = re.compile(
+    "|".join(r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w) for w in _LEX.received_verbs)
+)
+_SPEND_VERBS = frozenset(_LEX.spend_verbs)
+_SPEND_OBJECTS = _LEX.spend_objects
 _PROJECT_WORDS = (
     "建设",
     "项目",
@@ -261,14 +304,25 @@ _PROJECT_WORDS = (
 )
 
 
-def capex_or_commitment(ctx: Context, q: Quantity, reading: Reading, period: str | None, c_hi: int) -> str:
+def capex_or_commitment(
+    ctx: Context, q: Quantity, reading: Reading, period: str | None, c_hi: int
+) -> str | None:
     """Capex or an investment commitment: a generic investing word (投入, invest) with one fiscal
-    period and no project named is the period's capex, else a commitment."""
+    period and no project named is the period's capex, else a commitment; money spent on the
+    company's infrastructure is capex, spent on anything else nothing (None)."""
     cue = reading.cue
     if cue is None or reading.metric == "capex":
         return reading.metric
-    if ctx.text[cue.start : cue.end].lower() not in _WEAK_INVEST:
+    word = ctx.text[cue.start : cue.end].lower()
+    if word in _SPEND_VERBS:
+        s_lo = ctx.sentence(cue.start)[0]
+        around = ctx.text[max(s_lo, cue.start - 30) : c_hi].lower()
+        return "capex" if any(w in around for w in _SPEND_OBJECTS) else None
+    if word not in _WEAK_INVEST:
         return "investment_commitment"
+    c_lo = ctx.clause(q.start, q.end)[0]
+    if word in ("投资", "investment") and _RECEIVED.search(ctx.text, c_lo, cue.start):
+        return "funding_raised"  # '获得…约37亿港元的战略投资': an investment received
     after = ctx.text[q.end : c_hi].lower()
     single = period is not None and ".." not in period and period != "ASOF"
     if single and not any(w in after for w in _PROJECT_WORDS):

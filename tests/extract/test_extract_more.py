@@ -105,10 +105,11 @@ def test_month_day_is_not_a_period() -> None:
 
 
 def test_month_without_quarter_leaves_period_null(registry: Registry) -> None:
-    """今年9月 before a figure gives no period (not the whole year); with 季度 it is the quarter ending
-    then: the company's fiscal quarter when its fiscal year does not end in December."""
+    """今年9月 before a figure gives no period (not the whole year); before a month's own figure
+    (9月的营收) it is that month; with 季度 it is the quarter ending then: the company's fiscal quarter
+    when its fiscal year does not end in December."""
     f = one("微软今年9月的营收为200亿美元。", registry, date(2025, 11, 20))
-    assert (f.metric, f.period) == ("revenue", None)
+    assert (f.metric, f.period) == ("revenue", "2025-09")
     g = one("微软截至今年9月的季度营收为777亿美元。", registry, date(2025, 11, 20))
     assert (g.metric, g.period) == ("revenue", "FY2026Q1")
     h = one("亚马逊截至今年9月的季度营收为1800亿美元。", registry, date(2025, 11, 20))

@@ -1,13 +1,22 @@
-"""A held-out set of our own: 24 short news articles written for this test (8 zh-Hant in Taiwan and
-Hong Kong outlet style, 8 zh-Hans, 8 English; ``heldout/docs``) with 237 hand labels in the gold schema
+"""A held-out set of our own: 36 short news articles written for this test (12 zh-Hant in Taiwan and
+Hong Kong outlet style, 12 zh-Hans, 12 English; ``heldout/docs``) with 360 hand labels in the gold schema
 (``heldout/gold.jsonl``), scored with the shared scorer (``../shared/tools/score_facts.py``, imported
-unchanged). The articles were written in three batches, each before the extractor was run on it; the
-floors sit slightly under what the extractor reaches, so a regression fails.
+unchanged). The articles were written in four batches, each labelled before the extractor was run on it;
+the floors sit slightly under what the extractor reaches, so a regression fails.
 
 Measured (P / R / F1) on the whole set: the extractor before this work 0.964 / 0.916 / 0.939 (zh-Hant
 0.962, zh-Hans 0.969, en 0.883 F1), after it 1.000 / 0.992 / 0.996 (zh-Hant 1.000, zh-Hans 1.000, en
 0.987). Each batch as first seen: 0.946 / 0.908 / 0.927 (15 articles), 1.000 / 0.915 / 0.956 (6 more,
 after the first batch's fixes), 1.000 / 0.960 / 0.980 (3 more).
+
+Batch 4 (12 more articles, 123 labels: t9-t12, s9-s12, e9-e12; monthly sales of Taiwanese firms, bullet-list
+and wire-style results, Korean and Japanese companies in won and yen, March fiscal years, private AI and
+robotics rounds, capex guidance raised and cut, spending on data centers, figures only in a headline), as
+first seen: 0.874 / 0.732 / 0.796 (zh-Hant 0.882 / 0.811 / 0.845, zh-Hans 0.912 / 0.756 / 0.827, en
+0.829 / 0.644 / 0.725). After its fixes (general rules and lexicon entries, each with sentences of our
+own in ``test_generalize4.py``): batch 4 0.992 / 0.984 / 0.988 (zh-Hant 1.000, zh-Hans 1.000, en 0.966
+F1); the first 24 articles 1.000 / 1.000 / 1.000; the whole set 0.997 / 0.994 / 0.996 (zh-Hant 1.000,
+zh-Hans 1.000, en 0.988 F1).
 """
 
 from __future__ import annotations
@@ -27,8 +36,8 @@ from metrics.extraction.extract import extract_article
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
 LANGS = {"t": "zh-Hant", "s": "zh-Hans", "e": "en"}  # the first letter of a document's name
-FLOORS = {"all": (0.98, 0.97, 0.98), "zh-Hant": (0.98, 0.97, 0.98), "zh-Hans": (0.98, 0.97, 0.98),
-          "en": (0.98, 0.95, 0.96)}
+FLOORS = {"all": (0.99, 0.99, 0.99), "zh-Hant": (0.99, 0.99, 0.99), "zh-Hans": (0.99, 0.99, 0.99),
+          "en": (0.98, 0.97, 0.98)}
 
 
 def _scorer(path: Path) -> ModuleType:

@@ -123,6 +123,11 @@ class Lexicon:
     cumulative: tuple[str, ...]
     cumulative_examples: tuple[Example, ...]
     multiples: dict[str, float]
+    spend_verbs: tuple[str, ...]  # [capex_spending]: spent on infrastructure is capex
+    spend_objects: tuple[str, ...]
+    spend_examples: tuple[Example, ...]
+    received_verbs: tuple[str, ...]  # [investment_received]: an investment received is funding
+    received_examples: tuple[Example, ...]
 
     @property
     def weak_metrics(self) -> frozenset[str]:
@@ -290,4 +295,11 @@ def lexicon() -> Lexicon:
         cumulative=_words(c_raw["cumulative"]["words"], "changes.toml [cumulative]"),
         cumulative_examples=_examples(c_raw["cumulative"].get("examples"), "changes.toml [cumulative]"),
         multiples={_word(k, "changes.toml [multiples]"): float(v) for k, v in c_raw["multiples"].items()},
+        spend_verbs=_words(m_raw["capex_spending"]["verbs"], "metrics.toml [capex_spending]"),
+        spend_objects=_words(m_raw["capex_spending"]["objects"], "metrics.toml [capex_spending]"),
+        spend_examples=_examples(m_raw["capex_spending"].get("examples"), "metrics.toml [capex_spending]"),
+        received_verbs=_words(m_raw["investment_received"]["verbs"], "metrics.toml [investment_received]"),
+        received_examples=_examples(
+            m_raw["investment_received"].get("examples"), "metrics.toml [investment_received]"
+        ),
     )
