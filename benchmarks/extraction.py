@@ -187,17 +187,9 @@ def speed(seeds: Path, config: Path, target_mb: float, runs: int = 3) -> dict[st
     from metrics.extraction.normalize import normalize
 
     registry = Registry.load(config / "companies.toml")
-    sources = [p for p in sorted(seeds.iterdir()) if p.is_file()]
-    unit = sum(p.stat().st_size for p in sources)
-    copies = max(1, int(target_mb * 1e6 / unit))
+    n_sources = sum(p.is_file() for p in seeds.iterdir())
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i in range(copies):
-            for p in sources:
-                dst = Path(tmp) / f"{i:04d}_{p.name}"
-                # a marker line makes every copy a distinct document (no hash-level shortcut)
-                dst.write_bytes(p.read_bytes() + f"\n<!-- copy {i} -->\n".encode())
-                paths.append(dst)
+        paths = _corpus_paths(seeds, tmp, target_mb)
         size_mb = sum(p.stat().st_size for p in paths) / 1e6
         wall, cpu, t_read, t_split, t_extract, norm_only = [], [], [], [], [], []
         n_facts = 0
@@ -221,7 +213,7 @@ def speed(seeds: Path, config: Path, target_mb: float, runs: int = 3) -> dict[st
             t_read.append(stage[0])
             t_split.append(stage[1])
             t_extract.append(stage[2])
-            texts = [read_document(p).text for p in paths[: len(sources) * 10]]
+            texts = [read_document(p).text for p in paths[: n_sources * 10]]
             t0 = time.process_time()
             for t in texts:
                 normalize(t)
@@ -248,6 +240,7 @@ def _corpus_paths(seeds: Path, tmp: str, target_mb: float) -> list[Path]:
     for i in range(copies):
         for p in sources:
             dst = Path(tmp) / f"{i:04d}_{p.name}"
+            # a marker line makes every copy a distinct document (no hash-level shortcut)
             dst.write_bytes(p.read_bytes() + f"\n<!-- copy {i} -->\n".encode())
             paths.append(dst)
     return paths
