@@ -45,7 +45,7 @@ from metrics.alerting.rules import (
     templatize,
 )
 from metrics.alerting.series import series_frame
-from metrics.store.pit import day_of
+from metrics.store.pit import day_of, known_on
 
 # calendar days of bars a tick reads (the widest day window and a week more); more read if short
 TICK_WINDOW_DAYS = days_needed() + 7
@@ -91,6 +91,24 @@ def _tick_features(
         return with_age_and_stale_bars(latest, shape, at_date, calendars, stale=stale)
     cutoff = at_date - dt.timedelta(days=TICK_WINDOW_DAYS)
     window = series_frame(series, _bars(prices, cutoff), facts, end=at_date, start=cutoff).collect()
+    return _window_features(series, window, prices, facts, at_date=at_date, shape=shape, calendars=calendars,
+                            stale=stale)
+
+
+def _window_features(
+    series: str,
+    window: pl.DataFrame,
+    prices: Bars,
+    facts: pl.LazyFrame,
+    *,
+    at_date: dt.date,
+    shape: Shape,
+    calendars: Mapping[str, str] | None,
+    stale: bool,
+) -> pl.DataFrame:
+    """``_tick_features`` of a bar series at ``at_date`` from its ``window`` (the series from
+    ``TICK_WINDOW_DAYS`` before ``at_date`` up to it), older bars read for entities it is short of."""
+    cutoff = at_date - dt.timedelta(days=TICK_WINDOW_DAYS)
     latest = latest_bar_features(window)
     # tickers with too few bars in the window (gaps, or history before it): add their older bars
     short = latest.filter(
@@ -211,6 +229,51 @@ class Evaluator:
         ticker_of = name_map(facts, names)
         return self.apply(feats, ticker_of, with_features=with_features)
 
+    def evaluate_many(
+        self,
+        prices: Bars,
+        facts: pl.LazyFrame,
+        ats: Sequence[dt.datetime | dt.date],
+        *,
+        names: Mapping[str, str] | None = None,
+        calendars: Mapping[str, str] | None = None,
+        with_features: bool = False,
+    ) -> list[pl.DataFrame]:
+        """``[self.evaluate(prices, facts, at=a, ...) for a in ats]``, the same frames, computed as a
+        batch (a catch-up's replayed closes): the bars of every window are read once (from the
+        earliest window's first day; each close's window is then filtered from them in memory), a
+        statement series is computed once per set of statements known (the closes between two
+        publications share it; only ``age_days`` moves) and the name map once."""
+        days = [day_of(a) for a in ats]
+        per_series: list[list[pl.DataFrame]] = []
+        for series, shape in self.series:
+            stale = series in self._stale_series
+            if shape == "facts":
+                frames = _statement_features_many(series, prices, facts, days, calendars=calendars,
+                                                  stale=stale)
+            else:
+                cutoffs = [d - dt.timedelta(days=TICK_WINDOW_DAYS) for d in days]
+                bars = _bars(prices, min(cutoffs, default=None))
+                frames = [
+                    _window_features(
+                        series,
+                        series_frame(series, bars, facts, end=d, start=c).collect(),
+                        prices,
+                        facts,
+                        at_date=d,
+                        shape=shape,
+                        calendars=calendars,
+                        stale=stale,
+                    )
+                    for d, c in zip(days, cutoffs, strict=True)
+                ]
+            per_series.append([f.with_columns(series=pl.lit(series)) for f in frames])
+        ticker_of = name_map(facts, names)
+        return [
+            self.apply(_stack_features(s[i] for s in per_series), ticker_of, with_features=with_features)
+            for i in range(len(days))
+        ]
+
     def apply(
         self, feats: pl.DataFrame, ticker_of: pl.DataFrame, *, with_features: bool = False
     ) -> pl.DataFrame:
@@ -273,6 +336,33 @@ class Evaluator:
         else:
             given = given.drop("given").with_columns(entity=pl.lit(None, pl.String))
         return pl.concat([every.select(given.columns), given])
+
+
+def _statement_features_many(
+    series: str,
+    prices: Bars,
+    facts: pl.LazyFrame,
+    days: Sequence[dt.date],
+    *,
+    calendars: Mapping[str, str] | None,
+    stale: bool,
+) -> list[pl.DataFrame]:
+    """``_tick_features`` of a statement series at each of ``days``: the series as known on a day
+    depends on the day only through which facts are known then (``known_on``, monotone in the day:
+    their number tells the set), so days knowing the same facts share one computation."""
+    if not days:
+        return []
+    counts = facts.select(known_on("facts", d).sum().alias(str(i)) for i, d in enumerate(days))
+    known = counts.collect().row(0)
+    latest: dict[int | None, pl.DataFrame] = {}
+    out = []
+    for d, count in zip(days, known, strict=True):
+        if count not in latest:
+            frame = series_frame(series, _bars(prices, None), facts, end=d)
+            hist = history_features(frame, "facts").collect()
+            latest[count] = hist.group_by("entity", maintain_order=True).last()
+        out.append(with_age_and_stale_bars(latest[count], "facts", d, calendars, stale=stale))
+    return out
 
 
 def _stack_features(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
