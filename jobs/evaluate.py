@@ -7,8 +7,11 @@ series and bar counts only move at closes). A close is due once its bars can be 
 ``prices.fetch_delay_minutes`` + ``SETTLE`` after it (at once when fetching is off); until then no
 tick is evaluated past it, so it is never skipped.
 
-After downtime the closes missed since the state database's last evaluation are replayed one
-``run_tick`` each, oldest first, so every transition is recorded at its own close. Which closes:
+After downtime the closes missed since the state database's last evaluation are replayed oldest
+first, so every transition is recorded at its own close: all but the last as one batch
+(``metrics.alerting.tick.run_catch_up``: the rules evaluated at every close at once, the bars read
+once, then each close stepped in order, in one state-database transaction; it writes what one
+``run_tick`` per close would), the last close and the tick ``now`` by ``run_tick``. Which closes:
 of those with bars in the store (before the end of the price history) the latest
 ``scheduler.replay_max_days``, and of those without bars only the latest (it moves staleness to
 now: the stale-data rule fires at start, not at the next close). The choice depends on the store
@@ -27,8 +30,9 @@ evaluator is kept per rules version (and per subset of them). The rules file is 
 changed (a bad file keeps the last good rules: ``rules_error`` in the summary).
 
 With several replicas only the leader evaluates, and each tick is fenced by its epoch
-(``jobs.leader``): a tick refused because another replica leads now (``tick.fenced``) wrote
-nothing, and the run stops there (``fenced`` in the summary).
+(``jobs.leader``): a tick (or the batch of quiet closes) refused because another replica leads now
+(``tick.fenced``) wrote nothing, and the run stops there (``fenced`` in the summary). A signal stops
+the batch before its next close (what was stepped is committed).
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ catch-up) records its transitions but notifies nothing, so after a catch-up only
 still current are sent, and reminders only for alerts still firing. The notifications of one tick
 and channel travel as one digest (``metrics.alerting.render.digest_payload``) when there are several.
 
+``run_catch_up(store, db, rules, *, now, ats)`` is ``run_tick(..., at=a, quiet=True, record=False)``
+at each of ``ats`` in turn (a catch-up's replayed closes but its last), as a batch: the rules
+evaluated at every point at once (``Evaluator.evaluate_many``), then each point stepped in order in
+ONE transaction (``StateDB.apply_ticks``); the same states, transitions, evaluations and log lines.
+
 Crash safety: the database commits first; the Parquet append is second and idempotent (``alert_id``
 is a stable hash, the dataset keeps one row per id), and every tick first re-appends what a crash
 left unrecorded. Notification idempotency keys are sha256 of ``rule|entity|state|fired_at|statement|
