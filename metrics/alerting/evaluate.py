@@ -35,6 +35,7 @@ from metrics.alerting.features import (
     history_features,
     latest_bar_features,
     with_age_and_stale_bars,
+    with_age_and_stale_bars_many,
 )
 from metrics.alerting.rules import (
     COMMON_FEATURES,
@@ -108,6 +109,14 @@ def _window_features(
 ) -> pl.DataFrame:
     """``_tick_features`` of a bar series at ``at_date`` from its ``window`` (the series from
     ``TICK_WINDOW_DAYS`` before ``at_date`` up to it), older bars read for entities it is short of."""
+    latest = _window_latest(series, window, prices, facts, at_date=at_date)
+    return with_age_and_stale_bars(latest, shape, at_date, calendars, stale=stale)
+
+
+def _window_latest(
+    series: str, window: pl.DataFrame, prices: Bars, facts: pl.LazyFrame, *, at_date: dt.date
+) -> pl.DataFrame:
+    """``_window_features`` before ``age_days`` and ``stale_bars``."""
     cutoff = at_date - dt.timedelta(days=TICK_WINDOW_DAYS)
     latest = latest_bar_features(window)
     # tickers with too few bars in the window (gaps, or history before it): add their older bars
@@ -127,7 +136,7 @@ def _window_features(
             redo = older["entity"].unique().implode()
             again = latest_bar_features(pl.concat([older, window.filter(pl.col("entity").is_in(redo))]))
             latest = pl.concat([latest.filter(~pl.col("entity").is_in(redo)), again])
-    return with_age_and_stale_bars(latest.drop("__n", "__first"), shape, at_date, calendars, stale=stale)
+    return latest.drop("__n", "__first")
 
 
 # ------------------------------------------------------------------------------------- conditions
@@ -245,34 +254,67 @@ class Evaluator:
         statement series is computed once per set of statements known (the closes between two
         publications share it; only ``age_days`` moves) and the name map once."""
         days = [day_of(a) for a in ats]
-        per_series: list[list[pl.DataFrame]] = []
+        stacked: list[pl.DataFrame] = []
         for series, shape in self.series:
             stale = series in self._stale_series
             if shape == "facts":
-                frames = _statement_features_many(series, prices, facts, days, calendars=calendars,
-                                                  stale=stale)
+                latest = _statement_latest_many(series, prices, facts, days)
             else:
                 cutoffs = [d - dt.timedelta(days=TICK_WINDOW_DAYS) for d in days]
                 bars = _bars(prices, min(cutoffs, default=None))
-                frames = [
-                    _window_features(
-                        series,
-                        series_frame(series, bars, facts, end=d, start=c).collect(),
-                        prices,
-                        facts,
+                latest = [
+                    _window_latest(
+                        series, series_frame(series, bars, facts, end=d, start=c).collect(), prices, facts,
                         at_date=d,
-                        shape=shape,
-                        calendars=calendars,
-                        stale=stale,
                     )
                     for d, c in zip(days, cutoffs, strict=True)
                 ]
-            per_series.append([f.with_columns(series=pl.lit(series)) for f in frames])
-        ticker_of = name_map(facts, names)
-        return [
-            self.apply(_stack_features(s[i] for s in per_series), ticker_of, with_features=with_features)
-            for i in range(len(days))
-        ]
+            frame = with_age_and_stale_bars_many(latest, shape, days, calendars, stale=stale)
+            if frame is None:  # a case the batch does not cover: one evaluation per point
+                return [self.evaluate(prices, facts, at=a, names=names, calendars=calendars,
+                                      with_features=with_features) for a in ats]
+            stacked.append(frame.with_columns(series=pl.lit(series)))
+        # each point's features as ``features`` stacks them (series after series), the points in order
+        feats = _stack_features(stacked, extra={"__c": pl.Int64()}).sort("__c", maintain_order=True)
+        counts = feats.group_by("__c").len().sort("__c")
+        height = dict(zip(counts["__c"].to_list(), counts["len"].to_list(), strict=True))
+        return self._apply_many(feats, [height.get(i, 0) for i in range(len(days))], name_map(facts, names),
+                                with_features=with_features)
+
+    def _apply_many(
+        self, feats: pl.DataFrame, heights: Sequence[int], ticker_of: pl.DataFrame, *, with_features: bool
+    ) -> list[pl.DataFrame]:
+        """``apply`` at every point of ``feats`` (stacked, ``__c`` the point, ``heights`` its rows):
+        each point's (rule, entity) pairs as ``pairs`` gives them (its cache kept as ticks in turn
+        would keep it), then the conditions evaluated for all points at once."""
+        pairs: list[pl.DataFrame] = []
+        offset = 0
+        for h in heights:
+            pairs.append(self.pairs(feats.slice(offset, h), ticker_of))
+            offset += h
+        cols = [*OUTPUT_COLUMNS, "series"]
+        if with_features:
+            cols += [c for c in FEATURES if c not in cols]
+        present = feats.with_columns(__present=pl.lit(True))
+        out: list[pl.DataFrame | None] = [None] * len(heights)
+        i = 0
+        while i < len(heights):  # runs of points sharing one pairs frame
+            j = i
+            while j < len(heights) and pairs[j] is pairs[i]:
+                j += 1
+            points = pl.DataFrame({"__c": list(range(i, j))}, schema={"__c": pl.Int64()})
+            df = (
+                points.join(pairs[i], how="cross", maintain_order="left_right")
+                .join(present, on=["__c", "series", "entity"], how="left", maintain_order="left")
+                .with_columns(holds=self._holds)
+                .select(*cols, "__c")
+            )
+            parts = df.partition_by("__c", maintain_order=True, include_key=False, as_dict=True)
+            empty = df.clear().drop("__c")
+            for c in range(i, j):
+                out[c] = parts.get((c,), empty)
+            i = j
+        return [o for o in out if o is not None]
 
     def apply(
         self, feats: pl.DataFrame, ticker_of: pl.DataFrame, *, with_features: bool = False
@@ -338,34 +380,28 @@ class Evaluator:
         return pl.concat([every.select(given.columns), given])
 
 
-def _statement_features_many(
-    series: str,
-    prices: Bars,
-    facts: pl.LazyFrame,
-    days: Sequence[dt.date],
-    *,
-    calendars: Mapping[str, str] | None,
-    stale: bool,
+def _statement_latest_many(
+    series: str, prices: Bars, facts: pl.LazyFrame, days: Sequence[dt.date]
 ) -> list[pl.DataFrame]:
-    """``_tick_features`` of a statement series at each of ``days``: the series as known on a day
-    depends on the day only through which facts are known then (``known_on``, monotone in the day:
-    their number tells the set), so days knowing the same facts share one computation."""
+    """``_tick_features`` of a statement series at each of ``days`` before ``age_days``: the series
+    as known on a day depends on the day only through which facts are known then (``known_on``,
+    monotone in the day: their number tells the set), so days knowing the same facts share one."""
     if not days:
         return []
     counts = facts.select(known_on("facts", d).sum().alias(str(i)) for i, d in enumerate(days))
     known = counts.collect().row(0)
     latest: dict[int | None, pl.DataFrame] = {}
-    out = []
     for d, count in zip(days, known, strict=True):
         if count not in latest:
             frame = series_frame(series, _bars(prices, None), facts, end=d)
             hist = history_features(frame, "facts").collect()
             latest[count] = hist.group_by("entity", maintain_order=True).last()
-        out.append(with_age_and_stale_bars(latest[count], "facts", d, calendars, stale=stale))
-    return out
+    return [latest[count] for count in known]
 
 
-def _stack_features(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
+def _stack_features(
+    frames: Iterable[pl.DataFrame], extra: Mapping[str, pl.DataType] | None = None
+) -> pl.DataFrame:
     schema = {
         "series": pl.String(),
         "entity": pl.String(),
@@ -373,6 +409,7 @@ def _stack_features(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
         "statement": pl.String(),
         **COMMON_FEATURES,
         **FACT_FEATURES,
+        **(extra or {}),
     }
     conformed = [
         f.select((pl.col(c) if c in f.columns else pl.lit(None)).cast(t).alias(c) for c, t in schema.items())

@@ -159,3 +159,32 @@ def test_a_batch_already_evaluated_or_stopped_writes_nothing(tmp_path: Path) -> 
     assert [r.skipped for r in done] == [False] * 5
     assert db.last_evaluation() == closes[-1]
     db.close()
+
+
+def test_evaluate_many_gives_each_points_evaluation(real_prices: pl.LazyFrame) -> None:
+    """``Evaluator.evaluate_many`` over 30 closes equals one ``evaluate`` per close, frame for frame,
+    also when the entities change between closes (a ticker listed mid-way: new pairs) and for rules
+    naming entities by company name (the name map)."""
+    start = dt.date(2026, 4, 6)
+    listed = pl.DataFrame({"ticker": "NEWCO", "date": [start + dt.timedelta(days=i) for i in range(60)],
+                           "close": [float(100 + i % 7) for i in range(60)], "currency": "USD"})
+    prices = pl.concat([real_prices.collect(), listed], how="diagonal_relaxed").lazy()
+    facts = facts_frame([
+        {"entity": "NVIDIA", "ticker": "NVDA", "metric": "revenue", "value": 100.0, "period": "FY2026",
+         "published": dt.date(2026, 2, 25)},
+        {"entity": "NVIDIA", "ticker": "NVDA", "metric": "revenue", "value": 120.0, "period": "FY2026",
+         "published": dt.date(2026, 4, 2)},
+    ])
+    rules = [*_rules(), *make_rules(
+        {"name": "by-name", "series": "prices.close", "entities": ["NVIDIA", "MSFT"],
+         "condition": "value > 1", "for": "0", "channels": ["log"], "summary": "{entity}"})]
+    evaluator = Evaluator(rules)
+    closes = _closes(dt.date(2026, 3, 20), dt.date(2026, 5, 1))
+    batch = evaluator.evaluate_many(prices, facts, closes, with_features=True)
+    each = [Evaluator(rules).evaluate(prices, facts, at=at, with_features=True) for at in closes]
+    assert len(batch) == len(each) == len(closes)
+    heights = {df.height for df in each}
+    assert len(heights) > 1                          # NEWCO joins mid-way
+    for at, got, expected in zip(closes, batch, each, strict=True):
+        assert got.equals(expected), at
+        assert got.columns == expected.columns
