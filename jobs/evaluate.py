@@ -7,8 +7,11 @@ series and bar counts only move at closes). A close is due once its bars can be 
 ``prices.fetch_delay_minutes`` + ``SETTLE`` after it (at once when fetching is off); until then no
 tick is evaluated past it, so it is never skipped.
 
-After downtime the closes missed since the state database's last evaluation are replayed one
-``run_tick`` each, oldest first, so every transition is recorded at its own close. Which closes:
+After downtime the closes missed since the state database's last evaluation are replayed oldest
+first, so every transition is recorded at its own close: all but the last as one batch
+(``metrics.alerting.tick.run_catch_up``: the rules evaluated at every close at once, the bars read
+once, then each close stepped in order, in one state-database transaction; it writes what one
+``run_tick`` per close would), the last close and the tick ``now`` by ``run_tick``. Which closes:
 of those with bars in the store (before the end of the price history) the latest
 ``scheduler.replay_max_days``, and of those without bars only the latest (it moves staleness to
 now: the stale-data rule fires at start, not at the next close). The choice depends on the store
@@ -27,8 +30,9 @@ evaluator is kept per rules version (and per subset of them). The rules file is 
 changed (a bad file keeps the last good rules: ``rules_error`` in the summary).
 
 With several replicas only the leader evaluates, and each tick is fenced by its epoch
-(``jobs.leader``): a tick refused because another replica leads now (``tick.fenced``) wrote
-nothing, and the run stops there (``fenced`` in the summary).
+(``jobs.leader``): a tick (or the batch of quiet closes) refused because another replica leads now
+(``tick.fenced``) wrote nothing, and the run stops there (``fenced`` in the summary). A signal stops
+the batch before its next close (what was stepped is committed).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from jobs import calendars
 from jobs.services import Services
 from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.rules import Rule
-from metrics.alerting.tick import record_transitions, run_tick
+from metrics.alerting.tick import record_transitions, run_catch_up, run_tick
 from metrics.errors import Fenced
 from metrics.log import get_logger
 
@@ -161,7 +165,28 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     last_close = max((p.at for p in points if p.close), default=None)
     fence = services.election.fence if services.election is not None else None
     unrecorded = False   # a replayed point's transitions wait for the last point's one append
-    for point in points:
+    # the quiet closes (all but the last close: a prefix of the points) are stepped as one batch
+    quiet = [p for p in points if p.close and p.at != last_close]
+    if quiet and compiled(rules).at_close.rules and not services.stop.is_set():
+        try:
+            reports = run_catch_up(services.store, services.db, compiled(rules).at_close.rules, now=now,
+                                   ats=[p.at for p in quiet], facts=facts, evaluator=compiled(rules).at_close,
+                                   fence=fence, stop=services.stop)
+        except Fenced as e:  # another replica leads now: this one wrote nothing and stops here
+            log.warning("tick.fenced", at=quiet[0].at.isoformat(), epoch=e.epoch, current=e.current)
+            summary["fenced"] = True
+            return summary
+        for report in reports:
+            summary["evaluated"] += 0 if report.skipped else 1
+            summary["transitions"] += len(report.transitions)
+            summary["to"] = report.at
+        unrecorded = bool(reports)
+        if len(reports) < len(quiet):  # a signal came during the batch
+            summary["stopped_early"] = True
+            if unrecorded:
+                record_transitions(services.store, services.db, now=now)
+            return summary
+    for point in points[len(quiet):]:
         if services.stop.is_set():
             summary["stopped_early"] = True
             break

@@ -111,3 +111,29 @@ def test_registry_matches_the_command_modules(name: str) -> None:
     assert entry.help == _first_paragraph(registered[name].help)
     assert set(registered) <= set(COMMANDS)
     assert {COMMANDS[n].module for n in registered} == {entry.module}
+
+
+def _modules_after(code: str) -> set[str]:
+    """The top-level names of the modules a fresh interpreter holds after running ``code``."""
+    probe = code + "\nimport sys\nprint(','.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(res.stdout.strip().splitlines()[-1].split(","))
+
+
+def test_a_new_sqlite_state_database_is_built_without_alembic(tmp_path: Path) -> None:
+    """The daemon's first start makes its SQLite state database without loading Alembic (the
+    revisions' schema is replayed, ``metrics.alerting.migrations.sqlite_head``), nor the PostgreSQL
+    dialect; an older database is still upgraded by Alembic."""
+    url = f"sqlite:///{(tmp_path / 'state.db').as_posix()}"
+    code = ("from metrics.alerting.state import open_db\n"
+            f"db = open_db({url!r})\nassert db.revisions is not None and db.revisions[0] is None\n"
+            "import sqlalchemy.dialects, sys\n"
+            "assert 'sqlalchemy.dialects.postgresql' not in sys.modules\ndb.close()")
+    assert "alembic" not in _modules_after(code)
+    (tmp_path / "old.db").touch()
+    old = f"sqlite:///{(tmp_path / 'old.db').as_posix()}"
+    ddl = "CREATE TABLE endpoints (channel VARCHAR(100) PRIMARY KEY)"
+    setup = (f"import sqlalchemy as sa\ne = sa.create_engine({old!r})\n"
+             f"with e.begin() as c: c.exec_driver_sql({ddl!r})\n"
+             f"from metrics.alerting.state import open_db\nopen_db({old!r}).close()")
+    assert "alembic" in _modules_after(setup)

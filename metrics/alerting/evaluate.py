@@ -35,6 +35,7 @@ from metrics.alerting.features import (
     history_features,
     latest_bar_features,
     with_age_and_stale_bars,
+    with_age_and_stale_bars_many,
 )
 from metrics.alerting.rules import (
     COMMON_FEATURES,
@@ -45,7 +46,7 @@ from metrics.alerting.rules import (
     templatize,
 )
 from metrics.alerting.series import series_frame
-from metrics.store.pit import day_of
+from metrics.store.pit import day_of, known_on
 
 # calendar days of bars a tick reads (the widest day window and a week more); more read if short
 TICK_WINDOW_DAYS = days_needed() + 7
@@ -91,6 +92,32 @@ def _tick_features(
         return with_age_and_stale_bars(latest, shape, at_date, calendars, stale=stale)
     cutoff = at_date - dt.timedelta(days=TICK_WINDOW_DAYS)
     window = series_frame(series, _bars(prices, cutoff), facts, end=at_date, start=cutoff).collect()
+    return _window_features(series, window, prices, facts, at_date=at_date, shape=shape, calendars=calendars,
+                            stale=stale)
+
+
+def _window_features(
+    series: str,
+    window: pl.DataFrame,
+    prices: Bars,
+    facts: pl.LazyFrame,
+    *,
+    at_date: dt.date,
+    shape: Shape,
+    calendars: Mapping[str, str] | None,
+    stale: bool,
+) -> pl.DataFrame:
+    """``_tick_features`` of a bar series at ``at_date`` from its ``window`` (the series from
+    ``TICK_WINDOW_DAYS`` before ``at_date`` up to it), older bars read for entities it is short of."""
+    latest = _window_latest(series, window, prices, facts, at_date=at_date)
+    return with_age_and_stale_bars(latest, shape, at_date, calendars, stale=stale)
+
+
+def _window_latest(
+    series: str, window: pl.DataFrame, prices: Bars, facts: pl.LazyFrame, *, at_date: dt.date
+) -> pl.DataFrame:
+    """``_window_features`` before ``age_days`` and ``stale_bars``."""
+    cutoff = at_date - dt.timedelta(days=TICK_WINDOW_DAYS)
     latest = latest_bar_features(window)
     # tickers with too few bars in the window (gaps, or history before it): add their older bars
     short = latest.filter(
@@ -109,7 +136,7 @@ def _tick_features(
             redo = older["entity"].unique().implode()
             again = latest_bar_features(pl.concat([older, window.filter(pl.col("entity").is_in(redo))]))
             latest = pl.concat([latest.filter(~pl.col("entity").is_in(redo)), again])
-    return with_age_and_stale_bars(latest.drop("__n", "__first"), shape, at_date, calendars, stale=stale)
+    return latest.drop("__n", "__first")
 
 
 # ------------------------------------------------------------------------------------- conditions
@@ -211,6 +238,84 @@ class Evaluator:
         ticker_of = name_map(facts, names)
         return self.apply(feats, ticker_of, with_features=with_features)
 
+    def evaluate_many(
+        self,
+        prices: Bars,
+        facts: pl.LazyFrame,
+        ats: Sequence[dt.datetime | dt.date],
+        *,
+        names: Mapping[str, str] | None = None,
+        calendars: Mapping[str, str] | None = None,
+        with_features: bool = False,
+    ) -> list[pl.DataFrame]:
+        """``[self.evaluate(prices, facts, at=a, ...) for a in ats]``, the same frames, computed as a
+        batch (a catch-up's replayed closes): the bars of every window are read once (from the
+        earliest window's first day; each close's window is then filtered from them in memory), a
+        statement series is computed once per set of statements known (the closes between two
+        publications share it; only ``age_days`` moves) and the name map once."""
+        days = [day_of(a) for a in ats]
+        stacked: list[pl.DataFrame] = []
+        for series, shape in self.series:
+            stale = series in self._stale_series
+            if shape == "facts":
+                latest = _statement_latest_many(series, prices, facts, days)
+            else:
+                cutoffs = [d - dt.timedelta(days=TICK_WINDOW_DAYS) for d in days]
+                bars = _bars(prices, min(cutoffs, default=None))
+                latest = [
+                    _window_latest(
+                        series, series_frame(series, bars, facts, end=d, start=c).collect(), prices, facts,
+                        at_date=d,
+                    )
+                    for d, c in zip(days, cutoffs, strict=True)
+                ]
+            frame = with_age_and_stale_bars_many(latest, shape, days, calendars, stale=stale)
+            if frame is None:  # a case the batch does not cover: one evaluation per point
+                return [self.evaluate(prices, facts, at=a, names=names, calendars=calendars,
+                                      with_features=with_features) for a in ats]
+            stacked.append(frame.with_columns(series=pl.lit(series)))
+        # each point's features as ``features`` stacks them (series after series), the points in order
+        feats = _stack_features(stacked, extra={"__c": pl.Int64()}).sort("__c", maintain_order=True)
+        counts = feats.group_by("__c").len().sort("__c")
+        height = dict(zip(counts["__c"].to_list(), counts["len"].to_list(), strict=True))
+        return self._apply_many(feats, [height.get(i, 0) for i in range(len(days))], name_map(facts, names),
+                                with_features=with_features)
+
+    def _apply_many(
+        self, feats: pl.DataFrame, heights: Sequence[int], ticker_of: pl.DataFrame, *, with_features: bool
+    ) -> list[pl.DataFrame]:
+        """``apply`` at every point of ``feats`` (stacked, ``__c`` the point, ``heights`` its rows):
+        each point's (rule, entity) pairs as ``pairs`` gives them (its cache kept as ticks in turn
+        would keep it), then the conditions evaluated for all points at once."""
+        pairs: list[pl.DataFrame] = []
+        offset = 0
+        for h in heights:
+            pairs.append(self.pairs(feats.slice(offset, h), ticker_of))
+            offset += h
+        cols = [*OUTPUT_COLUMNS, "series"]
+        if with_features:
+            cols += [c for c in FEATURES if c not in cols]
+        present = feats.with_columns(__present=pl.lit(True))
+        out: list[pl.DataFrame | None] = [None] * len(heights)
+        i = 0
+        while i < len(heights):  # runs of points sharing one pairs frame
+            j = i
+            while j < len(heights) and pairs[j] is pairs[i]:
+                j += 1
+            points = pl.DataFrame({"__c": list(range(i, j))}, schema={"__c": pl.Int64()})
+            df = (
+                points.join(pairs[i], how="cross", maintain_order="left_right")
+                .join(present, on=["__c", "series", "entity"], how="left", maintain_order="left")
+                .with_columns(holds=self._holds)
+                .select(*cols, "__c")
+            )
+            parts = df.partition_by("__c", maintain_order=True, include_key=False, as_dict=True)
+            empty = df.clear().drop("__c")
+            for c in range(i, j):
+                out[c] = parts.get((c,), empty)
+            i = j
+        return [o for o in out if o is not None]
+
     def apply(
         self, feats: pl.DataFrame, ticker_of: pl.DataFrame, *, with_features: bool = False
     ) -> pl.DataFrame:
@@ -275,7 +380,28 @@ class Evaluator:
         return pl.concat([every.select(given.columns), given])
 
 
-def _stack_features(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
+def _statement_latest_many(
+    series: str, prices: Bars, facts: pl.LazyFrame, days: Sequence[dt.date]
+) -> list[pl.DataFrame]:
+    """``_tick_features`` of a statement series at each of ``days`` before ``age_days``: the series
+    as known on a day depends on the day only through which facts are known then (``known_on``,
+    monotone in the day: their number tells the set), so days knowing the same facts share one."""
+    if not days:
+        return []
+    counts = facts.select(known_on("facts", d).sum().alias(str(i)) for i, d in enumerate(days))
+    known = counts.collect().row(0)
+    latest: dict[int | None, pl.DataFrame] = {}
+    for d, count in zip(days, known, strict=True):
+        if count not in latest:
+            frame = series_frame(series, _bars(prices, None), facts, end=d)
+            hist = history_features(frame, "facts").collect()
+            latest[count] = hist.group_by("entity", maintain_order=True).last()
+    return [latest[count] for count in known]
+
+
+def _stack_features(
+    frames: Iterable[pl.DataFrame], extra: Mapping[str, pl.DataType] | None = None
+) -> pl.DataFrame:
     schema = {
         "series": pl.String(),
         "entity": pl.String(),
@@ -283,6 +409,7 @@ def _stack_features(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
         "statement": pl.String(),
         **COMMON_FEATURES,
         **FACT_FEATURES,
+        **(extra or {}),
     }
     conformed = [
         f.select((pl.col(c) if c in f.columns else pl.lit(None)).cast(t).alias(c) for c, t in schema.items())

@@ -412,3 +412,44 @@ def with_age_and_stale_bars(
     else:
         df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))
     return df.rename({"date": "data_at"})
+
+
+def with_age_and_stale_bars_many(
+    latest: Sequence[pl.DataFrame],
+    shape: Shape,
+    days: Sequence[dt.date],
+    calendars: Mapping[str, str] | None,
+    *,
+    stale: bool = True,
+) -> pl.DataFrame | None:
+    """``with_age_and_stale_bars(latest[i], shape, days[i], ...)`` for every i, stacked, each row with
+    its ``i`` in ``__c`` (the same values: both are per row). None when the batch would not give
+    them: frames of different columns, or evaluation dates outside an exchange's calendar (there
+    ``sessions_between`` counts weekdays for all the dates it is given)."""
+    if not latest:
+        return with_age_and_stale_bars(pl.DataFrame(schema={"entity": pl.String, "date": pl.Date}), shape,
+                                       dt.date(2000, 1, 1), calendars, stale=stale).with_columns(
+            __c=pl.lit(None, pl.Int64))
+    if any(f.schema != latest[0].schema for f in latest[1:]):
+        return None
+    heights = [f.height for f in latest]
+    at = pl.Series("__at", np.repeat(np.array(days, dtype="datetime64[D]"), heights)).cast(pl.Date)
+    index = pl.Series("__c", np.repeat(np.arange(len(latest), dtype=np.int64), heights))
+    df = pl.concat(latest).with_columns(index, at)
+    df = df.with_columns(age_days=(pl.col("__at") - pl.col("date")).dt.total_days().cast(pl.Int64))
+    if shape == "prices" and stale and df.height:
+        entities = df["entity"]
+        mic_of = {t: calendars[t] if calendars and t in calendars else exchange_of_ticker(t)
+                  for t in entities.unique().to_list()}
+        mics = entities.replace_strict(mic_of, return_dtype=pl.String).to_numpy()
+        after = df["date"].to_numpy().astype("datetime64[D]")
+        upto = df["__at"].to_numpy().astype("datetime64[D]")
+        for mic in set(mic_of.values()):
+            sess = session_dates(mic)
+            idx = np.nonzero(mics == mic)[0]
+            if len(sess) and (after[idx].min() < sess[0] or upto[idx].max() > sess[-1]):
+                return None
+        df = df.with_columns(stale_bars(entities, df["date"], df["__at"], calendars))
+    else:
+        df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))
+    return df.drop("__at").rename({"date": "data_at"})

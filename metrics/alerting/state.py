@@ -173,6 +173,55 @@ class StateDB:
             upsert(conn, evaluations, [{"at": at, "ran_at": now, **writes.evaluation}], ["at"])
         return new
 
+    def apply_ticks(self, ats: Sequence[dt.datetime], rules: Sequence[str],
+                    plan: Callable[[int, dict[tuple[str, str], AlertState]], TickWrites | None],
+                    *, now: dt.datetime,
+                    fence: Callable[[Connection], None] | None = None) -> list[TickWrites | None]:
+        """Ticks at ``ats`` (ascending) in ONE write transaction, as ``apply_tick`` at each in turn
+        would write them (a catch-up's quiet closes); returns each tick's writes (None: skipped, not
+        after the last evaluation), up to the tick for which ``plan`` returned None (left out with
+        those after it: a signal came).
+
+        ``plan(i, prior)`` gets the index of the tick and the states of ``rules`` as the ticks before
+        it left them, and returns what tick ``i`` writes (its notifications must be empty: they are
+        not written). The states each tick changed are written once, as the last tick left them;
+        every tick's transitions and evaluation row are written.
+        """
+        out: list[TickWrites | None] = []
+        with self.write() as conn:
+            if fence is not None:
+                fence(conn)
+            advisory_xact_lock(conn, TICK_LOCK)
+            last = evaluated_to(conn)
+            q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
+            names = set(rules)
+            if len(names) <= 500:
+                q = q.where(alert_states.c.rule.in_(sorted(names)))
+            prior = {(r.rule, r.entity): to_state(dict(r._mapping))
+                     for r in conn.execute(q) if r.rule in names}
+            changed: dict[tuple[str, str], AlertState] = {}
+            moved, evaluated = [], []
+            for i, at in enumerate(ats):
+                if last is not None and at <= last:
+                    out.append(None)
+                    continue
+                writes = plan(i, dict(prior))
+                if writes is None:
+                    break
+                if writes.notifications:
+                    raise ValueError("apply_ticks writes no notifications (the ticks must be quiet)")
+                for st in writes.states:
+                    prior[(st.rule, st.entity)] = changed[(st.rule, st.entity)] = st
+                moved.extend(writes.transitions)
+                evaluated.append({"at": at, "ran_at": now, **writes.evaluation})
+                last = at
+                out.append(writes)
+            rows = [state_row(st, now=now) for st in changed.values()]
+            upsert(conn, alert_states, rows, ["rule", "entity"])
+            insert_ignore(conn, transitions, moved, "alert_id")
+            upsert(conn, evaluations, evaluated, ["at"])
+        return out
+
     def unrecorded_transitions(self) -> list[dict[str, Any]]:
         """Transitions not yet appended to the ``alerts`` dataset, oldest first."""
         cols = [transitions.c[c] for c in ("alert_id", "rule", "entity", "state", "at", "value",

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
@@ -83,6 +82,10 @@ def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
     if name == "sqlite":
         return sqlite_insert(table)
     if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import (  # noqa: PLC0415 - the PostgreSQL dialect is heavy; loaded only when used
+            insert as pg_insert,
+        )
+
         return pg_insert(table)
     raise StoreError(f"unsupported database dialect {name!r}")  # pragma: no cover
 

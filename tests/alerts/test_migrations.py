@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from metrics.alerting.migrations import HEAD, alembic_config, current_revision
+from metrics.alerting.migrations import HEAD, alembic_config, current_revision, sqlite_head, sqlite_statements
 from metrics.alerting.migrations.versions import r0001_initial
 from metrics.alerting.state import metadata, open_db
 
@@ -54,6 +54,35 @@ def test_upgrade_from_empty_builds_every_table(state_url: str) -> None:
         assert _drift(conn) == []
     assert db.migrate() == (HEAD, HEAD)     # a second open changes nothing
     db.close()
+
+
+def _sqlite_master(path: Path) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_new_sqlite_file_is_built_as_the_revisions_build_it(tmp_path: Path) -> None:
+    """A new SQLite file is built from ``sqlite_head`` without loading Alembic's scripts: the very
+    schema (every object, its DDL text, in order) and version that running the revisions gives."""
+    from alembic import command
+
+    by_revisions = tmp_path / "revisions.db"
+    engine = sa.create_engine(f"sqlite:///{by_revisions}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+        assert sqlite_statements(conn) == list(sqlite_head.STATEMENTS)  # else: regenerate sqlite_head
+    engine.dispose()
+    assert sqlite_head.REVISION == HEAD
+    db = open_db(f"sqlite:///{tmp_path / 'state.db'}")
+    assert db.revisions == (None, HEAD)
+    with db.engine.connect() as conn:
+        assert current_revision(conn) == HEAD and _drift(conn) == []
+        assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    db.close()
+    assert _sqlite_master(tmp_path / "state.db") == _sqlite_master(by_revisions)
 
 
 def test_ha_tables_are_exactly_as_specified(state_url: str) -> None:
