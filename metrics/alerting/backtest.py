@@ -28,7 +28,7 @@ import polars as pl
 
 from metrics.alerting.evaluate import Evaluator, name_map
 from metrics.alerting.features import Shape, history_features, session_dates, stale_bars
-from metrics.alerting.lifecycle import initial, step
+from metrics.alerting.lifecycle import Change, initial, step
 from metrics.alerting.rules import Hold, Rule, compile_condition
 from metrics.alerting.series import series_frame
 from metrics.store.calendars import DEFAULT_EXCHANGE
@@ -68,6 +68,139 @@ def replay(
         if done.change is not None:
             out.append((i, done.change))
     return out
+
+
+PENDING, FIRING, RESOLVED = 0, 1, 2
+CHANGES: tuple[Change, ...] = ("pending", "firing", "resolved")  # by code
+
+
+def changes_of(
+    rule: Rule,
+    entities: Sequence[str],
+    times: Sequence[int],
+    holds: Sequence[bool | None],
+    statements: Sequence[str | None] | None = None,
+) -> list[tuple[int, str]]:
+    """``replay``'s result computed by ``state_changes`` (the same arguments, the same list)."""
+    ent = pl.Series(entities, dtype=pl.String).rle_id().to_numpy()
+    h = np.array([-1 if x is None else int(x) for x in holds], dtype=np.int8)
+    codes = None
+    if statements is not None and rule.is_fact_series:
+        codes = statement_codes(pl.Series(statements, dtype=pl.String))
+    rows, kinds = state_changes(rule, ent, np.asarray(times, dtype=np.int64).reshape(-1), h, codes)
+    return [(int(i), CHANGES[k]) for i, k in zip(rows, kinds, strict=True)]
+
+
+def statement_codes(statements: pl.Series) -> np.ndarray:
+    """Statements as integers for ``state_changes``: equal texts equal codes, 0 for none."""
+    codes: np.ndarray = statements.rank("dense").fill_null(0).cast(pl.Int64).to_numpy()
+    return codes
+
+
+def _seconds_to(limit: dt.timedelta) -> int:
+    """The least whole number of seconds at least ``limit`` (times are whole seconds)."""
+    micros = limit // dt.timedelta(microseconds=1)
+    return max(0, -(-micros // 1_000_000))
+
+
+def state_changes(
+    rule: Rule, ent: np.ndarray, t: np.ndarray, h: np.ndarray, statements: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The state changes of ``rule`` over rows sorted by (entity, time), vectorized: the row indices
+    (increasing) and the changes' codes (``CHANGES``).
+
+    ``ent`` are entity ids (non-decreasing), ``t`` seconds (non-decreasing per entity), ``h`` the
+    holds (1, 0, or -1 for missing data), ``statements`` codes (``statement_codes``; for a fact series
+    only). Computed from the runs of equal holds per entity; see the module docstring."""
+    present = np.flatnonzero(h >= 0)
+    gaps = len(present) < len(h)
+    if gaps:
+        ent, t, h = ent[present], t[present], h[present]
+        statements = statements[present] if statements is not None else None
+    n = len(h)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)
+    new_ent = np.ones(n, dtype=bool)
+    new_ent[1:] = ent[1:] != ent[:-1]
+    start = new_ent.copy()
+    start[1:] |= h[1:] != h[:-1]
+    starts = np.flatnonzero(start)
+    sizes = np.diff(np.append(starts, n))
+    holding = h[starts] == 1
+    # the due row of each run, as an offset from its start: the ``for`` of a holding run, the
+    # ``keep_firing_for`` of a failing one (when the run starts firing)
+    due = np.zeros(len(starts), dtype=np.int64)
+    key: np.ndarray | None = None
+    for limit, mine in ((rule.hold, holding), (rule.keep_firing_for, ~holding)):
+        if limit.bars is not None:
+            due[mine] = limit.bars
+            continue
+        need = _seconds_to(limit.duration)
+        if need == 0:
+            continue  # due at the run's first row
+        if key is None:  # one ordered key for (entity, time): "the first row >= need after" is a search
+            t0, t1 = int(t.min()), int(t.max())
+            widest = max(_seconds_to(rule.hold.duration), _seconds_to(rule.keep_firing_for.duration))
+            key = ent.astype(np.int64) * (t1 - t0 + widest + 1) + (t - t0)
+        s = starts[mine]
+        due[mine] = np.searchsorted(key, key[s] + need, side="left") - s
+    inside = due < sizes
+    # the state at each run's start: firing iff the last decisive run (its due row inside it) of the
+    # entity before it was a holding one; a run that is not decisive keeps the state it started with
+    r = np.arange(len(starts))
+    last = np.maximum.accumulate(np.where(inside, r, -1))
+    before = np.empty_like(last)
+    before[0] = -1
+    before[1:] = last[:-1]
+    first = np.maximum.accumulate(np.where(new_ent[starts], r, 0))
+    firing = (before >= first) & holding[np.maximum(before, 0)]
+    rising = holding & ~firing  # holding runs that start inactive
+    entered = rising & inside  # ... and reach their ``for``
+    falling = ~holding & firing & inside  # failing runs that resolve
+    found = [(starts[entered] + due[entered], FIRING), (starts[falling] + due[falling], RESOLVED)]
+    if not rule.hold.immediate:
+        found.append((starts[rising], PENDING))
+    if statements is not None and rule.is_fact_series:
+        found.append((_new_statements(starts, sizes, due, held=firing & holding, entered=entered,
+                                      statements=statements), FIRING))
+    rows = np.concatenate([at for at, _ in found])
+    kinds = np.concatenate([np.full(len(at), code, dtype=np.int8) for at, code in found])
+    order = np.argsort(rows, kind="stable")
+    rows, kinds = rows[order], kinds[order]
+    return (present[rows] if gaps else rows), kinds
+
+
+def _new_statements(
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    due: np.ndarray,
+    *,
+    held: np.ndarray,
+    entered: np.ndarray,
+    statements: np.ndarray,
+) -> np.ndarray:
+    """The rows of a fact series' re-firings (reason ``new_statement``): the holding rows while
+    firing (the runs ``held`` that start firing, the runs ``entered`` from their due row on) whose
+    statement is not none and differs from the last one not none of the episode (since its entry)."""
+    sel = held | entered
+    off = np.where(entered, due, 0)[sel]
+    lo, cnt = starts[sel] + off, sizes[sel] - off
+    firsts = np.cumsum(cnt) - cnt
+    rows = np.repeat(lo - firsts, cnt) + np.arange(int(cnt.sum()))
+    if len(rows) == 0:
+        return rows
+    entry = np.zeros(len(rows), dtype=bool)
+    entry[firsts[entered[sel]]] = True
+    pos = np.arange(len(rows))
+    episode = np.maximum.accumulate(np.where(entry, pos, 0))  # the entry row of each row's episode
+    s = statements[rows]
+    seen = np.maximum.accumulate(np.where(s != 0, pos, -1))
+    prev = np.empty_like(seen)
+    prev[0] = -1
+    prev[1:] = seen[:-1]
+    last = np.where(prev >= episode, s[np.maximum(prev, 0)], 0)
+    new: np.ndarray = rows[~entry & (s != 0) & (s != last)]
+    return new
 
 
 def compress(df: pl.DataFrame, rule: Rule) -> pl.DataFrame:
@@ -228,8 +361,9 @@ def _series_rules(
         )
         ent_ids = grid["entity"].rle_id().to_numpy()
         times = grid["at"].to_physical().to_numpy().astype(np.int64) * _DAY
+        stmts = statement_codes(grid["statement"]) if shape == "facts" else None
         for i, rule in enumerate(group):
-            changes = _rule_changes(rule, grid, holds[f"__h{i}"], ent_ids, times)
+            changes = _rule_changes(rule, grid, holds[f"__h{i}"], ent_ids, times, statements=stmts)
             if changes is not None:
                 out.append(changes)
     return out
@@ -262,29 +396,21 @@ def _grid(
 
 
 def _rule_changes(
-    rule: Rule, grid: pl.DataFrame, holds: pl.Series, ent_ids: np.ndarray, times: np.ndarray
+    rule: Rule,
+    grid: pl.DataFrame,
+    holds: pl.Series,
+    ent_ids: np.ndarray,
+    times: np.ndarray,
+    *,
+    statements: np.ndarray | None,
 ) -> pl.DataFrame | None:
     """``rule``'s state changes over ``grid`` given its ``holds`` per row (null: no data)."""
     h = holds.cast(pl.Int8).fill_null(-1).to_numpy()
-    rows = np.flatnonzero(h >= 0)
+    rows, kinds = state_changes(rule, ent_ids, times, h, statements if rule.is_fact_series else None)
     if len(rows) == 0:
         return None
-    if len(rows) < len(h):
-        ent_ids, h, times = ent_ids[rows], h[rows], times[rows]
-    stmts = grid["statement"].gather(rows) if rule.is_fact_series else None
-    kept = _can_change(ent_ids, h, times, rule, stmts)
-    h, times, rows = h[kept], times[kept], rows[kept]
-    changes = replay(
-        rule,
-        grid["entity"].gather(rows).to_list(),
-        times.tolist(),
-        (h == 1).tolist(),
-        grid["statement"].gather(rows).to_list() if rule.is_fact_series else None,
-    )
-    if not changes:
-        return None
-    picked = grid.select("entity", "at", "value").gather(rows[[i for i, _ in changes]])
-    states = pl.Series([c for _, c in changes], dtype=pl.String)
+    picked = grid.select("entity", "at", "value").gather(rows)
+    states = pl.Series("state", np.asarray(CHANGES)[kinds], dtype=pl.String)
     return picked.with_columns(rule=pl.lit(rule.name), state=states)
 
 
