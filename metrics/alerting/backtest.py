@@ -93,8 +93,9 @@ def changes_of(
 
 def statement_codes(statements: pl.Series) -> np.ndarray:
     """Statements as integers for ``state_changes``: equal texts equal codes, 0 for none."""
-    codes: np.ndarray = statements.rank("dense").fill_null(0).cast(pl.Int64).to_numpy()
-    return codes
+    codes = statements.cast(pl.Categorical).to_physical().cast(pl.Int64) + 1
+    out: np.ndarray = codes.fill_null(0).to_numpy()
+    return out
 
 
 def _seconds_to(limit: dt.timedelta) -> int:
@@ -278,11 +279,13 @@ class _EvalDates:
     """The evaluation dates of a set of tickers: the sessions of ``calendar`` when given, else the
     dates in [start, end] with bars of those tickers (else of any ticker, else XNYS sessions).
 
-    The (ticker, date) pairs are read once; each ticker set's dates are computed once."""
+    The (ticker, date) pairs are read once, as one row of days per ticker; each ticker set's dates
+    are computed once."""
 
     def __init__(self, prices: pl.LazyFrame, start: dt.date, end: dt.date, calendar: str | None) -> None:
         self._prices, self._start, self._end, self._calendar = prices, start, end, calendar
-        self._by_ticker: dict[str, np.ndarray] | None = None  # days with bars, per ticker
+        self._row: dict[str, int] | None = None  # each ticker's row of ``_days``
+        self._days = np.zeros((0, 0), dtype=bool)  # ticker x day of [start, end]: has a bar
         self._cache: dict[frozenset[str], pl.Series] = {}
 
     def key(self, tickers: pl.Series) -> frozenset[str]:
@@ -293,22 +296,31 @@ class _EvalDates:
             self._cache[key] = self._compute(key)
         return self._cache[key]
 
+    def _read(self) -> dict[str, int]:
+        first = (self._start - _EPOCH.date()).days
+        by_ticker = (
+            self._prices.filter(pl.col("date").is_between(self._start, self._end))
+            .select(pl.col("ticker"), day=pl.col("date").to_physical() - first)
+            .group_by("ticker")
+            .agg("day")
+            .collect()
+        )
+        self._days = np.zeros((by_ticker.height, (self._end - self._start).days + 1), dtype=bool)
+        for i, days in enumerate(by_ticker["day"].to_list()):
+            self._days[i, days] = True
+        return {str(t): i for i, t in enumerate(by_ticker["ticker"].to_list())}
+
     def _compute(self, tickers: frozenset[str]) -> pl.Series:
         if self._calendar is not None:
             return _session_days(self._calendar, self._start, self._end)
-        if self._by_ticker is None:
-            bars = (
-                self._prices.filter(pl.col("date").is_between(self._start, self._end))
-                .select(pl.col("ticker"), pl.col("date").to_physical())
-                .collect()
-            )
-            parts = bars.partition_by("ticker", as_dict=True)
-            self._by_ticker = {str(t): part["date"].to_numpy() for (t,), part in parts.items()}
-        by_ticker = self._by_ticker
-        mine = [by_ticker[t] for t in tickers if t in by_ticker] or list(by_ticker.values())
-        if not mine:
+        if self._row is None:
+            self._row = self._read()
+        if not self._row:
             return _session_days(DEFAULT_EXCHANGE, self._start, self._end)
-        return pl.Series("at", np.unique(np.concatenate(mine))).cast(pl.Date)
+        rows = [self._row[t] for t in tickers if t in self._row]
+        days = self._days[rows] if rows else self._days
+        first = (self._start - _EPOCH.date()).days
+        return pl.Series("at", np.flatnonzero(days.any(axis=0)) + first, dtype=pl.Int32).cast(pl.Date)
 
 
 def _series_rules(
@@ -330,7 +342,10 @@ def _series_rules(
     hist = history_features(series_frame(series, prices, facts, end=end), shape, only=used).collect()
     keep = ["entity", "date", "value", *(["statement"] if shape == "facts" else [])]
     hist = hist.select(*keep, *(c for c in hist.columns if c in used and c not in keep))
-    entities = hist.select(pl.lit(series).alias("series"), "entity").unique()
+    slices = _entity_slices(hist)
+    entities = pl.DataFrame(
+        {"series": series, "entity": list(slices)}, schema={"series": pl.String, "entity": pl.String}
+    )
     pairs = Evaluator(rules).pairs(entities, ticker_of)
     # rules over the same entities and evaluation dates share one grid
     groups: dict[tuple[tuple[str, ...], frozenset[str]], list[Rule]] = {}
@@ -342,7 +357,6 @@ def _series_rules(
             mine if shape == "prices" else ticker_of.filter(pl.col("entity").is_in(mine.implode()))["ticker"]
         )
         groups.setdefault((tuple(mine.to_list()), eval_dates.key(tickers)), []).append(rule)
-    slices = _entity_slices(hist)
     out: list[pl.DataFrame] = []
     for (ents, dates_key), group in groups.items():
         dates = eval_dates.of(dates_key)
@@ -410,7 +424,7 @@ def _rule_changes(
     if len(rows) == 0:
         return None
     picked = grid.select("entity", "at", "value").gather(rows)
-    states = pl.Series("state", np.asarray(CHANGES)[kinds], dtype=pl.String)
+    states = pl.Series("state", CHANGES, dtype=pl.String).gather(kinds)
     return picked.with_columns(rule=pl.lit(rule.name), state=states)
 
 
