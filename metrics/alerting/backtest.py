@@ -87,8 +87,9 @@ def changes_of(
     codes = None
     if statements is not None and rule.is_fact_series:
         codes = statement_codes(pl.Series(statements, dtype=pl.String))
-    rows, kinds = state_changes(rule, ent, np.asarray(times, dtype=np.int64).reshape(-1), h, codes)
-    return [(int(i), CHANGES[k]) for i, k in zip(rows, kinds, strict=True)]
+    rows = Rows.of(ent, np.asarray(times, dtype=np.int64).reshape(-1))
+    at, kinds = state_changes(rule, rows, h, codes)
+    return [(int(i), CHANGES[k]) for i, k in zip(at, kinds, strict=True)]
 
 
 def statement_codes(statements: pl.Series) -> np.ndarray:
@@ -104,23 +105,50 @@ def _seconds_to(limit: dt.timedelta) -> int:
     return max(0, -(-micros // 1_000_000))
 
 
-def state_changes(
-    rule: Rule, ent: np.ndarray, t: np.ndarray, h: np.ndarray, statements: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The state changes of ``rule`` over rows sorted by (entity, time), vectorized: the row indices
-    (increasing) and the changes' codes (``CHANGES``).
+@dataclass(frozen=True)
+class Rows:
+    """Rows sorted by (entity, time), as ``state_changes`` reads them; shared by the rules of a grid.
 
-    ``ent`` are entity ids (non-decreasing), ``t`` seconds (non-decreasing per entity), ``h`` the
-    holds (1, 0, or -1 for missing data), ``statements`` codes (``statement_codes``; for a fact series
-    only). Computed from the runs of equal holds per entity; see the module docstring."""
-    present = np.flatnonzero(h >= 0)
-    gaps = len(present) < len(h)
-    if gaps:
-        ent, t, h = ent[present], t[present], h[present]
+    ``key`` orders (entity, time) in one integer, ``entity * 2 * reach + (time - first time)``, so
+    "the first row of the same entity at least ``d`` after row ``i``" is one binary search for any
+    ``d <= reach`` (``reach`` exceeds every time difference: a longer ``d`` finds no row either)."""
+
+    ent: np.ndarray  # entity ids, non-decreasing
+    key: np.ndarray
+    reach: int
+
+    @classmethod
+    def of(cls, ent: np.ndarray, t: np.ndarray) -> Rows:
+        """From entity ids (non-decreasing) and times in whole seconds (non-decreasing per entity)."""
+        if len(t) == 0:
+            return cls(ent, np.zeros(0, dtype=np.int64), 1)
+        t0 = int(t.min())
+        reach = int(t.max()) - t0 + 1
+        return cls(ent, ent.astype(np.int64) * (2 * reach) + (t - t0), reach)
+
+    def take(self, rows: np.ndarray) -> Rows:
+        """The subset ``rows`` (increasing indices)."""
+        return Rows(self.ent[rows], self.key[rows], self.reach)
+
+
+def state_changes(
+    rule: Rule, rows: Rows, h: np.ndarray, statements: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The state changes of ``rule`` over ``rows``, vectorized: the row indices (increasing) and the
+    changes' codes (``CHANGES``).
+
+    ``h`` are the holds (1, 0, or -1 for missing data), ``statements`` codes (``statement_codes``;
+    for a fact series only). Computed from the runs of equal holds per entity; see the module
+    docstring."""
+    present: np.ndarray | None = None
+    if len(h) and h.min() < 0:
+        present = np.flatnonzero(h >= 0)
+        rows, h = rows.take(present), h[present]
         statements = statements[present] if statements is not None else None
     n = len(h)
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)
+    ent = rows.ent
     new_ent = np.ones(n, dtype=bool)
     new_ent[1:] = ent[1:] != ent[:-1]
     start = new_ent.copy()
@@ -131,20 +159,15 @@ def state_changes(
     # the due row of each run, as an offset from its start: the ``for`` of a holding run, the
     # ``keep_firing_for`` of a failing one (when the run starts firing)
     due = np.zeros(len(starts), dtype=np.int64)
-    key: np.ndarray | None = None
     for limit, mine in ((rule.hold, holding), (rule.keep_firing_for, ~holding)):
         if limit.bars is not None:
             due[mine] = limit.bars
             continue
-        need = _seconds_to(limit.duration)
+        need = min(_seconds_to(limit.duration), rows.reach)
         if need == 0:
             continue  # due at the run's first row
-        if key is None:  # one ordered key for (entity, time): "the first row >= need after" is a search
-            t0, t1 = int(t.min()), int(t.max())
-            widest = max(_seconds_to(rule.hold.duration), _seconds_to(rule.keep_firing_for.duration))
-            key = ent.astype(np.int64) * (t1 - t0 + widest + 1) + (t - t0)
         s = starts[mine]
-        due[mine] = np.searchsorted(key, key[s] + need, side="left") - s
+        due[mine] = np.searchsorted(rows.key, rows.key[s] + need, side="left") - s
     inside = due < sizes
     # the state at each run's start: firing iff the last decisive run (its due row inside it) of the
     # entity before it was a holding one; a run that is not decisive keeps the state it started with
@@ -164,11 +187,11 @@ def state_changes(
     if statements is not None and rule.is_fact_series:
         found.append((_new_statements(starts, sizes, due, held=firing & holding, entered=entered,
                                       statements=statements), FIRING))
-    rows = np.concatenate([at for at, _ in found])
-    kinds = np.concatenate([np.full(len(at), code, dtype=np.int8) for at, code in found])
-    order = np.argsort(rows, kind="stable")
-    rows, kinds = rows[order], kinds[order]
-    return (present[rows] if gaps else rows), kinds
+    at = np.concatenate([a for a, _ in found])
+    kinds = np.concatenate([np.full(len(a), code, dtype=np.int8) for a, code in found])
+    order = np.argsort(at, kind="stable")
+    at, kinds = at[order], kinds[order]
+    return (present[at] if present is not None else at), kinds
 
 
 def _new_statements(
@@ -373,11 +396,11 @@ def _series_rules(
             pl.when(present).then(conds[r.name].fill_null(False)).alias(f"__h{i}")
             for i, r in enumerate(group)
         )
-        ent_ids = grid["entity"].rle_id().to_numpy()
         times = grid["at"].to_physical().to_numpy().astype(np.int64) * _DAY
+        rows = Rows.of(grid["entity"].rle_id().to_numpy(), times)
         stmts = statement_codes(grid["statement"]) if shape == "facts" else None
         for i, rule in enumerate(group):
-            changes = _rule_changes(rule, grid, holds[f"__h{i}"], ent_ids, times, statements=stmts)
+            changes = _rule_changes(rule, grid, holds[f"__h{i}"], rows, statements=stmts)
             if changes is not None:
                 out.append(changes)
     return out
@@ -413,17 +436,16 @@ def _rule_changes(
     rule: Rule,
     grid: pl.DataFrame,
     holds: pl.Series,
-    ent_ids: np.ndarray,
-    times: np.ndarray,
+    rows: Rows,
     *,
     statements: np.ndarray | None,
 ) -> pl.DataFrame | None:
     """``rule``'s state changes over ``grid`` given its ``holds`` per row (null: no data)."""
     h = holds.cast(pl.Int8).fill_null(-1).to_numpy()
-    rows, kinds = state_changes(rule, ent_ids, times, h, statements if rule.is_fact_series else None)
-    if len(rows) == 0:
+    at, kinds = state_changes(rule, rows, h, statements if rule.is_fact_series else None)
+    if len(at) == 0:
         return None
-    picked = grid.select("entity", "at", "value").gather(rows)
+    picked = grid.select("entity", "at", "value").gather(at)
     states = pl.Series("state", CHANGES, dtype=pl.String).gather(kinds)
     return picked.with_columns(rule=pl.lit(rule.name), state=states)
 
