@@ -299,7 +299,9 @@ vector_rows = st.lists(
 
 @settings(max_examples=1000, deadline=None)
 @given(spec=vector_specs, rows=vector_rows, with_statements=st.booleans())
-def test_state_changes_agree_with_replay(spec: dict[str, Any], rows: list[Any], with_statements: bool) -> None:
+def test_state_changes_agree_with_replay(
+    spec: dict[str, Any], rows: list[Any], with_statements: bool
+) -> None:
     """The vectorized state changes (what the backtest runs) equal the loop over the lifecycle's
     ``step`` (``replay``), row for row, for every kind of hold, missing data and statements."""
     (r,) = make_rules({"name": "r", "condition": "value > 0", **spec})
