@@ -58,7 +58,7 @@ from metrics.alerting.lifecycle import Change, initial, step
 from metrics.alerting.rules import Hold, Rule, compile_condition
 from metrics.alerting.series import series_frame
 from metrics.store.calendars import DEFAULT_EXCHANGE
-from metrics.store.pit import as_of_each_day, day_of
+from metrics.store.pit import as_of_each_day, day_of, reach_days
 
 RESULT_SCHEMA = pl.Schema(
     {"rule": pl.String, "entity": pl.String, "state": pl.String, "at": pl.Date, "value": pl.Float64}
@@ -444,18 +444,28 @@ def _entity_slices(hist: pl.DataFrame) -> dict[str, tuple[int, int]]:
 def _grid(
     hist: pl.DataFrame, slices: Mapping[str, tuple[int, int]], ents: pl.Series, dates: pl.Series, shape: Shape
 ) -> pl.DataFrame:
-    """Each (entity, evaluation date), sorted so, with the latest features known that day."""
-    grid = ents.to_frame().join(dates.to_frame(), how="cross", maintain_order="left_right")
-    if ents.len() == len(slices) and all(e in slices for e in ents):
+    """Each (entity, evaluation date) from the entity's first value on, sorted so, with the latest
+    features known that day."""
+    mine = [e for e in ents.to_list() if e in slices]
+    if len(mine) == len(slices):
         feats = hist
     else:
-        parts = [hist.slice(*slices[e]) for e in ents if e in slices]
+        parts = [hist.slice(*slices[e]) for e in mine]
         feats = pl.concat(parts) if parts else hist.clear()
+    # before an entity's first value every rule's holds would be null (no data), changing nothing:
+    # its dates start at the first on which that value is known
+    days, dated = dates.to_physical().to_numpy(), hist["date"].to_physical().to_numpy()
+    first = np.array([dated[o : o + n].min() for o, n in (slices[e] for e in mine)], dtype=np.int64)
+    lo = np.searchsorted(days, first - reach_days(shape), side="left")
+    counts = len(days) - lo
+    firsts = np.cumsum(counts) - counts
+    grid = pl.DataFrame({
+        "entity": pl.Series(mine, dtype=pl.String).gather(np.repeat(np.arange(len(mine)), counts)),
+        "at": pl.Series(days[np.repeat(lo - firsts, counts) + np.arange(int(counts.sum()))]).cast(pl.Date),
+    })
     # the latest value known on each evaluation date (last row of a date wins)
     feats = feats.rename({"date": "data_at"})
     df = as_of_each_day(grid, feats, shape, day="at", dated="data_at", by="entity")
-    # before an entity's first value every rule's holds is null (no data): those rows change nothing
-    df = df.filter(pl.col("data_at").is_not_null())
     return df.with_columns(age_days=(pl.col("at") - pl.col("data_at")).dt.total_days().cast(pl.Int64))
 
 
