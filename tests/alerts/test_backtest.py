@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from conftest import bars, empty_facts, facts_frame, make_rules
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from jobs.cli import app
-from metrics.alerting.backtest import backtest, compress, replay
+from metrics.alerting.backtest import backtest, changes_of, compress, replay
 from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.lifecycle import AlertState, Evaluation, transition
 from metrics.alerting.rules import Rule
@@ -271,6 +272,78 @@ def test_compress_keeps_every_change(spec: dict[str, Any], rows: list[Any]) -> N
         return [(d["entity"][i], d["__t"][i], c) for i, c in ch]
 
     assert run(compress(df, r)) == run(df)
+
+
+
+# every form of hold: bars (0 is immediate), durations on and off the rows' times (rows are whole
+# hours apart; 0.5s and 90m fall between them), zero
+holds_forms = ["0", "0 bars", "1 bars", "2 bars", "5 bars", "0.5s", "1h", "90m", "1d", "36h", "3d"]
+vector_specs = st.fixed_dictionaries(
+    {
+        "for": st.sampled_from(holds_forms),
+        "keep_firing_for": st.sampled_from(holds_forms),
+        "series": st.sampled_from(["prices.close", "facts.revenue"]),
+    }
+)
+vector_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B", "C"]),
+        st.sampled_from([0, 1, 2, 3, 12, 24, 36]),  # hours since the entity's previous row
+        st.sampled_from([True, True, False, False, None]),
+        st.sampled_from(["s1", "s2", None]),
+    ),
+    min_size=30,  # long enough for episodes that resolve and fire again
+    max_size=150,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(spec=vector_specs, rows=vector_rows, with_statements=st.booleans())
+def test_state_changes_agree_with_replay(
+    spec: dict[str, Any], rows: list[Any], with_statements: bool
+) -> None:
+    """The vectorized state changes (what the backtest runs) equal the loop over the lifecycle's
+    ``step`` (``replay``), row for row, for every kind of hold, missing data and statements."""
+    (r,) = make_rules({"name": "r", "condition": "value > 0", **spec})
+    rows = sorted(rows, key=lambda x: x[0])  # by entity, then in time order
+    times, t, prev = [], 1_700_000_000, None
+    for ent, gap, _, _ in rows:
+        t = 1_700_000_000 if ent != prev else t + gap * 3600
+        prev = ent
+        times.append(t)
+    ents, holds = [x[0] for x in rows], [x[2] for x in rows]
+    stmts = [x[3] for x in rows] if with_statements else None
+    assert changes_of(r, ents, times, holds, stmts) == replay(r, ents, times, holds, stmts)
+
+
+@pytest.mark.parametrize(
+    ("spec", "holds", "stmts", "expected"),
+    [
+        # fact series: a new statement while firing fires again, a repeated one or none does not;
+        # keep_firing_for keeps the statement over failing rows; after a resolve, "s2" starts afresh
+        (
+            {"for": "1 bars", "keep_firing_for": "2 bars", "series": "facts.revenue"},
+            [True, True, True, None, True, False, False, True, True, False, False, False, True],
+            ["s1", "s1", "s2", "s3", None, "s9", None, "s2", "s3", None, None, None, "s2"],
+            [(0, "pending"), (1, "firing"), (2, "firing"), (8, "firing"), (11, "resolved"), (12, "pending")],
+        ),
+        # immediate: fires at once, resolves at the first failing row; "0 bars" is the same
+        (
+            {"for": "0 bars", "keep_firing_for": "0", "series": "prices.close"},
+            [False, True, True, False, None, True],
+            None,
+            [(1, "firing"), (3, "resolved"), (5, "firing")],
+        ),
+    ],
+)
+def test_state_changes_examples(
+    spec: dict[str, Any], holds: list[bool | None], stmts: list[str | None] | None, expected: list[Any]
+) -> None:
+    """Worked examples, the same from the loop and from the vectorized form."""
+    (r,) = make_rules({"name": "r", "condition": "value > 0", **spec})
+    ents, times = ["A"] * len(holds), [i * 86400 for i in range(len(holds))]
+    assert replay(r, ents, times, holds, stmts) == expected
+    assert changes_of(r, ents, times, holds, stmts) == expected
 
 
 # ----------------------------------------------------------------------------------------- CLI
