@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -83,6 +83,15 @@ from metrics.alerting.state_schema import (
 )
 from metrics.errors import StoreError
 from metrics.store.tables import Store
+
+
+def prior_states(conn: Connection, rules: Iterable[str]) -> dict[tuple[str, str], AlertState]:
+    """The stored states of the instances of ``rules`` (by rule and entity), read in ``conn``."""
+    q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
+    names = set(rules)
+    if len(names) <= 500:
+        q = q.where(alert_states.c.rule.in_(sorted(names)))
+    return {(r.rule, r.entity): to_state(dict(r._mapping)) for r in conn.execute(q) if r.rule in names}
 
 
 class StateDB:
@@ -160,12 +169,7 @@ class StateDB:
             last = evaluated_to(conn)
             if last is not None and at <= last:
                 return None
-            q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
-            names = set(rules)
-            if len(names) <= 500:
-                q = q.where(alert_states.c.rule.in_(sorted(names)))
-            prior = {(r.rule, r.entity): to_state(dict(r._mapping))
-                     for r in conn.execute(q) if r.rule in names}
+            prior = prior_states(conn, rules)
             writes = plan(prior)
             upsert(conn, alert_states, [state_row(st, now=now) for st in writes.states], ["rule", "entity"])
             insert_ignore(conn, transitions, writes.transitions, "alert_id")
@@ -193,12 +197,7 @@ class StateDB:
                 fence(conn)
             advisory_xact_lock(conn, TICK_LOCK)
             last = evaluated_to(conn)
-            q = sa.select(*(alert_states.c[f] for f in ALERT_STATE_FIELDS))
-            names = set(rules)
-            if len(names) <= 500:
-                q = q.where(alert_states.c.rule.in_(sorted(names)))
-            prior = {(r.rule, r.entity): to_state(dict(r._mapping))
-                     for r in conn.execute(q) if r.rule in names}
+            prior = prior_states(conn, rules)
             changed: dict[tuple[str, str], AlertState] = {}
             moved, evaluated = [], []
             for i, at in enumerate(ats):
