@@ -128,7 +128,10 @@ class Registry:
             for a in c.case_sensitive:
                 exact_forms.setdefault(_key(a), set()).update((a.strip(), a.strip().upper()))
             for alias in (c.name, *c.aliases, *c.ambiguous, *c.case_sensitive):
-                for form in {_key(alias), ascii_lower(alias.strip())}:
+                key = _key(alias)  # normalized once: each alias is indexed under two forms
+                amb = key in ambiguous
+                exact = tuple(sorted(exact_forms.get(key, ())))
+                for form in {key, ascii_lower(alias.strip())}:
                     if len(form) < 2:
                         raise ConfigError(f"alias {alias!r} is too short to match safely",
                                           source=self.source, key=where)
@@ -138,8 +141,6 @@ class Registry:
                                           source=self.source, key=where)
                     if owner is None:
                         self._by_key[form] = (c, alias)
-                    amb = _key(alias) in ambiguous
-                    exact = tuple(sorted(exact_forms.get(_key(alias), ())))
                     if form not in entries:
                         entries[form] = _Entry(c, alias, amb, _is_word_char(form[0]),
                                                _is_word_char(form[-1]), exact)
