@@ -129,6 +129,15 @@ def warn(message: str) -> None:
     err.print(f"warning: {message}", markup=False, highlight=False)
 
 
+def warn_all(messages: Iterable[str]) -> None:
+    """Warning lines on stderr, as ``warn`` writes each, in one write: a rules file may name
+    thousands of unknown entities, and a console print per line cost more than reading the rules."""
+    text = "".join(f"warning: {m}\n" for m in messages)
+    if text:
+        err.file.write(text)
+        err.file.flush()
+
+
 def app_context(ctx: typer.Context) -> AppContext:
     """The ``AppContext`` the root callback put on the click context."""
     obj = ctx.find_root().obj

@@ -26,7 +26,7 @@ from jobs.cli.common import (
     parse_date,
     pinned_store,
     unknown_entities,
-    warn,
+    warn_all,
 )
 from metrics.alerting.backtest import Window
 from metrics.alerting.executors import get_executor
@@ -56,10 +56,8 @@ def check(
         raise ConfigError(f"{len(errors)} error(s) in the rules file", source=path)
     named = [e for r in rules for e in (r.entities or ())]
     unknown = set(unknown_entities(app_ctx, named))
-    for r in rules:
-        for name in (r.entities or ()):
-            if name in unknown:
-                warn(f"{path}: rule {r.name!r}: entity {name!r} is neither in the store nor in the registry")
+    warn_all(f"{path}: rule {r.name!r}: entity {name!r} is neither in the store nor in the registry"
+             for r in rules for name in (r.entities or ()) if name in unknown)
     out.print(f"{path}: {len(rules)} rule(s) OK", markup=False, highlight=False)
 
 

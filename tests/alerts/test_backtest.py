@@ -476,3 +476,39 @@ def test_cli_rules_check(tmp_path: Path, config_dir: Path, capsys: Any) -> None:
     assert run(str(bad)) == 2
     errtext = capsys.readouterr().err
     assert "rule 'x', field 'for'" in errtext and "rule 'x', field 'channels'" in errtext
+
+
+def test_cli_rules_check_warns_each_unknown_entity_in_order(
+    tmp_path: Path, config_dir: Path, capsys: Any
+) -> None:
+    """Every rule naming an entity neither stored nor registered gets its own warning line, in the
+    file's order (written at once), and the file is still OK."""
+    import sys
+
+    from jobs.cli import main
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "".join(
+            f'[[rules]]\nname = "r{i}"\nseries = "prices.close"\nentities = ["{e}"]\n'
+            'condition = "value < 1"\nchannels = ["log"]\n'
+            for i, e in enumerate(["ZZQ1", "NVDA", "ZZQ2", "ZZQ3"])
+        ),
+        encoding="utf-8",
+    )
+    old = sys.argv
+    sys.argv = ["metrics", "--config", str(config_dir), "--root", str(tmp_path / "root"), "rules", "check",
+                str(rules)]
+    try:
+        main()
+    except SystemExit as e:
+        assert not e.code
+    finally:
+        sys.argv = old
+    got = capsys.readouterr()
+    assert "4 rule(s) OK" in got.out
+    warnings = [line for line in got.err.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        f"warning: {rules}: rule 'r{i}': entity '{e}' is neither in the store nor in the registry"
+        for i, e in ((0, "ZZQ1"), (2, "ZZQ2"), (3, "ZZQ3"))
+    ]
