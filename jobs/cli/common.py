@@ -126,12 +126,12 @@ def unknown_entities(app_ctx: AppContext, entities: Iterable[str]) -> list[str]:
 
 def warn(message: str) -> None:
     """A warning line on stderr (the command goes on)."""
-    err.print(f"warning: {message}", markup=False, highlight=False)
+    warn_all((message,))
 
 
 def warn_all(messages: Iterable[str]) -> None:
-    """Warning lines on stderr, as ``warn`` writes each, in one write: a rules file may name
-    thousands of unknown entities, and a console print per line cost more than reading the rules."""
+    """Warning lines on stderr (``warning: ...``), in one write: a rules file may name thousands of
+    unknown entities, and a console print per line cost more than reading the rules."""
     text = "".join(f"warning: {m}\n" for m in messages)
     if text:
         err.file.write(text)

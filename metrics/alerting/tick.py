@@ -149,9 +149,7 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
         return report
     report.silenced = sum(n["status"] == "silenced" for n in new)
     report.notifications = len(new) - report.silenced
-    for t in report.transitions:
-        log.info("alert.transition", rule=t["rule"], entity=t["entity"], state=t["state"],
-                 at=at.isoformat(), value=t["value"])
+    _log_transitions(report)
     if record:
         report.recorded += _flush_quietly(store, db, now=now)
     log.info("tick.done", **report.as_dict())
@@ -197,11 +195,16 @@ def run_catch_up(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.da
             report.skipped, report.transitions = True, []
             log.info("tick.skipped", at=report.at.isoformat())
             continue
-        for t in report.transitions:
-            log.info("alert.transition", rule=t["rule"], entity=t["entity"], state=t["state"],
-                     at=report.at.isoformat(), value=t["value"])
+        _log_transitions(report)
         log.info("tick.done", **report.as_dict())
     return reports[:len(done)]
+
+
+def _log_transitions(report: TickReport) -> None:
+    """One ``alert.transition`` line per transition of the tick at ``report.at``."""
+    for t in report.transitions:
+        log.info("alert.transition", rule=t["rule"], entity=t["entity"], state=t["state"],
+                 at=report.at.isoformat(), value=t["value"])
 
 
 # -- stepping -----------------------------------------------------------------------------------

@@ -25,6 +25,15 @@ def cache_dir(tmp_path: Path) -> Iterator[Path]:
     calendars._cache.update(saved)
 
 
+
+def assert_same_calendar(got: calendars.Calendar, want: calendars.Calendar) -> None:
+    """Name, time zone, regular close, sessions (values and dtype) and closes all equal."""
+    assert (got.name, got.tz, got.regular_close) == (want.name, want.tz, want.regular_close)
+    assert got.sessions.dtype == want.sessions.dtype
+    assert np.array_equal(got.sessions, want.sessions)
+    assert got.closes == want.closes
+
+
 def test_calendar_loaded_from_the_cache_folder_equals_the_built_one(cache_dir: Path) -> None:
     """A calendar saved by one process is loaded by the next with the same sessions and closes."""
     built = calendars.calendar("XNAS")
@@ -32,10 +41,7 @@ def test_calendar_loaded_from_the_cache_folder_equals_the_built_one(cache_dir: P
     calendars._cache.clear()
     loaded = calendars.calendar("XNAS")
     assert loaded is not built
-    assert (loaded.name, loaded.tz, loaded.regular_close) == (built.name, built.tz, built.regular_close)
-    assert loaded.sessions.dtype == built.sessions.dtype
-    assert np.array_equal(loaded.sessions, built.sessions)
-    assert loaded.closes == built.closes
+    assert_same_calendar(loaded, built)
 
 
 def test_regular_close_without_building_matches_the_calendar(cache_dir: Path) -> None:
@@ -59,10 +65,7 @@ def test_bundled_calendar_equals_a_fresh_build(mic: str) -> None:
         return
     bundled = calendars._read(path)
     assert bundled is not None
-    assert (bundled.name, bundled.tz, bundled.regular_close) == (built.name, built.tz, built.regular_close)
-    assert bundled.sessions.dtype == built.sessions.dtype
-    assert np.array_equal(bundled.sessions, built.sessions)
-    assert bundled.closes == built.closes
+    assert_same_calendar(bundled, built)
 
 
 def test_bundled_calendars_load_without_exchange_calendars(tmp_path: Path) -> None:
