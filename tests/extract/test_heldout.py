@@ -1,8 +1,8 @@
-"""A held-out set of our own: 36 short news articles written for this test (12 zh-Hant in Taiwan and
-Hong Kong outlet style, 12 zh-Hans, 12 English; ``heldout/docs``) with 360 hand labels in the gold schema
+"""A held-out set of our own: 48 short news articles written for this test (16 zh-Hant in Taiwan and
+Hong Kong outlet style, 16 zh-Hans, 16 English; ``heldout/docs``) with 503 hand labels in the gold schema
 (``heldout/gold.jsonl``), scored with the shared scorer (``../shared/tools/score_facts.py``, imported
-unchanged). The articles were written in four batches, each labelled before the extractor was run on it;
-the floors sit slightly under what the extractor reaches, so a regression fails.
+unchanged). The articles were written in five batches, each labelled before the extractor was run on it;
+the floors sit slightly under what the extractor reaches on the whole set, so a regression fails.
 
 Measured (P / R / F1) on the whole set: the extractor before this work 0.964 / 0.916 / 0.939 (zh-Hant
 0.962, zh-Hans 0.969, en 0.883 F1), after it 1.000 / 0.992 / 0.996 (zh-Hant 1.000, zh-Hans 1.000, en
@@ -17,6 +17,21 @@ first seen: 0.874 / 0.732 / 0.796 (zh-Hant 0.882 / 0.811 / 0.845, zh-Hans 0.912 
 own in ``test_generalize4.py``): batch 4 0.992 / 0.984 / 0.988 (zh-Hant 1.000, zh-Hans 1.000, en 0.966
 F1); the first 24 articles 1.000 / 1.000 / 1.000; the whole set 0.997 / 0.994 / 0.996 (zh-Hant 1.000,
 zh-Hans 1.000, en 0.988 F1).
+
+Batch 5 (12 more articles, 143 labels: t13-t16, s13-s16, e13-e16; monthly profit reports of Taiwanese
+financial holdings with EPS lists, a Hong Kong interim of a March fiscal year, guidance ranges of margins
+and revenue, growth stated as ranges (收益按年增長245%至250%), 分別/分别 pairings, Indian companies in
+crore, lakh crore and rupees, constant-currency growth and growth-guidance ranges, a September fiscal year,
+bullet lists under company headings, "a $N billion round", capex plans tied to a year, a figure only in
+the headline), as first seen: 0.807 / 0.671 / 0.733 (zh-Hant 0.846 / 0.786 / 0.815, zh-Hans 0.804 / 0.740
+/ 0.771, en 0.765 / 0.510 / 0.612). After its fixes, lexicon and registry data only (each with sentences
+of our own in ``test_generalize5.py``): batch 5 0.852 / 0.762 / 0.804 (zh-Hant 0.881, zh-Hans 0.837, en
+0.697 F1); the first 36 articles 0.994 / 0.994 / 0.994 (one headline figure more: 獲利年增逾一成, now read
+as profit, is not matched to the body's 13.6%); the whole set 0.957 / 0.928 / 0.942 (zh-Hant 0.963 /
+0.969 / 0.966, zh-Hans 0.959 / 0.948 / 0.953, en 0.949 / 0.872 / 0.909), against 0.950 / 0.903 / 0.926
+before them. What is still missed needs code (README, "What is still missed"): crore and lakh, company
+headings over bullet lists, a company after 的 opening a sentence, 分別 pairings, 公司 read as the
+headline's company.
 """
 
 from __future__ import annotations
@@ -36,8 +51,8 @@ from metrics.extraction.extract import extract_article
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
 LANGS = {"t": "zh-Hant", "s": "zh-Hans", "e": "en"}  # the first letter of a document's name
-FLOORS = {"all": (0.99, 0.99, 0.99), "zh-Hant": (0.99, 0.99, 0.99), "zh-Hans": (0.99, 0.99, 0.99),
-          "en": (0.98, 0.97, 0.98)}
+FLOORS = {"all": (0.95, 0.92, 0.935), "zh-Hant": (0.955, 0.96, 0.96), "zh-Hans": (0.95, 0.94, 0.945),
+          "en": (0.94, 0.865, 0.90)}
 
 
 def _scorer(path: Path) -> ModuleType:
