@@ -61,6 +61,9 @@ def test_revenue_and_other_income_is_the_revenue_line(registry: Registry) -> Non
         "中國平安上半年的投资收益率为3.2%，按年上升0.3個百分點。",  # a yield
         "美團第三季每股基本收益為0.52元。",  # EPS
         "美团第三季度每股摊薄收益为0.5元。",
+        "招商银行上半年利息净收益为1000亿元。",  # a bank's interest income
+        "三星電子第三季營業收益為12兆韓圜。",  # operating profit (Korean reports)
+        "宁德时代前三季度公允价值变动收益为20亿元。",
     ],
 )
 def test_gains_yields_and_eps_said_with_shouyi_are_not_revenue(registry: Registry, text: str) -> None:
@@ -185,6 +188,19 @@ def test_a_round_said_after_de(registry: Registry, text: str) -> None:
     assert [(f.entity, f.metric, f.value, f.qualifier) for f in got] == [
         ("StepFun", "funding_raised", 5e8, "approx")
     ]
+
+
+def test_earlier_this_year_is_no_guidance(registry: Registry) -> None:
+    """'earlier' alone marks prior guidance; 'earlier this year', 'a month earlier' do not."""
+    got = by_metric(
+        "Groq raised $750 million at a valuation of $6.9 billion, up from $2.8 billion earlier this year.",
+        registry,
+    )
+    assert got[("valuation", 2.8e9)].kind == "actual"
+    got = by_metric(
+        "Wiwynn said October revenue rose to NT$90 billion from NT$80 billion a month earlier.", registry
+    )
+    assert got[("revenue", 8e10)].kind == "actual"
 
 
 def test_earlier_marks_the_companys_prior_guidance(registry: Registry) -> None:
