@@ -469,10 +469,12 @@ def with_age_and_stale_bars_many(
     ``sessions_between`` counts weekdays for all the dates it is given)."""
     if not latest:
         latest, days = [pl.DataFrame(schema={"entity": pl.String, "date": pl.Date})], [dt.date(2000, 1, 1)]
-    if any(f.schema != latest[0].schema for f in latest[1:]):
+    first = latest[0].schema
+    if any(f.schema != first for f in latest[1:]):
         return None
     heights = [f.height for f in latest]
-    at = pl.Series("__at", np.repeat(np.array(days, dtype="datetime64[D]"), heights)).cast(pl.Date)
+    day_no = np.array(days, dtype="datetime64[D]").astype(np.int32)
+    at = pl.Series("__at", np.repeat(day_no, heights), dtype=pl.Int32).cast(pl.Date)
     index = pl.Series("__c", np.repeat(np.arange(len(latest), dtype=np.int64), heights))
     df = pl.concat(latest).with_columns(index, at)
     df = df.with_columns(age_days=(pl.col("__at") - pl.col("date")).dt.total_days().cast(pl.Int64))

@@ -24,6 +24,7 @@ imports neither exchange-calendars nor pandas. ``write_bundled()`` rebuilds them
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tempfile
 import threading
@@ -153,13 +154,20 @@ def regular_close(exchange: str) -> tuple[str, ZoneInfo, dt.time]:
     return name, ZoneInfo(str(factory.tz)), factory.close_times[-1][1]
 
 
-def _file_name(mic: str) -> str | None:
-    """The name of ``mic``'s saved calendar for the installed exchange-calendars version."""
+@functools.cache
+def _xcals_version() -> str | None:
+    """The installed exchange-calendars version (looked up once: each lookup scans the installed
+    distributions)."""
     try:
-        version = metadata.version("exchange-calendars")
+        return metadata.version("exchange-calendars")
     except metadata.PackageNotFoundError:  # pragma: no cover - it is a dependency
         return None
-    return f"{mic}-{version}-{_RANGE[0]}-{_RANGE[1]}.npz"
+
+
+def _file_name(mic: str) -> str | None:
+    """The name of ``mic``'s saved calendar for the installed exchange-calendars version."""
+    version = _xcals_version()
+    return None if version is None else f"{mic}-{version}-{_RANGE[0]}-{_RANGE[1]}.npz"
 
 
 def _cache_file(mic: str) -> Path | None:
