@@ -15,7 +15,13 @@
    each start-up job's ``duration_s`` (the rest: the lines in between, the process start), then the
    daemon's CPU time to the first alert (on a loaded machine, less inflated than the wall time).
 
-Run: ``.venv/bin/python benchmarks/startup.py [--repeat N] [--daemon-runs N]``.
+With ``--baseline DIR`` (a copy of an older commit, e.g. ``git archive 85a9a25 | tar -x -C DIR``)
+each daemon run is paired with one of the code in DIR, run with the same venv and
+``PYTHONPATH=DIR`` (checked to import it from there; its bytecode compiled first), the two in
+alternating order, and the median of the pairs' ratios is printed: a comparison that holds on a
+loaded machine, where the absolute times do not.
+
+Run: ``.venv/bin/python benchmarks/startup.py [--repeat N] [--daemon-runs N] [--baseline DIR]``.
 """
 
 from __future__ import annotations
@@ -44,12 +50,26 @@ def timed(cmd: list[str], cwd: Path) -> float:
     return time.perf_counter() - t0
 
 
-def project_copy(where: Path) -> Path:
-    """A fresh copy of the shipped config and examples under ``where`` (the store under it)."""
+def project_copy(where: Path, source: Path = PROJECT) -> Path:
+    """A fresh copy of ``source``'s shipped config and examples under ``where`` (the store under it)."""
     where.mkdir(parents=True)
-    shutil.copytree(PROJECT / "config", where / "config")
-    shutil.copytree(PROJECT / "examples", where / "examples")
+    shutil.copytree(source / "config", where / "config")
+    shutil.copytree(source / "examples", where / "examples")
     return where
+
+
+def baseline_env(base: Path) -> dict[str, str]:
+    """The environment that runs the code in ``base`` (a copy of an older commit: ``git archive``)
+    with this venv: ``PYTHONPATH=base``, checked to import ``metrics`` and ``jobs`` from there; its
+    bytecode compiled first, as ``make venv`` compiles the project's."""
+    env = {**os.environ, "PYTHONPATH": str(base)}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "metrics", "jobs"], cwd=base, check=True)
+    code = "import jobs.cli, metrics; print(jobs.cli.__file__); print(metrics.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tempfile.gettempdir(), env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    if not out or not all(Path(f).resolve().is_relative_to(base) for f in out):
+        raise SystemExit(f"--baseline {base}: the code imported is not the baseline's ({out})")
+    return env
 
 
 PHASES = ("daemon start", "seed", "ingest", "evaluate", "deliver")
@@ -65,13 +85,14 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def first_alert(where: Path, timeout: float = 600.0) -> tuple[float, dict[str, float]]:
+def first_alert(where: Path, timeout: float = 600.0,
+                env: dict[str, str] | None = None) -> tuple[float, dict[str, float]]:
     """Seconds from the daemon's start (as ``make run`` starts it) to its first ``notify.log`` line
     (then it is stopped), and where they went: the daemon's start (interpreter, imports, settings,
     lock, registry, rules, tables and state database created; up to its ``daemon.started`` line),
     each start-up job's ``duration_s`` (from the daemon's own log) and the daemon's CPU time by then
     (``cpu``)."""
-    env = {**os.environ, "METRICS_LOG_FORMAT": "json", "NO_COLOR": "1"}
+    env = {**(env or os.environ), "METRICS_LOG_FORMAT": "json", "NO_COLOR": "1"}
     metrics = str(BIN / "metrics")
     t0 = t1 = time.perf_counter()
     phases: dict[str, float] = {}
@@ -107,7 +128,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--daemon-runs", type=int, default=3)
     ap.add_argument("--warm", action="store_true", help="also time daemons whose calendars are cached")
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="also time the daemon of the code in DIR (`git archive <commit> | tar -x -C DIR`), "
+                         "run with this venv and PYTHONPATH=DIR, each run paired with one of this code")
     args = ap.parse_args()
+    base_env = baseline_env(args.baseline.resolve()) if args.baseline else None
     tmp = Path(tempfile.mkdtemp(prefix="metrics-bench-startup-"))
     root = tmp / "root"
     subprocess.run([str(BIN / "metrics"), "--root", str(root), "store", "init"], check=True,
@@ -130,11 +155,23 @@ def main() -> None:
         print(f"{name:28}{med[name]:>8.2f}s{med[name] / med['bare import']:>8.2f}")
     daemon: list[float] = []
     phases: dict[str, list[float]] = {name: [] for name in (*PHASES, "cpu")}
+    base: list[float] = []
+    base_phases: dict[str, list[float]] = {name: [] for name in (*PHASES, "cpu")}
     for k in range(args.daemon_runs):
-        total, parts = first_alert(project_copy(tmp / f"cold{k}"))
-        daemon.append(total)
-        for name, values in phases.items():
-            values.append(parts.get(name, 0.0))
+        # with a baseline, each run is a pair, in alternating order (ABBA...): the same load on both
+        runs = ["now"] if base_env is None else ["now", "base"][:: 1 if k % 2 == 0 else -1]
+        for which in runs:
+            if which == "now":
+                total, parts = first_alert(project_copy(tmp / f"cold{k}"))
+                daemon.append(total)
+                into = phases
+            else:
+                assert args.baseline is not None
+                total, parts = first_alert(project_copy(tmp / f"base{k}", args.baseline), env=base_env)
+                base.append(total)
+                into = base_phases
+            for name, values in into.items():
+                values.append(parts.get(name, 0.0))
     warm: list[float] = []
     if args.warm and args.daemon_runs:
         for k in range(args.daemon_runs):
@@ -150,6 +187,19 @@ def main() -> None:
         if any(phases["cpu"]):
             print(f"{'  daemon CPU time':28}{statistics.median(phases['cpu']):>8.2f}s  (user + system, to "
                   "the first alert)")
+    if base:
+        print(f"{'baseline to first alert':28}{statistics.median(base):>8.2f}s  (runs: "
+              f"{', '.join(f'{t:.1f}' for t in base)}; {args.baseline})")
+        for name in PHASES:
+            print(f"{'  ' + name:28}{statistics.median(base_phases[name]):>8.2f}s")
+        if any(base_phases["cpu"]):
+            print(f"{'  daemon CPU time':28}{statistics.median(base_phases['cpu']):>8.2f}s")
+        pairs = [a / b for a, b in zip(daemon, base, strict=True)]
+        print(f"{'paired ratio now/baseline':28}{statistics.median(pairs):>8.2f}   (median of the "
+              f"{len(pairs)} pairs: {', '.join(f'{r:.2f}' for r in pairs)})")
+        if any(phases["cpu"]) and any(base_phases["cpu"]):
+            cpu = [a / b for a, b in zip(phases["cpu"], base_phases["cpu"], strict=True) if b]
+            print(f"{'  CPU time now/baseline':28}{statistics.median(cpu):>8.2f}")
     if warm:
         print(f"{'  calendars cached':28}{statistics.median(warm):>8.2f}s  (runs: "
               f"{', '.join(f'{t:.1f}' for t in warm)})")

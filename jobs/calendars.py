@@ -6,7 +6,6 @@ it, ``XKRX``, ``XTAI``, ``XHKG``...).
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from dataclasses import dataclass
 
@@ -49,7 +48,4 @@ def closes_between(exchange: str, start: dt.datetime | None, end: dt.datetime) -
 
     ``start`` None means from the calendar's first session. Early closes are the real ones.
     """
-    cal = calendar(exchange)
-    lo = 0 if start is None else bisect.bisect_right(cal.closes, start)
-    hi = bisect.bisect_right(cal.closes, end)
-    return list(cal.closes[lo:hi])
+    return calendar(exchange).closes_between(start, end)

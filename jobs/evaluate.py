@@ -11,7 +11,9 @@ After downtime the closes missed since the state database's last evaluation are 
 first, so every transition is recorded at its own close: all but the last as one batch
 (``metrics.alerting.tick.run_catch_up``: the rules evaluated at every close at once, the bars read
 once, then each close stepped in order, in one state-database transaction; it writes what one
-``run_tick`` per close would), the last close and the tick ``now`` by ``run_tick``. Which closes:
+``run_tick`` per close would), the last close and the tick ``now`` by ``run_tick`` (the last close
+evaluated in the same batch as the others: ``Evaluator.evaluate_many``, its frame given to
+``run_tick``). Which closes:
 of those with bars in the store (before the end of the price history) the latest
 ``scheduler.replay_max_days``, and of those without bars only the latest (it moves staleness to
 now: the stale-data rule fires at start, not at the next close). The choice depends on the store
@@ -48,7 +50,7 @@ from jobs import calendars
 from jobs.services import Services
 from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.rules import Rule
-from metrics.alerting.tick import record_transitions, run_catch_up, run_tick
+from metrics.alerting.tick import recent_bars, record_transitions, run_catch_up, run_tick
 from metrics.errors import Fenced
 from metrics.log import get_logger
 
@@ -167,11 +169,17 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
     unrecorded = False   # a replayed point's transitions wait for the last point's one append
     # the quiet closes (all but the last close: a prefix of the points) are stepped as one batch
     quiet = [p for p in points if p.close and p.at != last_close]
+    last_frame: pl.DataFrame | None = None   # the last close's evaluation, computed with the quiet ones
     if quiet and compiled(rules).at_close.rules and not services.stop.is_set():
+        at_close = compiled(rules).at_close
+        assert facts is not None and last_close is not None  # there are points, and closes
+        frames = at_close.evaluate_many(recent_bars(services.store), facts,
+                                        [*(p.at for p in quiet), last_close], with_features=True)
+        last_frame = frames[-1]
         try:
-            reports = run_catch_up(services.store, services.db, compiled(rules).at_close.rules, now=now,
-                                   ats=[p.at for p in quiet], facts=facts, evaluator=compiled(rules).at_close,
-                                   fence=fence, stop=services.stop)
+            reports = run_catch_up(services.store, services.db, at_close.rules, now=now,
+                                   ats=[p.at for p in quiet], facts=facts, evaluator=at_close,
+                                   fence=fence, stop=services.stop, frames=frames[:-1])
         except Fenced as e:  # another replica leads now: this one wrote nothing and stops here
             log.warning("tick.fenced", at=quiet[0].at.isoformat(), epoch=e.epoch, current=e.current)
             summary["fenced"] = True
@@ -198,7 +206,8 @@ def run(services: Services, *, now: dt.datetime) -> dict[str, Any]:
             final = point is points[-1]
             report = run_tick(services.store, services.db, subset, now=now, at=point.at, facts=facts,
                               evaluator=evaluator, quiet=point.close and point.at != last_close,
-                              record=final, fence=fence)
+                              record=final, fence=fence,
+                              frame=last_frame if point.close and point.at == last_close else None)
             unrecorded = not final
         except Fenced as e:  # another replica leads now: this one wrote nothing and stops here
             log.warning("tick.fenced", at=point.at.isoformat(), epoch=e.epoch, current=e.current)

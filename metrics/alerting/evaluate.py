@@ -26,10 +26,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from metrics.alerting.features import (
     Shape,
+    bar_features_at,
     bars_needed,
     days_needed,
     history_features,
@@ -116,7 +118,7 @@ def _window_features(
 def _window_latest(
     series: str, window: pl.DataFrame, prices: Bars, facts: pl.LazyFrame, *, at_date: dt.date
 ) -> pl.DataFrame:
-    """``_window_features`` before ``age_days`` and ``stale_bars``."""
+    """``_window_features`` before ``age_days`` and ``stale_bars``, one row per entity, sorted."""
     cutoff = at_date - dt.timedelta(days=TICK_WINDOW_DAYS)
     latest = latest_bar_features(window)
     # tickers with too few bars in the window (gaps, or history before it): add their older bars
@@ -136,7 +138,109 @@ def _window_latest(
             redo = older["entity"].unique().implode()
             again = latest_bar_features(pl.concat([older, window.filter(pl.col("entity").is_in(redo))]))
             latest = pl.concat([latest.filter(~pl.col("entity").is_in(redo)), again])
-    return latest.drop("__n", "__first")
+    # in entity order (as the store's files give them), whatever order the bars came in
+    return latest.drop("__n", "__first").sort("entity", maintain_order=True)
+
+
+def _window_latest_each(
+    series: str, prices: Bars, facts: pl.LazyFrame, days: Sequence[dt.date]
+) -> list[pl.DataFrame]:
+    """``_window_latest`` at each of ``days``, one close at a time (the reference of
+    ``_window_latest_many``; the bars of every window read once, from the earliest window's first day)."""
+    cutoffs = [d - dt.timedelta(days=TICK_WINDOW_DAYS) for d in days]
+    bars = _bars(prices, min(cutoffs, default=None))
+    return [
+        _window_latest(series, series_frame(series, bars, facts, end=d, start=c).collect(), prices, facts,
+                       at_date=d)
+        for d, c in zip(days, cutoffs, strict=True)
+    ]
+
+
+def _window_latest_many(
+    series: str, prices: Bars, facts: pl.LazyFrame, days: Sequence[dt.date]
+) -> list[pl.DataFrame]:
+    """``_window_latest_each``'s frames (rows sorted by entity), computed in one pass for all of
+    ``days``: the bars from the earliest window's first day to the latest day are read and sorted
+    once (with the older bars of the entities short of history at some day, as ``_window_latest``
+    adds them), then, for every (day, entity), the rows that day's window reads are found by binary
+    search (its latest bar on or before the day and its first bar in the window, or the
+    ``bars_needed`` before it when short) and the features of all windows computed at once
+    (``bar_features_at``: the same numbers). A derived series whose bars depend on the day the
+    facts are known as of (a statement stored under one id with several publication dates) is
+    computed one day at a time."""
+    if not days:
+        return []
+    if not _bars_known_once(series, facts):
+        return _window_latest_each(series, prices, facts, days)
+    day = np.array(days, dtype="datetime64[D]").astype(np.int64)
+    cutoff = day - TICK_WINDOW_DAYS
+    lo, hi = min(days) - dt.timedelta(days=TICK_WINDOW_DAYS), max(days)
+    frame = series_frame(series, _bars(prices, lo), facts, end=hi, start=lo).collect()
+    frame = frame.sort("entity", "date", maintain_order=True)
+    point, first_row, start, last = _windows(frame, day, cutoff)
+    short = (last - start + 1 < bars_needed()) | (
+        frame["date"].to_physical().to_numpy()[start] > day[point] - days_needed())
+    if short.any():  # their older bars (up to ``bars_needed`` before the earliest window) and again
+        entities = frame["entity"].gather(start[short]).unique()
+        older = (
+            series_frame(series, _bars(prices, None), facts, end=lo - dt.timedelta(days=1))
+            .filter(pl.col("entity").is_in(entities.implode()))
+            .sort("entity", "date", maintain_order=True)
+            .group_by("entity", maintain_order=True)
+            .tail(bars_needed())
+            .collect()
+        )
+        if older.height:
+            frame = pl.concat([older, frame]).sort("entity", "date", maintain_order=True)
+            point, first_row, start, last = _windows(frame, day, cutoff)
+            short = (last - start + 1 < bars_needed()) | (
+                frame["date"].to_physical().to_numpy()[start] > day[point] - days_needed())
+    begin = np.where(short, np.maximum(first_row, start - bars_needed()), start)
+    latest = bar_features_at(frame, begin, last).drop("__n", "__first")
+    counts = np.bincount(point, minlength=len(days))
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    return [latest.slice(int(offsets[i]), int(counts[i])) for i in range(len(days))]
+
+
+def _windows(
+    frame: pl.DataFrame, day: np.ndarray, cutoff: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The windows of every (day, entity) of ``frame`` (sorted by entity and date) with a bar in
+    ``[cutoff, day]``, day by day and entity by entity: the day's index, the entity's first row, the
+    window's first row and its last (the latest bar on or before the day)."""
+    n = frame.height
+    entity_no = frame["entity"].rle_id().to_numpy().astype(np.int64)
+    date = frame["date"].to_physical().to_numpy().astype(np.int64)
+    key = entity_no * (1 << 33) + (date + (1 << 31))           # ascending: sorted by entity, date
+    firsts = np.flatnonzero(np.concatenate(([True], entity_no[1:] != entity_no[:-1]))) if n else \
+        np.array([], dtype=np.int64)
+    ents = np.arange(len(firsts), dtype=np.int64)
+    base = ents[None, :] * (1 << 33) + (1 << 31)
+    last = np.searchsorted(key, base + day[:, None], side="right") - 1
+    start = np.searchsorted(key, base + cutoff[:, None], side="left")
+    ok = last >= start
+    point = np.broadcast_to(np.arange(len(day), dtype=np.int64)[:, None], ok.shape)[ok]
+    first_row = np.broadcast_to(firsts[None, :], ok.shape)[ok]
+    return point, first_row, start[ok], last[ok]
+
+
+def _bars_known_once(series: str, facts: pl.LazyFrame) -> bool:
+    """True when every bar of ``series`` known on a day is known, with the same value, on every
+    later day (price columns; ``market_cap`` and ``price_to_sales`` unless a statement they read is
+    stored under one ``fact_id`` with several publication dates: which of its rows is kept then
+    depends on the day)."""
+    if not series.startswith("derived.") or series.split(".", 1)[1] not in ("market_cap", "price_to_sales"):
+        return True
+    dup = (
+        facts.filter(pl.col("metric").is_in(["shares_outstanding", "revenue"]))
+        .group_by("fact_id")
+        .agg(pl.col("published").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+        .select(pl.len())
+        .collect()
+        .item()
+    )
+    return int(dup) == 0
 
 
 # ------------------------------------------------------------------------------------- conditions
@@ -260,15 +364,7 @@ class Evaluator:
             if shape == "facts":
                 latest = _statement_latest_many(series, prices, facts, days)
             else:
-                cutoffs = [d - dt.timedelta(days=TICK_WINDOW_DAYS) for d in days]
-                bars = _bars(prices, min(cutoffs, default=None))
-                latest = [
-                    _window_latest(
-                        series, series_frame(series, bars, facts, end=d, start=c).collect(), prices, facts,
-                        at_date=d,
-                    )
-                    for d, c in zip(days, cutoffs, strict=True)
-                ]
+                latest = _window_latest_many(series, prices, facts, days)
             frame = with_age_and_stale_bars_many(latest, shape, days, calendars, stale=stale)
             if frame is None:  # a case the batch does not cover: one evaluation per point
                 return [self.evaluate(prices, facts, at=a, names=names, calendars=calendars,

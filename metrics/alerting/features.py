@@ -258,7 +258,7 @@ class _Runs:
     first and last row read, and each entity's number of rows ``n`` and first date ``first`` (rows
     before the run read may count: they are older than any a feature reads)."""
 
-    def __init__(self, v: np.ndarray, d: np.ndarray, order: _Order) -> None:
+    def __init__(self, v: np.ndarray, d: np.ndarray, order: _Order | _Ranges) -> None:
         self.v, self.d, self.starts, self.ends = v, d, order.starts, order.ends
         self.n, self.first = order.n, order.first
         self._spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # days -> (rows inside, covered)
@@ -349,6 +349,48 @@ def latest_bar_features(window: pl.DataFrame, *, specs: Sequence[Feature] = FEAT
     return df.with_columns(revision_pct=pl.lit(None, pl.Float64))
 
 
+@dataclass(frozen=True, slots=True)
+class _Ranges:
+    """Row ranges of a sorted series (as ``_Order`` gives them): ``starts``..``ends``, each ``n`` rows
+    from the date ``first``."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    n: np.ndarray
+    first: np.ndarray
+
+
+def bar_features_at(
+    series: pl.DataFrame, starts: np.ndarray, ends: np.ndarray, *, specs: Sequence[Feature] = FEATURE_SPECS
+) -> pl.DataFrame:
+    """``latest_bar_features`` of many windows of one series at once: ``series`` (entity, date,
+    value) sorted by entity and date, each window the rows ``starts[i]``..``ends[i]`` of one entity
+    (they may overlap: a window per evaluation point), one output row per window, in their order.
+
+    Row for row the numbers ``latest_bar_features`` gives over those rows alone (the same numpy
+    reductions over the same values, so the same floats), with ``__n`` and ``__first``."""
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    if not len(ends):
+        return latest_bar_features(series.clear(), specs=specs)
+    d = series["date"].to_physical().to_numpy()
+    v = series["value"].to_numpy()
+    # one row of padding: no window ends at the array's end (``_segment`` needs it for overlaps)
+    vp, dp = np.append(v, np.nan), np.append(d, d[-1] if len(d) else 0)
+    runs = _Runs(vp, dp, _Ranges(starts, ends, ends - starts + 1, d[starts]))
+    df = pl.DataFrame(
+        {
+            "entity": series["entity"].gather(ends),
+            "date": series["date"].gather(ends),
+            "value": v[ends],
+            **{f.name: _latest_value(runs, f) for f in specs},
+            "__n": runs.n,
+            "__first": pl.Series(d[starts], dtype=pl.Int32).cast(pl.Date),
+        },
+        nan_to_null=True,
+    )
+    return df.with_columns(revision_pct=pl.lit(None, pl.Float64))
+
+
 # ------------------------------------------------------------------------- age_days and stale_bars
 
 
@@ -403,15 +445,13 @@ def with_age_and_stale_bars(
     *,
     stale: bool = True,
 ) -> pl.DataFrame:
-    """``latest`` (one row per entity) with ``age_days`` and ``stale_bars``, ``date`` as ``data_at``.
+    """``latest`` (one row per entity) with ``age_days`` and ``stale_bars``, ``date`` as ``data_at``:
+    ``with_age_and_stale_bars_many`` at one point.
 
     ``stale=False`` leaves ``stale_bars`` null (it needs the exchange calendars)."""
-    df = latest.with_columns(age_days=(pl.lit(at_date) - pl.col("date")).dt.total_days().cast(pl.Int64))
-    if shape == "prices" and stale and df.height:
-        df = df.with_columns(stale_bars(df["entity"], df["date"], at_date, calendars))
-    else:
-        df = df.with_columns(stale_bars=pl.lit(None, pl.Int64))
-    return df.rename({"date": "data_at"})
+    df = with_age_and_stale_bars_many([latest], shape, [at_date], calendars, stale=stale)
+    assert df is not None  # one point: always given
+    return df.drop("__c")
 
 
 def with_age_and_stale_bars_many(
@@ -422,18 +462,19 @@ def with_age_and_stale_bars_many(
     *,
     stale: bool = True,
 ) -> pl.DataFrame | None:
-    """``with_age_and_stale_bars(latest[i], shape, days[i], ...)`` for every i, stacked, each row with
-    its ``i`` in ``__c`` (the same values: both are per row). None when the batch would not give
-    them: frames of different columns, or evaluation dates outside an exchange's calendar (there
+    """Each ``latest[i]`` (one row per entity) with ``age_days`` and ``stale_bars`` at ``days[i]``
+    (``date`` as ``data_at``), stacked, each row with its ``i`` in ``__c`` (both are per row; one
+    point is ``with_age_and_stale_bars``). None when several points would not give what each alone
+    gives: frames of different columns, or evaluation dates outside an exchange's calendar (there
     ``sessions_between`` counts weekdays for all the dates it is given)."""
     if not latest:
-        return with_age_and_stale_bars(pl.DataFrame(schema={"entity": pl.String, "date": pl.Date}), shape,
-                                       dt.date(2000, 1, 1), calendars, stale=stale).with_columns(
-            __c=pl.lit(None, pl.Int64))
-    if any(f.schema != latest[0].schema for f in latest[1:]):
+        latest, days = [pl.DataFrame(schema={"entity": pl.String, "date": pl.Date})], [dt.date(2000, 1, 1)]
+    first = latest[0].schema
+    if any(f.schema != first for f in latest[1:]):
         return None
     heights = [f.height for f in latest]
-    at = pl.Series("__at", np.repeat(np.array(days, dtype="datetime64[D]"), heights)).cast(pl.Date)
+    day_no = np.array(days, dtype="datetime64[D]").astype(np.int32)
+    at = pl.Series("__at", np.repeat(day_no, heights), dtype=pl.Int32).cast(pl.Date)
     index = pl.Series("__c", np.repeat(np.arange(len(latest), dtype=np.int64), heights))
     df = pl.concat(latest).with_columns(index, at)
     df = df.with_columns(age_days=(pl.col("__at") - pl.col("date")).dt.total_days().cast(pl.Int64))
@@ -444,7 +485,7 @@ def with_age_and_stale_bars_many(
         mics = entities.replace_strict(mic_of, return_dtype=pl.String).to_numpy()
         after = df["date"].to_numpy().astype("datetime64[D]")
         upto = df["__at"].to_numpy().astype("datetime64[D]")
-        for mic in set(mic_of.values()):
+        for mic in set(mic_of.values()) if len(latest) > 1 else ():
             sess = session_dates(mic)
             idx = np.nonzero(mics == mic)[0]
             if len(sess) and (after[idx].min() < sess[0] or upto[idx].max() > sess[-1]):

@@ -109,7 +109,8 @@ def recent_bars(store: Store) -> BarsSince:
 def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
              at: dt.datetime | None = None, facts: pl.LazyFrame | None = None,
              evaluator: Evaluator | None = None, quiet: bool = False, record: bool = True,
-             fence: Callable[[Connection], None] | None = None) -> TickReport:
+             fence: Callable[[Connection], None] | None = None,
+             frame: pl.DataFrame | None = None) -> TickReport:
     """Evaluate ``rules`` at ``at`` (default ``now``) and persist the outcome; see the module docstring.
 
     ``facts`` may carry the ``facts`` dataset already read (a replay reads it once for all its
@@ -117,7 +118,9 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
     ``fence`` the leadership check run first in the tick's transaction (``StateDB.apply_tick``): when
     it raises ``Fenced`` nothing is written and the error propagates. ``record=False`` leaves the
     step 3 append to a later tick (a catch-up appends the transitions of all its points once, at
-    its last one, instead of one Delta commit per replayed close).
+    its last one, instead of one Delta commit per replayed close). ``frame`` is the evaluation at
+    ``at`` already computed (``evaluator.evaluate(..., with_features=True)``, or its point of an
+    ``evaluate_many`` batch: a catch-up evaluates its last close with its quiet ones).
     """
     at = at or now
     report = TickReport(at=at, rules=len(rules))
@@ -125,8 +128,8 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
         report.recorded += _flush_quietly(store, db, now=now)
     by_name = {r.name: r for r in rules}
     evaluator = evaluator or Evaluator(list(rules))
-    df = evaluator.evaluate(recent_bars(store), facts if facts is not None else store.scan("facts"), at=at,
-                            with_features=True)
+    df = frame if frame is not None else evaluator.evaluate(
+        recent_bars(store), facts if facts is not None else store.scan("facts"), at=at, with_features=True)
     report.instances = df.height
     silences = db.silences(now=now)
 
@@ -159,7 +162,8 @@ def run_tick(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.dateti
 def run_catch_up(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.datetime,
                  ats: Sequence[dt.datetime], facts: pl.LazyFrame | None = None,
                  evaluator: Evaluator | None = None, fence: Callable[[Connection], None] | None = None,
-                 stop: threading.Event | None = None) -> list[TickReport]:
+                 stop: threading.Event | None = None,
+                 frames: Sequence[pl.DataFrame] | None = None) -> list[TickReport]:
     """Quiet ticks at ``ats`` (ascending: the replayed closes of a catch-up but its last), as a batch:
     the same states, transitions and evaluations, and the same log lines, as ``run_tick(..., at=a,
     quiet=True, record=False)`` at each in turn, computed at once.
@@ -169,14 +173,16 @@ def run_catch_up(store: Store, db: StateDB, rules: Sequence[Rule], *, now: dt.da
     transaction (``StateDB.apply_ticks``): a crash writes nothing, and the restarted run evaluates
     the same points again. ``fence`` is checked first in it (``Fenced``: nothing written). When
     ``stop`` is set before a point, that point and those after it are left out. Returns one report
-    per point stepped or skipped (``skipped``: not after the last evaluation).
+    per point stepped or skipped (``skipped``: not after the last evaluation). ``frames`` are the
+    evaluations at ``ats`` already computed (``evaluate_many``, e.g. with the catch-up's last close).
     """
     if not ats:
         return []
     by_name = {r.name: r for r in rules}
     evaluator = evaluator or Evaluator(list(rules))
-    frames = evaluator.evaluate_many(recent_bars(store), facts if facts is not None else store.scan("facts"),
-                                     ats, with_features=True)
+    if frames is None:
+        frames = evaluator.evaluate_many(
+            recent_bars(store), facts if facts is not None else store.scan("facts"), ats, with_features=True)
     reports = [TickReport(at=at, rules=len(rules), instances=df.height)
                for at, df in zip(ats, frames, strict=True)]
 

@@ -24,6 +24,7 @@ imports neither exchange-calendars nor pandas. ``write_bundled()`` rebuilds them
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tempfile
 import threading
@@ -31,7 +32,7 @@ import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from metrics.errors import ConfigError
@@ -84,7 +85,7 @@ class Calendar:
     tz: ZoneInfo
     regular_close: dt.time
     sessions: np.ndarray                 # session dates, datetime64[D], ascending
-    closes: tuple[dt.datetime, ...]      # close of sessions[i], UTC (early closes included)
+    closes: np.ndarray                   # close of sessions[i], UTC, datetime64[us] (early closes included)
 
     @property
     def first(self) -> dt.date:
@@ -93,6 +94,20 @@ class Calendar:
     @property
     def last(self) -> dt.date:
         return self.sessions[-1].item()  # type: ignore[no-any-return]
+
+    def closes_between(self, start: dt.datetime | None, end: dt.datetime) -> list[dt.datetime]:
+        """The close times (UTC, aware) in ``(start, end]`` (``start`` None: from the first), in order;
+        only those are made ``datetime`` objects."""
+        lo = 0 if start is None else int(self.closes.searchsorted(_utc64(start), side="right"))
+        hi = int(self.closes.searchsorted(_utc64(end), side="right"))
+        return [c.replace(tzinfo=dt.UTC) for c in self.closes[lo:hi].tolist()]
+
+
+def _utc64(t: dt.datetime) -> np.datetime64:
+    """``t`` (aware) as a naive UTC ``datetime64[us]``, comparable with ``Calendar.closes``."""
+    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
+
+    return np.datetime64(t.astimezone(dt.UTC).replace(tzinfo=None), "us")
 
 
 _cache: dict[str, Calendar] = {}  # by the MIC asked for (after ``calendar_mic``) and by name
@@ -139,13 +154,20 @@ def regular_close(exchange: str) -> tuple[str, ZoneInfo, dt.time]:
     return name, ZoneInfo(str(factory.tz)), factory.close_times[-1][1]
 
 
-def _file_name(mic: str) -> str | None:
-    """The name of ``mic``'s saved calendar for the installed exchange-calendars version."""
+@functools.cache
+def _xcals_version() -> str | None:
+    """The installed exchange-calendars version (looked up once: each lookup scans the installed
+    distributions)."""
     try:
-        version = metadata.version("exchange-calendars")
+        return metadata.version("exchange-calendars")
     except metadata.PackageNotFoundError:  # pragma: no cover - it is a dependency
         return None
-    return f"{mic}-{version}-{_RANGE[0]}-{_RANGE[1]}.npz"
+
+
+def _file_name(mic: str) -> str | None:
+    """The name of ``mic``'s saved calendar for the installed exchange-calendars version."""
+    version = _xcals_version()
+    return None if version is None else f"{mic}-{version}-{_RANGE[0]}-{_RANGE[1]}.npz"
 
 
 def _cache_file(mic: str) -> Path | None:
@@ -172,13 +194,12 @@ def _read(path: Path) -> Calendar | None:
 
     try:
         with np.load(path) as f:
-            closes = f["closes"].astype("datetime64[us]").tolist()
             return Calendar(
                 name=str(f["name"]),
                 tz=ZoneInfo(str(f["tz"])),
                 regular_close=dt.time.fromisoformat(str(f["regular_close"])),
                 sessions=f["sessions"].astype("datetime64[D]"),
-                closes=tuple(c.replace(tzinfo=dt.UTC) for c in closes),
+                closes=f["closes"].astype("datetime64[us]"),
             )
     except (OSError, ValueError, KeyError):  # a damaged cache file: build the calendar again
         return None
@@ -198,7 +219,7 @@ def _write(path: Path, cal: Calendar, *, compressed: bool = False) -> None:
     """Save ``cal`` at ``path`` atomically (a temporary file renamed)."""
     import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
 
-    closes = np.array([c.replace(tzinfo=None) for c in cal.closes], dtype="datetime64[us]")
+    closes = cal.closes.astype("datetime64[us]")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
@@ -226,21 +247,38 @@ def write_bundled() -> list[Path]:
     return written
 
 
-def _build(name: str) -> Calendar:
+def _exchange_calendar(name: str) -> Any:
+    """exchange-calendars' calendar ``name`` over ``_RANGE`` (or its default range)."""
     import exchange_calendars as xcals  # noqa: PLC0415 - exchange_calendars is heavy; loaded only when used
-    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
 
     with warnings.catch_warnings():  # pandas deprecations raised inside exchange-calendars
         warnings.simplefilter("ignore")
         try:
-            cal = xcals.get_calendar(name, start=_RANGE[0], end=_RANGE[1])
+            return xcals.get_calendar(name, start=_RANGE[0], end=_RANGE[1])
         except ValueError:  # the calendar does not reach that far back
-            cal = xcals.get_calendar(name)
+            return xcals.get_calendar(name)
+
+
+def _build(name: str) -> Calendar:
+    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
+
+    cal = _exchange_calendar(name)
+    with warnings.catch_warnings():  # pandas deprecations raised inside exchange-calendars
+        warnings.simplefilter("ignore")
         closes = cal.closes
         return Calendar(
             name=cal.name,
             tz=ZoneInfo(str(cal.tz)),
             regular_close=cal.close_times[-1][1],
             sessions=np.asarray(closes.index.to_numpy().astype("datetime64[D]")),
-            closes=tuple(c.to_pydatetime().astimezone(dt.UTC) for c in closes),
+            closes=utc_closes(closes),
         )
+
+
+def utc_closes(closes: Any) -> np.ndarray:
+    """exchange-calendars' close times (a pandas Series of aware timestamps) as naive UTC
+    ``datetime64[us]``, converted at once (not one ``Timestamp`` at a time)."""
+    import numpy as np  # noqa: PLC0415 - numpy is heavy; loaded only when used
+
+    stamps = closes.dt.tz_convert(None) if closes.dt.tz is not None else closes
+    return np.asarray(stamps.to_numpy(), dtype="datetime64[us]")

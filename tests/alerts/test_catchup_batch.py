@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from metrics.alerting.evaluate import Evaluator
 from metrics.alerting.rules import Rule, load_rules
 from metrics.alerting.state import StateDB, open_db
 from metrics.alerting.state_schema import evaluations, transitions
-from metrics.alerting.tick import run_catch_up, run_tick
+from metrics.alerting.tick import recent_bars, run_catch_up, run_tick
 from metrics.store.prices.files import import_price_file
 from metrics.store.tables import Store
 from tests.alerts.conftest import facts_frame, make_rules
@@ -98,45 +99,53 @@ def _contents(store: Store, db: StateDB) -> dict[str, Any]:
             "alerts": alerts}
 
 
-def _events(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _events(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for e in logs if e["event"] in ("alert.transition", "tick.done", "tick.skipped")]
 
 
 @pytest.mark.parametrize("before", [0, 3])
 def test_batched_catch_up_writes_what_one_tick_per_close_writes(tmp_path: Path, before: int) -> None:
     """``before`` closes evaluated live first (states, firing and told, carried into the catch-up);
-    then 30 missed closes: the batch equals one quiet tick per close, and so does the last close."""
+    then 30 missed closes: the batch equals one quiet tick per close, and so does the last close;
+    also with the last close evaluated in the batch (``frames`` and ``frame``, as the evaluate job
+    does)."""
     rules = _rules()
     closes = _closes(dt.date(2026, 3, 27), dt.date(2026, 5, 20))
     live, missed, last = closes[:before], closes[before:-1], closes[-1]
     assert len(missed) >= 30
     results = []
-    for mode in ("ticks", "batch"):
+    for mode in ("ticks", "batch", "with-last"):
         store, db = _world(tmp_path / mode)
         evaluator = Evaluator(rules)
         for at in live:
             run_tick(store, db, rules, now=at, evaluator=evaluator)
+        frames = (evaluator.evaluate_many(recent_bars(store), store.scan("facts"), [*missed, last],
+                                          with_features=True) if mode == "with-last" else None)
         with structlog.testing.capture_logs() as logs:
             if mode == "ticks":
                 reports = [run_tick(store, db, rules, now=NOW, at=at, evaluator=evaluator, quiet=True,
                                     record=False) for at in missed]
             else:
-                reports = run_catch_up(store, db, rules, now=NOW, ats=missed, evaluator=evaluator)
+                reports = run_catch_up(store, db, rules, now=NOW, ats=missed, evaluator=evaluator,
+                                       frames=frames[:-1] if frames is not None else None)
         seen = _events(logs)
-        run_tick(store, db, rules, now=NOW, at=last, evaluator=evaluator)
+        with structlog.testing.capture_logs() as logs:
+            run_tick(store, db, rules, now=NOW, at=last, evaluator=evaluator,
+                     frame=frames[-1] if frames is not None else None)
         results.append((_contents(store, db), [r.as_dict() for r in reports],
-                        [r.transitions for r in reports], seen))
+                        [r.transitions for r in reports], seen + _events(logs)))
         db.close()
-    (ticks, ticks_reports, ticks_moved, ticks_logs), (batch, batch_reports, batch_moved, batch_logs) = results
+    (ticks, ticks_reports, ticks_moved, ticks_logs), *batches = results
     assert sum(len(m) for m in ticks_moved) > 10        # the catch-up has something to compare
     assert {t["state"] for m in ticks_moved for t in m} == {"pending", "firing", "resolved"}
     assert len(ticks["evaluations"]) == len(closes)
     assert ticks["notifications"]
-    assert batch_reports == ticks_reports
-    assert batch_moved == ticks_moved
-    assert batch_logs == ticks_logs
-    for name in ("states", "transitions", "evaluations", "notifications", "alerts"):
-        assert batch[name] == ticks[name], name
+    for batch, batch_reports, batch_moved, batch_logs in batches:
+        assert batch_reports == ticks_reports
+        assert batch_moved == ticks_moved
+        assert batch_logs == ticks_logs
+        for name in ("states", "transitions", "evaluations", "notifications", "alerts"):
+            assert batch[name] == ticks[name], name
 
 
 def test_a_batch_already_evaluated_or_stopped_writes_nothing(tmp_path: Path) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,7 +34,33 @@ def assert_same_calendar(got: calendars.Calendar, want: calendars.Calendar) -> N
     assert (got.name, got.tz, got.regular_close) == (want.name, want.tz, want.regular_close)
     assert got.sessions.dtype == want.sessions.dtype
     assert np.array_equal(got.sessions, want.sessions)
-    assert got.closes == want.closes
+    assert got.closes.dtype == want.closes.dtype == np.dtype("datetime64[us]")
+    assert np.array_equal(got.closes, want.closes)
+
+
+def old_closes(closes: Any) -> tuple[dt.datetime, ...]:
+    """The close times as they were built before: one ``Timestamp`` at a time, aware, in UTC."""
+    return tuple(c.to_pydatetime().astimezone(dt.UTC) for c in closes)
+
+
+@pytest.mark.parametrize("mic", ["XNYS", "XKRX", "XHKG"])
+def test_close_times_built_at_once_equal_the_per_session_ones(mic: str) -> None:
+    """The closes converted at once (``utc_closes``) are the per-session conversion's, and
+    ``closes_between`` gives what a bisection of those ``datetime`` objects gave."""
+    raw = calendars._exchange_calendar(calendars.canonical(mic)).closes
+    old = old_closes(raw)
+    got = calendars.utc_closes(raw)
+    assert [c.replace(tzinfo=dt.UTC) for c in got.tolist()] == list(old)
+    cal = calendars.calendar(mic)
+    assert np.array_equal(cal.closes, got)
+    rng = np.random.default_rng(7)
+    edges = [old[0] - dt.timedelta(days=3), old[-1] + dt.timedelta(days=3), old[5000],
+             old[5000] - dt.timedelta(microseconds=1)]
+    bounds = edges + [old[0] + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 23_000_000, 40)]
+    for start in [None, *bounds]:
+        for end in bounds:
+            lo = 0 if start is None else bisect.bisect_right(old, start)
+            assert cal.closes_between(start, end) == list(old[lo:bisect.bisect_right(old, end)])
 
 
 def test_calendar_loaded_from_the_cache_folder_equals_the_built_one(cache_dir: Path) -> None:
