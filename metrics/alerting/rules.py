@@ -46,6 +46,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from metrics.alerting.features import WINDOW_FEATURES
+from metrics.alerting.rules_toml import parse_toml
 from metrics.alerting.templates import TemplateError, check_template, render
 from metrics.errors import ConfigError, RuleError
 from metrics.store.schema import METRICS
@@ -431,7 +432,7 @@ def parse_rules(
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_toml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise ConfigError("rules file not found", source=path) from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
