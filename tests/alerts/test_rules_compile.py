@@ -4,6 +4,8 @@ load, cached per text and shape, give each rule its verdict alone; placeholders;
 from __future__ import annotations
 
 import dataclasses
+import gc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,15 @@ from conftest import make_rules
 from pydantic import ValidationError
 
 from metrics.alerting.evaluate import Evaluator
-from metrics.alerting.rules import _plain_spec, _RuleSpec, check_condition, compile_condition, parse_rules
+from metrics.alerting.rules import (
+    _plain_spec,
+    _RuleSpec,
+    check_condition,
+    compile_condition,
+    parse_rules,
+    read_rules,
+)
+from metrics.errors import ConfigError
 
 CONDITIONS = [
     "value < 100",
@@ -157,3 +167,37 @@ def test_plain_tables_skip_pydantic_with_its_result() -> None:
             assert spec == validated, table
     assert _plain_spec(TABLES[0]) is not None
     assert _plain_spec(TABLES[19]) is None  # "hold" is a field name pydantic accepts: its business
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"rules": 5}, "rules: Input should be a valid list"),
+        ({"rules": [1]}, "rules.0: Input should be a valid dictionary"),
+        ({"rules": [{1: "x"}]}, "rules.0.1.[key]: Input should be a valid string"),
+        ({"other": 1, "rules": []}, "other: unknown key (a rules file holds only [[rules]] tables)"),
+    ],
+)
+def test_a_file_that_is_not_a_list_of_rule_tables(data: dict[Any, Any], message: str) -> None:
+    """Data of another shape than parsed TOML's list of tables is left to pydantic, for its messages."""
+    with pytest.raises(ConfigError) as e:
+        parse_rules(data)
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, enabled: bool) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text('[[rules]]\nname = "a"\nseries = "prices.close"\ncondition = "value < 1"\n')
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        assert [r.name for r in read_rules(path)[0]] == ["a"]
+        assert gc.isenabled() is enabled
+        with pytest.raises(ConfigError):
+            read_rules(tmp_path / "missing.toml")
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
