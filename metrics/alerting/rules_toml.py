@@ -8,10 +8,15 @@ text instead whenever rtoml could disagree with it:
   ``tomllib`` parses it, so a bad file raises ``tomllib.TOMLDecodeError`` with ``tomllib``'s
   message, line and column, as before;
 - the text may use a construct of TOML 1.1 that rtoml accepts and a ``tomllib`` of TOML 1.0 (the
-  one of Python 3.11) rejects: a byte order mark, ``\\e`` and ``\\xHH`` escapes, a time without seconds, an
-  inline table (it may span lines or end with a comma). The checks are made on the text, and err
-  on the side of ``tomllib``: a string that merely looks like such a construct costs speed, never
-  a different result.
+  one of Python 3.11) rejects: a byte order mark, ``\\e`` and ``\\xHH`` escapes, a time without
+  seconds, an inline table (it may span lines or end with a comma);
+- rtoml would read it otherwise: a carriage return (rtoml keeps the CRLF of a multi-line
+  string, ``tomllib`` makes it LF; a file read as text has none), a dotted table header
+  (``[a.b]``: rtoml places ``a`` among its siblings where a later ``[a]`` is, ``tomllib`` where it
+  first appears).
+
+The checks are made on the text, and err on the side of ``tomllib``: a string that merely looks
+like such a construct costs speed, never a different result.
 """
 
 from __future__ import annotations
@@ -25,20 +30,27 @@ import rtoml
 
 # ``07:32`` or ``1979-05-27T07:32Z`` (no seconds), not the offset of ``07:32:00+05:30``.
 _NO_SECONDS = re.compile(r":\d\d(?![:\d])(?<=(?<![\d:+-])\d\d:\d\d)")
-# ``{`` where an inline table may start: after ``=``, ``[`` or ``,`` (blanks, newlines and comments between).
-_MAYBE_INLINE = re.compile(r"[=\[,](?:[ \t\r\n]++|#[^\n]*+)*+\{")
+# ``{`` where an inline table may start: after ``=``, ``[`` or ``,`` (blanks, newlines and comments
+# between); one pattern each, as a pattern that starts with a character is found fastest.
+_MAYBE_INLINE = tuple(re.compile(rf"{c}(?:[ \t\r\n]++|#[^\n]*+)*+\{{") for c in ("=", r"\[", ","))
 # A line that opens ``{`` outside strings and comments (a line starts outside a string when the
 # text has no multi-line string).
 _INLINE = re.compile(r"""(?:^|\n)(?:[^\n"'{#]++|"(?:[^"\\\n]++|\\.)*+"|'[^'\n]*+')*+\{""")
+# A table header with a dotted name (``[a.b]``, ``[[a.b]]``): it creates its super-tables, whose
+# place among their siblings rtoml takes from a later ``[a]`` and ``tomllib`` from the first header.
+_DOTTED_HEADER = re.compile(r"\n[ \t]*\[[^\n]*\.")  # searched in the text after a newline
 # An offset date-time (``...:00Z``, ``...:00.5-07:00``): the result holds rtoml's tzinfo.
 _OFFSET = re.compile(r":\d\d(?:\.\d+)?(?:[zZ]|[+-]\d\d:)")
 
 
 def _may_differ(text: str) -> bool:
-    """Whether ``text`` may hold a construct rtoml reads where ``tomllib`` (TOML 1.0) would not."""
-    if text.startswith("\ufeff") or "\\e" in text or "\\x" in text or _NO_SECONDS.search(text):
+    """Whether ``text`` may hold a construct rtoml reads otherwise than ``tomllib`` (TOML 1.0)."""
+    if text.startswith("\ufeff") or "\r" in text or "\\e" in text or "\\x" in text:
         return True
-    if _MAYBE_INLINE.search(text) is None:
+    first_line = text.partition("\n")[0]
+    if _NO_SECONDS.search(text) or _DOTTED_HEADER.search(text) or _DOTTED_HEADER.match(f"\n{first_line}"):
+        return True
+    if not any(p.search(text) for p in _MAYBE_INLINE):
         return False
     return '"""' in text or "'''" in text or _INLINE.search(text) is not None
 

@@ -67,16 +67,11 @@ leap = 2000-02-29
     "arrays of tables": """
 [[fruits]]
 name = "apple"
-[fruits.physical]
-color = "red"
-[[fruits.varieties]]
-name = "red delicious"
-[[fruits.varieties]]
-name = "granny smith"
+colors = ["red", "green"]
 [[fruits]]
 name = "banana"
-[[fruits.varieties]]
-name = "plantain"
+[[vegetables]]
+[[fruits]]
 """,
     "strings": r'''
 basic = "tab\there \"quoted\" \\ back"
@@ -112,7 +107,6 @@ bools = [true, false]
     "big ints": "a = 92233720368547758070\nb = -9223372036854775809\nc = 0xFFFFFFFFFFFFFFFFFFFF\n",
     "empty": "",
     "comments only": "# nothing\n\n# here\n",
-    "crlf": "a = 1\r\nb = 'x'\r\n",
 }
 
 
@@ -146,6 +140,25 @@ TOMLLIB = {
     "escape x": 'a = "\\x41"\n',
     "byte order mark": "\ufeffa = 1\n",
     "multi-line string and inline table": 'a = """\nx\n"""\nb = {c = 1}\n',
+    "crlf": "a = 1\r\nb = 'x'\r\n",
+    "crlf in a multi-line string": 'a = """x\r\ny"""\r\n',  # tomllib: "x\ny"; rtoml: "x\r\ny"
+    # rtoml puts "a" after "c" (where [a] is), tomllib before (where [a.b] made it)
+    "a super-table defined after its sub-table": "[a.b]\nx = 1\n[c]\ny = 2\n[a]\nz = 3\n",
+    "the same, a comment first": "# c\n[ a . b ]\nx = 1\n[c]\ny = 2\n[a]\nz = 3\n",
+    "nested arrays of tables": """
+[[fruits]]
+name = "apple"
+[fruits.physical]
+color = "red"
+[[fruits.varieties]]
+name = "red delicious"
+[[fruits.varieties]]
+name = "granny smith"
+[[fruits]]
+name = "banana"
+[[fruits.varieties]]
+name = "plantain"
+""",
 }
 
 
