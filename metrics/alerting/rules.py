@@ -317,20 +317,6 @@ def _check_series(series: str) -> None:
         raise ValueError(f"unknown {kind} name {name!r} in series {series!r}; known: {', '.join(known)}")
 
 
-def _check_templates(spec: _RuleSpec, shape: Literal["prices", "facts"]) -> list[tuple[str, str]]:
-    """(key, message) for each template of ``spec`` that does not fit a series of ``shape``."""
-    errors: list[tuple[str, str]] = []
-    for key in TEMPLATE_KEYS:
-        template = getattr(spec, key)
-        if template is None:
-            continue
-        try:
-            check_template(template, template_fields(shape, fired=key != "summary"))
-        except TemplateError as e:
-            errors.append((key, str(e)))
-    return errors
-
-
 def _condition_fields(condition: str, expr: pl.Expr | None = None) -> tuple[str, ...]:
     """The features ``condition`` names (``expr``: its compiled form), in the order they first appear
     as words outside quoted strings; ties (a name only inside quotes) by name."""
@@ -411,7 +397,7 @@ class _Checks:
         return _condition_fields(condition, compile_condition(condition, shape))
 
     def templates(self, spec: Mapping[str, Any], shape: Literal["prices", "facts"]) -> list[tuple[str, str]]:
-        """``_check_templates``."""
+        """(key, message) for each template of ``spec`` that does not fit a series of ``shape``."""
         errors: list[tuple[str, str]] = []
         for key in TEMPLATE_KEYS:
             template = spec[key]
