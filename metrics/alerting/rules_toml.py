@@ -34,8 +34,8 @@ _NO_SECONDS = re.compile(r":\d\d(?![:\d])(?<=(?<![\d:+-])\d\d:\d\d)")
 # between); one pattern each, as a pattern that starts with a character is found fastest.
 _MAYBE_INLINE = tuple(re.compile(rf"{c}(?:[ \t\r\n]++|#[^\n]*+)*+\{{") for c in ("=", r"\[", ","))
 # A line that opens ``{`` outside strings and comments (a line starts outside a string when the
-# text has no multi-line string).
-_INLINE = re.compile(r"""(?:^|\n)(?:[^\n"'{#]++|"(?:[^"\\\n]++|\\.)*+"|'[^'\n]*+')*+\{""")
+# text has no multi-line string); searched after a newline, as ``_DOTTED_HEADER``.
+_INLINE = re.compile(r"""\n(?:[^\n"'{#]++|"(?:[^"\\\n]++|\\.)*+"|'[^'\n]*+')*+\{""")
 # A table header with a dotted name (``[a.b]``, ``[[a.b]]``): it creates its super-tables, whose
 # place among their siblings rtoml takes from a later ``[a]`` and ``tomllib`` from the first header.
 _DOTTED_HEADER = re.compile(r"\n[ \t]*\[[^\n]*\.")  # searched in the text after a newline
@@ -47,12 +47,12 @@ def _may_differ(text: str) -> bool:
     """Whether ``text`` may hold a construct rtoml reads otherwise than ``tomllib`` (TOML 1.0)."""
     if text.startswith("\ufeff") or "\r" in text or "\\e" in text or "\\x" in text:
         return True
-    first_line = text.partition("\n")[0]
-    if _NO_SECONDS.search(text) or _DOTTED_HEADER.search(text) or _DOTTED_HEADER.match(f"\n{first_line}"):
+    first_line = "\n" + text.partition("\n")[0]
+    if _NO_SECONDS.search(text) or _DOTTED_HEADER.search(text) or _DOTTED_HEADER.match(first_line):
         return True
     if not any(p.search(text) for p in _MAYBE_INLINE):
         return False
-    return '"""' in text or "'''" in text or _INLINE.search(text) is not None
+    return '"""' in text or "'''" in text or bool(_INLINE.search(text) or _INLINE.match(first_line))
 
 
 _ZONES: dict[dt.timedelta | None, dt.timezone] = {}
