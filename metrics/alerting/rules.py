@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +48,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from metrics.alerting.features import WINDOW_FEATURES
+from metrics.alerting.rules_toml import parse_toml
 from metrics.alerting.templates import TemplateError, check_template, render
 from metrics.errors import ConfigError, RuleError
 from metrics.store.schema import METRICS
@@ -251,12 +254,15 @@ def compile_condition(condition: str, shape: Literal["prices", "facts"]) -> pl.E
 
 
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)(?![\w.])")
+# The names ``templatize`` gives a condition's numbers; a condition may not name one itself.
+_PLACEHOLDER = re.compile(r"(?<!\w)__p\d+")
 
 
 def templatize(condition: str) -> tuple[str, tuple[float, ...]]:
     """``"value < 100 and age_days > 4"`` -> (``"value < __p0 and age_days > __p1"``, (100.0, 4.0)).
 
-    Numbers inside quoted strings are left alone.
+    Numbers inside quoted strings are left alone. ValueError if the condition itself names a
+    parameter (``__p0``...): it would be read as one of its numbers.
     """
     params: list[float] = []
 
@@ -265,6 +271,12 @@ def templatize(condition: str) -> tuple[str, tuple[float, ...]]:
         return f"__p{len(params) - 1}"
 
     parts = condition.split("'")
+    for p in parts[::2]:
+        if "__p" in p and (m := _PLACEHOLDER.search(p)):
+            raise ValueError(
+                f"condition {condition!r} names {m.group()!r}: names __p<N> are reserved for the "
+                "condition's numbers"
+            )
     out = [p if i % 2 else _NUMBER.sub(sub, p) for i, p in enumerate(parts)]
     return "'".join(out), tuple(params)
 
@@ -305,28 +317,167 @@ def _check_series(series: str) -> None:
         raise ValueError(f"unknown {kind} name {name!r} in series {series!r}; known: {', '.join(known)}")
 
 
-def _check_templates(spec: _RuleSpec, shape: Literal["prices", "facts"]) -> list[tuple[str, str]]:
-    """(key, message) for each template of ``spec`` that does not fit a series of ``shape``."""
-    errors: list[tuple[str, str]] = []
-    for key in TEMPLATE_KEYS:
-        template = getattr(spec, key)
-        if template is None:
-            continue
-        try:
-            check_template(template, template_fields(shape, fired=key != "summary"))
-        except TemplateError as e:
-            errors.append((key, str(e)))
-    return errors
+def _condition_fields(condition: str, expr: pl.Expr | None = None) -> tuple[str, ...]:
+    """The features ``condition`` names (``expr``: its compiled form), in the order they first appear
+    as words outside quoted strings; ties (a name only inside quotes) by name."""
+    names = set((expr if expr is not None else pl.sql_expr(condition)).meta.root_names()) & set(FEATURES)
+    unquoted = " ".join(condition.split("'")[::2])
+
+    def first(name: str) -> tuple[int, str]:
+        m = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", unquoted)
+        return (m.start() if m else len(unquoted), name)
+
+    return tuple(sorted(names, key=first))
 
 
-def _condition_fields(condition: str) -> tuple[str, ...]:
-    """The features ``condition`` names, in the order they appear in its text."""
-    names = set(pl.sql_expr(condition).meta.root_names()) & set(FEATURES)
-    return tuple(sorted(names, key=condition.find))
+_CACHED = 4096  # entries per cache of a load: a few shapes of thousands of rules; bounded all the same
+
+
+class _Checks:
+    """The checks of one load, each run once per distinct text or shape (100,000 rules share a few
+    shapes of condition, a few durations and templates): values or error messages, as checking each
+    rule would give them."""
+
+    def __init__(self) -> None:
+        self._holds: dict[tuple[str, str], Hold | dt.timedelta | str] = {}
+        self._series: dict[str, str | None] = {}
+        self._shapes: dict[tuple[str, int, str], tuple[str, ...] | None] = {}
+        self._templates: dict[tuple[str, str, str], str | None] = {}
+
+    @staticmethod
+    def _put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(cache) < _CACHED:
+            cache[key] = value
+
+    def hold(self, field: str, text: str) -> Hold | dt.timedelta:
+        """``for`` and ``keep_firing_for`` as ``parse_hold``, ``repeat_interval`` as ``parse_duration``."""
+        got = self._holds.get((field, text))
+        if got is None:
+            try:
+                got = parse_duration(text) if field == "repeat_interval" else parse_hold(text, key=field)
+            except ValueError as e:
+                got = str(e)
+            self._put(self._holds, (field, text), got)
+        if isinstance(got, str):
+            raise ValueError(got)
+        return got
+
+    def series(self, series: str) -> None:
+        """``_check_series``."""
+        if series not in self._series:
+            try:
+                _check_series(series)
+                self._put(self._series, series, None)
+            except ValueError as e:
+                self._put(self._series, series, str(e))
+                raise
+        elif (msg := self._series[series]) is not None:
+            raise ValueError(msg)
+
+    def condition(self, condition: str, shape: Literal["prices", "facts"]) -> tuple[str, ...]:
+        """``check_condition``; the condition's fields (``_condition_fields``) when it passes.
+
+        One ``pl.sql_expr`` per shape (the condition with its numbers as parameters); a condition
+        that does not pass that way is compiled as written, for its exact error."""
+        template, params = templatize(condition)
+        key = (template, len(params), shape)
+        if key in self._shapes:
+            fields = self._shapes[key]
+        else:
+            schema = {**features_schema(shape), **{f"__p{i}": pl.Float64() for i in range(len(params))}}
+            try:
+                expr = pl.sql_expr(template)
+                dtype = pl.DataFrame(schema=schema).select(expr.alias("c")).schema["c"]
+                fields = _condition_fields(template, expr) if dtype in (pl.Boolean, pl.Null) else None
+            except Exception:  # polars raises several SQL/column error types
+                fields = None
+            self._put(self._shapes, key, fields)
+        if fields is not None:
+            return fields
+        return _condition_fields(condition, compile_condition(condition, shape))
+
+    def templates(self, spec: Mapping[str, Any], shape: Literal["prices", "facts"]) -> list[tuple[str, str]]:
+        """(key, message) for each template of ``spec`` that does not fit a series of ``shape``."""
+        errors: list[tuple[str, str]] = []
+        for key in TEMPLATE_KEYS:
+            template = spec[key]
+            if template is None:
+                continue
+            fired = "fired" if key != "summary" else ""
+            if (fired, template, shape) in self._templates:
+                msg = self._templates[fired, template, shape]
+            else:
+                try:
+                    check_template(template, template_fields(shape, fired=bool(fired)))
+                    msg = None
+                except TemplateError as e:
+                    msg = str(e)
+                self._put(self._templates, (fired, template, shape), msg)
+            if msg is not None:
+                errors.append((key, msg))
+        return errors
+
+
+# A rule table of plain TOML values needs no validation copy: key -> its type (str or list of str).
+_PLAIN: dict[str, type] = {
+    (f.alias or name): (list if name in ("entities", "channels") else str)
+    for name, f in _RuleSpec.model_fields.items()
+}
+_DEFAULTS: dict[str, Any] = {
+    name: f.get_default(call_default_factory=True) for name, f in _RuleSpec.model_fields.items()
+    if not f.is_required()
+}
+
+
+def _plain_spec(raw: Any) -> dict[str, Any] | None:
+    """The fields of ``raw`` (by field name, defaults filled) when it is a rule table whose values
+    are already of the right types, as ``_RuleSpec`` would give them; None for pydantic to judge."""
+    if type(raw) is not dict:
+        return None
+    for k, v in raw.items():
+        kind = _PLAIN.get(k)
+        if kind is str:
+            if type(v) is not str:
+                return None
+        elif kind is not list or type(v) is not list or any(type(x) is not str for x in v):
+            return None
+    if not raw.get("name") or not raw.get("condition") or "series" not in raw:
+        return None  # min_length and required fields: pydantic's messages
+    spec = {**_DEFAULTS, **raw}
+    if "for" in spec:
+        spec["hold"] = spec.pop("for")
+    return spec
+
+
+def _spec(raw: Any, fail: Any) -> dict[str, Any] | None:
+    """The fields of the rule table ``raw`` (``_RuleSpec``'s), or None after reporting its errors."""
+    spec = _plain_spec(raw)
+    if spec is not None:
+        return spec
+    try:
+        return dict(_RuleSpec.model_validate(raw))
+    except ValidationError as e:
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or None
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            fail(loc, msg)
+        return None
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off (a load makes millions of objects and no cycles)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _build(
-    raw: Any, index: int, *, source: str | Path | None, channels: Iterable[str] | None
+    raw: Any, index: int, *, source: str | Path | None, channels: set[str] | None, checks: _Checks
 ) -> tuple[Rule | None, list[RuleError]]:
     name = raw.get("name") if isinstance(raw, dict) else None
     label = name if isinstance(name, str) and name.strip() else f"#{index + 1}"
@@ -335,74 +486,75 @@ def _build(
     def fail(field: str | None, msg: str) -> None:
         errors.append(RuleError(msg, rule=label, field=field, source=source))
 
-    try:
-        spec = _RuleSpec.model_validate(raw)
-    except ValidationError as e:
-        for err in e.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or None
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            fail(loc, msg)
+    spec = _spec(raw, fail)
+    if spec is None:
         return None, errors
     parsed: dict[str, Any] = {}
-    for field, text in (("for", spec.hold), ("keep_firing_for", spec.keep_firing_for),
-                        ("repeat_interval", spec.repeat_interval)):
+    for field, text in (("for", spec["hold"]), ("keep_firing_for", spec["keep_firing_for"]),
+                        ("repeat_interval", spec["repeat_interval"])):
         try:
-            parsed[field] = (parse_duration(text) if field == "repeat_interval"
-                             else parse_hold(text, key=field))
+            parsed[field] = checks.hold(field, text)
         except ValueError as e:
             fail(field, str(e))
     series_ok = True
     try:
-        _check_series(spec.series)
+        checks.series(spec["series"])
     except ValueError as e:
         series_ok = False
         fail("series", str(e))
+    fields: tuple[str, ...] = ()
     if series_ok:
         try:
-            check_condition(spec.condition, series_shape(spec.series))
+            fields = checks.condition(spec["condition"], series_shape(spec["series"]))
         except ValueError as e:
             fail("condition", str(e))
-    if spec.entities is not None and (not spec.entities or any(not e.strip() for e in spec.entities)):
+    entities = spec["entities"]
+    if entities is not None and (not entities or any(not e.strip() for e in entities)):
         fail("entities", "entities must be a non-empty list of tickers or entity names (omit it for all)")
-    if spec.severity not in SEVERITIES:
-        fail("severity", f"unknown severity {spec.severity!r}; use one of {', '.join(SEVERITIES)}")
-    if not spec.channels:
+    if spec["severity"] not in SEVERITIES:
+        fail("severity", f"unknown severity {spec['severity']!r}; use one of {', '.join(SEVERITIES)}")
+    if not spec["channels"]:
         fail("channels", "at least one channel is needed")
     if channels is not None:
-        known = set(channels)
-        for ch in spec.channels:
-            if ch not in known:
-                fail("channels", f"unknown channel {ch!r}; configured: {', '.join(sorted(known)) or 'none'}")
+        for ch in spec["channels"]:
+            if ch not in channels:
+                configured = ", ".join(sorted(channels)) or "none"
+                fail("channels", f"unknown channel {ch!r}; configured: {configured}")
     if series_ok:
-        for key, msg in _check_templates(spec, series_shape(spec.series)):
+        for key, msg in checks.templates(spec, series_shape(spec["series"])):
             fail(key, msg)
     if errors:
         return None, errors
     rule = Rule(
-        name=spec.name,
-        series=spec.series,
-        entities=tuple(e.strip() for e in spec.entities) if spec.entities is not None else None,
-        condition=spec.condition,
+        name=spec["name"],
+        series=spec["series"],
+        entities=tuple(e.strip() for e in entities) if entities is not None else None,
+        condition=spec["condition"],
         hold=parsed["for"],
         keep_firing_for=parsed["keep_firing_for"],
         repeat_interval=parsed["repeat_interval"],
-        severity=spec.severity,
-        channels=tuple(spec.channels),
-        summary=spec.summary,
-        summary_reminder=spec.summary_reminder,
-        summary_resolved=spec.summary_resolved,
-        condition_fields=_condition_fields(spec.condition),
+        severity=spec["severity"],
+        channels=tuple(spec["channels"]),
+        summary=spec["summary"],
+        summary_reminder=spec["summary_reminder"],
+        summary_resolved=spec["summary_resolved"],
+        condition_fields=fields,
     )
     return rule, []
 
 
-def parse_rules(
-    data: Mapping[str, Any], *, source: str | Path | None = None, channels: Iterable[str] | None = None
-) -> tuple[list[Rule], list[RuleError]]:
-    """Validate the parsed TOML ``data``; returns the good rules and every error found."""
-    known_channels = list(channels) if channels is not None else None
+def _rule_tables(data: Mapping[str, Any], source: str | Path | None) -> list[Any]:
+    """The ``rules`` list of ``data``; ``ConfigError`` for a file that is not a list of tables.
+
+    Parsed TOML of the right shape (a dict holding a list of dicts) is taken as it is: pydantic's
+    copy of every table would only repeat it. Anything else is validated by ``_RulesFile``."""
+    rules = data.get("rules", []) if type(data) is dict and data.keys() <= {"rules"} else None
+    if type(rules) is list and all(
+        type(r) is dict and (r.keys() <= _PLAIN.keys() or all(type(k) is str for k in r)) for r in rules
+    ):
+        return rules
     try:
-        top = _RulesFile.model_validate(data)
+        return _RulesFile.model_validate(data).rules
     except ValidationError as e:
         err = e.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
@@ -412,26 +564,35 @@ def parse_rules(
             else err["msg"]
         )
         raise ConfigError(msg, source=source, key=key) from e
+
+
+def parse_rules(
+    data: Mapping[str, Any], *, source: str | Path | None = None, channels: Iterable[str] | None = None
+) -> tuple[list[Rule], list[RuleError]]:
+    """Validate the parsed TOML ``data``; returns the good rules and every error found."""
+    known_channels = set(channels) if channels is not None else None
     rules: list[Rule] = []
     errors: list[RuleError] = []
     seen: set[str] = set()
-    for i, raw in enumerate(top.rules):
-        rule, errs = _build(raw, i, source=source, channels=known_channels)
-        errors.extend(errs)
-        name = raw.get("name")
-        if isinstance(name, str) and name:
-            if name in seen:
-                errors.append(RuleError("duplicate rule name", rule=name, field="name", source=source))
-                continue
-            seen.add(name)
-        if rule is not None:
-            rules.append(rule)
+    checks = _Checks()
+    with _gc_paused():
+        for i, raw in enumerate(_rule_tables(data, source)):
+            rule, errs = _build(raw, i, source=source, channels=known_channels, checks=checks)
+            errors.extend(errs)
+            name = raw.get("name")
+            if isinstance(name, str) and name:
+                if name in seen:
+                    errors.append(RuleError("duplicate rule name", rule=name, field="name", source=source))
+                    continue
+                seen.add(name)
+            if rule is not None:
+                rules.append(rule)
     return rules, errors
 
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_toml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise ConfigError("rules file not found", source=path) from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
@@ -446,7 +607,8 @@ def read_rules(
     A file that is not TOML at all raises ``ConfigError``.
     """
     p = Path(path)
-    return parse_rules(_read(p), source=p, channels=channels)
+    with _gc_paused():
+        return parse_rules(_read(p), source=p, channels=channels)
 
 
 def check_rules(path: Path | str, channels: Iterable[str] | None = None) -> list[RuleError]:
