@@ -14,6 +14,7 @@ the parent (the schema's convention).
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from metrics.extraction.context import Context, in_parentheses
@@ -63,6 +64,14 @@ _LIST_ENDING_DENG = re.compile(r"(?:[、,，和及与][^,，。;；]{0,8}?)*等"
 _BOTH_SRC = r"双方|两家公司|二者|the two companies|both companies"
 _BOTH = re.compile(_BOTH_SRC)
 _BOTH_ANYCASE = re.compile(_BOTH_SRC, re.IGNORECASE)
+# a heading line naming one company ("台积电：", "■ 联发科", "**Infosys**", "2. Samsung (005930)"): what
+# is left of the line around the company's name
+_HEADING_HEAD = re.compile(r"[\s\-*•●■□◆◇▪▶►#>=|·]*(?:\d{1,2}[.、)）]\s*)?(?:\*\*|__)?\s*")
+_HEADING_TAIL = re.compile(
+    r"(?:\s*(?:[(（][A-Za-z0-9.:\s]{1,16}[)）]|公司|集团|股份|控股|inc\b\.?|corp\b\.?|co\b\.?|ltd\b\.?|limited\b|"
+    r"plc\b|group\b|holdings\b))*\s*(?:\*\*|__)?\s*[:：]?\s*(?:\*\*|__)?\s*",
+    re.IGNORECASE,
+)
 _OPENING_PRONOUN = re.compile(
     r"[\s\-*•●>\[\]0-9]*(?P<dem>该|本|这家)?(?:公司|集团)|[\s\-*•●]*the (?:company|group)", re.IGNORECASE
 )
@@ -234,11 +243,33 @@ def resolve_companies(
     return [fallback] if fallback is not None else []
 
 
+def heading_company(ctx: Context, lo: int, hi: int) -> Mention | None:
+    """The company a line names and nothing else (bullets, numbering, bold marks, a ticker in
+    parentheses, a colon and legal-form words aside): the heading of a list of its figures."""
+    ms = ctx.mentions_in(lo, hi)
+    if not ms or len({m.company.name for m in ms}) != 1:
+        return None
+    text = ctx.text
+    head = _HEADING_HEAD.match(text, lo, ms[0].start)
+    if head is None or head.end() != ms[0].start:
+        return None
+    for a, b in pairwise(ms):
+        if text[a.end : b.start].strip(" /、,()（）"):
+            return None  # 'Samsung (三星)': the same company twice is still one name
+    tail = _HEADING_TAIL.match(text, ms[-1].end, hi)
+    return ms[-1] if tail is not None and not text[tail.end() : hi].strip() else None
+
+
 def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Mention | None:
     """The company a sentence is about, for the sentences after it: its subject, or the company its
     opening pronoun refers to; else the topic so far. A heading changes no topic."""
     if ctx.is_heading(lo, hi):
-        return ctx.main  # a new section: about the article's company until a sentence names another
+        named = heading_company(ctx, lo, hi)
+        if named is not None:
+            return named  # '■ 联发科' over a list of its figures: the list is about it
+        if not ctx.quantities_in(lo, hi):
+            return ctx.main  # a new section: about the article's company until a sentence names another
+        # a short line of figures ('- 毛利率59.5%'), an item of a list: read as a sentence
     if not ctx.mentions_in(lo, hi):
         rx, text = ctx.folded(_HAS_PRONOUN, _PRONOUN_ANYCASE)
         if rx.search(text, lo, hi) is None:

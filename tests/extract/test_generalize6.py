@@ -1,0 +1,90 @@
+"""General rules found by a held-out test on new articles, each on sentences of our own (never dev or
+seed text): company heading lines over bullet lists, 分别/respectively pairing, a company after a
+descriptive 的 phrase, Indian magnitudes (crore, lakh) and rupee signs, growth-guidance ranges, and
+capital spending said as investments. The article date is 2025-11-20 unless a test says otherwise."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from metrics.extraction.entities import Registry
+from metrics.extraction.extract import Fact, extract_text
+
+NOV = date(2025, 11, 20)
+
+
+def facts(text: str, registry: Registry, published: date | None = NOV) -> list[Fact]:
+    return extract_text(text, registry, published=published)
+
+
+def triples(text: str, registry: Registry) -> set[tuple[str, str, float]]:
+    return {(f.entity, f.metric, round(f.value, 4)) for f in facts(text, registry)}
+
+
+# --------------------------------------------------------------------------- company heading lines
+
+
+def test_company_headings_over_bullet_lists_zh_hant(registry: Registry) -> None:
+    """Each heading line names one company; its bullets name none and are its figures, the next
+    heading switches company, and a bullet of figures is no heading that would reset the topic."""
+    got = triples(
+        "本週兩家IC設計廠公布第三季成績：\n"
+        "■ 聯發科\n"
+        "・營收1,420億元，年增7%\n"
+        "・毛利率47.8%\n"
+        "■ 瑞昱\n"
+        "・營收310億元，年增3%\n"
+        "・稅後純益41億元\n",
+        registry,
+    )
+    assert got == {
+        ("MediaTek", "revenue", 1.42e11),
+        ("MediaTek", "revenue_growth_yoy", 7.0),
+        ("MediaTek", "gross_margin", 47.8),
+        ("Realtek", "revenue", 3.1e10),
+        ("Realtek", "revenue_growth_yoy", 3.0),
+        ("Realtek", "net_income", 4.1e9),
+    }
+
+
+def test_company_headings_with_colons_and_numbering_zh_hans(registry: Registry) -> None:
+    got = triples(
+        "港股互联网公司业绩速览\n"
+        "1. 京东集团（9618.HK）：\n"
+        "- 收入3000亿元，同比增长12%\n"
+        "- 净利润85亿元\n"
+        "2. 美团：\n"
+        "- 收入950亿元，同比增长2%\n",
+        registry,
+    )
+    assert ("JD.com", "revenue", 3.0e11) in got and ("JD.com", "net_income", 8.5e9) in got
+    assert ("Meituan", "revenue", 9.5e10) in got and ("Meituan", "revenue_growth_yoy", 2.0) in got
+    assert not any(e == "JD.com" and v == 9.5e10 for e, _m, v in got)
+
+
+def test_company_headings_in_bold_english(registry: Registry) -> None:
+    got = {
+        (f.entity, f.metric, f.value, f.unit)
+        for f in facts(
+            "Asian memory makers, at a glance\n"
+            "**Samsung Electronics**\n"
+            "- Revenue of 79 trillion won, up 6%\n"
+            "- Operating margin 11%\n"
+            "**SK Hynix**\n"
+            "- Revenue of 21 trillion won\n",
+            registry,
+        )
+    }
+    assert got == {
+        ("Samsung Electronics", "revenue", 7.9e13, "KRW"),
+        ("Samsung Electronics", "revenue_growth_yoy", 6.0, "pct"),
+        ("Samsung Electronics", "operating_margin", 11.0, "pct"),
+        ("SK hynix", "revenue", 2.1e13, "KRW"),
+    }
+
+
+def test_a_heading_naming_more_than_a_company_is_no_company_heading(registry: Registry) -> None:
+    """'台积电与联发科的竞争' names two companies and more: the bullets stay with the topic before."""
+    got = triples("小米第三季度营收1100亿元。\n台积电与联发科的竞争\n- 营收增长了20%\n", registry)
+    assert ("TSMC", "revenue_growth_yoy", 20.0) not in got
+    assert ("MediaTek", "revenue_growth_yoy", 20.0) not in got
