@@ -14,13 +14,7 @@ from metrics.extraction.cues import Cue
 from metrics.extraction.numbers import Quantity
 
 __all__ = [
-    "base_of",
-    "change_after",
-    "change_before",
-    "direction",
-    "is_comparison",
-    "is_delta",
-    "listed_change",
+    "base_of", "change_after", "change_before", "direction", "is_comparison", "is_delta", "listed_change",
     "verb_before_noun",
 ]
 

@@ -344,7 +344,9 @@ def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
             lo = ctx.clause(op - 1, op)[0] if op > 0 else c_lo
             # only a noun no figure took yet (not '247亿元(约35亿美元),低于预期的248亿元')
             if op > 0 and ctx.sentence(op)[0] == ctx.sentence(q.start)[0] and not ctx.quantities_in(lo, c_lo):
-                before = [c for c in ctx.cues_in(lo, op, _NOUNS) if c.role != "metric" or c.name in _MONEYISH]
+                before = [
+                    c for c in ctx.cues_in(lo, op, _NOUNS) if c.role != "metric" or c.name in _MONEYISH
+                ]
     if not before:
         # a generic noun closing the phrase the amount opens (500亿元的数据中心投资计划, 的合作协议)
         for c in ctx.cues_in(q.end, min(c_hi, q.end + 14), _NOUNS):

@@ -45,19 +45,8 @@ from metrics.extraction.normalize import ascii_lower, normalize
 from metrics.extraction.wordindex import WordIndex
 from metrics.store.calendars import calendar_mic
 
-_KEYS = frozenset(
-    {
-        "name",
-        "ticker",
-        "exchange",
-        "currency",
-        "fiscal_year_end",
-        "aliases",
-        "ambiguous",
-        "case_sensitive",
-        "listed",
-    }
-)
+_KEYS = frozenset({"name", "ticker", "exchange", "currency", "fiscal_year_end", "aliases", "ambiguous",
+                   "case_sensitive", "listed"})
 _MIC = re.compile(r"^[A-Z0-9]{4}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -125,20 +114,14 @@ class Registry:
             where = f"company #{i + 1} {c.name!r}"
             folded = c.name.casefold()
             if folded in self._by_name:
-                raise ConfigError(
-                    f"duplicate company name (also {self._by_name[folded].name!r})",
-                    source=self.source,
-                    key=where,
-                )
+                raise ConfigError(f"duplicate company name (also {self._by_name[folded].name!r})",
+                                  source=self.source, key=where)
             self._by_name[folded] = c
             if c.ticker is not None:
                 t = c.ticker.upper()
                 if t in self._by_ticker:
-                    raise ConfigError(
-                        f"ticker {c.ticker!r} also used by {self._by_ticker[t].name!r}",
-                        source=self.source,
-                        key=where,
-                    )
+                    raise ConfigError(f"ticker {c.ticker!r} also used by {self._by_ticker[t].name!r}",
+                                      source=self.source, key=where)
                 self._by_ticker[t] = c
             ambiguous = {_key(a) for a in c.ambiguous}
             exact_forms: dict[str, set[str]] = {}
@@ -150,22 +133,17 @@ class Registry:
                 exact = tuple(sorted(exact_forms.get(key, ())))
                 for form in {key, ascii_lower(alias.strip())}:
                     if len(form) < 2:
-                        raise ConfigError(
-                            f"alias {alias!r} is too short to match safely", source=self.source, key=where
-                        )
+                        raise ConfigError(f"alias {alias!r} is too short to match safely",
+                                          source=self.source, key=where)
                     owner = self._by_key.get(form)
                     if owner is not None and owner[0] is not c:
-                        raise ConfigError(
-                            f"alias {alias!r} also belongs to {owner[0].name!r}",
-                            source=self.source,
-                            key=where,
-                        )
+                        raise ConfigError(f"alias {alias!r} also belongs to {owner[0].name!r}",
+                                          source=self.source, key=where)
                     if owner is None:
                         self._by_key[form] = (c, alias)
                     if form not in entries:
-                        entries[form] = _Entry(
-                            c, alias, amb, _is_word_char(form[0]), _is_word_char(form[-1]), exact
-                        )
+                        entries[form] = _Entry(c, alias, amb, _is_word_char(form[0]),
+                                               _is_word_char(form[-1]), exact)
         self._index = WordIndex(entries)
         self._empty = not entries
 
@@ -184,9 +162,8 @@ class Registry:
             raise ConfigError(f"invalid TOML: {e}", source=path) from e
         extra = set(raw) - {"company"}
         if extra:
-            raise ConfigError(
-                f"unknown top-level keys {sorted(extra)} (expected [[company]] tables)", source=path
-            )
+            raise ConfigError(f"unknown top-level keys {sorted(extra)} (expected [[company]] tables)",
+                              source=path)
         entries = raw.get("company", [])
         if not isinstance(entries, list):
             raise ConfigError("'company' must be an array of tables ([[company]])", source=path)
@@ -211,9 +188,8 @@ class Registry:
         """The index of every alias form (for ``Found``: one pass over a whole document)."""
         return self._index
 
-    def find(
-        self, text: str, *, folded: str | None = None, found: list[tuple[int, int, _Entry]] | None = None
-    ) -> list[Mention]:
+    def find(self, text: str, *, folded: str | None = None,
+             found: list[tuple[int, int, _Entry]] | None = None) -> list[Mention]:
         """Company mentions in ``text``: longest, non-overlapping, left to right; ``folded`` is
         ``ascii_lower(text)`` when the caller has it, ``found`` what ``word_index`` finds in it."""
         if self._empty or not text:
@@ -284,14 +260,8 @@ def _company(entry: object, i: int, path: Path) -> Company:
     listed = entry.get("listed", ticker is not None)
     if not isinstance(listed, bool):
         raise bad("'listed' must be true or false")
-    return Company(
-        name=name.strip(),
-        ticker=ticker.strip() if ticker else None,
-        exchange=exchange,
-        currency=currency,
-        fiscal_year_end=fye,
-        aliases=tuple(a.strip() for a in aliases),
-        listed=listed,
-        ambiguous=tuple(a.strip() for a in ambiguous),
-        case_sensitive=tuple(a.strip() for a in case_sensitive),
-    )
+    return Company(name=name.strip(), ticker=ticker.strip() if ticker else None,
+                   exchange=exchange, currency=currency, fiscal_year_end=fye,
+                   aliases=tuple(a.strip() for a in aliases), listed=listed,
+                   ambiguous=tuple(a.strip() for a in ambiguous),
+                   case_sensitive=tuple(a.strip() for a in case_sensitive))

@@ -123,12 +123,7 @@ def extract_article(
     hp = start if head and text.startswith(head, start) else -1
     if hp >= 0 and not head.startswith("["):  # '[headline not in retrieved text] topic': no headline
         said = _extract(
-            norm[hp : hp + len(head)],
-            0,
-            registry=registry,
-            published=reference,
-            repair=repair,
-            main=main,
+            norm[hp : hp + len(head)], 0, registry=registry, published=reference, repair=repair, main=main,
             fiscal=fiscal,
         )
         said = [f for f in said if f.metric not in _HEADLINE_SKIPS and not _restated(f, out)]

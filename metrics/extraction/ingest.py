@@ -116,30 +116,20 @@ def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[Document
         p = Path(raw)
         if p.is_dir():
             found = sorted(
-                f
-                for f in p.rglob("*")
-                if f.suffix.lower() in SUFFIXES
-                and f.is_file()
+                f for f in p.rglob("*")
+                if f.suffix.lower() in SUFFIXES and f.is_file()
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
             inside = p.resolve()
             for f in [f for f in found if not f.resolve().is_relative_to(inside)]:  # a symlink out
-                _log().warning(
-                    "ingest.outside_folder",
-                    path=str(f),
-                    target=str(f.resolve()),
-                    folder=str(p),
-                    action="skipped",
-                )
+                _log().warning("ingest.outside_folder", path=str(f), target=str(f.resolve()),
+                               folder=str(p), action="skipped")
                 found.remove(f)
         elif p.is_file():
             if p.suffix.lower() not in SUFFIXES:
-                errors.append(
-                    DocumentError(
-                        f"unsupported file type {p.suffix or '(none)'!r} (accepted: {', '.join(SUFFIXES)})",
-                        source=p,
-                    )
-                )
+                errors.append(DocumentError(
+                    f"unsupported file type {p.suffix or '(none)'!r} (accepted: {', '.join(SUFFIXES)})",
+                    source=p))
                 continue
             found = [p]
         else:
@@ -177,13 +167,8 @@ def _value_usd(value: float | None, unit: str | None, published: dt.date | None)
     return usd if usd is not None and math.isfinite(usd) else None
 
 
-def document_rows(
-    doc: Document,
-    articles: Sequence[Article],
-    facts_per_article: Sequence[Sequence[Fact]],
-    *,
-    now: dt.datetime,
-) -> list[dict[str, Any]]:
+def document_rows(doc: Document, articles: Sequence[Article], facts_per_article: Sequence[Sequence[Fact]], *,
+                  now: dt.datetime) -> list[dict[str, Any]]:
     """Fact rows (FACTS columns) of one document, one per fact id."""
     rows: dict[str, dict[str, Any]] = {}
     for article, facts in zip(articles, facts_per_article, strict=True):
@@ -194,27 +179,13 @@ def document_rows(
             if fid in rows:
                 continue
             rows[fid] = {
-                "fact_id": fid,
-                "doc": doc.name,
-                "doc_hash": doc.doc_hash,
-                "article": article.headline,
-                "published": article.published,
-                "entity": f.entity,
-                "ticker": f.ticker,
-                "metric": f.metric,
-                "value": f.value,
-                "low": f.low,
-                "high": f.high,
-                "qualifier": f.qualifier,
-                "unit": f.unit,
-                "period": f.period,
-                "kind": f.kind,
-                "quote": f.quote,
-                "span_start": f.span_start,
+                "fact_id": fid, "doc": doc.name, "doc_hash": doc.doc_hash, "article": article.headline,
+                "published": article.published, "entity": f.entity, "ticker": f.ticker, "metric": f.metric,
+                "value": f.value, "low": f.low, "high": f.high, "qualifier": f.qualifier, "unit": f.unit,
+                "period": f.period, "kind": f.kind, "quote": f.quote, "span_start": f.span_start,
                 "span_end": f.span_end,
                 "value_usd": _value_usd(f.value, f.unit, article.published),
-                "repaired": f.repaired,
-                "ingested_at": now,
+                "repaired": f.repaired, "ingested_at": now,
             }
     return list(rows.values())
 
@@ -233,17 +204,9 @@ def _registered(store: Store) -> tuple[set[str], dict[str, list[str]]]:
     return ok, failed
 
 
-def ingest_paths(
-    paths: Iterable[Path | str],
-    store: Store,
-    registry: Registry,
-    *,
-    now: dt.datetime,
-    dry_run: bool = False,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    progress: Callable[[Path], None] | None = None,
-    unattributed: bool = False,
-) -> IngestReport:
+def ingest_paths(paths: Iterable[Path | str], store: Store, registry: Registry, *, now: dt.datetime,
+                 dry_run: bool = False, max_bytes: int = DEFAULT_MAX_BYTES,
+                 progress: Callable[[Path], None] | None = None, unattributed: bool = False) -> IngestReport:
     """Ingest documents under ``paths``; see the module docstring. ``progress`` is called per file;
     with ``unattributed`` the report also lists the figures no known company takes."""
     if now.tzinfo is None:
@@ -258,9 +221,8 @@ def ingest_paths(
 
     for err in path_errors:
         report.errors.append(err)
-        report.results.append(
-            DocumentResult(Path(err.source or ""), Path(err.source or "").name, None, "failed", str(err))
-        )
+        report.results.append(DocumentResult(Path(err.source or ""), Path(err.source or "").name, None,
+                                             "failed", str(err)))
         _log().warning("ingest.failed", path=err.source, error=str(err))
 
     def flush() -> None:
@@ -273,31 +235,11 @@ def ingest_paths(
             store.append("documents", pl.DataFrame(doc_rows, schema=DOCUMENTS), now=now)
             doc_rows.clear()
 
-    def record(
-        path: Path,
-        key: str,
-        status: str,
-        *,
-        size: int | None,
-        encoding: str | None,
-        error: str | None,
-        articles: int,
-        facts: int,
-    ) -> None:
-        doc_rows.append(
-            {
-                "doc_hash": key,
-                "path": str(path),
-                "name": path.name,
-                "size": size,
-                "encoding": encoding,
-                "status": status,
-                "error": error,
-                "articles": articles,
-                "facts": facts,
-                "ingested_at": now,
-            }
-        )
+    def record(path: Path, key: str, status: str, *, size: int | None, encoding: str | None,
+               error: str | None, articles: int, facts: int) -> None:
+        doc_rows.append({"doc_hash": key, "path": str(path), "name": path.name, "size": size,
+                         "encoding": encoding, "status": status, "error": error, "articles": articles,
+                         "facts": facts, "ingested_at": now})
 
     pending = 0
     for path in files:
@@ -306,13 +248,8 @@ def ingest_paths(
         try:
             doc = read_document(path, max_bytes=max_bytes)
         except Exception as caught:  # one document that breaks the reader never stops the batch
-            e = (
-                caught
-                if isinstance(caught, InputError)
-                else DocumentError(
-                    f"unreadable: {type(caught).__name__}: {caught}".splitlines()[0], source=path
-                )
-            )
+            e = caught if isinstance(caught, InputError) else DocumentError(
+                f"unreadable: {type(caught).__name__}: {caught}".splitlines()[0], source=path)
             report.errors.append(e)
             key = _failed_key(path)
             size = path.stat().st_size if path.exists() else None
@@ -322,96 +259,47 @@ def ingest_paths(
             pending += 1
             continue
         if doc.doc_hash in registered_ok or doc.doc_hash in seen_hashes:
-            why = (
-                f"same content as {seen_hashes[doc.doc_hash]}"
-                if doc.doc_hash in seen_hashes
-                else "already ingested"
-            )
-            report.results.append(
-                DocumentResult(path, doc.name, doc.doc_hash, "skipped", why, encoding=doc.encoding)
-            )
+            why = (f"same content as {seen_hashes[doc.doc_hash]}" if doc.doc_hash in seen_hashes
+                   else "already ingested")
+            report.results.append(DocumentResult(path, doc.name, doc.doc_hash, "skipped", why,
+                                                 encoding=doc.encoding))
             _log().info("ingest.skipped", path=str(path), reason=why)
             continue
         seen_hashes[doc.doc_hash] = doc.name
         try:
             articles = split_articles(doc)
             missed: list[list[Unattributed]] = [[] for _ in articles]
-            facts = [
-                extract_article(a, registry, unattributed=m) for a, m in zip(articles, missed, strict=True)
-            ]
+            facts = [extract_article(a, registry, unattributed=m)
+                     for a, m in zip(articles, missed, strict=True)]
             rows = document_rows(doc, articles, facts, now=now)
             if unattributed:
                 report.unattributed += [
-                    {
-                        "doc": doc.name,
-                        "article": a.headline,
-                        "published": a.published,
-                        "metric": u.metric,
-                        "value": u.value,
-                        "unit": u.unit,
-                        "quote": u.quote,
-                        "sentence": u.sentence,
-                        "span_start": u.span_start,
-                        "span_end": u.span_end,
-                    }
-                    for a, ms in zip(articles, missed, strict=True)
-                    for u in ms
-                ]
+                    {"doc": doc.name, "article": a.headline, "published": a.published, "metric": u.metric,
+                     "value": u.value, "unit": u.unit, "quote": u.quote, "sentence": u.sentence,
+                     "span_start": u.span_start, "span_end": u.span_end}
+                    for a, ms in zip(articles, missed, strict=True) for u in ms]
         except Exception as e:
             err = DocumentError(f"extraction failed: {type(e).__name__}: {e}", source=path)
             report.errors.append(err)
-            report.results.append(
-                DocumentResult(path, doc.name, doc.doc_hash, "failed", str(err), encoding=doc.encoding)
-            )
-            record(
-                path,
-                doc.doc_hash,
-                "failed",
-                size=doc.size,
-                encoding=doc.encoding,
-                error=str(err),
-                articles=0,
-                facts=0,
-            )
+            report.results.append(DocumentResult(path, doc.name, doc.doc_hash, "failed", str(err),
+                                                 encoding=doc.encoding))
+            record(path, doc.doc_hash, "failed", size=doc.size, encoding=doc.encoding, error=str(err),
+                   articles=0, facts=0)
             _log().error("ingest.failed", path=str(path), error=str(err))
             pending += 1
             continue
         frame = pl.DataFrame(rows, schema=FACTS) if rows else pl.DataFrame(schema=FACTS)
         if frame.height:
             fact_batches.append(frame)
-        report.results.append(
-            DocumentResult(
-                path, doc.name, doc.doc_hash, "ok", None, len(articles), frame.height, doc.encoding
-            )
-        )
-        record(
-            path,
-            doc.doc_hash,
-            "ok",
-            size=doc.size,
-            encoding=doc.encoding,
-            error=None,
-            articles=len(articles),
-            facts=frame.height,
-        )
+        report.results.append(DocumentResult(path, doc.name, doc.doc_hash, "ok", None, len(articles),
+                                             frame.height, doc.encoding))
+        record(path, doc.doc_hash, "ok", size=doc.size, encoding=doc.encoding, error=None,
+               articles=len(articles), facts=frame.height)
         for old in failed_by_path.pop(str(path), []):
-            record(
-                path,
-                old,
-                "resolved",
-                size=doc.size,
-                encoding=doc.encoding,
-                error=f"superseded by {doc.doc_hash}",
-                articles=0,
-                facts=0,
-            )
-        _log().info(
-            "ingest.document",
-            path=str(path),
-            articles=len(articles),
-            facts=frame.height,
-            encoding=doc.encoding,
-        )
+            record(path, old, "resolved", size=doc.size, encoding=doc.encoding,
+                   error=f"superseded by {doc.doc_hash}", articles=0, facts=0)
+        _log().info("ingest.document", path=str(path), articles=len(articles), facts=frame.height,
+                 encoding=doc.encoding)
         if frame.height:
             all_frames.append(frame)
         pending += 1
@@ -420,15 +308,8 @@ def ingest_paths(
             pending = 0
     flush()
     if all_frames:
-        report.rows = pl.concat(all_frames, how="vertical").unique(
-            subset=["fact_id"], keep="first", maintain_order=True
-        )
-    _log().info(
-        "ingest.done",
-        documents=report.documents,
-        skipped=report.skipped,
-        failed=report.failed,
-        facts=report.facts,
-        dry_run=dry_run,
-    )
+        report.rows = pl.concat(all_frames, how="vertical").unique(subset=["fact_id"], keep="first",
+                                                                  maintain_order=True)
+    _log().info("ingest.done", documents=report.documents, skipped=report.skipped, failed=report.failed,
+             facts=report.facts, dry_run=dry_run)
     return report

@@ -58,7 +58,9 @@ def to_simplified(text: str) -> str:
     if not text or text.isascii():
         return text
     # an ASCII line is left as it is (no conversion rule holds an ASCII character: ``test_normalize``)
-    return "".join(line if line.isascii() else _t2s_line(line) for line in text.splitlines(keepends=True))
+    return "".join(
+        line if line.isascii() else _t2s_line(line) for line in text.splitlines(keepends=True)
+    )
 
 
 _FOLD_CHARS = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_TABLE)) + "]+")

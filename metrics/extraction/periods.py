@@ -71,24 +71,15 @@ def _alt(*keys: str) -> str:
 
 
 # a month by its name, or abbreviated with a full stop (Sept. 30, the quarter ended Nov. 27)
-_MON_ABBR = {
-    "jan.": 1,
-    "feb.": 2,
-    "mar.": 3,
-    "apr.": 4,
-    "aug.": 8,
-    "sept.": 9,
-    "sep.": 9,
-    "oct.": 10,
-    "nov.": 11,
-    "dec.": 12,
-}
+_MON_ABBR = {"jan.": 1, "feb.": 2, "mar.": 3, "apr.": 4, "aug.": 8, "sept.": 9, "sep.": 9, "oct.": 10,
+             "nov.": 11, "dec.": 12}
 _MON = "(?P<mon>" + "|".join(MONTHS) + "|" + "|".join(re.escape(a) for a in _MON_ABBR) + ")"
 
 
 def _month(name: str) -> int:
     low = name.lower()
     return MONTHS.get(low) or _MON_ABBR[low]
+
 
 
 _SPACES = re.compile(r"[\s-]+")
@@ -104,22 +95,8 @@ def _fiscal_quarter_cn(m: re.Match[str], c: Ctx) -> str | None:
     return f"FY{fy if q <= now_q else fy - 1}Q{q}"
 
 
-_REL_SHIFT = {
-    "本": 0,
-    "当前": 0,
-    "这一": 0,
-    "this": 0,
-    "current": 0,
-    "上一": -1,
-    "上个": -1,
-    "上": -1,
-    "last": -1,
-    "previous": -1,
-    "下一": 1,
-    "下个": 1,
-    "下": 1,
-    "next": 1,
-}
+_REL_SHIFT = {"本": 0, "当前": 0, "这一": 0, "this": 0, "current": 0, "上一": -1, "上个": -1, "上": -1,
+              "last": -1, "previous": -1, "下一": 1, "下个": 1, "下": 1, "next": 1}
 
 
 def _relative_fiscal_quarter(m: re.Match[str], c: Ctx) -> str | None:
@@ -183,17 +160,13 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     (r"\bin\s+" + _MON + r"(?:\s+(?:19|20)\d{2})?\b", _DATE, tuple(MONTHS)),
     (
         # the fiscal year named by the month it ends in: 'the fiscal year ending in March 2026' (FY2026)
-        r"(?:fiscal\s+)?year\s+(?:ending|ended|to|through)\s+(?:in\s+)?"
-        + _MON
+        r"(?:fiscal\s+)?year\s+(?:ending|ended|to|through)\s+(?:in\s+)?" + _MON
         + r"(?:\s+\d{1,2})?,?\s+(?P<y>(?:19|20)\d{2})",
         lambda m, c: f"FY{m['y']}",
         ("year ending", "year ended", "year to", "year through"),
     ),
     (
-        r"(?:the\s+)?"
-        + _MON
-        + r"\s*(?:-|–|to|through)\s*"
-        + _MON.replace("?P<mon>", "?P<mon2>")
+        r"(?:the\s+)?" + _MON + r"\s*(?:-|–|to|through)\s*" + _MON.replace("?P<mon>", "?P<mon2>")
         + r"\s+(?:half|period|quarter|six months|three months)",
         lambda m, c: months_span(_month(m["mon"]), _month(m["mon2"]), c),
         tuple(MONTHS),

@@ -158,10 +158,8 @@ def period_of(
             # a forecast's period does not carry into a sentence that forecasts nothing ('For the
             # fourth quarter, it forecast … . The margin narrowed to 34.6%'): the article's period
             end = period_end(carried, company.fiscal_year_end)
-            if (
-                end is not None
-                and end > ctx.published
-                and not ctx.cues_in(s_lo, s_hi, frozenset(("guidance", "estimate")))
+            if end is not None and end > ctx.published and not ctx.cues_in(
+                s_lo, s_hi, frozenset(("guidance", "estimate"))
             ):
                 return ctx.main_period(company.fiscal_year_end) or carried
         return carried
@@ -196,15 +194,12 @@ def kind_of(ctx: Context, metric: str, q: Quantity, *, lo: int, period: str | No
         if q.unit == "pct" or any(c.name in _GOAL for c in around):
             return "guidance"
         return "commitment" if around else "actual"
-    if (
-        metric != "share_price_change"
-        and (
-            "estimate" in roles
-            # '法人預期，技嘉今年營收可望…', 'Analysts expect Sony's …': the sentence opens with the forecaster
-            or any(
-                not ctx.text[ctx.sentence(q.start)[0] : c.start].strip(" -*•")
-                for c in ctx.cues_in(ctx.sentence(q.start)[0], lo, frozenset(("estimate",)))
-            )
+    if metric != "share_price_change" and (
+        "estimate" in roles
+        # '法人預期，技嘉今年營收可望…', 'Analysts expect Sony's …': the sentence opens with the forecaster
+        or any(
+            not ctx.text[ctx.sentence(q.start)[0] : c.start].strip(" -*•")
+            for c in ctx.cues_in(ctx.sentence(q.start)[0], lo, frozenset(("estimate",)))
         )
     ):
         return "estimate"
