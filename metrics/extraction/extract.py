@@ -33,6 +33,7 @@ from metrics.extraction.neighbours import add_fact, carries_unit, fallback_readi
 from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
 from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.extraction.periods import labels_fiscal_quarters, needle_index
+from metrics.extraction.respective import respective, respective_reading
 from metrics.extraction.statement import capex_or_commitment, currency_of, kind_of, period_of
 from metrics.extraction.wordindex import Found
 
@@ -347,6 +348,9 @@ def _facts_for(
         reading = Reading(prev[1])
     else:
         reading = classify(ctx, q, s_lo, c_lo, c_hi)
+    resp = respective(ctx, q, s_lo, s_hi)
+    if resp is not None:
+        reading = respective_reading(ctx, q, resp, reading, s_lo)
     if reading is REJECT or (
         reading is None and unit_class(q) in ("money", "bare") and is_delta(ctx, q, c_lo)
     ):
@@ -376,6 +380,8 @@ def _facts_for(
         companies = [cmp.anchor.entity]
     else:
         companies = resolve_companies(ctx, q.start, s_lo, c_lo, topic, brand=metric == "unit_price")
+    if resp is not None and resp.companies is not None:
+        companies = [resp.companies[resp.index]]  # '甲和乙营收分别为X和Y': Y is 乙's
     if not companies and missed is not None:
         missed.append(
             Unattributed(

@@ -88,3 +88,51 @@ def test_a_heading_naming_more_than_a_company_is_no_company_heading(registry: Re
     got = triples("小米第三季度营收1100亿元。\n台积电与联发科的竞争\n- 营收增长了20%\n", registry)
     assert ("TSMC", "revenue_growth_yoy", 20.0) not in got
     assert ("MediaTek", "revenue_growth_yoy", 20.0) not in got
+
+
+# --------------------------------------------------------------------------- 分别 / respectively
+
+
+def test_respectively_pairs_companies_zh_hans(registry: Registry) -> None:
+    got = triples("京东和美团第三季度营收分别为3000亿元和950亿元。", registry)
+    assert got == {("JD.com", "revenue", 3.0e11), ("Meituan", "revenue", 9.5e10)}
+
+
+def test_respectively_pairs_companies_and_falls_zh_hant(registry: Registry) -> None:
+    """Both runs of the sentence pair: the amounts and the changes, a fall keeping its sign."""
+    got = triples("聯電、世界先進10月營收分別為190億元及38億元，分別年增6%、年減4%。", registry)
+    assert got == {
+        ("UMC", "revenue", 1.9e10),
+        ("Vanguard International Semiconductor", "revenue", 3.8e9),
+        ("UMC", "revenue_growth_yoy", 6.0),
+        ("Vanguard International Semiconductor", "revenue_growth_yoy", -4.0),
+    }
+
+
+def test_respectively_pairs_companies_english(registry: Registry) -> None:
+    got = triples(
+        "Revenue at Infosys and TCS grew 4% and 7%, respectively, in the September quarter.", registry
+    )
+    assert got == {
+        ("Infosys", "revenue_growth_yoy", 4.0),
+        ("Tata Consultancy Services", "revenue_growth_yoy", 7.0),
+    }
+    got = triples("Infosys and TCS posted revenue of $4.8 billion and $7.4 billion, respectively.", registry)
+    assert got == {("Infosys", "revenue", 4.8e9), ("Tata Consultancy Services", "revenue", 7.4e9)}
+
+
+def test_respectively_pairs_metric_nouns(registry: Registry) -> None:
+    """A list of metric nouns: the i-th figure states the i-th metric, for levels and for changes."""
+    got = triples("蔚来第三季度营收和净亏损分别为220亿元和35亿元，同比分别增长17%和下降10%。", registry)
+    assert ("NIO", "revenue", 2.2e10) in got and ("NIO", "net_loss", 3.5e9) in got
+    assert ("NIO", "revenue_growth_yoy", 17.0) in got
+    got = triples("宏碁第三季營收與稅後純益分別為700億元、20億元。", registry)
+    assert got == {("Acer", "revenue", 7.0e10), ("Acer", "net_income", 2.0e9)}
+
+
+def test_respectively_needs_as_many_figures_as_items(registry: Registry) -> None:
+    """Three companies and two figures: no pairing, the figures are not spread over the list."""
+    got = triples("京东、美团和拼多多营收分别为3000亿元和950亿元。", registry)
+    assert ("JD.com", "revenue", 3.0e11) not in got
+    got = triples("京东和美团营收分别为3000亿元和950亿元。", registry)
+    assert ("JD.com", "revenue", 3.0e11) in got
