@@ -58,6 +58,8 @@ _AFTER_GLUE = re.compile(
     r"(?:\s+(?:annual|quarterly|total|its|their|the|new|adjusted|cloud|ad|net|gross|additional|own))*\s+$",
     re.IGNORECASE,
 )
+# a noun followed by its own figure ('revenue of $5 billion')
+_OWN_FIGURE = re.compile(r"\s*(?:of|was|were|totall?ed|reached|at|:|为|达)\s*", re.IGNORECASE)
 _SEGMENT_GAP = 10
 _OPEN_PAREN = re.compile(r"\s*[(（]")
 _SUPPLY_GAP = re.compile(r"\s*(?:了|的|新车|共)?\s*")
@@ -321,7 +323,10 @@ def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
         if c.role == "metric" and c.name not in _MONEYISH:
             continue
         if _AFTER_GLUE.fullmatch(text, q.end, c.start) and c.start - q.end <= 30:
-            return c
+            nxt = ctx.quantities_in(c.end, c.end + 16)
+            if not (nxt and _OWN_FIGURE.fullmatch(text, c.end, nxt[0].start)):
+                return c
+            # '$1 billion on revenue of $5 billion': the noun names the figure after it
         break
     before = [c for c in ctx.cues_in(c_lo, q.start, _NOUNS) if c.role != "metric" or c.name in _MONEYISH]
     if before and not in_parentheses(text, q.start, c_lo):

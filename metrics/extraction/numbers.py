@@ -90,7 +90,7 @@ _MODEL = re.compile(r"[A-Za-z0-9.\-]{1,40}")
 _LOST_HEAD = re.compile(r"(?<![\d.,])\d{1,3} \Z")
 _RANGE_SEP = re.compile(r"至|到|~|-|–|—|－|〜| to | and ")
 _START = re.compile(
-    r"[0-9]|US\$|HK\$|NT\$|JP¥|[SAC]\$|[$€£¥₩₹]|(?:USD|RMB|EUR|GBP|HKD|CNY|JPY|KRW|TWD|NTD|人民币|港币|新台币|台币)"
+    r"[0-9]|US\$|HK\$|NT\$|JP¥|[SAC]\$|[$€£¥₩₹]|(?:USD|RMB|EUR|GBP|HKD|CNY|JPY|KRW|TWD|NTD|INR|Rs\.?|人民币|港币|新台币|台币)"
     r" ?(?=\d)|[一二两三四五六七八九十百千](?=[零〇一二两三四五六七八九十百千万亿]{0,15}[万亿])"
     r"|[一二两三四五六七八九十](?=[倍成])|(?<=[数几上过破])[十百千万亿]"
 )
@@ -113,7 +113,7 @@ def _scan_pattern(repair: bool) -> re.Pattern[str]:
     start = _START.pattern.replace("[0-9]|", digit + "|", 1)
     # the first character (a class: the engine skips every other character in C), then the start
     # grammar checked from that character on
-    first = "[0-9$€£¥₩₹UHNJSACREGKT人港新台一二两三四五六七八九十百千万亿]"
+    first = "[0-9$€£¥₩₹UHNJSACREGKTI人港新台一二两三四五六七八九十百千万亿]"
     return re.compile(first + "(?<=(?=" + start + ").)")
 
 

@@ -39,6 +39,10 @@ EN_MAG = {
     "billion": 1e9,
     "million": 1e6,
     "thousand": 1e3,
+    "crore": 1e7,  # Indian: 1 crore = 100 lakh = 10 million
+    "crores": 1e7,
+    "lakh": 1e5,
+    "lakhs": 1e5,
     "tn": 1e12,
     "trn": 1e12,
     "bn": 1e9,
@@ -49,6 +53,7 @@ EN_MAG = {
     "k": 1e3,
     "b": 1e9,
 }
+_BEFORE_CRORE = frozenset(("lakh", "lakhs", "thousand"))
 EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k"))  # '5m', '3b' only right after a currency prefix
 NOT_MAGNITUDE = re.compile("千兆瓦|兆瓦|千瓦|兆赫|兆字节|兆位|兆比特|十分")
 
@@ -188,5 +193,9 @@ class NumberReader:
             if low in EN_MAG and (low not in EN_MAG_NEEDS_MONEY or (money_prefix and j == i)):
                 if low in ("m", "b", "k") and word not in ("m", "b", "k", "M", "B", "K"):
                     return None
+                k = self.skip_spaces(w_end)
+                c_end = self.latin_word_end(k) if k > w_end else k
+                if low in _BEFORE_CRORE and t[k:c_end].lower() in ("crore", "crores"):
+                    return EN_MAG[low] * 1e7, c_end  # '5 lakh crore', '20 thousand crore'
                 return EN_MAG[low], w_end
         return None

@@ -264,7 +264,7 @@ class UnitReader(NumberReader):
             return None
         word = m.group()
         j = m.end()
-        if word.isascii() and word.isalpha():
+        if word.isascii() and word.rstrip(".").isalpha():
             if i > 0 and t[i - 1].isascii() and t[i - 1].isalpha():
                 return None
             if j < self.n and t[j] == " ":

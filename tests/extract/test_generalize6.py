@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from metrics.extraction.entities import Registry
 from metrics.extraction.extract import Fact, extract_text
+from metrics.extraction.normalize import normalize
+from metrics.extraction.numbers import find_quantities
+from metrics.store.fx import to_usd
 
 NOV = date(2025, 11, 20)
 
@@ -136,3 +141,57 @@ def test_respectively_needs_as_many_figures_as_items(registry: Registry) -> None
     assert ("JD.com", "revenue", 3.0e11) not in got
     got = triples("京东和美团营收分别为3000亿元和950亿元。", registry)
     assert ("JD.com", "revenue", 3.0e11) in got
+
+
+# --------------------------------------------------------------------------- crore, lakh and rupees
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Rs 2,350 crore", 2.35e10),
+        ("Rs.815 crore", 8.15e9),
+        ("₹3.2 lakh crore", 3.2e12),
+        ("INR 640 crores", 6.4e9),
+        ("Rs 45 lakh", 4.5e6),
+        ("₹12 thousand crore", 1.2e11),
+        ("1,250印度卢比", 1250.0),
+    ],
+)
+def test_indian_magnitudes_and_rupee_signs(text: str, value: float) -> None:
+    qs = find_quantities(normalize(text))
+    assert len(qs) == 1
+    assert qs[0].value == pytest.approx(value) and qs[0].unit == "INR"
+
+
+def test_rupee_figures_of_an_indian_company(registry: Registry) -> None:
+    got = {
+        (f.entity, f.metric, f.value, f.unit)
+        for f in facts("Infosys posted a net profit of Rs 7,150 crore on revenue of ₹44,100 crore.", registry)
+    }
+    assert got == {
+        ("Infosys", "net_income", 7.15e10, "INR"),
+        ("Infosys", "revenue", 4.41e11, "INR"),
+    }
+
+
+def test_rupees_have_an_fx_rate_on_a_known_day_only() -> None:
+    usd = to_usd(7.15e10, "INR", date(2025, 11, 20))
+    assert usd is not None and 7e8 < usd < 9.5e8  # about 88 rupees to the dollar late in 2025
+    assert to_usd(7.15e10, "INR", None) is None
+
+
+def test_rs_is_no_currency_inside_a_word(registry: Registry) -> None:
+    """'Rs' only before a number: 'GPUs 5' or 'Mrs 5' are no rupee amounts."""
+    assert all(q.unit != "INR" for q in find_quantities("They shipped GPUs 5 times more; Mrs 3 said."))
+
+
+def test_a_noun_followed_by_its_own_figure_names_that_figure(registry: Registry) -> None:
+    """'profit of $X on revenue of $Y': 'revenue' is Y's noun, X keeps the noun before it."""
+    got = triples("TCS earned a net profit of $1.4 billion on revenue of $7.5 billion.", registry)
+    assert got == {
+        ("Tata Consultancy Services", "net_income", 1.4e9),
+        ("Tata Consultancy Services", "revenue", 7.5e9),
+    }
+    got = triples("TCS spent $2 billion on data centers.", registry)
+    assert ("Tata Consultancy Services", "capex", 2e9) in got
