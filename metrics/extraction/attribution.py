@@ -48,7 +48,7 @@ _OBJECT_MARK = (
 )
 _EN_OBJECT = re.compile(r"\b(?:against|with|to|into|for|from|by|than)$")
 _PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
-_PREP_IN_PHRASE = re.compile(r"(?<![成作认因称以行])为(?!止)|[向与跟同把替帮给对]")
+_PREP_IN_PHRASE = re.compile(r"(?<![成作认因称以行])为(?!止)|[向与跟同把替帮给]|对(?!手)")
 _BACKED = ("-backed", "-owned", "-led", "-funded", "-based", "-controlled", "-affiliated", "支持的", "旗下")
 _PRODUCT_NOUNS = ("芯片", "晶片", "gpu", "tpu", "显卡", "加速卡", "服务器", "晶圆", "instinct")
 _PRONOUN_SRC = (
@@ -72,6 +72,15 @@ _HEADING_TAIL = re.compile(
     r"plc\b|group\b|holdings\b))*\s*(?:\*\*|__)?\s*[:：]?\s*(?:\*\*|__)?\s*",
     re.IGNORECASE,
 )
+# the end of a 的 phrase describing the name right after it (的竞争对手, 的, 的最大客户)
+_DE_HEAD = re.compile(r"的[^\s,，。;；:：、()（）“”\"的]{0,10}$")
+# between that company and its 的: nothing, or a short place or time ('特斯拉在中国的'), no verb
+_POSSESSOR_GAP = re.compile(r"(?:[在于][^\s,，。;；:：把将了被让使放]{1,4})?")
+# an English noun describing the company named right after it by another company
+_EN_DESCRIBES = re.compile(
+    r"(?:'s)?\s+(?:[a-z-]+\s+)?(?:rival|competitor|peer|supplier|partner|customer|client|contractor|"
+    r"backer|investor|parent|affiliate|subsidiary)s?,?\s+(?:[A-Z]|[\u4e00-\u9fff])"
+)
 _OPENING_PRONOUN = re.compile(
     r"[\s\-*•●>\[\]0-9]*(?P<dem>该|本|这家)?(?:公司|集团)|[\s\-*•●]*the (?:company|group)", re.IGNORECASE
 )
@@ -91,6 +100,8 @@ def _is_object(text: str, m: Mention) -> bool:
     prep = _PREP_IN_PHRASE.search(phrase)
     if prep is None:
         return False
+    if "的" in phrase[prep.end() :]:
+        return False  # '为英伟达代工的台积电': the preposition is inside the 的 phrase describing the name
     # '伺服器與顯示卡廠技嘉…' opening a sentence: 与 joins two nouns describing the subject
     if len(phrase) == len(window):
         opening = m.start <= len(window)  # the text's start (else the window may cut the phrase)
@@ -115,6 +126,8 @@ def _is_modifier(text: str, m: Mention) -> bool:
         return False
     if nxt.lower().startswith(_BACKED):
         return True  # 'Microsoft-backed OpenAI': the company named is not the one spoken of
+    if _EN_DESCRIBES.match(text, m.end):
+        return True  # 'Apple rival Samsung', "Nvidia's supplier TSMC": the name described is the subject
     if not text[m.start].isascii() and nxt[0].isascii() and nxt[0].isalpha():
         return not _SHARE_CLASS.match(nxt)  # 比亚迪H股: its own shares, not a product
     return nxt.lower().startswith(_PRODUCT_NOUNS)
@@ -174,6 +187,14 @@ def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
         head = text[max(lo, c_lo) : m.start].strip(" -*•●>[]0123456789如例据")
         if not head and _valid_subject(ctx, m) and not ctx.mentions_in(max(lo, c_lo), m.start):
             return m
+        if head and _DE_HEAD.search(head) and _valid_subject(ctx, m):
+            # '特斯拉在中国的最大对手比亚迪…': a phrase opening with another company and ending in 的
+            # (and a noun) describes the name after it, the subject
+            inner = ctx.mentions_in(max(lo, c_lo), m.start)
+            if inner and not text[max(lo, c_lo) : inner[0].start].strip(" -*•●>[]0123456789"):
+                de = text.rfind("的", inner[0].end, m.start)
+                if _POSSESSOR_GAP.fullmatch(text, inner[0].end, de):
+                    return m
     cands = [m for m in ms if _valid_subject(ctx, m)]
     if not cands:
         # '甲的芯片…': a possessor is still what the sentence is about
@@ -195,7 +216,11 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
         # '另一家企业宇树科技已启动上市辅导，其最近一轮…': the subject named before it in its sentence
         subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
         return True, subj or topic or ctx.main
-    if last.group("dem") or last.group().lower() in ("its", "it"):
+    if last.group().lower() in ("its", "it"):
+        # 'TSMC, the chipmaker, said its revenue…': the subject before it in its sentence
+        subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
+        return True, subj or topic or ctx.main
+    if last.group("dem"):
         return True, topic or ctx.main
     subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
     if last.group("en"):

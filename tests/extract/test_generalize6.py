@@ -195,3 +195,40 @@ def test_a_noun_followed_by_its_own_figure_names_that_figure(registry: Registry)
     }
     got = triples("TCS spent $2 billion on data centers.", registry)
     assert ("Tata Consultancy Services", "capex", 2e9) in got
+
+
+# --------------------------------------------------------------------------- a company after a 的 phrase
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "小米第三季度营收1100亿元。全球第二大手机芯片设计商联发科第三季度营收1400亿元新台币，同比增长8%。",
+        "小米第三季度營收1100億元。蘋果的主要晶片供應商聯發科第三季營收新台幣1,400億元，年增8%。",
+        "小米第三季度营收1100亿元。苹果在亚洲的最大对手联发科第三季度营收1400亿元新台币，同比增长8%。",
+        "小米第三季度营收1100亿元。为苹果代工的联发科第三季度营收1400亿元新台币，同比增长8%。",
+        "小米第三季度營收1100億元。與蘋果合作密切的聯發科第三季營收1,400億元新台幣，年增8%。",
+    ],
+)
+def test_the_company_a_de_phrase_describes_is_the_subject(text: str, registry: Registry) -> None:
+    """Whatever the phrase before it (a rank, another company's supplier or rival, a relative clause
+    with a preposition), the name right after the 的 phrase owns the figures, not the company before."""
+    got = triples(text, registry)
+    assert ("MediaTek", "revenue", 1.4e11) in got
+    assert ("MediaTek", "revenue_growth_yoy", 8.0) in got
+    assert {e for e, _m, _v in got} == {"Xiaomi", "MediaTek"}
+
+
+def test_english_descriptions_before_a_name(registry: Registry) -> None:
+    got = triples(
+        "Xiaomi reported revenue of $15 billion. Apple rival Samsung Electronics, the world's largest "
+        "memory maker, posted revenue of 86 trillion won.",
+        registry,
+    )
+    assert ("Samsung Electronics", "revenue", 8.6e13) in got
+    got = triples(
+        "Xiaomi reported revenue of $15 billion. Nvidia's key supplier, TSMC, said its quarterly revenue "
+        "rose 30%.",
+        registry,
+    )
+    assert ("TSMC", "revenue_growth_yoy", 30.0) in got and not any(e == "NVIDIA" for e, _m, _v in got)
