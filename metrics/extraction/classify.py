@@ -58,6 +58,8 @@ _AFTER_GLUE = re.compile(
     r"(?:\s+(?:annual|quarterly|total|its|their|the|new|adjusted|cloud|ad|net|gross|additional|own))*\s+$",
     re.IGNORECASE,
 )
+# the growth of the noun right before it ('营收增长指引', 'revenue growth forecast')
+_GROWTH_NOUN = re.compile(r"\s*(?:同比|年|全年)?\s*(?:增长|成长|增速|增幅|growth)", re.IGNORECASE)
 # a noun followed by its own figure ('revenue of $5 billion')
 _OWN_FIGURE = re.compile(r"\s*(?:of|was|were|totall?ed|reached|at|:|为|达)\s*", re.IGNORECASE)
 _SEGMENT_GAP = 10
@@ -168,6 +170,15 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
             return Reading(noun.name, noun)  # 毛利率提升至31%: the new level
         if noun is None and _company_growth(ctx, s_lo, ch[0].start):
             return Reading("revenue_growth_yoy", ch[0])  # 'Azure growth accelerated to 40%': its level
+        if (
+            noun is not None
+            and noun.role == "metric"
+            and noun.name in GROWTH_BASE
+            and _GROWTH_NOUN.match(text, noun.end, ch[0].end)
+            and base_of(ctx, q, c_lo, c_hi) != "qoq"
+        ):
+            # '营收增长指引上调至15%-20%', 'revenue growth forecast to 8%-10%': the growth's new level
+            return Reading(GROWTH_BASE[noun.name], ch[0])
         return REJECT if noun is not None else None
     change = ch[0] if ch is not None else after
     if change is None:

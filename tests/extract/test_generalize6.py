@@ -232,3 +232,42 @@ def test_english_descriptions_before_a_name(registry: Registry) -> None:
         registry,
     )
     assert ("TSMC", "revenue_growth_yoy", 30.0) in got and not any(e == "NVIDIA" for e, _m, _v in got)
+
+
+# --------------------------------------------------------------------------- growth-guidance ranges
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "low", "high"),
+    [
+        ("Infosys lifted its revenue growth forecast to 4%-6% for fiscal 2026.", "Infosys", 4.0, 6.0),
+        ("Infosys expects revenue to rise between 3% and 5% this fiscal year.", "Infosys", 3.0, 5.0),
+        (
+            "TCS now sees revenue growth in the range of 2% to 4% for the year.",
+            "Tata Consultancy Services",
+            2.0,
+            4.0,
+        ),
+        ("聯發科預估全年營收成長幅度為12%至15%。", "MediaTek", 12.0, 15.0),
+        ("聯發科將全年營收成長預估上調至12%-15%。", "MediaTek", 12.0, 15.0),
+        ("蔚来将全年营收增长指引上调至25%-30%。", "NIO", 25.0, 30.0),
+        ("蔚来预计全年营收增速在25%到30%之间。", "NIO", 25.0, 30.0),
+    ],
+)
+def test_growth_guidance_ranges(text: str, entity: str, low: float, high: float, registry: Registry) -> None:
+    got = [f for f in facts(text, registry) if f.metric == "revenue_growth_yoy"]
+    assert len(got) == 1
+    g = got[0]
+    assert (g.entity, g.kind, g.low, g.high) == (entity, "guidance", low, high)
+
+
+def test_a_quarter_on_quarter_guidance_range_is_no_yoy_growth(registry: Registry) -> None:
+    assert not [
+        f for f in facts("聯發科預期第四季營收季增2%至5%。", registry) if f.metric == "revenue_growth_yoy"
+    ]
+
+
+def test_a_growth_guidance_cut_to_a_level_keeps_its_sign(registry: Registry) -> None:
+    """'下调至5%': the new growth guidance is 5% (a rise of 5%), not a fall."""
+    got = [f for f in facts("蔚来将全年营收增长指引下调至5%。", registry) if f.metric == "revenue_growth_yoy"]
+    assert [(f.value, f.kind) for f in got] == [(5.0, "guidance")]
