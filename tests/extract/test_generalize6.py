@@ -271,3 +271,52 @@ def test_a_growth_guidance_cut_to_a_level_keeps_its_sign(registry: Registry) -> 
     """'下调至5%': the new growth guidance is 5% (a rise of 5%), not a fall."""
     got = [f for f in facts("蔚来将全年营收增长指引下调至5%。", registry) if f.metric == "revenue_growth_yoy"]
     assert [(f.value, f.kind) for f in got] == [(5.0, "guidance")]
+
+
+# --------------------------------------------------------------------------- capex said as investments
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "value", "period"),
+    [
+        (
+            "Amazon said its investments in data centers totaled $31 billion in the third quarter.",
+            "Amazon",
+            3.1e10,
+            "2025Q3",
+        ),
+        (
+            "Oracle's capital investments were $8.5 billion in the quarter ended August 31.",
+            "Oracle",
+            8.5e9,
+            None,
+        ),
+        ("百度第三季度资本投资为45亿元。", "Baidu", 4.5e9, "2025Q3"),
+        ("百度第三季度投資45億元於伺服器等資本開支。", "Baidu", 4.5e9, "2025Q3"),
+    ],
+)
+def test_investments_of_a_period_said_as_capital_spending_are_capex(
+    text: str, entity: str, value: float, period: str | None, registry: Registry
+) -> None:
+    got = [f for f in facts(text, registry) if f.metric == "capex"]
+    assert [(f.entity, f.value, f.kind) for f in got] == [(entity, value, "actual")]
+    if period is not None:
+        assert got[0].period == period
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Amazon said its investments in research and development reached $22 billion in the third quarter.",
+        "Amazon said its investments in acquisitions totaled $3 billion in the third quarter.",
+        "百度第三季度在研发上的投入为60亿元。",
+        "百度第三季度在并购上的投资为30亿元。",
+    ],
+)
+def test_investments_in_research_or_acquisitions_are_no_capex(text: str, registry: Registry) -> None:
+    assert not [f for f in facts(text, registry) if f.metric in ("capex", "investment_commitment")]
+
+
+def test_an_investment_with_no_period_stays_a_commitment(registry: Registry) -> None:
+    got = facts("Amazon will make investments of $20 billion in data centers in Georgia.", registry)
+    assert [(f.metric, f.kind) for f in got] == [("investment_commitment", "commitment")]
