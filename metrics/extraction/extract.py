@@ -415,12 +415,18 @@ def _facts_for(
             period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric=metric, company=company)
         metric_f = metric
         if metric in ("capex", "investment_commitment"):
-            spent = capex_or_commitment(ctx, q, reading, period, c_hi)
+            probe = period
+            if probe is None and cmp is None and any(
+                p.carry for p in ctx.periods(c_lo, c_hi, company.fiscal_year_end)
+            ):
+                # 'invested $3 billion in data centers in the quarter': the quarter under discussion
+                probe = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
+            spent = capex_or_commitment(ctx, q, reading, probe, c_hi)
             if spent is None:
                 continue  # money spent on something else than infrastructure
             if spent == "capex" and metric != "capex" and period is None and cmp is None:
                 # capex is a flow: the period under discussion when none is stated
-                period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
+                period = probe or period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
             metric_f = spent
         if cmp is None:
             m_end = m.end if m.end <= q.start else s_lo

@@ -88,6 +88,27 @@ def test_company_headings_in_bold_english(registry: Registry) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("【蔚来】", "【小鹏汽车】"),
+        ("▍蔚來", "▍小鵬汽車"),
+        ("## NIO Inc.", "## XPeng (XPEV)"),
+        ("蔚来：", "小鹏汽车："),
+    ],
+)
+def test_company_heading_marks(first: str, second: str, registry: Registry) -> None:
+    """Brackets, bars, markdown titles, a ticker in parentheses, a legal form, a colon: the same rule."""
+    got = triples(
+        f"电动车新势力三季报\n{first}\n1、营收220亿元\n2、毛利率13.9%\n{second}\n1、营收200亿元\n", registry
+    )
+    assert got == {
+        ("NIO", "revenue", 2.2e10),
+        ("NIO", "gross_margin", 13.9),
+        ("XPeng", "revenue", 2.0e10),
+    }
+
+
 def test_a_heading_naming_more_than_a_company_is_no_company_heading(registry: Registry) -> None:
     """'台积电与联发科的竞争' names two companies and more: the bullets stay with the topic before."""
     got = triples("小米第三季度营收1100亿元。\n台积电与联发科的竞争\n- 营收增长了20%\n", registry)
@@ -320,3 +341,15 @@ def test_investments_in_research_or_acquisitions_are_no_capex(text: str, registr
 def test_an_investment_with_no_period_stays_a_commitment(registry: Registry) -> None:
     got = facts("Amazon will make investments of $20 billion in data centers in Georgia.", registry)
     assert [(f.metric, f.kind) for f in got] == [("investment_commitment", "commitment")]
+
+
+def test_an_investment_in_the_quarter_under_discussion_is_that_quarters_capex(registry: Registry) -> None:
+    got = facts(
+        "Oracle reported revenue of $16 billion in its fiscal second quarter. Its investments in data "
+        "centers totaled $12 billion in the quarter.",
+        registry,
+    )
+    capex = [f for f in got if f.metric == "capex"]
+    assert [(f.value, f.period, f.kind) for f in capex] == [(1.2e10, "FY2026Q2", "actual")]
+    got = facts("甲骨文第二財季營收160億美元。當季在資料中心上的投資達120億美元。", registry)
+    assert [(f.value, f.kind) for f in got if f.metric == "capex"] == [(1.2e10, "actual")]
