@@ -43,6 +43,7 @@ EN_MAG = {
     "crores": 1e7,
     "lakh": 1e5,
     "lakhs": 1e5,
+    "cr": 1e7,  # 'Rs 5,000 cr' (after a currency only)
     "tn": 1e12,
     "trn": 1e12,
     "bn": 1e9,
@@ -54,7 +55,8 @@ EN_MAG = {
     "b": 1e9,
 }
 _BEFORE_CRORE = frozenset(("lakh", "lakhs", "thousand"))
-EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k"))  # '5m', '3b' only right after a currency prefix
+_HYPHEN_MAG = ("crore", "lakh", "Crore", "Lakh")
+EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k", "cr"))  # '5m', '3b' only right after a currency prefix
 NOT_MAGNITUDE = re.compile("千兆瓦|兆瓦|千瓦|兆赫|兆字节|兆位|兆比特|十分")
 
 ARABIC = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d])(?:\.\d+)?|\d+(?:\.\d+)?")
@@ -186,14 +188,20 @@ class NumberReader:
             k += 1
         if k > j:
             return mag, k
+        if j < self.n and t[j] == "-" and t.startswith(_HYPHEN_MAG, j + 1):
+            j += 1  # 'a Rs 1,200-crore plan', '₹1.2 lakh-crore'
         w_end = self.latin_word_end(j)
         if w_end > j and (w_end >= self.n or not t[w_end].isdigit()):
             word = t[j:w_end]
             low = word.lower()
-            if low in EN_MAG and (low not in EN_MAG_NEEDS_MONEY or (money_prefix and j == i)):
+            if low in EN_MAG and (
+                low not in EN_MAG_NEEDS_MONEY or (money_prefix and (j == i or low == "cr"))
+            ):
                 if low in ("m", "b", "k") and word not in ("m", "b", "k", "M", "B", "K"):
                     return None
                 k = self.skip_spaces(w_end)
+                if k < self.n and t[k] == "-" and k == w_end:
+                    k += 1
                 c_end = self.latin_word_end(k) if k > w_end else k
                 if low in _BEFORE_CRORE and t[k:c_end].lower() in ("crore", "crores"):
                     return EN_MAG[low] * 1e7, c_end  # '5 lakh crore', '20 thousand crore'

@@ -269,6 +269,8 @@ class UnitReader(NumberReader):
                 return None
             if j < self.n and t[j] == " ":
                 j += 1
+        elif word == "₹" and j < self.n and t[j] == " ":
+            j += 1  # '₹ 800 crore' (Indian style sets the sign apart)
         if j < self.n and t[j].isdigit():
             code, bare = CUR_PREFIX[word]
             return code, bare, j

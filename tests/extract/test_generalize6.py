@@ -177,6 +177,10 @@ def test_respectively_needs_as_many_figures_as_items(registry: Registry) -> None
         ("Rs 45 lakh", 4.5e6),
         ("₹12 thousand crore", 1.2e11),
         ("1,250印度卢比", 1250.0),
+        ("a Rs 3,100-crore plant", 3.1e10),
+        ("₹2.5 lakh-crore programme", 2.5e12),
+        ("Rs 7,300 cr", 7.3e10),
+        ("₹ 640 crore", 6.4e9),
     ],
 )
 def test_indian_magnitudes_and_rupee_signs(text: str, value: float) -> None:
