@@ -69,8 +69,8 @@ _BOTH_ANYCASE = re.compile(_BOTH_SRC, re.IGNORECASE)
 _HEADING_MARKS = r"\s\-*•●■□◆◇▪▶►▸#>=|·・.．【\[「『〖▍▌◎★☆▲○◉✦"
 _HEADING_HEAD = re.compile(r"[" + _HEADING_MARKS + r"]*(?:\d{1,2}[.、)）]\s*)?(?:\*\*|__)?\s*")
 _HEADING_TAIL = re.compile(
-    r"(?:\s*(?:[(（][A-Za-z0-9.:\s]{1,16}[)）]|公司|集团|股份|控股|inc\b\.?|corp\b\.?|co\b\.?|ltd\b\.?|limited\b|"
-    r"plc\b|group\b|holdings\b))*\s*(?:\*\*|__|[】\]」』〗])?\s*[:：]?\s*(?:\*\*|__)?\s*",
+    r"(?:,?\s*(?:[(（][A-Za-z0-9.:\s]{1,16}[)）]|公司|集团|股份|控股|有限|inc\b\.?|corp\b\.?|co\b\.?|ltd\b\.?|"
+    r"limited\b|plc\b|group\b|holdings?\b|corporation\b|company\b|ag\b|se\b|n\.v\.|s\.a\.))*\s*(?:\*\*|__|[】\]」』〗])?\s*[:：]?\s*(?:\*\*|__)?\s*",
     re.IGNORECASE,
 )
 # the end of a 的 phrase describing the name right after it (的竞争对手, 的, 的最大客户)

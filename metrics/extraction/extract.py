@@ -413,6 +413,10 @@ def _facts_for(
             period, kind = cmp.period, cmp.kind
         else:
             period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric=metric, company=company)
+            if resp is not None and resp.periods is not None:
+                a, b = resp.periods[resp.index]  # '2024年和2025年营收分别为X和Y': the i-th period
+                named = [p.period for p in ctx.periods(a, b, company.fiscal_year_end) if p.period]
+                period = named[0] if named else period
         metric_f = metric
         if metric in ("capex", "investment_commitment"):
             probe = period

@@ -45,6 +45,7 @@ class Respective:
     first: Quantity
     companies: list[Mention] | None
     nouns: list[Cue] | None
+    periods: list[tuple[int, int]] | None = None  # the spans of the periods listed
 
 
 def _joined(ctx: Context, a: int, b: int) -> bool:
@@ -111,13 +112,19 @@ def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Re
         picked = _listed(ctx, [(x.start, x.end) for x in ms], [x.company.name for x in ms])
         companies = [ms[i] for i in picked] if len(picked) == len(run) else None
         nouns = None
+        periods = None
         if companies is None:
             cues = ctx.cues_in(s_lo, edge, frozenset(("metric",)))
             got = _listed(ctx, [(c.start, c.end) for c in cues], [c.name for c in cues])
             nouns = [cues[i] for i in got] if len(got) == len(run) else None
-            if nouns is None:
+        if companies is None and nouns is None:
+            # '2024年和2025年营收分别为X和Y', 'in 2023 and 2024 … respectively': the i-th period
+            spans = [(p.start, p.end) for p in ctx.periods(s_lo, edge, 12) if p.period and not p.carry]
+            got = _listed(ctx, spans, [ctx.text[a:b] for a, b in spans])
+            periods = [spans[i] for i in got] if len(got) == len(run) else None
+            if periods is None:
                 continue
-        return {q.start: Respective(i, run[0], companies, nouns) for i, q in enumerate(run)}
+        return {q.start: Respective(i, run[0], companies, nouns, periods) for i, q in enumerate(run)}
     return {}
 
 

@@ -357,3 +357,18 @@ def test_an_investment_in_the_quarter_under_discussion_is_that_quarters_capex(re
     assert [(f.value, f.period, f.kind) for f in capex] == [(1.2e10, "FY2026Q2", "actual")]
     got = facts("甲骨文第二財季營收160億美元。當季在資料中心上的投資達120億美元。", registry)
     assert [(f.value, f.kind) for f in got if f.metric == "capex"] == [(1.2e10, "actual")]
+
+
+def test_respectively_pairs_periods(registry: Registry) -> None:
+    """A list of periods: the i-th figure is the i-th period's."""
+    for text in (
+        "小米2023年和2024年营收分别为2710亿元和3659亿元。",
+        "Xiaomi's revenue in 2023 and 2024 was 271 billion yuan and 365.9 billion yuan, respectively.",
+    ):
+        got = sorted((f.period, f.value) for f in facts(text, registry) if f.metric == "revenue")
+        assert [p for p, _v in got] == ["FY2023", "FY2024"]
+        assert got[0][1] < got[1][1]
+    got = {
+        (f.period, f.value) for f in facts("聯發科第二季及第三季營收分別為1,500億元、1,420億元。", registry)
+    }
+    assert got == {("2025Q2", 1.5e11), ("2025Q3", 1.42e11)}
