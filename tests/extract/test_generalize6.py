@@ -368,7 +368,7 @@ def test_respectively_pairs_periods(registry: Registry) -> None:
         got = sorted((f.period, f.value) for f in facts(text, registry) if f.metric == "revenue")
         assert [p for p, _v in got] == ["FY2023", "FY2024"]
         assert got[0][1] < got[1][1]
-    got = {
+    pairs = {
         (f.period, f.value) for f in facts("聯發科第二季及第三季營收分別為1,500億元、1,420億元。", registry)
     }
-    assert got == {("2025Q2", 1.5e11), ("2025Q3", 1.42e11)}
+    assert pairs == {("2025Q2", 1.5e11), ("2025Q3", 1.42e11)}
