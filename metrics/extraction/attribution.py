@@ -288,7 +288,9 @@ def heading_company(ctx: Context, lo: int, hi: int) -> Mention | None:
 
 def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Mention | None:
     """The company a sentence is about, for the sentences after it: its subject, or the company its
-    opening pronoun refers to; else the topic so far. A heading changes no topic."""
+    opening pronoun refers to; else the topic so far. A heading line naming one company ('■ 联发科',
+    '**Infosys**') makes it the topic of the list under it; another heading resets the topic to the
+    article's company; a short line of figures (a list item) is read as a sentence."""
     if ctx.is_heading(lo, hi):
         named = heading_company(ctx, lo, hi)
         if named is not None:
