@@ -83,6 +83,12 @@ _NOT_RANGE_BEFORE = re.compile(
     r"raised|cut|lifted|lowered|boosted) *\Z",
     re.IGNORECASE,
 )
+# 'expects revenue to grow by 3% to 5%': a change still to come has no level, so a range
+_FORECAST_BY = re.compile(
+    r"\b(?:to|will|would|could|may|might)\s+"
+    r"(?:grow|rise|increase|expand|climb|decline|fall|drop|shrink)\s+by *\Z",
+    re.IGNORECASE,
+)
 # '…of $5.05 billion to $5.15 billion, down from $5.15 billion to $5.35 billion': the earlier range
 _EARLIER_RANGE = re.compile(r"[,，]\s*(?:down|up)\s+from *\Z", re.IGNORECASE)
 _DIGIT_RUN = re.compile(r"[\d,.]+")
@@ -381,6 +387,7 @@ class _Scanner(UnitReader):
             word == " to "
             and _NOT_RANGE_BEFORE.search(t, max(0, start - 30), start)
             and not _EARLIER_RANGE.search(t, max(0, start - 30), start)
+            and not (a.unit == "pct" and _FORECAST_BY.search(t, max(0, start - 30), start))
         ):
             return None  # 'rose by $5 billion to $70 billion': a change, then the new level
         k = self.skip_spaces(k + len(word))

@@ -372,3 +372,13 @@ def test_respectively_pairs_periods(registry: Registry) -> None:
         (f.period, f.value) for f in facts("聯發科第二季及第三季營收分別為1,500億元、1,420億元。", registry)
     }
     assert pairs == {("2025Q2", 1.5e11), ("2025Q3", 1.42e11)}
+
+
+def test_a_change_still_to_come_by_x_to_y_is_a_range(registry: Registry) -> None:
+    """'to grow by 3% to 5%' has no level after it (the change is forecast): one range; a change that
+    happened, 'rose by 2% to 45%', stays a change and a level."""
+    got = facts("TCS expects revenue to grow by 3% to 5% this year.", registry)
+    assert [(f.metric, f.low, f.high, f.kind) for f in got] == [("revenue_growth_yoy", 3.0, 5.0, "guidance")]
+    got = facts("Infosys said revenue would fall by 1% to 2% next quarter.", registry)
+    assert [(f.value, f.low, f.high) for f in got] == [(-1.5, -2.0, -1.0)]
+    assert len(find_quantities("Its operating margin rose by 2% to 25%.")) == 2
