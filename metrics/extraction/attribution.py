@@ -82,6 +82,13 @@ _EN_DESCRIBES = re.compile(
     r"(?:'s)?\s+(?:[a-z-]+\s+)?(?:rival|competitor|peer|supplier|partner|customer|client|contractor|"
     r"backer|investor|parent|affiliate|subsidiary)s?,?\s+(?:[A-Z]|[\u4e00-\u9fff])"
 )
+# '…, Infosys said on Thursday.' / '…，比亚迪在公告中表示。': the speaker named after the figures
+_SAID_BEFORE = re.compile(r"[,，]\s*$")
+_SAID_AFTER = re.compile(
+    r"(?:\s+(?:inc\.?|corp\.?|ltd\.?))?\s*(?:\s(?:said|says|reported|announced|disclosed|added)\b|"
+    r"(?:在[^,，。]{0,10}中)?(?:表示|称|指出|披露|宣布))",
+    re.IGNORECASE,
+)
 _OPENING_PRONOUN = re.compile(
     r"[\s\-*•●>\[\]0-9]*(?P<dem>该|本|这家)?(?:公司|集团)|[\s\-*•●]*the (?:company|group)", re.IGNORECASE
 )
@@ -265,6 +272,9 @@ def resolve_companies(
     found, ref = _pronoun_referent(ctx, s_lo, start, topic)
     if found:
         return [ref] if ref is not None else []
+    speaker = _speaker_after(ctx, start)
+    if speaker is not None:
+        return [speaker]
     fallback = topic or ctx.main
     return [fallback] if fallback is not None else []
 
@@ -284,6 +294,17 @@ def heading_company(ctx: Context, lo: int, hi: int) -> Mention | None:
             return None  # 'Samsung (三星)': the same company twice is still one name
     tail = _HEADING_TAIL.match(text, ms[-1].end, hi)
     return ms[-1] if tail is not None and not text[tail.end() : hi].strip() else None
+
+
+def _speaker_after(ctx: Context, start: int) -> Mention | None:
+    """The company a sentence attributes its figures to at its end ('…, Infosys said.', '…，比亚迪表示'):
+    the subject of a sentence whose figures come first."""
+    s_hi = ctx.sentence(start)[1]
+    text = ctx.text
+    for m in ctx.mentions_in(start, s_hi):
+        if _SAID_BEFORE.search(text, max(0, m.start - 3), m.start) and _SAID_AFTER.match(text, m.end, s_hi):
+            return m
+    return None
 
 
 def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Mention | None:

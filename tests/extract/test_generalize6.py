@@ -382,3 +382,18 @@ def test_a_change_still_to_come_by_x_to_y_is_a_range(registry: Registry) -> None
     got = facts("Infosys said revenue would fall by 1% to 2% next quarter.", registry)
     assert [(f.value, f.low, f.high) for f in got] == [(-1.5, -2.0, -1.0)]
     assert len(find_quantities("Its operating margin rose by 2% to 25%.")) == 2
+
+
+def test_a_speaker_named_after_the_figures_owns_them(registry: Registry) -> None:
+    """'…, Infosys said.' / '…，比亚迪在公告中表示。': the company that states the figures, not the topic."""
+    got = triples(
+        "Xiaomi reported revenue of $15 billion. Revenue and net income rose 7% and 5%, respectively, "
+        "TCS said on Thursday.",
+        registry,
+    )
+    assert ("Tata Consultancy Services", "revenue_growth_yoy", 7.0) in got
+    assert ("Tata Consultancy Services", "net_income_growth_yoy", 5.0) in got
+    got = triples("小米第三季度营收1100亿元。第三季度营收同比增长6%，蔚来在公告中表示。", registry)
+    assert ("NIO", "revenue_growth_yoy", 6.0) in got
+    got = triples("小米第三季度營收1100億元。第三季營收年增6%，蔚來指出。", registry)
+    assert ("NIO", "revenue_growth_yoy", 6.0) in got
