@@ -50,6 +50,7 @@ GROWTH_BASE = {
 PCT_METRICS = frozenset(("dividend_yield", "gross_margin", "net_margin", "operating_margin", "buyback"))
 _NOUNS = frozenset(("metric", "other", "scope"))
 _CHANGE = frozenset(("change", "base"))
+_BASE = frozenset(("base",))
 _LEX = lexicon()
 _WEAK = _LEX.weak_metrics
 _AFTER_GLUE = re.compile(
@@ -160,6 +161,10 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     after = None if ch is not None else change_after(ctx, q, c_hi)
     if ch is None and after is None:
         ch = listed_change(ctx, q, s_lo)
+    if ch is None and after is None and "signed" in q.flags:
+        # '(+9% y/y)', '-3% YoY': a signed percentage with its base right after is a change
+        bases = ctx.cues_in(q.end, min(c_hi, q.end + 16), _BASE)
+        after = next((c for c in bases if not text[q.end : c.start].strip()), None)
     if ch is None and after is None:
         vn = verb_before_noun(ctx, q, c_lo)
         if vn is not None and vn[1].name in GROWTH_BASE and base_of(ctx, q, c_lo, c_hi) != "qoq":

@@ -397,3 +397,19 @@ def test_a_speaker_named_after_the_figures_owns_them(registry: Registry) -> None
     assert ("NIO", "revenue_growth_yoy", 6.0) in got
     got = triples("小米第三季度營收1100億元。第三季營收年增6%，蔚來指出。", registry)
     assert ("NIO", "revenue_growth_yoy", 6.0) in got
+
+
+def test_company_heading_over_labelled_lines_with_signed_growth(registry: Registry) -> None:
+    """'Revenue: 79 trillion won (+6% y/y)' under a company heading: the level and its signed growth; a
+    signed quarter-on-quarter change is not stored as year-on-year."""
+    got = triples(
+        "Results at a glance\nSamsung Electronics\nRevenue: 79 trillion won (+6% y/y)\nSK Hynix\n"
+        "Revenue: 21 trillion won (-4% YoY, +3% q/q)\n",
+        registry,
+    )
+    assert got == {
+        ("Samsung Electronics", "revenue", 7.9e13),
+        ("Samsung Electronics", "revenue_growth_yoy", 6.0),
+        ("SK hynix", "revenue", 2.1e13),
+        ("SK hynix", "revenue_growth_yoy", -4.0),
+    }
