@@ -104,6 +104,7 @@ def _run(ctx: Context, m: re.Match[str], qs: list[Quantity]) -> tuple[list[Quant
 
 def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Respective]:
     qs = [q for q in ctx.quantities_in(s_lo, s_hi) if unit_class(q) == uc]
+    out: dict[int, Respective] = {}
     for m in _MARKER.finditer(ctx.low, s_lo, s_hi):
         run, edge = _run(ctx, m, qs)
         if len(run) < 2:
@@ -124,8 +125,9 @@ def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Re
             periods = [spans[i] for i in got] if len(got) == len(run) else None
             if periods is None:
                 continue
-        return {q.start: Respective(i, run[0], companies, nouns, periods) for i, q in enumerate(run)}
-    return {}
+        for i, q in enumerate(run):  # each marker pairs its own run ('营收分别为…，净利润分别为…')
+            out.setdefault(q.start, Respective(i, run[0], companies, nouns, periods))
+    return out
 
 
 def respective(ctx: Context, q: Quantity, s_lo: int, s_hi: int) -> Respective | None:

@@ -413,3 +413,13 @@ def test_company_heading_over_labelled_lines_with_signed_growth(registry: Regist
         ("SK hynix", "revenue", 2.1e13),
         ("SK hynix", "revenue_growth_yoy", -4.0),
     }
+
+
+def test_each_respectively_of_a_sentence_pairs_its_own_run(registry: Registry) -> None:
+    got = triples("京东和美团第三季度分别实现营收3000亿元和950亿元，净利润分别为50亿元和1亿元。", registry)
+    assert got == {
+        ("JD.com", "revenue", 3.0e11),
+        ("Meituan", "revenue", 9.5e10),
+        ("JD.com", "net_income", 5.0e9),
+        ("Meituan", "net_income", 1.0e8),
+    }
