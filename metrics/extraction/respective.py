@@ -10,6 +10,7 @@ run and the list have the same length.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ _LISTED = re.compile(r"\s*(?:[、,，/&]|和|及|与|以及|\band\b|,\s*and\b)\s
 _RUN_SEP = re.compile(r"\s*(?:[、,，/]|和|及|与|以及|\band\b|,\s*and\b)\s*(?:为|达|是)?\s*")
 # between 分别 and the run's first figure: a verb of the figure, or between the run and
 # 'respectively': a comma and a few words ('year-on-year', 'in the quarter')
+_MARKS = ("respective-marks", 0, 0)
 _AFTER_MARKER = 12
 _CHANGE = frozenset(("change",))
 _BEFORE_MARKER = 40
@@ -132,6 +134,15 @@ def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Re
 
 def respective(ctx: Context, q: Quantity, s_lo: int, s_hi: int) -> Respective | None:
     """How ``q`` is paired with a list by 分别 / respectively, if it is."""
+    marks = ctx.memo.get(_MARKS)
+    if marks is None:  # the article's markers, found once
+        marks = ctx.memo[_MARKS] = [m.start() for m in _MARKER.finditer(ctx.low)]
+    assert isinstance(marks, list)
+    if not marks:
+        return None
+    i = bisect.bisect_left(marks, s_lo)
+    if i == len(marks) or marks[i] >= s_hi:
+        return None
     uc = unit_class(q)
     key = ("respective:" + str(uc), s_lo, s_hi)
     found = ctx.memo.get(key)
