@@ -132,11 +132,22 @@ def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Re
     return out
 
 
+def _find_all(low: str) -> list[int]:
+    """Where the markers start in ``low`` (``str.find`` runs in C, faster than a regex scan here)."""
+    out: list[int] = []
+    for word in ("分别", "respectively"):
+        i = low.find(word)
+        while i >= 0:
+            out.append(i)
+            i = low.find(word, i + 1)
+    return sorted(out)
+
+
 def respective(ctx: Context, q: Quantity, s_lo: int, s_hi: int) -> Respective | None:
     """How ``q`` is paired with a list by 分别 / respectively, if it is."""
     marks = ctx.memo.get(_MARKS)
     if marks is None:  # the article's markers, found once
-        marks = ctx.memo[_MARKS] = [m.start() for m in _MARKER.finditer(ctx.low)]
+        marks = ctx.memo[_MARKS] = _find_all(ctx.low)
     assert isinstance(marks, list)
     if not marks:
         return None
