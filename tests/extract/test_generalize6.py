@@ -181,6 +181,8 @@ def test_respectively_needs_as_many_figures_as_items(registry: Registry) -> None
         ("₹2.5 lakh-crore programme", 2.5e12),
         ("Rs 7,300 cr", 7.3e10),
         ("₹ 640 crore", 6.4e9),
+        ("Rs 1,35,000 crore", 1.35e12),  # Indian digit grouping (lakhs, crores)
+        ("₹45,60,000", 4.56e6),
     ],
 )
 def test_indian_magnitudes_and_rupee_signs(text: str, value: float) -> None:
@@ -204,6 +206,10 @@ def test_rupees_have_an_fx_rate_on_a_known_day_only() -> None:
     usd = to_usd(7.15e10, "INR", date(2025, 11, 20))
     assert usd is not None and 7e8 < usd < 9.5e8  # about 88 rupees to the dollar late in 2025
     assert to_usd(7.15e10, "INR", None) is None
+
+
+def test_western_grouping_is_unchanged() -> None:
+    assert [q.value for q in find_quantities("$1,234,500 and 2,345 units")] == [1234500.0, 2345.0]
 
 
 def test_rs_is_no_currency_inside_a_word(registry: Registry) -> None:
