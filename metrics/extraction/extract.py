@@ -420,8 +420,12 @@ def _facts_for(
         metric_f = metric
         if metric in ("capex", "investment_commitment"):
             probe = period
-            if probe is None and cmp is None and any(
-                p.carry for p in ctx.periods(c_lo, c_hi, company.fiscal_year_end)
+            stated = ctx.periods(c_lo, c_hi, company.fiscal_year_end)
+            if (
+                probe is None
+                and cmp is None
+                and any(p.carry or (p.period and p.period != "ASOF") for p in stated)
+                and not any(p.period and ".." in p.period for p in stated)  # 'over 2025-2028': a plan
             ):
                 # 'invested $3 billion in data centers in the quarter': the quarter under discussion
                 probe = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)

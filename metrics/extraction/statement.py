@@ -280,6 +280,7 @@ _WEAK_INVEST = frozenset(
         "invest",
         "investment",
         "investments",
+        "invested",
         "investing",
         "to spend",
         "will spend",
@@ -333,10 +334,14 @@ def capex_or_commitment(
         c.role == "other" or c.name == "deal_value" for c in ctx.cues_in(w_lo, c_hi, _OBJECT_ROLES)
     ) or any(w in ctx.low[w_lo:c_hi] for w in _NOT_SPENDING):
         return None  # invested in R&D, acquisitions or stakes: neither capex nor a commitment of its own
+    if ctx.mentions_in(cue.end, c_hi):
+        return "investment_commitment"  # 'invested $10 billion in OpenAI': in a company, never capex
     after = ctx.text[q.end : c_hi].lower()
     single = period is not None and ".." not in period and period != "ASOF"
     if single and not any(w in after for w in _PROJECT_WORDS):
         return "capex"
+    if single and word == "invested":
+        return "capex"  # 'invested $24 billion in the quarter, mostly in data centers': money spent
     if single and any(c.name == "capex" for c in ctx.cues_in(*ctx.sentence(q.start), _METRIC_ROLE)):
         return "capex"  # '第三季度投资130亿元于数据中心等资本开支': the sentence calls it capex
     return "investment_commitment"

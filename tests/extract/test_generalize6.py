@@ -429,3 +429,16 @@ def test_each_respectively_of_a_sentence_pairs_its_own_run(registry: Registry) -
         ("JD.com", "net_income", 5.0e9),
         ("Meituan", "net_income", 1.0e8),
     }
+
+
+def test_money_invested_in_a_past_period_is_capex_but_not_in_a_company_or_a_plan(registry: Registry) -> None:
+    got = facts("Oracle invested $2 billion in capital projects in fiscal 2025.", registry)
+    assert [(f.metric, f.period, f.kind) for f in got] == [("capex", "FY2025", "actual")]
+    got = facts(
+        "Amazon's purchases of property and equipment were $35 billion in the third quarter.", registry
+    )
+    assert [(f.metric, f.period) for f in got] == [("capex", "2025Q3")]
+    got = facts("Amazon invested $4 billion in Anthropic in 2024.", registry)
+    assert [f.metric for f in got] == ["investment_commitment"]
+    got = facts("Amazon would invest $20 billion in Pennsylvania over 2025-2030.", registry)
+    assert [f.metric for f in got] == ["investment_commitment"]
