@@ -89,6 +89,8 @@ _SAID_AFTER = re.compile(
     r"(?:在[^,，。]{0,10}中)?(?:表示|称|指出|披露|宣布))",
     re.IGNORECASE,
 )
+_VERBISH = re.compile(r"[了是为比超过达较高低于自向与和及来到在从将被把]")
+_FIGURE_NOUNS = frozenset(("metric", "change", "base", "other"))
 _OPENING_PRONOUN = re.compile(
     r"[\s\-*•●>\[\]0-9]*(?P<dem>该|本|这家)?(?:公司|集团)|[\s\-*•●]*the (?:company|group)", re.IGNORECASE
 )
@@ -201,7 +203,13 @@ def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
             inner = ctx.mentions_in(max(lo, c_lo), m.start)
             if inner and not text[max(lo, c_lo) : inner[0].start].strip(" -*•●>[]0123456789"):
                 de = text.rfind("的", inner[0].end, m.start)
-                if _POSSESSOR_GAP.fullmatch(text, inner[0].end, de):
+                # the words between 的 and the name describe it: no verb, no figure's noun (not
+                # '小米的营收超过了台积电')
+                if (
+                    _POSSESSOR_GAP.fullmatch(text, inner[0].end, de)
+                    and not _VERBISH.search(text, de, m.start)
+                    and not ctx.cues_in(de, m.start, _FIGURE_NOUNS)
+                ):
                     return m
     cands = [m for m in ms if _valid_subject(ctx, m)]
     if not cands:

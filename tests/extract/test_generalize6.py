@@ -442,3 +442,11 @@ def test_money_invested_in_a_past_period_is_capex_but_not_in_a_company_or_a_plan
     assert [f.metric for f in got] == ["investment_commitment"]
     got = facts("Amazon would invest $20 billion in Pennsylvania over 2025-2030.", registry)
     assert [f.metric for f in got] == ["investment_commitment"]
+
+
+def test_a_de_phrase_with_a_verb_or_a_figure_noun_describes_no_name(registry: Registry) -> None:
+    """'小米的营收超过了台积电，…': 台积电 is compared with, not described; the figure stays 小米's."""
+    got = triples("小米的营收超过了台积电，达到1100亿元。", registry)
+    assert got == {("Xiaomi", "revenue", 1.1e11)}
+    got = triples("小米的營收高於聯發科，第三季達到1100億元。", registry)
+    assert got == {("Xiaomi", "revenue", 1.1e11)}
