@@ -96,7 +96,7 @@ _OPENING_PRONOUN = re.compile(
 )
 
 
-def _is_object(text: str, m: Mention) -> bool:
+def _is_object(ctx: Context, text: str, m: Mention) -> bool:
     """A company after a preposition (向/为/与 X, 'with X') is an object, not the subject."""
     before = text[max(0, m.start - 8) : m.start].rstrip().lower()
     if before[-1:].isascii():
@@ -110,8 +110,11 @@ def _is_object(text: str, m: Mention) -> bool:
     prep = _PREP_IN_PHRASE.search(phrase)
     if prep is None:
         return False
-    if "的" in phrase[prep.end() :]:
-        return False  # '为英伟达代工的台积电': the preposition is inside the 的 phrase describing the name
+    de = phrase.rfind("的")
+    if de > prep.end():
+        p0 = m.start - len(phrase)
+        if ctx.mentions_in(p0 + prep.end(), p0 + de):
+            return False  # '为英伟达代工的台积电': the preposition governs a company inside the 的 phrase
     # '伺服器與顯示卡廠技嘉…' opening a sentence: 与 joins two nouns describing the subject
     if len(phrase) == len(window):
         opening = m.start <= len(window)  # the text's start (else the window may cut the phrase)
@@ -163,7 +166,7 @@ def _marks(ctx: Context, m: Mention) -> int:
     if found is None:
         t = ctx.text
         found = (
-            (_OBJECT if _is_object(t, m) else 0)
+            (_OBJECT if _is_object(ctx, t, m) else 0)
             | (_POSSESSIVE if _is_possessive(t, m) else 0)
             | (_MODIFIER if _is_modifier(t, m) else 0)
             | (_ASIDE if _is_aside(ctx, m) else 0)

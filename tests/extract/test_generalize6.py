@@ -450,3 +450,11 @@ def test_a_de_phrase_with_a_verb_or_a_figure_noun_describes_no_name(registry: Re
     assert got == {("Xiaomi", "revenue", 1.1e11)}
     got = triples("小米的營收高於聯發科，第三季達到1100億元。", registry)
     assert got == {("Xiaomi", "revenue", 1.1e11)}
+
+
+def test_a_preposition_before_a_de_phrase_without_a_company_keeps_the_name_an_object(
+    registry: Registry,
+) -> None:
+    """'向…的台积电': with no company inside the phrase, 向 governs the name itself (an object)."""
+    got = triples("小米第三季度营收1100亿元。小米向专做代工的联发科采购了价值100亿元的芯片。", registry)
+    assert not any(e == "MediaTek" for e, _m, _v in got)
