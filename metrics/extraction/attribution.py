@@ -70,7 +70,11 @@ _HEADING_MARKS = r"\s\-*•●■□◆◇▪▶►▸#>=|·・.．【\[「『�
 _HEADING_HEAD = re.compile(r"[" + _HEADING_MARKS + r"]*(?:\d{1,2}[.、)）]\s*)?(?:\*\*|__)?\s*")
 _HEADING_TAIL = re.compile(
     r"(?:,?\s*(?:[(（][A-Za-z0-9.:\s]{1,16}[)）]|公司|集团|股份|控股|有限|inc\b\.?|corp\b\.?|co\b\.?|ltd\b\.?|"
-    r"limited\b|plc\b|group\b|holdings?\b|corporation\b|company\b|ag\b|se\b|n\.v\.|s\.a\.))*\s*(?:\*\*|__|[】\]」』〗])?\s*[:：]?\s*(?:\*\*|__)?\s*",
+    r"limited\b|plc\b|group\b|holdings?\b|corporation\b|company\b|ag\b|se\b|n\.v\.|s\.a\.|"
+    # report words: 'Samsung Electronics Q3 results', '台积电第三季财报'
+    r"(?:fiscal\s+)?q[1-4]\b|(?:third|second|first|fourth)[- ]quarter\b|results\b|earnings\b|highlights\b|"
+    r"(?:20\d\d\s*年?\s*)?第?[一二三四1-4]季度?|上半年|前三季度?|全年|财报|业绩|成绩|营运|快讯|速览|"
+    r"[-–—:：|]))*\s*(?:\*\*|__|[】\]」』〗])?\s*[:：]?\s*(?:\*\*|__)?\s*",
     re.IGNORECASE,
 )
 # the end of a 的 phrase describing the name right after it (的竞争对手, 的, 的最大客户)

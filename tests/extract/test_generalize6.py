@@ -95,6 +95,8 @@ def test_company_headings_in_bold_english(registry: Registry) -> None:
         ("▍蔚來", "▍小鵬汽車"),
         ("## NIO Inc.", "## XPeng (XPEV)"),
         ("蔚来：", "小鹏汽车："),
+        ("■ 蔚來第三季財報", "■ 小鵬汽車第三季業績"),
+        ("NIO Q3 results", "XPeng third-quarter earnings"),
     ],
 )
 def test_company_heading_marks(first: str, second: str, registry: Registry) -> None:
