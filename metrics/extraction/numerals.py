@@ -59,9 +59,10 @@ _HYPHEN_MAG = ("crore", "lakh", "Crore", "Lakh")
 EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k", "cr"))  # '5m', '3b' only right after a currency prefix
 NOT_MAGNITUDE = re.compile("千兆瓦|兆瓦|千瓦|兆赫|兆字节|兆位|兆比特|十分")
 
-# Western grouping (1,200,000), Indian grouping (12,00,000: lakhs and crores), plain digits
+# Western grouping (1,200,000), Indian grouping (12,00,000: lakhs and crores), plain digits (tried in
+# that order: a Western group never matches the start of an Indian one)
 ARABIC = re.compile(
-    r"\d{1,2}(?:,\d{2})+,\d{3}(?![\d,])(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?![\d])(?:\.\d+)?|\d+(?:\.\d+)?"
+    r"\d{1,3}(?:,\d{3})+(?![\d])(?:\.\d+)?|\d{1,2}(?:,\d{2})+,\d{3}(?![\d,])(?:\.\d+)?|\d+(?:\.\d+)?"
 )
 DECIMALS = re.compile(r"\d{1,2}(?![\d.,])")
 # the lost-decimal defect: '43 5亿' (a figure) and 'DOCSIS 4 0' (a version); the letters are matched
