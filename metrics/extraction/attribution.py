@@ -204,7 +204,7 @@ def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
         head = text[max(lo, c_lo) : m.start].strip(" -*•●>[]0123456789如例据")
         if not head and _valid_subject(ctx, m) and not ctx.mentions_in(max(lo, c_lo), m.start):
             return m
-        if head and _DE_HEAD.search(head) and _valid_subject(ctx, m):
+        if head and head.rfind("的") >= len(head) - 11 and _DE_HEAD.search(head) and _valid_subject(ctx, m):
             # '特斯拉在中国的最大对手比亚迪…': a phrase opening with another company and ending in 的
             # (and a noun) describes the name after it, the subject
             inner = ctx.mentions_in(max(lo, c_lo), m.start)
