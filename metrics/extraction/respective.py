@@ -104,6 +104,11 @@ def _run(ctx: Context, m: re.Match[str], qs: list[Quantity]) -> tuple[list[Quant
     return run, run[0].start
 
 
+def _companies(ctx: Context, ms: list[Mention], n: int) -> list[Mention] | None:
+    picked = _listed(ctx, [(x.start, x.end) for x in ms], [x.company.name for x in ms])
+    return [ms[i] for i in picked] if len(picked) == n else None
+
+
 def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Respective]:
     qs = [q for q in ctx.quantities_in(s_lo, s_hi) if unit_class(q) == uc]
     out: dict[int, Respective] = {}
@@ -111,9 +116,10 @@ def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Re
         run, edge = _run(ctx, m, qs)
         if len(run) < 2:
             continue
-        ms = ctx.mentions_in(s_lo, edge)
-        picked = _listed(ctx, [(x.start, x.end) for x in ms], [x.company.name for x in ms])
-        companies = [ms[i] for i in picked] if len(picked) == len(run) else None
+        companies = _companies(ctx, ctx.mentions_in(s_lo, edge), len(run))
+        if companies is None and m.group() != "分别":
+            # 'rose 5% and 8% at Infosys and TCS, respectively': the list between the run and the marker
+            companies = _companies(ctx, ctx.mentions_in(run[-1].end, m.start()), len(run))
         nouns = None
         periods = None
         if companies is None:

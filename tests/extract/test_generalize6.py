@@ -460,3 +460,13 @@ def test_a_preposition_before_a_de_phrase_without_a_company_keeps_the_name_an_ob
     """'向…的台积电': with no company inside the phrase, 向 governs the name itself (an object)."""
     got = triples("小米第三季度营收1100亿元。小米向专做代工的联发科采购了价值100亿元的芯片。", registry)
     assert not any(e == "MediaTek" for e, _m, _v in got)
+
+
+def test_respectively_with_the_companies_after_the_figures(registry: Registry) -> None:
+    got = triples(
+        "Xiaomi reported revenue of $15 billion. Revenue rose 6% and 3% at Infosys and TCS, respectively.",
+        registry,
+    )
+    assert ("Infosys", "revenue_growth_yoy", 6.0) in got
+    assert ("Tata Consultancy Services", "revenue_growth_yoy", 3.0) in got
+    assert not any(e == "Xiaomi" and m == "revenue_growth_yoy" for e, m, _v in got)
