@@ -6,11 +6,13 @@ capital spending said as investments. The article date is 2025-11-20 unless a te
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from metrics.extraction.documents import read_document, split_articles
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_text
+from metrics.extraction.extract import Fact, extract_article, extract_text
 from metrics.extraction.normalize import normalize
 from metrics.extraction.numbers import find_quantities
 from metrics.store.fx import to_usd
@@ -470,3 +472,29 @@ def test_respectively_with_the_companies_after_the_figures(registry: Registry) -
     assert ("Infosys", "revenue_growth_yoy", 6.0) in got
     assert ("Tata Consultancy Services", "revenue_growth_yoy", 3.0) in got
     assert not any(e == "Xiaomi" and m == "revenue_growth_yoy" for e, m, _v in got)
+
+
+def test_company_headings_inside_an_article(tmp_path: Path, registry: Registry) -> None:
+    """In a retrieved page whose headline names one company, a company heading still takes over the
+    bullets under it, and a plain sub-heading gives the topic back to the headline's company."""
+    path = tmp_path / "a.txt"
+    path.write_text(
+        "聯發科領軍 IC設計三雄第三季財報\n"
+        "https://www.example.tw/ic | 2025-11-05 | zh-Hant\n"
+        "聯發科第三季營收1,420億元。\n"
+        "■ 瑞昱\n"
+        "・營收310億元，年增3%\n"
+        "■ 聯詠\n"
+        "・營收250億元\n"
+        "展望\n"
+        "第四季營收預估1,300億元至1,400億元。\n",
+        encoding="utf-8",
+    )
+    got = {
+        (f.entity, f.metric, f.value)
+        for a in split_articles(read_document(path))
+        for f in extract_article(a, registry)
+    }
+    assert ("Realtek", "revenue", 3.1e10) in got and ("Realtek", "revenue_growth_yoy", 3.0) in got
+    assert ("Novatek", "revenue", 2.5e10) in got
+    assert ("MediaTek", "revenue", 1.35e11) in got  # the outlook after '展望' is the headline company's
