@@ -287,6 +287,8 @@ def test_english_descriptions_before_a_name(registry: Registry) -> None:
         ("聯發科將全年營收成長預估上調至12%-15%。", "MediaTek", 12.0, 15.0),
         ("蔚来将全年营收增长指引上调至25%-30%。", "NIO", 25.0, 30.0),
         ("蔚来预计全年营收增速在25%到30%之间。", "NIO", 25.0, 30.0),
+        ("聯發科將全年營收成長率目標上修至12%至15%。", "MediaTek", 12.0, 15.0),
+        ("蔚来全年营收增长目标为25%-30%。", "NIO", 25.0, 30.0),
     ],
 )
 def test_growth_guidance_ranges(text: str, entity: str, low: float, high: float, registry: Registry) -> None:
