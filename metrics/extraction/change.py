@@ -22,7 +22,8 @@ _CHANGE = frozenset(("change", "base"))
 _FILL = (
     r"(?:\s+|了|幅|达|为|约|近|高达|到了|全日|盘中|盘后|一度|\b(?:by|a|an|whopping|just|only|slightly|"
     r"sharply|some|another|further|as much as|nearly|about|around|roughly|more than|almost|over|"
-    r"approximately|up to|as many as|of|target|forecast|outlook|guidance|rate)\b)"
+    r"approximately|up to|as many as|of|target|forecast|outlook|guidance|rate|between|in the range of|"
+    r"in a range of)\b|幅度|率|目标|在|指引|预估|预期|预测|上调|下调|调高|调低|上修|下修)"
 )
 _GAP_CHANGE = re.compile(rf"(?:{_FILL})*", re.IGNORECASE)
 _GAP_LEVEL = re.compile(rf"(?:{_FILL})*(?:至|到|\bto\b|\bat\b)(?:{_FILL})*", re.IGNORECASE)

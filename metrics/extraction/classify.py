@@ -50,6 +50,7 @@ GROWTH_BASE = {
 PCT_METRICS = frozenset(("dividend_yield", "gross_margin", "net_margin", "operating_margin", "buyback"))
 _NOUNS = frozenset(("metric", "other", "scope"))
 _CHANGE = frozenset(("change", "base"))
+_BASE = frozenset(("base",))
 _LEX = lexicon()
 _WEAK = _LEX.weak_metrics
 _AFTER_GLUE = re.compile(
@@ -58,6 +59,10 @@ _AFTER_GLUE = re.compile(
     r"(?:\s+(?:annual|quarterly|total|its|their|the|new|adjusted|cloud|ad|net|gross|additional|own))*\s+$",
     re.IGNORECASE,
 )
+# the growth of the noun right before it ('营收增长指引', 'revenue growth forecast')
+_GROWTH_NOUN = re.compile(r"\s*(?:同比|年|全年)?\s*(?:增长|成长|增速|增幅|growth)", re.IGNORECASE)
+# a noun followed by its own figure ('revenue of $5 billion')
+_OWN_FIGURE = re.compile(r"\s*(?:of|was|were|totall?ed|reached|at|:|为|达)\s*", re.IGNORECASE)
 _SEGMENT_GAP = 10
 _OPEN_PAREN = re.compile(r"\s*[(（]")
 _SUPPLY_GAP = re.compile(r"\s*(?:了|的|新车|共)?\s*")
@@ -156,6 +161,10 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
     after = None if ch is not None else change_after(ctx, q, c_hi)
     if ch is None and after is None:
         ch = listed_change(ctx, q, s_lo)
+    if ch is None and after is None and "signed" in q.flags:
+        # '(+9% y/y)', '-3% YoY': a signed percentage with its base right after is a change
+        bases = ctx.cues_in(q.end, min(c_hi, q.end + 16), _BASE)
+        after = next((c for c in bases if not text[q.end : c.start].strip()), None)
     if ch is None and after is None:
         vn = verb_before_noun(ctx, q, c_lo)
         if vn is not None and vn[1].name in GROWTH_BASE and base_of(ctx, q, c_lo, c_hi) != "qoq":
@@ -166,6 +175,15 @@ def _pct(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Reading 
             return Reading(noun.name, noun)  # 毛利率提升至31%: the new level
         if noun is None and _company_growth(ctx, s_lo, ch[0].start):
             return Reading("revenue_growth_yoy", ch[0])  # 'Azure growth accelerated to 40%': its level
+        if (
+            noun is not None
+            and noun.role == "metric"
+            and noun.name in GROWTH_BASE
+            and _GROWTH_NOUN.match(text, noun.end, ch[0].end)
+            and base_of(ctx, q, c_lo, c_hi) != "qoq"
+        ):
+            # '营收增长指引上调至15%-20%', 'revenue growth forecast to 8%-10%': the growth's new level
+            return Reading(GROWTH_BASE[noun.name], ch[0])
         return REJECT if noun is not None else None
     change = ch[0] if ch is not None else after
     if change is None:
@@ -321,7 +339,10 @@ def money_cue(ctx: Context, q: Quantity, clause: tuple[int, int]) -> Cue | None:
         if c.role == "metric" and c.name not in _MONEYISH:
             continue
         if _AFTER_GLUE.fullmatch(text, q.end, c.start) and c.start - q.end <= 30:
-            return c
+            nxt = ctx.quantities_in(c.end, c.end + 16)
+            if not (nxt and _OWN_FIGURE.fullmatch(text, c.end, nxt[0].start)):
+                return c
+            # '$1 billion on revenue of $5 billion': the noun names the figure after it
         break
     before = [c for c in ctx.cues_in(c_lo, q.start, _NOUNS) if c.role != "metric" or c.name in _MONEYISH]
     if before and not in_parentheses(text, q.start, c_lo):

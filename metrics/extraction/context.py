@@ -5,8 +5,9 @@ period of each sentence (found lazily, per fiscal year end).
 A sentence ends at 。！？!?；; a line break, or an English full stop (not one of an abbreviation such as
 ``v.s.``, ``U.S.``, ``Inc.``); a clause also at commas, colons, parentheses and quotes, and at a space
 between a figure or a Chinese word and the next Chinese word (``小鹏涨6% 百度跌3%``). A heading is a
-line of its own without final punctuation (``Segment results``, ``新业务亏损扩大``): its figures count,
-but it names no topic for the sentences after it.
+line of its own without final punctuation (``Segment results``, ``新业务亏损扩大``): its figures count;
+it names no topic for the sentences after it unless it names one company and nothing else (``■ 联发科``,
+``**Infosys**``: the heading of a list of that company's figures, ``attribution.heading_company``).
 """
 
 from __future__ import annotations

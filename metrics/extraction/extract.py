@@ -33,6 +33,7 @@ from metrics.extraction.neighbours import add_fact, carries_unit, fallback_readi
 from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
 from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.extraction.periods import labels_fiscal_quarters, needle_index
+from metrics.extraction.respective import respective, respective_reading
 from metrics.extraction.statement import capex_or_commitment, currency_of, kind_of, period_of
 from metrics.extraction.wordindex import Found
 
@@ -347,6 +348,9 @@ def _facts_for(
         reading = Reading(prev[1])
     else:
         reading = classify(ctx, q, s_lo, c_lo, c_hi)
+    resp = respective(ctx, q, s_lo, s_hi)
+    if resp is not None:
+        reading = respective_reading(ctx, q, resp, reading, s_lo)
     if reading is REJECT or (
         reading is None and unit_class(q) in ("money", "bare") and is_delta(ctx, q, c_lo)
     ):
@@ -376,6 +380,8 @@ def _facts_for(
         companies = [cmp.anchor.entity]
     else:
         companies = resolve_companies(ctx, q.start, s_lo, c_lo, topic, brand=metric == "unit_price")
+    if resp is not None and resp.companies is not None:
+        companies = [resp.companies[resp.index]]  # '甲和乙营收分别为X和Y': Y is 乙's
     if not companies and missed is not None:
         missed.append(
             Unattributed(
@@ -407,14 +413,28 @@ def _facts_for(
             period, kind = cmp.period, cmp.kind
         else:
             period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric=metric, company=company)
+            if resp is not None and resp.periods is not None:
+                a, b = resp.periods[resp.index]  # '2024年和2025年营收分别为X和Y': the i-th period
+                named = [p.period for p in ctx.periods(a, b, company.fiscal_year_end) if p.period]
+                period = named[0] if named else period
         metric_f = metric
         if metric in ("capex", "investment_commitment"):
-            spent = capex_or_commitment(ctx, q, reading, period, c_hi)
+            probe = period
+            stated = ctx.periods(c_lo, c_hi, company.fiscal_year_end)
+            if (
+                probe is None
+                and cmp is None
+                and any(p.carry or (p.period and p.period != "ASOF") for p in stated)
+                and not any(p.period and ".." in p.period for p in stated)  # 'over 2025-2028': a plan
+            ):
+                # 'invested $3 billion in data centers in the quarter': the quarter under discussion
+                probe = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
+            spent = capex_or_commitment(ctx, q, reading, probe, c_hi)
             if spent is None:
                 continue  # money spent on something else than infrastructure
             if spent == "capex" and metric != "capex" and period is None and cmp is None:
                 # capex is a flow: the period under discussion when none is stated
-                period = period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
+                period = probe or period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
             metric_f = spent
         if cmp is None:
             m_end = m.end if m.end <= q.start else s_lo

@@ -83,6 +83,12 @@ _NOT_RANGE_BEFORE = re.compile(
     r"raised|cut|lifted|lowered|boosted) *\Z",
     re.IGNORECASE,
 )
+# 'expects revenue to grow by 3% to 5%': a change still to come has no level, so a range
+_FORECAST_BY = re.compile(
+    r"\b(?:to|will|would|could|may|might)\s+"
+    r"(?:grow|rise|increase|expand|climb|decline|fall|drop|shrink)\s+by *\Z",
+    re.IGNORECASE,
+)
 # '…of $5.05 billion to $5.15 billion, down from $5.15 billion to $5.35 billion': the earlier range
 _EARLIER_RANGE = re.compile(r"[,，]\s*(?:down|up)\s+from *\Z", re.IGNORECASE)
 _DIGIT_RUN = re.compile(r"[\d,.]+")
@@ -90,7 +96,7 @@ _MODEL = re.compile(r"[A-Za-z0-9.\-]{1,40}")
 _LOST_HEAD = re.compile(r"(?<![\d.,])\d{1,3} \Z")
 _RANGE_SEP = re.compile(r"至|到|~|-|–|—|－|〜| to | and ")
 _START = re.compile(
-    r"[0-9]|US\$|HK\$|NT\$|JP¥|[SAC]\$|[$€£¥₩₹]|(?:USD|RMB|EUR|GBP|HKD|CNY|JPY|KRW|TWD|NTD|人民币|港币|新台币|台币)"
+    r"[0-9]|US\$|HK\$|NT\$|JP¥|[SAC]\$|[$€£¥₩₹]|(?:USD|RMB|EUR|GBP|HKD|CNY|JPY|KRW|TWD|NTD|INR|Rs\.?|人民币|港币|新台币|台币)"
     r" ?(?=\d)|[一二两三四五六七八九十百千](?=[零〇一二两三四五六七八九十百千万亿]{0,15}[万亿])"
     r"|[一二两三四五六七八九十](?=[倍成])|(?<=[数几上过破])[十百千万亿]"
 )
@@ -113,7 +119,7 @@ def _scan_pattern(repair: bool) -> re.Pattern[str]:
     start = _START.pattern.replace("[0-9]|", digit + "|", 1)
     # the first character (a class: the engine skips every other character in C), then the start
     # grammar checked from that character on
-    first = "[0-9$€£¥₩₹UHNJSACREGKT人港新台一二两三四五六七八九十百千万亿]"
+    first = "[0-9$€£¥₩₹UHNJSACREGKTI人港新台一二两三四五六七八九十百千万亿]"
     return re.compile(first + "(?<=(?=" + start + ").)")
 
 
@@ -381,6 +387,7 @@ class _Scanner(UnitReader):
             word == " to "
             and _NOT_RANGE_BEFORE.search(t, max(0, start - 30), start)
             and not _EARLIER_RANGE.search(t, max(0, start - 30), start)
+            and not (a.unit == "pct" and _FORECAST_BY.search(t, max(0, start - 30), start))
         ):
             return None  # 'rose by $5 billion to $70 billion': a change, then the new level
         k = self.skip_spaces(k + len(word))

@@ -39,6 +39,11 @@ EN_MAG = {
     "billion": 1e9,
     "million": 1e6,
     "thousand": 1e3,
+    "crore": 1e7,  # Indian: 1 crore = 100 lakh = 10 million
+    "crores": 1e7,
+    "lakh": 1e5,
+    "lakhs": 1e5,
+    "cr": 1e7,  # 'Rs 5,000 cr' (after a currency only)
     "tn": 1e12,
     "trn": 1e12,
     "bn": 1e9,
@@ -49,10 +54,16 @@ EN_MAG = {
     "k": 1e3,
     "b": 1e9,
 }
-EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k"))  # '5m', '3b' only right after a currency prefix
+_BEFORE_CRORE = frozenset(("lakh", "lakhs", "thousand"))
+_HYPHEN_MAG = ("crore", "lakh", "Crore", "Lakh")
+EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k", "cr"))  # '5m', '3b' only right after a currency prefix
 NOT_MAGNITUDE = re.compile("千兆瓦|兆瓦|千瓦|兆赫|兆字节|兆位|兆比特|十分")
 
-ARABIC = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d])(?:\.\d+)?|\d+(?:\.\d+)?")
+# Western grouping (1,200,000), Indian grouping (12,00,000: lakhs and crores), plain digits (tried in
+# that order: a Western group never matches the start of an Indian one)
+ARABIC = re.compile(
+    r"\d{1,3}(?:,\d{3})+(?![\d])(?:\.\d+)?|\d{1,2}(?:,\d{2})+,\d{3}(?![\d,])(?:\.\d+)?|\d+(?:\.\d+)?"
+)
 DECIMALS = re.compile(r"\d{1,2}(?![\d.,])")
 # the lost-decimal defect: '43 5亿' (a figure) and 'DOCSIS 4 0' (a version); the letters are matched
 # from the start of their run only (a lookbehind and a possessive run keep the search linear)
@@ -181,12 +192,22 @@ class NumberReader:
             k += 1
         if k > j:
             return mag, k
+        if j < self.n and t[j] == "-" and t.startswith(_HYPHEN_MAG, j + 1):
+            j += 1  # 'a Rs 1,200-crore plan', '₹1.2 lakh-crore'
         w_end = self.latin_word_end(j)
         if w_end > j and (w_end >= self.n or not t[w_end].isdigit()):
             word = t[j:w_end]
             low = word.lower()
-            if low in EN_MAG and (low not in EN_MAG_NEEDS_MONEY or (money_prefix and j == i)):
+            if low in EN_MAG and (
+                low not in EN_MAG_NEEDS_MONEY or (money_prefix and (j == i or low == "cr"))
+            ):
                 if low in ("m", "b", "k") and word not in ("m", "b", "k", "M", "B", "K"):
                     return None
+                k = self.skip_spaces(w_end)
+                if k < self.n and t[k] == "-" and k == w_end:
+                    k += 1
+                c_end = self.latin_word_end(k) if k > w_end else k
+                if low in _BEFORE_CRORE and t[k:c_end].lower() in ("crore", "crores"):
+                    return EN_MAG[low] * 1e7, c_end  # '5 lakh crore', '20 thousand crore'
                 return EN_MAG[low], w_end
         return None

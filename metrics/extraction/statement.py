@@ -279,11 +279,16 @@ _WEAK_INVEST = frozenset(
         "增资",
         "invest",
         "investment",
+        "investments",
+        "invested",
         "investing",
         "to spend",
         "will spend",
     )
 )
+_METRIC_ROLE = frozenset(("metric",))
+_OBJECT_ROLES = frozenset(("metric", "other"))
+_NOT_SPENDING = ("acquisitions", "stakes", "equity investments")  # plurals the cue words do not match
 _RECEIVED = re.compile(
     "|".join(r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w) for w in _LEX.received_verbs)
 )
@@ -323,8 +328,20 @@ def capex_or_commitment(
     c_lo = ctx.clause(q.start, q.end)[0]
     if word in ("投资", "investment") and _RECEIVED.search(ctx.text, c_lo, cue.start):
         return "funding_raised"  # '获得…约37亿港元的战略投资': an investment received
+    s_lo = ctx.sentence(q.start)[0]
+    w_lo = max(s_lo, cue.start - 16)
+    if any(
+        c.role == "other" or c.name == "deal_value" for c in ctx.cues_in(w_lo, c_hi, _OBJECT_ROLES)
+    ) or any(w in ctx.low[w_lo:c_hi] for w in _NOT_SPENDING):
+        return None  # invested in R&D, acquisitions or stakes: neither capex nor a commitment of its own
+    if ctx.mentions_in(cue.end, c_hi):
+        return "investment_commitment"  # 'invested $10 billion in OpenAI': in a company, never capex
     after = ctx.text[q.end : c_hi].lower()
     single = period is not None and ".." not in period and period != "ASOF"
     if single and not any(w in after for w in _PROJECT_WORDS):
         return "capex"
+    if single and word == "invested":
+        return "capex"  # 'invested $24 billion in the quarter, mostly in data centers': money spent
+    if single and any(c.name == "capex" for c in ctx.cues_in(*ctx.sentence(q.start), _METRIC_ROLE)):
+        return "capex"  # '第三季度投资130亿元于数据中心等资本开支': the sentence calls it capex
     return "investment_commitment"

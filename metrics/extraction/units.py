@@ -264,11 +264,13 @@ class UnitReader(NumberReader):
             return None
         word = m.group()
         j = m.end()
-        if word.isascii() and word.isalpha():
+        if word.isascii() and word.rstrip(".").isalpha():
             if i > 0 and t[i - 1].isascii() and t[i - 1].isalpha():
                 return None
             if j < self.n and t[j] == " ":
                 j += 1
+        elif word == "₹" and j < self.n and t[j] == " ":
+            j += 1  # '₹ 800 crore' (Indian style sets the sign apart)
         if j < self.n and t[j].isdigit():
             code, bare = CUR_PREFIX[word]
             return code, bare, j
