@@ -338,8 +338,9 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     (_alt("last_year"), rel_year(-1), _P["last_year"]),
     (_alt("this_year"), rel_year(0), _P["this_year"]),
     (
-        # not an amount that happens to read like a year (1950亿元, 2000万美元, 2000 million)
-        r"(?<![\d.,])"
+        # not an amount that happens to read like a year (1950亿元, 2000万美元, 2000 million), nor a
+        # thousands group (1,2025 is no year), but a year right after a clause's comma (…表示,2026年…)
+        r"(?<![\d.])(?<!\d,)"
         + _Y
         + r"(?![\d,%]|\.\d|\s*(?:[万亿兆倍元]|美元|港元|日元|欧元|英镑|billion|million|trillion))"
         r"\s*年?(?:度|底|末|初|内)?",
