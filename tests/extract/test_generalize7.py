@@ -59,3 +59,116 @@ def test_a_plan_for_next_year_after_a_comma_gets_that_year(registry: Registry, t
     assert got[("revenue", 9.899e11)].period == "2025Q3"
     plan = got[("capex_guidance", 4.5e10)]
     assert (plan.period, plan.kind) == ("FY2026", "guidance")
+
+
+# ---------------------------------- halves, years and quarters of a fiscal year not ending in December
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "聯想集團公布截至今年9月30日止六個月業績，收入為365億美元，按年增長16%。",  # zh-Hant, Hong Kong
+        "联想集团发布截至9月30日止六个月的中期业绩，营收为365亿美元，同比增长16%。",  # zh-Hans
+        "聯想集團中期業績：收入365億美元，按年增長16%。",  # interim results, no date
+        "Lenovo said revenue for the six months ended September 30 rose 16% to $36.5 billion.",
+        "Lenovo's revenue in the first half to September rose 16% to $36.5 billion.",
+        "Lenovo reported interim results on Thursday: revenue rose 16% to $36.5 billion.",
+    ],
+)
+def test_the_six_months_to_september_of_a_march_year_are_its_first_fiscal_half(
+    registry: Registry, text: str
+) -> None:
+    got = by_metric(text, registry)
+    assert (got[("revenue", 3.65e10)].period, got[("revenue_growth_yoy", 16.0)].period) == (
+        "FY2026H1",
+        "FY2026H1",
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "騰訊公布截至6月30日止六個月業績，收入為3,645億元，按年增長15%。",
+        "腾讯控股公布2025年中期业绩，收入为3645亿元，同比增长15%。",
+    ],
+)
+def test_the_six_months_to_june_of_a_december_year_are_the_calendar_half(
+    registry: Registry, text: str
+) -> None:
+    assert by_metric(text, registry)[("revenue", 3.645e11)].period == "2025H1"
+
+
+def test_the_year_ended_on_a_date_is_that_fiscal_year(registry: Registry) -> None:
+    got = by_metric("截至2025年3月31日止年度，聯想集團收入為690億美元。", registry)
+    assert got[("revenue", 6.9e10)].period == "FY2025"
+
+
+def test_the_quarter_to_december_said_in_november_is_the_quarter_under_way(registry: Registry) -> None:
+    got = by_metric("比亚迪预计截至12月31日的三个月营收为2500亿元。", registry)
+    assert (got[("revenue", 2.5e11)].period, got[("revenue", 2.5e11)].kind) == ("2025Q4", "guidance")
+
+
+@pytest.mark.parametrize(
+    "text", ["联想集团的中期目标是营收达到1000亿美元。", "Lenovo's interim CEO said revenue was $20 billion."]
+)
+def test_medium_term_and_interim_officers_are_no_half(text: str) -> None:
+    assert all(
+        not (p.period or "").endswith("H1")
+        for p in find_periods(normalize(text), published=NOV, fiscal_year_end=3)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "published"),
+    [
+        (
+            "Infosys reported a net profit of $850 million for the second quarter of its fiscal year.",
+            date(2025, 10, 16),
+        ),
+        ("Infosys reported a net profit of $850 million for its fiscal second quarter.", date(2025, 10, 16)),
+    ],
+)
+def test_the_second_quarter_of_its_fiscal_year(registry: Registry, text: str, published: date) -> None:
+    assert by_metric(text, registry, published)[("net_income", 8.5e8)].period == "FY2026Q2"
+
+
+def test_a_calendar_quarter_named_with_its_fiscal_one_is_the_fiscal_one(registry: Registry) -> None:
+    """'the July-September quarter, the second quarter of its fiscal year': the article names quarters
+    fiscally, so its quarters are the company's fiscal ones (a March year: FY2026Q2)."""
+    got = by_metric(
+        "Infosys posted revenue of $5.1 billion for the July-September quarter, the second quarter of its "
+        "fiscal year. In the quarter, net profit rose 13%.",
+        registry,
+        date(2025, 10, 16),
+    )
+    assert got[("revenue", 5.1e9)].period == "FY2026Q2"
+    assert got[("net_income_growth_yoy", 13.0)].period == "FY2026Q2"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["微软本财年第一季度营收为777亿美元，同比增长18%。", "微軟本財年第一季營收為777億美元，年增18%。"],
+)
+def test_a_quarter_of_this_fiscal_year_in_chinese(registry: Registry, text: str) -> None:
+    assert by_metric(text, registry)[("revenue", 7.77e10)].period == "FY2026Q1"  # a June year
+
+
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [
+        (
+            "Qualcomm expects revenue of $12 billion for the quarter ending in December.",
+            "FY2026Q1",
+        ),  # Sept year
+        ("Apple expects revenue of $138 billion in the three months to December.", "FY2026Q1"),
+        (
+            "Microsoft expects revenue of $80 billion for the quarter ending in December.",
+            "FY2026Q2",
+        ),  # June year
+    ],
+)
+def test_the_quarter_ending_in_december_is_the_companys_fiscal_quarter(
+    registry: Registry, text: str, period: str
+) -> None:
+    got = [f for f in facts(text, registry) if f.metric == "revenue"]
+    assert [(f.period, f.kind) for f in got] == [(period, "guidance")]
