@@ -14,6 +14,7 @@ offsets are offsets into ``article.doc.text``; ``quote`` is the original text th
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from dataclasses import fields, replace
 from datetime import date
@@ -137,6 +138,8 @@ def extract_article(
 def _same_figure(f: Fact, q: Quantity) -> bool:
     if f.unit != q.unit and not (f.unit == "count" and q.unit is None):
         return False
+    if _bounded(abs(f.value), f.qualifier, q.value):
+        return True
     if f.unit == "pct":
         return abs(abs(f.value) - q.value) <= 1
     return abs(abs(f.value) - q.value) <= 0.1 * max(abs(f.value), abs(q.value))
@@ -162,12 +165,25 @@ def _restated(f: Fact, body: list[Fact]) -> bool:
             if b.entity == f.entity:
                 return True
             continue
+        if _bounded(f.value, f.qualifier, b.value):
+            return True
         if f.unit in ("pct", "x"):
             if abs(b.value - f.value) <= 1:
                 return True
         elif abs(b.value - f.value) <= 0.1 * max(abs(b.value), abs(f.value)):
             return True
     return False
+
+
+def _bounded(head: float, qualifier: str | None, body: float) -> bool:
+    """Whether a headline's lower bound is the body's precise figure said roughly: with 逾/超/'more than'
+    a headline rounds down to a round number (獲利年增逾一成 for 13.6%, 'more than $1 billion' for $1.38
+    billion, 超3000億 for 3,480億), so the figure lies between the bound and the bound plus a unit of its
+    leading digit (10 to 20, 3000 to 4000), with the same sign."""
+    if qualifier != "gt" or head == 0 or (head > 0) != (body > 0):
+        return False
+    h, b = abs(head), abs(body)
+    return h <= b < h + 10 ** math.floor(math.log10(h))
 
 
 def extract_text(text: str, registry: Registry, *, published: date | None = None) -> list[Fact]:

@@ -8,11 +8,13 @@ unless a test says otherwise."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from metrics.extraction.documents import read_document, split_articles
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_text
+from metrics.extraction.extract import Fact, extract_article, extract_text
 from metrics.extraction.normalize import normalize
 from metrics.extraction.periods import find_periods
 
@@ -172,3 +174,67 @@ def test_the_quarter_ending_in_december_is_the_companys_fiscal_quarter(
 ) -> None:
     got = [f for f in facts(text, registry) if f.metric == "revenue"]
     assert [(f.period, f.kind) for f in got] == [(period, "guidance")]
+
+
+# ------------------------------------------------- a headline's 逾/more than said precisely in the body
+
+
+def article_facts(tmp_path: Path, registry: Registry, text: str) -> list[Fact]:
+    path = tmp_path / "a.txt"
+    path.write_text(text, encoding="utf-8")
+    return [f for a in split_articles(read_document(path)) for f in extract_article(a, registry)]
+
+
+@pytest.mark.parametrize(
+    ("headline", "line", "body", "metric", "value"),
+    [
+        (
+            "聯發科第三季獲利年增逾一成",
+            "https://www.example.com.tw/n | 2025-10-31 | zh-Hant",
+            "聯發科第三季稅後淨利為新台幣250億元，年增14.2%。",
+            "net_income_growth_yoy",
+            14.2,
+        ),
+        (
+            "美团第三季度营收同比增长超两成",
+            "https://www.example.cn/n | 2025-11-28 | zh-Hans",
+            "美团第三季度营收为950亿元，同比增长26.5%。",
+            "revenue_growth_yoy",
+            26.5,
+        ),
+        (
+            "Anthropic raises more than $10 billion in new funding",
+            "https://www.example.com/n | 2025-11-20 | en",
+            "Anthropic said it raised $13 billion in a round led by existing investors.",
+            "funding_raised",
+            1.3e10,
+        ),
+        (
+            "Nvidia data center revenue up over 50%",
+            "https://www.example.com/n | 2025-11-20 | en",
+            "Nvidia said data center revenue rose 56% from a year earlier to $51.2 billion.",
+            "revenue_growth_yoy",
+            56.0,
+        ),
+    ],
+)
+def test_a_headline_bound_the_body_states_precisely_is_one_fact(
+    tmp_path: Path, registry: Registry, headline: str, line: str, body: str, metric: str, value: float
+) -> None:
+    got = article_facts(tmp_path, registry, "\n".join((headline, line, body, "")))
+    assert [f.value for f in got if f.metric == metric] == [value]
+
+
+def test_a_headline_bound_far_below_the_body_is_another_figure(tmp_path: Path, registry: Registry) -> None:
+    """'逾一成' is not a growth of 35%: the headline's figure is kept (a rounding reaches the next unit of
+    its leading digit, no further)."""
+    got = article_facts(
+        tmp_path,
+        registry,
+        "聯發科第三季營收年增逾一成\nhttps://www.example.com.tw/n | 2025-10-31 | zh-Hant\n"
+        "聯發科第三季稅後淨利為新台幣250億元，年增35%。\n",
+    )
+    assert sorted((f.metric, f.value) for f in got if f.metric.endswith("_growth_yoy")) == [
+        ("net_income_growth_yoy", 35.0),
+        ("revenue_growth_yoy", 10.0),
+    ]
