@@ -183,7 +183,8 @@ def _bounded(head: float, qualifier: str | None, body: float) -> bool:
     if qualifier != "gt" or head == 0 or (head > 0) != (body > 0):
         return False
     h, b = abs(head), abs(body)
-    return h <= b < h + 10 ** math.floor(math.log10(h))
+    step = 10.0 ** math.floor(math.log10(h))
+    return h <= b < h + step
 
 
 def extract_text(text: str, registry: Registry, *, published: date | None = None) -> list[Fact]:
