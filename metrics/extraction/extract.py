@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from metrics.extraction.articles import is_caption
 from metrics.extraction.attribution import resolve_companies, sentence_topic
-from metrics.extraction.classify import REJECT, Reading, classify, is_delta, unit_class
+from metrics.extraction.classify import REJECT, Reading, classify, is_delta, money_cue, unit_class
 from metrics.extraction.compare import Anchor, compare
 from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.cues import MONEY_METRICS, Cue, _Word, cue_index
@@ -334,6 +334,25 @@ def _extract(
     return facts
 
 
+_BOUGHT = frozenset(lexicon().buyback_objects)
+_NOUN_ROLES = frozenset(("metric", "other", "scope"))
+
+
+def _bought_back(ctx: Context, q: Quantity, c_lo: int, c_hi: int) -> Reading | None:
+    """An amount bought back ('bought back $2.4 billion of stock', '回購了200億美元的股票'): the share noun
+    right after it names the shares bought, not their price, when a buyback word opens the phrase (no
+    other noun between it and the amount)."""
+    noun = money_cue(ctx, q, (c_lo, c_hi))
+    if noun is None or noun.name != "share_price" or noun.start < q.end:
+        return None
+    if ctx.text[noun.start : noun.end].lower() not in _BOUGHT:
+        return None
+    before = ctx.cues_in(c_lo, q.start, _NOUN_ROLES)
+    if not before or before[-1].role != "metric" or before[-1].name != "buyback":
+        return None
+    return Reading("buyback", before[-1])
+
+
 def _caption(ctx: Context, s_lo: int, s_hi: int) -> bool:
     key = ("caption", s_lo, 0)
     if key not in ctx.memo:
@@ -364,6 +383,8 @@ def _facts_for(
         reading = Reading(prev[1])
     else:
         reading = classify(ctx, q, s_lo, c_lo, c_hi)
+        if reading is REJECT and unit_class(q) in ("money", "bare"):
+            reading = _bought_back(ctx, q, c_lo, c_hi) or REJECT
     if reading is REJECT or (
         reading is None and unit_class(q) in ("money", "bare") and is_delta(ctx, q, c_lo)
     ):

@@ -2,7 +2,8 @@
 our own (never dev, seed or held-out text): a year right after a clause's comma, fiscal halves and
 quarters of companies whose year does not end in December (中期業績, 截至9月30日止六個月, 'the second
 quarter of its fiscal year', 'the quarter ending in December'), a headline figure qualified 逾/more than
-that the body states precisely, and buyback amounts said with 'of stock'. The article date is 2025-11-20
+that the body states precisely, and buyback amounts said with 'of stock' (``[buyback_objects]`` in
+``lexicon/metrics.toml``). The article date is 2025-11-20
 unless a test says otherwise."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from metrics.extraction.documents import read_document, split_articles
 from metrics.extraction.entities import Registry
 from metrics.extraction.extract import Fact, extract_article, extract_text
+from metrics.extraction.lexicon import Example, lexicon
 from metrics.extraction.normalize import normalize
 from metrics.extraction.periods import find_periods
 
@@ -238,3 +240,39 @@ def test_a_headline_bound_far_below_the_body_is_another_figure(tmp_path: Path, r
         ("net_income_growth_yoy", 35.0),
         ("revenue_growth_yoy", 10.0),
     ]
+
+
+# ------------------------------------------------------------- an amount bought back 'of stock' is a buyback
+
+
+@pytest.mark.parametrize("example", lexicon().buyback_examples, ids=lambda e: e.text[:24])
+def test_buyback_object_examples(registry: Registry, example: Example) -> None:
+    got = [f for f in facts(example.text, registry) if f.metric == "buyback"]
+    assert [f.value for f in got] == [example.value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Qualcomm bought back $2.4 billion of stock during the quarter.",
+        "Apple repurchased $1 billion of shares in the quarter.",
+        "Apple spent $20 billion buying back stock in the quarter.",
+        "苹果公司本季度回购了24亿美元的股票。",
+        "蘋果本季回購了24億美元股票。",
+    ],
+)
+def test_an_amount_bought_back_is_a_buyback(registry: Registry, text: str) -> None:
+    got = [f for f in facts(text, registry) if f.unit == "USD"]
+    assert [f.metric for f in got] == ["buyback"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rivian sold $1.5 billion of stock to investors in the quarter.",  # a share sale, no buyback
+        "小米集团配售了约55亿港元的股票。",
+        "Apple's buyback did not stop its stock from falling to $250.",  # the price after a buyback word
+    ],
+)
+def test_shares_sold_or_priced_are_no_buyback(registry: Registry, text: str) -> None:
+    assert [f for f in facts(text, registry) if f.metric == "buyback" and f.unit != "pct"] == []
