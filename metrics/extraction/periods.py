@@ -97,6 +97,22 @@ def _fiscal_quarter_cn(m: re.Match[str], c: Ctx) -> str | None:
     return f"FY{fy if q <= now_q else fy - 1}Q{q}"
 
 
+def _fiscal_half(m: re.Match[str], c: Ctx) -> str | None:
+    """本財年上半年, 'the first half of its fiscal year': a half of the company's fiscal year under way
+    (or of the one before or after it); with no word of relation, the latest such half begun (a
+    calendar half for a December year)."""
+    if c.published is None:
+        return None
+    h = 1 if (m["h"] or m["h2"] or m["h3"]).lower() in ("上", "first") else 2
+    fy, q = fiscal_quarter_of(c.published, c.fye)
+    rel = (m["rel"] or m["rel2"] or "").strip().lower()
+    if rel:
+        fy += _REL_SHIFT[rel]
+    elif h == 2 and q <= 2:
+        fy -= 1  # the second half of this fiscal year has not begun: the last one
+    return f"{fy}H{h}" if c.fye == 12 else f"FY{fy}H{h}"
+
+
 _REL_SHIFT = {"本": 0, "当前": 0, "这一": 0, "this": 0, "current": 0, "上一": -1, "上个": -1, "上": -1,
               "last": -1, "previous": -1, "下一": 1, "下个": 1, "下": 1, "next": 1}
 
@@ -286,6 +302,18 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})",
         lambda m, c: f"FY{m['y']}H{ORD[m['h']]}",
         ("fiscal",),
+    ),
+    (
+        # a half of the fiscal year under way (or the one before or after): 本財年上半年, 上一财年下半年,
+        # 'the first half of its fiscal year', 'its fiscal second half'
+        r"(?:(?P<rel>本|今|当前|这一|上一|上个|上|下一|下个|下)?"
+        + _FY
+        + r"(?:的)?\s*(?P<h>[上下])半(?:年|期)"
+        r"|(?P<h2>first|second)[- ]half\s+of\s+(?:the|its|their)\s+(?P<rel2>current\s+|last\s+|next\s+)?"
+        r"fiscal(?:\s+year)?(?![\s-]*(?:19|20)\d{2})"
+        r"|fiscal\s+(?P<h3>first|second)[- ]half(?![\s-]*(?:of\s+)?(?:19|20)\d{2}))",
+        _fiscal_half,
+        _P["fiscal"] + ("fiscal",),
     ),
     (
         _Y + r"\s*" + _FY + r"\s*(?P<h>[上下])半年",

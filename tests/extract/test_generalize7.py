@@ -123,6 +123,24 @@ def test_medium_term_and_interim_officers_are_no_half(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "索尼公布，截至9月底的本財年上半年營收為6.2兆日圓。",  # zh-Hant
+        "索尼公布，本财年上半年营收为6.2万亿日元。",  # zh-Hans
+        "Sony said revenue in the first half of its fiscal year was 6.2 trillion yen.",
+        "Sony said its fiscal first-half revenue was 6.2 trillion yen.",
+    ],
+)
+def test_a_half_of_this_fiscal_year(registry: Registry, text: str) -> None:
+    assert by_metric(text, registry)[("revenue", 6.2e12)].period == "FY2026H1"  # a March year
+
+
+def test_a_half_of_the_last_fiscal_year(registry: Registry) -> None:
+    got = by_metric("索尼上财年下半年营收为6.5万亿日元。", registry)
+    assert got[("revenue", 6.5e12)].period == "FY2025H2"
+
+
+@pytest.mark.parametrize(
     ("text", "published"),
     [
         (
