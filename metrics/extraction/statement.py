@@ -109,6 +109,31 @@ def _carried_from(ctx: Context, s_lo: int, fye: int) -> str | None:
     return ctx.main_period(fye)
 
 
+_QUARTER = re.compile(r"Q[1-4]$")
+_QUARTER_WORDS = ("当季", "单季", "同季", "该季度", "quarter")
+
+
+def _last_quarter(ctx: Context, s_lo: int, fye: int) -> str | None:
+    """The quarter last stated before ``s_lo`` in the article (not as the term of a comparison)."""
+    pos = s_lo
+    while pos > ctx.body0 and s_lo - pos < 2 * _CARRY_BACK:
+        a, b = ctx.sentence(pos - 1)
+        key = ("stated_quarter", a, fye)
+        if key not in ctx.memo:
+            stated = [
+                p
+                for p in ctx.periods(a, b, fye)
+                if p.period and _QUARTER.search(p.period) and not p.carry and not _compared(ctx, p)
+            ]
+            ctx.memo[key] = stated[-1].period if stated else None
+        last = ctx.memo[key]
+        if last is not None:
+            assert isinstance(last, str)
+            return last
+        pos = a
+    return None
+
+
 def period_of(
     ctx: Context, q: Quantity, *, s_lo: int, c_lo: int, metric: str, company: Company
 ) -> str | None:
@@ -148,7 +173,13 @@ def period_of(
     if last is not None:
         if last.carry:  # 当季, the quarter: the period stated before it, else the one carried
             stated = [p for p in spans if p.period and not p.carry]
-            return stated[-1].period if stated else _carried(ctx, s_lo, company)
+            period = stated[-1].period if stated else _carried(ctx, s_lo, company)
+            word = ctx.text[last.start : last.end].lower()
+            if not _QUARTER.search(period or "") and word.endswith(_QUARTER_WORDS):
+                # 'the quarter' after a year ('For fiscal 2025, … . It returned $2.9 billion in the
+                # quarter'): the quarter last stated in the article
+                return _last_quarter(ctx, s_lo, company.fiscal_year_end) or period
+            return period
         if last.period and ctx.text[last.start : last.end].lower() in _THIS_QUARTER:
             return _this_quarter(ctx, last.period, s_lo, s_hi, company)
         return last.period or None

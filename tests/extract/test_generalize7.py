@@ -168,6 +168,38 @@ def test_a_calendar_quarter_named_with_its_fiscal_one_is_the_fiscal_one(registry
 
 
 @pytest.mark.parametrize(
+    ("text", "metric", "value"),
+    [
+        (
+            (
+                "Apple said revenue for its fiscal fourth quarter rose 8% to $102.5 billion. For fiscal "
+                "2025, revenue was $416 billion. Apple returned $24 billion to shareholders in the quarter, "
+                "including $20 billion of share repurchases."
+            ),
+            "buyback",
+            2e10,
+        ),
+        (
+            "苹果公司第四财季营收为1025亿美元。2025财年全年营收为4160亿美元，当季净利润为275亿美元。",
+            "net_income",
+            2.75e10,
+        ),
+        (
+            "蘋果第四財季營收為1,025億美元。2025財年營收為4,160億美元，該季度淨利為275億美元。",
+            "net_income",
+            2.75e10,
+        ),
+    ],
+)
+def test_the_quarter_after_a_year_is_the_quarter_last_stated(
+    registry: Registry, text: str, metric: str, value: float
+) -> None:
+    got = by_metric(text, registry, date(2025, 11, 6))
+    assert got[(metric, value)].period == "FY2025Q4"  # Apple's year ends in September
+    assert got[("revenue", 4.16e11)].period == "FY2025"
+
+
+@pytest.mark.parametrize(
     "text",
     ["微软本财年第一季度营收为777亿美元，同比增长18%。", "微軟本財年第一季營收為777億美元，年增18%。"],
 )
