@@ -431,10 +431,11 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     (_alt("this_year"), rel_year(0), _P["this_year"]),
     (
         # not an amount that happens to read like a year (1950亿元, 2000万美元, 2000 million), nor a
-        # thousands group (1,2025 is no year), but a year right after a clause's comma (…表示,2026年…)
+        # thousands group (1,2025 and 2025,000 are no years), but a year right after or before a clause's
+        # comma (…表示,2026年…, 'in 2026, the company')
         r"(?<![\d.])(?<!\d,)"
         + _Y
-        + r"(?![\d,%]|\.\d|\s*(?:[万亿兆倍元]|美元|港元|日元|欧元|英镑|billion|million|trillion))"
+        + r"(?![\d%]|,\d|\.\d|\s*(?:[万亿兆倍元]|美元|港元|日元|欧元|英镑|billion|million|trillion))"
         r"\s*年?(?:度|底|末|初|内)?",
         lambda m, c: f"FY{int(m['y'])}",
         ("19", "20"),

@@ -72,11 +72,20 @@ _THIS_QUARTER = frozenset(_LEX.periods["this_quarter"])
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
+_CMP = frozenset(("cmp",))
+_OWNED = re.compile(r"\s*(?:的|'s|’s)")
+
+
 def _compared(ctx: Context, p: PeriodSpan) -> bool:
-    """A period named as the term of a comparison (去年同期, 去年则为, 较上季, a year earlier)."""
-    return any(
-        c.name in ("prior_year", "prior_quarter")
-        for c in ctx.cues_in(max(0, p.start - 2), p.end + 4, frozenset(("cmp",)))
+    """A period named as the term of a comparison (去年同期, 去年则为, 较上季, a year earlier; 高于2024年的
+    …, 较2024年第二季度的…, 'above 2024's …': a comparing word right before the period, whose figure
+    follows it)."""
+    near = ctx.cues_in(max(0, p.start - 2), p.end + 4, _CMP)
+    if any(c.name in ("prior_year", "prior_quarter") for c in near):
+        return True
+    return _OWNED.match(ctx.text, p.end) is not None and any(
+        c.name == "link" and not ctx.text[c.end : p.start].strip()
+        for c in ctx.cues_in(max(0, p.start - 16), p.start, _CMP)
     )
 
 

@@ -65,6 +65,39 @@ def test_a_plan_for_next_year_after_a_comma_gets_that_year(registry: Registry, t
     assert (plan.period, plan.kind) == ("FY2026", "guidance")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Meta plans capital expenditures of about $110 billion in 2026, above 2025's $70 billion.",
+        "In 2026, Meta expects capital expenditures of $110 billion.",
+    ],
+)
+def test_a_year_right_before_a_comma_is_a_year(registry: Registry, text: str) -> None:
+    assert by_metric(text, registry)[("capex_guidance", 1.1e11)].period == "FY2026"
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("阿里巴巴计划2026年资本开支约1200亿元，高于2024年的约700亿元，其中约500亿元将用于数据中心。", 5e10),
+        ("騰訊計劃2026年資本開支約1,000億元，高於2024年的約770億元，其中約600億元將用於採購伺服器。", 6e10),
+    ],
+)
+def test_a_year_compared_against_does_not_carry_to_the_next_clause(
+    registry: Registry, text: str, part: float
+) -> None:
+    """'高于2024年的约800亿元': 2024 is the term of the comparison; the part after it is still the plan's."""
+    got = by_metric(text, registry)
+    assert got[("capex_guidance", part)].period == "FY2026"
+    assert [f.period for f in got.values() if f.metric == "capex"] == ["FY2024"]
+
+
+def test_a_growth_against_a_named_quarter_is_the_current_period(registry: Registry) -> None:
+    got = by_metric("蔚来第三季度营收为217亿元，较2024年第三季度的187亿元增长16%。", registry)
+    assert got[("revenue_growth_yoy", 16.0)].period == "2025Q3"
+    assert got[("revenue", 1.87e10)].period == "2024Q3"
+
+
 # ---------------------------------- halves, years and quarters of a fiscal year not ending in December
 
 
