@@ -73,6 +73,7 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 _CMP = frozenset(("cmp",))
+_CMP_BASE = frozenset(("cmp", "base"))
 _OWNED = re.compile(r"\s*(?:的|'s|’s)")
 
 
@@ -80,8 +81,13 @@ def _compared(ctx: Context, p: PeriodSpan) -> bool:
     """A period named as the term of a comparison (去年同期, 去年则为, 较上季, a year earlier; 高于2024年的
     …, 较2024年第二季度的…, 'above 2024's …': a comparing word right before the period, whose figure
     follows it)."""
-    near = ctx.cues_in(max(0, p.start - 2), p.end + 4, _CMP)
-    if any(c.name in ("prior_year", "prior_quarter") for c in near):
+    near = ctx.cues_in(max(0, p.start - 40), p.end + 4, _CMP_BASE)
+    if any(
+        (c.role == "base" or c.name in ("prior_year", "prior_quarter"))
+        # next to the period, or holding it ('from the same quarter last year')
+        and (c.start >= p.start - 2 or c.end >= p.end)
+        for c in near
+    ):
         return True
     return _OWNED.match(ctx.text, p.end) is not None and any(
         c.name == "link" and not ctx.text[c.end : p.start].strip()

@@ -98,6 +98,21 @@ def test_a_growth_against_a_named_quarter_is_the_current_period(registry: Regist
     assert got[("revenue", 1.87e10)].period == "2024Q3"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        (
+            "MediaTek's third-quarter net profit was NT$25 billion, up 4 percent from the same quarter "
+            "last year, while gross margin rose to 48.1 percent."
+        ),
+        "聯發科第三季淨利為250億元，較去年同期成長4%，毛利率升至48.1%。",
+    ],
+)
+def test_the_year_inside_a_growths_base_does_not_carry(registry: Registry, text: str) -> None:
+    got = by_metric(text, registry, date(2025, 11, 6))
+    assert got[("gross_margin", 48.1)].period == "2025Q3"
+
+
 # ---------------------------------- halves, years and quarters of a fiscal year not ending in December
 
 
