@@ -34,7 +34,7 @@ from metrics.extraction.neighbours import add_fact, carries_unit, fallback_readi
 from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
 from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.extraction.periods import labels_fiscal_quarters, needle_index
-from metrics.extraction.statement import capex_or_commitment, currency_of, kind_of, period_of
+from metrics.extraction.statement import CARRIED, capex_or_commitment, currency_of, kind_of, period_of
 from metrics.extraction.wordindex import Found
 
 if TYPE_CHECKING:
@@ -131,8 +131,18 @@ def extract_article(
         if said:  # the body may state the figure under a noun the headline shortens ('profit slides 29%')
             told = find_quantities(seg[body0:], repair_decimals=repair)
             said = [f for f in said if not any(_same_figure(f, q) for q in told)]
-        out += [_in_text(f, text, hp) for f in said]
+        out += [_in_text(_headline_period(f, out), text, hp) for f in said]
     return out
+
+
+def _headline_period(f: Fact, body: list[Fact]) -> Fact:
+    """A reported figure of a headline that states no period ('AWS growth speeds up to 20%') is about the
+    period the body reports: that of the body's first reported figure of the company."""
+    if f.period is not None or f.kind != "actual" or f.metric not in CARRIED:
+        return f
+    reported = (b for b in body if b.entity == f.entity and b.kind == "actual" and b.metric in CARRIED)
+    period = next((b.period for b in reported if b.period), None)
+    return f if period is None else replace(f, period=period)
 
 
 def _same_figure(f: Fact, q: Quantity) -> bool:

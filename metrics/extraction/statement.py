@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from metrics.extraction.entities import Company
     from metrics.extraction.numbers import Quantity
 
-__all__ = ["capex_or_commitment", "currency_of", "kind_of", "period_of"]
+__all__ = ["CARRIED", "capex_or_commitment", "currency_of", "kind_of", "period_of"]
 
 ASOF_METRICS = frozenset(
     ("valuation", "market_cap", "customers", "shares_outstanding", "leverage", "dividend_yield", "cash")

@@ -374,3 +374,33 @@ def test_an_amount_bought_back_is_a_buyback(registry: Registry, text: str) -> No
 )
 def test_shares_sold_or_priced_are_no_buyback(registry: Registry, text: str) -> None:
     assert [f for f in facts(text, registry) if f.metric == "buyback" and f.unit != "pct"] == []
+
+
+@pytest.mark.parametrize(
+    ("headline", "line", "body", "period"),
+    [
+        (
+            "Microsoft cloud revenue up 40%",
+            "https://www.example.com/n | 2025-10-30 | en",
+            "Microsoft said revenue for its fiscal first quarter was $77.7 billion.",
+            "FY2026Q1",
+        ),
+        (
+            "小米集团营收同比增长22%",
+            "https://www.example.cn/n | 2025-11-19 | zh-Hans",
+            "小米集团第三季度营收为1131亿元。",
+            "2025Q3",
+        ),
+        (
+            "小米集團營收年增22%",
+            "https://www.example.hk/n | 2025-11-19 | zh-Hant",
+            "小米集團第三季收入為1,131億元。",
+            "2025Q3",
+        ),
+    ],
+)
+def test_a_headline_figure_with_no_period_is_about_the_period_the_body_reports(
+    tmp_path: Path, registry: Registry, headline: str, line: str, body: str, period: str
+) -> None:
+    got = article_facts(tmp_path, registry, "\n".join((headline, line, body, "")))
+    assert [f.period for f in got if f.metric == "revenue_growth_yoy"] == [period]
