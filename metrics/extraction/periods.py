@@ -411,6 +411,17 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         (*_P["ahead"], "years"),
     ),
     (
+        # 'invest $50 billion over three years', 'within five years' (the span opens after the
+        # preposition, which links it to the figure before it)
+        (
+            r"(?:(?<=\bover )|(?<=\bwithin ))(?:the\s+)?(?:next\s+|coming\s+)?"
+            r"(?P<n>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\s+years\b"
+            r"(?!\s+(?:ago|earlier|before))"
+        ),
+        lambda m, c: years_ahead(num(m["n"]), c),
+        ("years",),
+    ),
+    (
         r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])",
         lambda m, c: years_ahead(num(m["n"]), c),
         ("年",),

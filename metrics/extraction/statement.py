@@ -58,8 +58,8 @@ CARRIED = frozenset(
 _TRAILING = re.compile(
     # the tolerance of a forecast may stand between ('$65 billion, plus or minus 2%, for the quarter')
     # and so may what was bought ('spent $2 billion on data centers in the quarter')
-    r"(?:,\s*plus or minus[^,]{1,30})?(?:\s+on\s+[^,.;]{1,60}?)?,?\s*(?:in|for|during|over|of|through)\s+"
-    r"(?:the\s+)?",
+    r"(?:,\s*plus or minus[^,]{1,30})?(?:\s+on\s+[^,.;]{1,60}?)?,?\s*"
+    r"(?:in|for|during|over|of|through|within)\s+(?:the\s+)?",
     re.IGNORECASE,
 )
 _EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re.IGNORECASE)

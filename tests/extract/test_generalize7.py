@@ -404,3 +404,20 @@ def test_a_headline_figure_with_no_period_is_about_the_period_the_body_reports(
 ) -> None:
     got = article_facts(tmp_path, registry, "\n".join((headline, line, body, "")))
     assert [f.period for f in got if f.metric == "revenue_growth_yoy"] == [period]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Alibaba has committed to invest 380 billion yuan over three years.",
+        "Tencent plans to invest 150 billion yuan within five years.",
+    ],
+)
+def test_an_amount_over_n_years_is_a_horizon_from_the_article_year(registry: Registry, text: str) -> None:
+    got = [f for f in facts(text, registry) if f.metric == "investment_commitment"]
+    n = 3 if "three" in text else 5
+    assert [f.period for f in got] == [f"2025..{2025 + n - 1}"]
+
+
+def test_years_ago_is_no_horizon() -> None:
+    assert find_periods("Revenue is up 20% over two years ago.", published=NOV) == []
