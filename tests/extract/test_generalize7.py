@@ -421,3 +421,15 @@ def test_an_amount_over_n_years_is_a_horizon_from_the_article_year(registry: Reg
 
 def test_years_ago_is_no_horizon() -> None:
     assert find_periods("Revenue is up 20% over two years ago.", published=NOV) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "南亞科今日公布11月自結合併營收為新台幣80億元，年增120%。",
+        "南亚科11月自结合并营收为新台币80亿元，同比增长120%。",
+    ],
+)
+def test_a_months_self_reported_consolidated_revenue_is_that_month(registry: Registry, text: str) -> None:
+    got = by_metric(text, registry, date(2025, 12, 10))
+    assert (got[("revenue", 8e9)].period, got[("revenue_growth_yoy", 120.0)].period) == ("2025-11", "2025-11")
