@@ -205,11 +205,23 @@ def period_of(
             # fourth quarter, it forecast … . The margin narrowed to 34.6%'): the article's period
             end = period_end(carried, company.fiscal_year_end)
             if end is not None and end > ctx.published and not ctx.cues_in(
-                s_lo, s_hi, frozenset(("guidance", "estimate"))
+                _statement_start(ctx, s_lo), s_hi, frozenset(("guidance", "estimate"))
             ):
                 return ctx.main_period(company.fiscal_year_end) or carried
         return carried
     return None
+
+
+def _statement_start(ctx: Context, s_lo: int) -> int:
+    """The start of the statement a sentence continues after a semicolon ('预计第四季度交付量…；营收为…'):
+    the first of the sentences joined by semicolons, in its line."""
+    l_lo = ctx.line(s_lo)[0]
+    while s_lo > l_lo:
+        head = ctx.text[l_lo:s_lo].rstrip()
+        if not head.endswith(("；", ";")):
+            break
+        s_lo = max(l_lo, ctx.sentence(l_lo + len(head) - 1)[0])
+    return s_lo
 
 
 def _this_quarter(ctx: Context, current: str, s_lo: int, s_hi: int, company: Company) -> str:

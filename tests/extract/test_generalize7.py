@@ -433,3 +433,19 @@ def test_years_ago_is_no_horizon() -> None:
 def test_a_months_self_reported_consolidated_revenue_is_that_month(registry: Registry, text: str) -> None:
     got = by_metric(text, registry, date(2025, 12, 10))
     assert (got[("revenue", 8e9)].period, got[("revenue_growth_yoy", 120.0)].period) == ("2025-11", "2025-11")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "小鹏汽车第三季度营收为204亿元。\n\n小鹏预计，第四季度交付量将在12.5万至13.2万辆之间；营收为215亿元至230亿元。",
+        "小鵬汽車第三季營收為204億元。\n\n小鵬預計，第四季交付量將介於12.5萬至13.2萬輛；營收為215億元至230億元。",
+        (
+            "XPeng's third-quarter revenue was 20.4 billion yuan.\n\nXPeng expects fourth-quarter "
+            "deliveries of 125,000 to 132,000 vehicles; revenue of 21.5 billion to 23 billion yuan."
+        ),
+    ],
+)
+def test_a_forecast_goes_on_after_a_semicolon(registry: Registry, text: str) -> None:
+    got = [f for f in facts(text, registry) if f.metric == "revenue" and f.value > 2.1e10]
+    assert [(f.period, f.kind) for f in got] == [("2025Q4", "guidance")]
