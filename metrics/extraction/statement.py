@@ -212,15 +212,20 @@ def period_of(
     return None
 
 
+_JOINED_MAX = 6
+
+
 def _statement_start(ctx: Context, s_lo: int) -> int:
     """The start of the statement a sentence continues after a semicolon ('预计第四季度交付量…；营收为…'):
     the first of the sentences joined by semicolons, in its line."""
     l_lo = ctx.line(s_lo)[0]
-    while s_lo > l_lo:
-        head = ctx.text[l_lo:s_lo].rstrip()
-        if not head.endswith(("；", ";")):
+    for _ in range(_JOINED_MAX):  # a few sentences back at most (linear time on hostile text)
+        k = s_lo - 1
+        while k > l_lo and ctx.text[k].isspace():
+            k -= 1
+        if k < l_lo or s_lo - k > 8 or ctx.text[k] not in "；;":
             break
-        s_lo = max(l_lo, ctx.sentence(l_lo + len(head) - 1)[0])
+        s_lo = max(l_lo, ctx.sentence(k)[0])
     return s_lo
 
 
