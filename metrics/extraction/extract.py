@@ -14,6 +14,7 @@ offsets are offsets into ``article.doc.text``; ``quote`` is the original text th
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from dataclasses import fields, replace
 from datetime import date
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from metrics.extraction.articles import is_caption
 from metrics.extraction.attribution import resolve_companies, sentence_topic
-from metrics.extraction.classify import REJECT, Reading, classify, is_delta, unit_class
+from metrics.extraction.classify import REJECT, Reading, classify, is_delta, money_cue, unit_class
 from metrics.extraction.compare import Anchor, compare
 from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.cues import MONEY_METRICS, Cue, _Word, cue_index
@@ -34,7 +35,7 @@ from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
 from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.extraction.periods import labels_fiscal_quarters, needle_index
 from metrics.extraction.respective import respective, respective_reading
-from metrics.extraction.statement import capex_or_commitment, currency_of, kind_of, period_of
+from metrics.extraction.statement import CARRIED, capex_or_commitment, currency_of, kind_of, period_of
 from metrics.extraction.wordindex import Found
 
 if TYPE_CHECKING:
@@ -131,13 +132,25 @@ def extract_article(
         if said:  # the body may state the figure under a noun the headline shortens ('profit slides 29%')
             told = find_quantities(seg[body0:], repair_decimals=repair)
             said = [f for f in said if not any(_same_figure(f, q) for q in told)]
-        out += [_in_text(f, text, hp) for f in said]
+        out += [_in_text(_headline_period(f, out), text, hp) for f in said]
     return out
+
+
+def _headline_period(f: Fact, body: list[Fact]) -> Fact:
+    """A reported figure of a headline that states no period ('AWS growth speeds up to 20%') is about the
+    period the body reports: that of the body's first reported figure of the company."""
+    if f.period is not None or f.kind != "actual" or f.metric not in CARRIED:
+        return f
+    reported = (b for b in body if b.entity == f.entity and b.kind == "actual" and b.metric in CARRIED)
+    period = next((b.period for b in reported if b.period), None)
+    return f if period is None else replace(f, period=period)
 
 
 def _same_figure(f: Fact, q: Quantity) -> bool:
     if f.unit != q.unit and not (f.unit == "count" and q.unit is None):
         return False
+    if _bounded(abs(f.value), f.qualifier, q.value):
+        return True
     if f.unit == "pct":
         return abs(abs(f.value) - q.value) <= 1
     return abs(abs(f.value) - q.value) <= 0.1 * max(abs(f.value), abs(q.value))
@@ -163,12 +176,26 @@ def _restated(f: Fact, body: list[Fact]) -> bool:
             if b.entity == f.entity:
                 return True
             continue
+        if _bounded(f.value, f.qualifier, b.value):
+            return True
         if f.unit in ("pct", "x"):
             if abs(b.value - f.value) <= 1:
                 return True
         elif abs(b.value - f.value) <= 0.1 * max(abs(b.value), abs(f.value)):
             return True
     return False
+
+
+def _bounded(head: float, qualifier: str | None, body: float) -> bool:
+    """Whether a headline's lower bound is the body's precise figure said roughly: with 逾/超/'more than'
+    a headline rounds down to a round number (獲利年增逾一成 for 13.6%, 'more than $1 billion' for $1.38
+    billion, 超3000億 for 3,480億), so the figure lies between the bound and the bound plus a unit of its
+    leading digit (10 to 20, 3000 to 4000), with the same sign."""
+    if qualifier != "gt" or head == 0 or (head > 0) != (body > 0):
+        return False
+    h, b = abs(head), abs(body)
+    step = 10.0 ** math.floor(math.log10(h))
+    return h <= b < h + step
 
 
 def extract_text(text: str, registry: Registry, *, published: date | None = None) -> list[Fact]:
@@ -318,6 +345,25 @@ def _extract(
     return facts
 
 
+_BOUGHT = frozenset(lexicon().buyback_objects)
+_NOUN_ROLES = frozenset(("metric", "other", "scope"))
+
+
+def _bought_back(ctx: Context, q: Quantity, c_lo: int, c_hi: int) -> Reading | None:
+    """An amount bought back ('bought back $2.4 billion of stock', '回購了200億美元的股票'): the share noun
+    right after it names the shares bought, not their price, when a buyback word opens the phrase (no
+    other noun between it and the amount)."""
+    noun = money_cue(ctx, q, (c_lo, c_hi))
+    if noun is None or noun.name != "share_price" or noun.start < q.end:
+        return None
+    if ctx.text[noun.start : noun.end].lower() not in _BOUGHT:
+        return None
+    before = ctx.cues_in(c_lo, q.start, _NOUN_ROLES)
+    if not before or before[-1].role != "metric" or before[-1].name != "buyback":
+        return None
+    return Reading("buyback", before[-1])
+
+
 def _caption(ctx: Context, s_lo: int, s_hi: int) -> bool:
     key = ("caption", s_lo, 0)
     if key not in ctx.memo:
@@ -348,6 +394,8 @@ def _facts_for(
         reading = Reading(prev[1])
     else:
         reading = classify(ctx, q, s_lo, c_lo, c_hi)
+        if reading is REJECT and unit_class(q) in ("money", "bare"):
+            reading = _bought_back(ctx, q, c_lo, c_hi) or REJECT
     resp = respective(ctx, q, s_lo, s_hi)
     if resp is not None:
         reading = respective_reading(ctx, q, resp, reading, s_lo)

@@ -20,8 +20,10 @@ __all__ = [
     "Ctx",
     "fiscal_quarter_now",
     "full_year",
+    "interim",
     "month_cn",
     "month_of",
+    "months_ending",
     "months_span",
     "num",
     "quarter",
@@ -197,6 +199,38 @@ def months_span(first: int, last: int, c: Ctx) -> str | None:
     if q not in (2, 4):
         return None
     return f"{year}H{q // 2}" if c.fye == 12 else f"FY{fy}H{q // 2}"
+
+
+def months_ending(n: int, month: int, year: int | None, c: Ctx) -> str | None:
+    """The ``n`` months that end with ``month`` (截至9月30日止六個月, the six months ended September 30):
+    three are the quarter ending then, six a half, nine the first nine months, twelve the fiscal year,
+    each in the company's fiscal calendar (a fiscal half FY2026H1 for a March year, a calendar 2025H1 for
+    a December one); the year, when not given, that of the latest such period begun by the article date
+    (截至12月31日的三個月 in November is the quarter under way)."""
+    if not 1 <= month <= 12:
+        return None
+    if year is None:
+        if c.published is None:
+            return None
+        now = c.published.year * 12 + c.published.month - 1
+        year = c.published.year + 1
+        while year * 12 + month - n > now:  # the first month of the period is still ahead
+            year -= 1
+    if n == 3:
+        return quarter_ending(year, month, c)
+    if (month - c.fye) % 3 != 0:
+        return None  # no fiscal quarter of the company ends then
+    fy, q = fiscal_quarter_of(date(year, month, 1), c.fye)
+    name = {(6, 2): "H1", (6, 4): "H2", (9, 3): "-9M", (12, 4): ""}.get((n, q))
+    if name is None:
+        return None
+    return f"{year}{name}" if c.fye == 12 and name else f"FY{fy}{name}"
+
+
+def interim(year: int | None, c: Ctx) -> str | None:
+    """Interim results (中期業績): the first half of the company's fiscal year, the one ending in ``year``
+    when given, else the latest begun by the article date (FY2026H1 of a March year in November 2025)."""
+    return months_ending(6, (c.fye + 5) % 12 + 1, year, c)
 
 
 def month_cn(m: re.Match[str], c: Ctx) -> str | None:

@@ -27,8 +27,10 @@ from metrics.extraction.periodnames import (
     Ctx,
     fiscal_quarter_now,
     full_year,
+    interim,
     month_cn,
     month_of,
+    months_ending,
     months_span,
     num,
     quarter,
@@ -95,6 +97,22 @@ def _fiscal_quarter_cn(m: re.Match[str], c: Ctx) -> str | None:
     return f"FY{fy if q <= now_q else fy - 1}Q{q}"
 
 
+def _fiscal_half(m: re.Match[str], c: Ctx) -> str | None:
+    """本財年上半年, 'the first half of its fiscal year': a half of the company's fiscal year under way
+    (or of the one before or after it); with no word of relation, the latest such half begun (a
+    calendar half for a December year)."""
+    if c.published is None:
+        return None
+    h = 1 if (m["h"] or m["h2"] or m["h3"]).lower() in ("上", "first") else 2
+    fy, q = fiscal_quarter_of(c.published, c.fye)
+    rel = (m["rel"] or m["rel2"] or "").strip().lower()
+    if rel:
+        fy += _REL_SHIFT[rel]
+    elif h == 2 and q <= 2:
+        fy -= 1  # the second half of this fiscal year has not begun: the last one
+    return f"{fy}H{h}" if c.fye == 12 else f"FY{fy}H{h}"
+
+
 _REL_SHIFT = {"本": 0, "当前": 0, "这一": 0, "this": 0, "current": 0, "上一": -1, "上个": -1, "上": -1,
               "last": -1, "previous": -1, "下一": 1, "下个": 1, "下": 1, "next": 1}
 
@@ -131,6 +149,28 @@ def _half(m: re.Match[str], c: Ctx) -> str | None:
         return None if c.published is None else f"FY{current_fiscal_year(c.published, c.fye)}H{h}"
     y = stated_year(m, c)
     return None if y is None else f"{y}H{h}"
+
+
+_N_MONTHS = {"three": 3, "six": 6, "nine": 9, "twelve": 12, "三": 3, "六": 6, "九": 9, "十二": 12}
+
+
+def _months_ended(m: re.Match[str], c: Ctx) -> str | None:
+    """截至今年9月30日止六個月, 截至2025年3月31日止年度, the six months ended September 30, the first half
+    to September: the months that end with the month named (``months_ending``)."""
+    if m["yr"]:
+        n = 12
+    elif m["h"]:
+        n = 6
+    else:
+        word = m["n"].lower()
+        n = int(word) if word.isdigit() else _N_MONTHS[word]
+    year = int(m["y"]) if m["y"] else None
+    if year is None and m["rel"]:
+        if c.published is None:
+            return None
+        year = c.published.year + {"今": 0, "本": 0, "去": -1}[m["rel"][0]]
+    month = int(m["mo"]) if m["mo"] else _month(m["mon"])
+    return months_ending(n, month, year, c)
 
 
 _Q = r"(?:第)?(?P<q>[一二三四1-4])\s*" + _alt("quarter_nouns")
@@ -177,6 +217,31 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         lambda m, c: month_of(int(m["y"]) if m["y"] else None, _month(m["mon"]), c),
         tuple(MONTHS),
     ),
+    (
+        # the months ended on a date, Hong Kong style: 截至今年9月30日止六個月, 截至2025年3月31日止年度
+        (
+            r"截[至止]\s*(?:(?P<rel>今年|本年|去年)|(?P<y>(?:19|20)\d{2})\s*年)?\s*(?P<mo>1[0-2]|[1-9])\s*月"
+            r"(?:\s*(?:3[01]|[12]\d|[1-9])\s*[日号])?\s*(?:底|末)?\s*止?\s*(?:的|之)?\s*"
+            r"(?:(?P<n>十二|三|六|九|12|3|6|9)\s*个月|(?P<yr>年度|财年))(?P<mon>)?(?P<h>)?"
+        ),
+        _months_ended,
+        ("截至", "截止"),
+    ),
+    (
+        # 'the six months ended September 30', 'the first half to September', 'half-year ended Sept. 30'
+        r"(?:(?P<n>six|nine|twelve|6|9|12)[- ]months?|(?P<h>(?:first|second)[- ]half|half[- ]year))"
+        r"(?:\s+(?:period|of\s+(?:the|its|their)\s+(?:fiscal\s+)?year))?\s+(?:ending|ended|to|through)"
+        r"(?:\s+on)?\s+(?:in\s+)?" + _MON + r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?(?:,?\s+(?P<y>(?:19|20)\d{2}))?"
+        r"(?P<rel>)?(?P<mo>)?(?P<yr>)?",
+        _months_ended,
+        ("months", "half"),
+    ),
+    (
+        # interim results (中期業績, interim results): the first half of the company's fiscal year
+        r"(?:" + _Y + r"\s*年?\s*(?:度\s*)?)?" + _alt("interim") + r"\s*(?=" + _alt("interim_nouns") + ")",
+        lambda m, c: interim(int(m["y"]) if m["y"] else None, c),
+        _P["interim"],
+    ),
     (r"FY\s?'?(?P<y>\d{2}|\d{4})\s*Q(?P<q>[1-4])", lambda m, c: f"FY{year_of(m['y'])}Q{m['q']}", ("fy",)),
     (
         (
@@ -204,7 +269,22 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         fiscal_quarter_now,
         ("fiscal",),
     ),
+    (
+        # 'the second quarter of its fiscal year', 'Q2 of the fiscal year' (no year: the latest begun)
+        (
+            r"(?:Q(?P<q>[1-4])|(?P<q2>first|second|third|fourth)[- ]quarter)\s+of\s+(?:the|its|their)\s+"
+            r"(?:current\s+)?fiscal(?:\s+year)?(?![\s-]*(?:19|20)\d{2})(?P<y>)?"
+        ),
+        fiscal_quarter_now,
+        ("fiscal",),
+    ),
     (_Y + r"\s*" + _FY + r"\s*" + _Q, lambda m, c: f"FY{m['y']}Q{num(m['q'])}", _P["fiscal"]),
+    (
+        # 本财年第二季度, 财年第二季 (no year: the latest such fiscal quarter begun)
+        r"(?:本|今|当前)?" + _FY + r"(?:的)?\s*第?(?P<q>[一二三四1-4])\s*(?:季度|季)(?P<y>)?(?P<q2>)?",
+        fiscal_quarter_now,
+        _P["fiscal"],
+    ),
     (
         r"(?:本财年|今财年|当前财年)?\s*第?(?P<q>[一二三四1-4])\s*财季",
         _fiscal_quarter_cn,
@@ -222,6 +302,18 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         r"fiscal (?P<h>first|second) half(?: of)?\s*(?P<y>\d{4})",
         lambda m, c: f"FY{m['y']}H{ORD[m['h']]}",
         ("fiscal",),
+    ),
+    (
+        # a half of the fiscal year under way (or the one before or after): 本財年上半年, 上一财年下半年,
+        # 'the first half of its fiscal year', 'its fiscal second half'
+        r"(?:(?P<rel>本|今|当前|这一|上一|上个|上|下一|下个|下)?"
+        + _FY
+        + r"(?:的)?\s*(?P<h>[上下])半(?:年|期)"
+        r"|(?P<h2>first|second)[- ]half\s+of\s+(?:the|its|their)\s+(?P<rel2>current\s+|last\s+|next\s+)?"
+        r"fiscal(?:\s+year)?(?![\s-]*(?:19|20)\d{2})"
+        r"|fiscal\s+(?P<h3>first|second)[- ]half(?![\s-]*(?:of\s+)?(?:19|20)\d{2}))",
+        _fiscal_half,
+        _P["fiscal"] + ("fiscal",),
     ),
     (
         _Y + r"\s*" + _FY + r"\s*(?P<h>[上下])半年",
@@ -257,7 +349,7 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         ("1h", "2h", "h1", "h2"),
     ),
     (
-        r"(?:quarter|three months)\s+(?:ending|ended|to|through)(?:\s+on)?\s*(?:the\s+end\s+of\s+)?"
+        r"(?:quarter|three months)\s+(?:ending|ended|to|through)(?:\s+on|\s+in)?\s*(?:the\s+end\s+of\s+)?"
         + _MON
         + r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?(?:,?\s+(?P<y>(?:19|20)\d{2}))?",
         lambda m, c: quarter_ending(int(m["y"]) if m["y"] else None, _month(m["mon"]), c),
@@ -319,6 +411,17 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         (*_P["ahead"], "years"),
     ),
     (
+        # 'invest $50 billion over three years', 'within five years' (the span opens after the
+        # preposition, which links it to the figure before it)
+        (
+            r"(?:(?<=\bover )|(?<=\bwithin ))(?:the\s+)?(?:next\s+|coming\s+)?"
+            r"(?P<n>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\s+years\b"
+            r"(?!\s+(?:ago|earlier|before))"
+        ),
+        lambda m, c: years_ahead(num(m["n"]), c),
+        ("years",),
+    ),
+    (
         r"(?<![\d])(?P<n>[两二三四五六七八九十]|\d)\s*年(?=\s*[0-9])",
         lambda m, c: years_ahead(num(m["n"]), c),
         ("年",),
@@ -338,10 +441,12 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
     (_alt("last_year"), rel_year(-1), _P["last_year"]),
     (_alt("this_year"), rel_year(0), _P["this_year"]),
     (
-        # not an amount that happens to read like a year (1950亿元, 2000万美元, 2000 million)
-        r"(?<![\d.,])"
+        # not an amount that happens to read like a year (1950亿元, 2000万美元, 2000 million), nor a
+        # thousands group (1,2025 and 2025,000 are no years), but a year right after or before a clause's
+        # comma (…表示,2026年…, 'in 2026, the company')
+        r"(?<![\d.])(?<!\d,)"
         + _Y
-        + r"(?![\d,%]|\.\d|\s*(?:[万亿兆倍元]|美元|港元|日元|欧元|英镑|billion|million|trillion))"
+        + r"(?![\d%]|,\d|\.\d|\s*(?:[万亿兆倍元]|美元|港元|日元|欧元|英镑|billion|million|trillion))"
         r"\s*年?(?:度|底|末|初|内)?",
         lambda m, c: f"FY{int(m['y'])}",
         ("19", "20"),
@@ -373,16 +478,25 @@ _FISCAL_LABELS = (
     (
         ("fiscal",),
         re.compile(
-            r"fiscal\s+(?:q[1-4]|first|second|third|fourth)|fiscal\s+(?:year\s+)?\d{4}\s+q[1-4]",
+            r"fiscal\s+(?:q[1-4]|first|second|third|fourth)|fiscal\s+(?:year\s+)?\d{4}\s+q[1-4]"
+            r"|(?:q[1-4]|(?:first|second|third|fourth)[- ]quarter)\s+of\s+(?:(?:the|its|their)\s+)?"
+            r"(?:current\s+)?fiscal",
             re.IGNORECASE,
         ),
     ),
     (("fy",), re.compile(r"q[1-4]\s*(?:of\s+)?(?:fiscal|fy)|fy\s?'?\d{2,4}\s*q[1-4]", re.IGNORECASE)),
     (
         ("ending", "ended", "months to", "months through"),
-        re.compile(r"(?:quarter|three months)\s+(?:ending|ended|to|through)\s+" + _MON, re.IGNORECASE),
+        re.compile(
+            r"(?:quarter|three months)\s+(?:ending|ended|to|through)\s+(?:in\s+)?" + _MON, re.IGNORECASE
+        ),
     ),
-    (("截至",), re.compile(r"截至[^,，。;；]{0,8}月[^,，。;；]{0,6}(?:的|止)[^,，。;；]{0,3}季")),
+    (
+        ("截至",),
+        re.compile(r"截至[^,，。;；]{0,8}月[^,，。;；]{0,6}(?:的|止)[^,，。;；]{0,3}(?:季|三个月|3个月)"),
+    ),
+    # 财年第二季度 with no year before it (with one, the first pattern above)
+    (tuple(_P["fiscal"]), re.compile(r"(?:本|今|当前)" + _FY + r"(?:的)?\s*第?[一二三四1-4]\s*(?:季度|季)")),
 )
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from metrics.extraction.entities import Company
     from metrics.extraction.numbers import Quantity
 
-__all__ = ["capex_or_commitment", "currency_of", "kind_of", "period_of"]
+__all__ = ["CARRIED", "capex_or_commitment", "currency_of", "kind_of", "period_of"]
 
 ASOF_METRICS = frozenset(
     ("valuation", "market_cap", "customers", "shares_outstanding", "leverage", "dividend_yield", "cash")
@@ -58,8 +58,8 @@ CARRIED = frozenset(
 _TRAILING = re.compile(
     # the tolerance of a forecast may stand between ('$65 billion, plus or minus 2%, for the quarter')
     # and so may what was bought ('spent $2 billion on data centers in the quarter')
-    r"(?:,\s*plus or minus[^,]{1,30})?(?:\s+on\s+[^,.;]{1,60}?)?,?\s*(?:in|for|during|over|of|through)\s+"
-    r"(?:the\s+)?",
+    r"(?:,\s*plus or minus[^,]{1,30})?(?:\s+on\s+[^,.;]{1,60}?)?,?\s*"
+    r"(?:in|for|during|over|of|through|within)\s+(?:the\s+)?",
     re.IGNORECASE,
 )
 _EN_RELATIVE = re.compile(r"(?:last|this|next) (?:fiscal )?(?:year|quarter)", re.IGNORECASE)
@@ -72,11 +72,26 @@ _THIS_QUARTER = frozenset(_LEX.periods["this_quarter"])
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
+_CMP = frozenset(("cmp",))
+_CMP_BASE = frozenset(("cmp", "base"))
+_OWNED = re.compile(r"\s*(?:的|'s|’s)")
+
+
 def _compared(ctx: Context, p: PeriodSpan) -> bool:
-    """A period named as the term of a comparison (去年同期, 去年则为, 较上季, a year earlier)."""
-    return any(
-        c.name in ("prior_year", "prior_quarter")
-        for c in ctx.cues_in(max(0, p.start - 2), p.end + 4, frozenset(("cmp",)))
+    """A period named as the term of a comparison (去年同期, 去年则为, 较上季, a year earlier; 高于2024年的
+    …, 较2024年第二季度的…, 'above 2024's …': a comparing word right before the period, whose figure
+    follows it)."""
+    near = ctx.cues_in(max(0, p.start - 40), p.end + 4, _CMP_BASE)
+    if any(
+        (c.role == "base" or c.name in ("prior_year", "prior_quarter"))
+        # next to the period, or holding it ('from the same quarter last year')
+        and (c.start >= p.start - 2 or c.end >= p.end)
+        for c in near
+    ):
+        return True
+    return _OWNED.match(ctx.text, p.end) is not None and any(
+        c.name == "link" and not ctx.text[c.end : p.start].strip()
+        for c in ctx.cues_in(max(0, p.start - 16), p.start, _CMP)
     )
 
 
@@ -107,6 +122,31 @@ def _carried_from(ctx: Context, s_lo: int, fye: int) -> str | None:
             return last
         pos = a
     return ctx.main_period(fye)
+
+
+_QUARTER = re.compile(r"Q[1-4]$")
+_QUARTER_WORDS = ("当季", "单季", "同季", "该季度", "quarter")
+
+
+def _last_quarter(ctx: Context, s_lo: int, fye: int) -> str | None:
+    """The quarter last stated before ``s_lo`` in the article (not as the term of a comparison)."""
+    pos = s_lo
+    while pos > ctx.body0 and s_lo - pos < 2 * _CARRY_BACK:
+        a, b = ctx.sentence(pos - 1)
+        key = ("stated_quarter", a, fye)
+        if key not in ctx.memo:
+            stated = [
+                p
+                for p in ctx.periods(a, b, fye)
+                if p.period and _QUARTER.search(p.period) and not p.carry and not _compared(ctx, p)
+            ]
+            ctx.memo[key] = stated[-1].period if stated else None
+        last = ctx.memo[key]
+        if last is not None:
+            assert isinstance(last, str)
+            return last
+        pos = a
+    return None
 
 
 def period_of(
@@ -148,7 +188,13 @@ def period_of(
     if last is not None:
         if last.carry:  # 当季, the quarter: the period stated before it, else the one carried
             stated = [p for p in spans if p.period and not p.carry]
-            return stated[-1].period if stated else _carried(ctx, s_lo, company)
+            period = stated[-1].period if stated else _carried(ctx, s_lo, company)
+            word = ctx.text[last.start : last.end].lower()
+            if not _QUARTER.search(period or "") and word.endswith(_QUARTER_WORDS):
+                # 'the quarter' after a year ('For fiscal 2025, … . It returned $2.9 billion in the
+                # quarter'): the quarter last stated in the article
+                return _last_quarter(ctx, s_lo, company.fiscal_year_end) or period
+            return period
         if last.period and ctx.text[last.start : last.end].lower() in _THIS_QUARTER:
             return _this_quarter(ctx, last.period, s_lo, s_hi, company)
         return last.period or None
@@ -159,11 +205,28 @@ def period_of(
             # fourth quarter, it forecast … . The margin narrowed to 34.6%'): the article's period
             end = period_end(carried, company.fiscal_year_end)
             if end is not None and end > ctx.published and not ctx.cues_in(
-                s_lo, s_hi, frozenset(("guidance", "estimate"))
+                _statement_start(ctx, s_lo), s_hi, frozenset(("guidance", "estimate"))
             ):
                 return ctx.main_period(company.fiscal_year_end) or carried
         return carried
     return None
+
+
+_JOINED_MAX = 6
+
+
+def _statement_start(ctx: Context, s_lo: int) -> int:
+    """The start of the statement a sentence continues after a semicolon ('预计第四季度交付量…；营收为…'):
+    the first of the sentences joined by semicolons, in its line."""
+    l_lo = ctx.line(s_lo)[0]
+    for _ in range(_JOINED_MAX):  # a few sentences back at most (linear time on hostile text)
+        k = s_lo - 1
+        while k > l_lo and ctx.text[k].isspace():
+            k -= 1
+        if k < l_lo or s_lo - k > 8 or ctx.text[k] not in "；;":
+            break
+        s_lo = max(l_lo, ctx.sentence(k)[0])
+    return s_lo
 
 
 def _this_quarter(ctx: Context, current: str, s_lo: int, s_hi: int, company: Company) -> str:

@@ -156,7 +156,7 @@ _EN_COUNT = re.compile(
     re.IGNORECASE,
 )
 _EN_COUNTERS = {"shares": "股", "share": "股"}
-_YEAR_BEFORE = re.compile(r"(?<![\d,.])(?:19|20)\d\d\Z")
+_YEAR_BEFORE = re.compile(r"(?<![\d.])(?<!\d,)(?:19|20)\d\d\Z")  # a comma blocks only as a thousands mark
 _RX_CUR_SUFFIX = alternation(tuple(CUR_SUFFIX))
 _RX_CUR_PREFIX = alternation(tuple(CUR_PREFIX))
 _RX_PCT = alternation(tuple(PCT))

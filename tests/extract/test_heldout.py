@@ -32,6 +32,15 @@ as profit, is not matched to the body's 13.6%); the whole set 0.957 / 0.928 / 0.
 before them. What is still missed needs code (README, "What is still missed"): crore and lakh, company
 headings over bullet lists, a company after 的 opening a sentence, 分別 pairings, 公司 read as the
 headline's company.
+
+General period and headline fixes after batch 5 (``test_generalize7.py``: a year next to a clause's
+comma, months ended on a date and interim results in the company's fiscal calendar, fiscal quarters and
+halves named without a year, 'the quarter' after a year, a compared period carried no further, a forecast
+going on after a semicolon, horizons 'over three years', a headline's period from the body, a headline's
+逾/more than satisfied by the body's figure, amounts bought back 'of stock'): the whole set 0.959 / 0.928
+/ 0.943 (zh-Hant 0.969 / 0.969 / 0.969, zh-Hans 0.959 / 0.948 / 0.953, en 0.949 / 0.872 / 0.909), the
+first 36 articles 0.997 / 0.994 / 0.996; period agreement on matched facts 0.895 -> 0.946 on the whole
+set (batch 5 0.862 -> 0.982, the first 36 articles 0.905 -> 0.936).
 """
 
 from __future__ import annotations
@@ -51,8 +60,9 @@ from metrics.extraction.extract import extract_article
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
 LANGS = {"t": "zh-Hant", "s": "zh-Hans", "e": "en"}  # the first letter of a document's name
-FLOORS = {"all": (0.95, 0.92, 0.935), "zh-Hant": (0.955, 0.96, 0.96), "zh-Hans": (0.95, 0.94, 0.945),
+FLOORS = {"all": (0.955, 0.92, 0.94), "zh-Hant": (0.96, 0.96, 0.965), "zh-Hans": (0.95, 0.94, 0.945),
           "en": (0.94, 0.865, 0.90)}
+PERIOD_FLOOR = 0.935  # the share of matched facts whose period is the gold's (0.946 measured)
 
 
 def _scorer(path: Path) -> ModuleType:
@@ -111,6 +121,16 @@ def test_heldout_scores_stay_above_the_floor(
     details += [("spurious", s["doc"], s["metric"], s["value"]) for s in spurious]
     floor_p, floor_r, floor_f = FLOORS[lang]
     assert precision >= floor_p and recall >= floor_r and f1 >= floor_f, (precision, recall, f1, details)
+
+
+def test_heldout_periods_stay_above_the_floor(
+    scored: tuple[ModuleType, list[dict[str, Any]], list[dict[str, Any]]],
+) -> None:
+    sc, gold, pred = scored
+    pairs, _missed, _spurious = sc.match(gold, pred)
+    wrong = [(g["doc"], g["metric"], g["value"], g["period"], p["period"]) for g, p in pairs
+             if not sc.agree(g, p, "period")]
+    assert 1 - len(wrong) / len(pairs) >= PERIOD_FLOOR, wrong
 
 
 def test_scorer_is_the_shared_one(shared_data: Callable[..., Path]) -> None:

@@ -126,6 +126,8 @@ class Lexicon:
     spend_verbs: tuple[str, ...]  # [capex_spending]: spent on infrastructure is capex
     spend_objects: tuple[str, ...]
     spend_examples: tuple[Example, ...]
+    buyback_objects: tuple[str, ...]  # [buyback_objects]: the shares an amount bought back buys
+    buyback_examples: tuple[Example, ...]
     received_verbs: tuple[str, ...]  # [investment_received]: an investment received is funding
     received_examples: tuple[Example, ...]
 
@@ -298,6 +300,10 @@ def lexicon() -> Lexicon:
         spend_verbs=_words(m_raw["capex_spending"]["verbs"], "metrics.toml [capex_spending]"),
         spend_objects=_words(m_raw["capex_spending"]["objects"], "metrics.toml [capex_spending]"),
         spend_examples=_examples(m_raw["capex_spending"].get("examples"), "metrics.toml [capex_spending]"),
+        buyback_objects=_words(m_raw["buyback_objects"]["words"], "metrics.toml [buyback_objects]"),
+        buyback_examples=_examples(
+            m_raw["buyback_objects"].get("examples"), "metrics.toml [buyback_objects]"
+        ),
         received_verbs=_words(m_raw["investment_received"]["verbs"], "metrics.toml [investment_received]"),
         received_examples=_examples(
             m_raw["investment_received"].get("examples"), "metrics.toml [investment_received]"
