@@ -110,19 +110,27 @@ def relative_quarter(shift: int, c: Ctx) -> str | None:
     return qname(y, q, c)
 
 
+def _latest_year(n: int, month: int, c: Ctx) -> int | None:
+    """The year of the latest period of ``n`` months ending with ``month`` begun by the article date
+    (None without a date)."""
+    if c.published is None:
+        return None
+    now = c.published.year * 12 + c.published.month - 1
+    year = c.published.year + 1
+    while year * 12 + month - n > now:  # the first month of the period is still ahead
+        year -= 1
+    return year
+
+
 def quarter_ending(year: int | None, month: int, c: Ctx) -> str | None:
     """The quarter that ends with ``month``: the company's fiscal quarter when the article names
     quarters fiscally (or the month closes no calendar quarter), else the calendar one; the year, when
     not given, that of the latest such quarter begun by the article date."""
     if not 1 <= month <= 12:
         return None
+    year = year if year is not None else _latest_year(3, month, c)
     if year is None:
-        if c.published is None:
-            return None
-        now = c.published.year * 12 + c.published.month - 1
-        year = c.published.year + 1
-        while year * 12 + month - 3 > now:
-            year -= 1
+        return None
     fiscal = c.fye != 12 and (c.fiscal or month % 3 != 0)
     if not fiscal:
         return f"{year}Q{month // 3}" if month % 3 == 0 else None
@@ -209,13 +217,9 @@ def months_ending(n: int, month: int, year: int | None, c: Ctx) -> str | None:
     (截至12月31日的三個月 in November is the quarter under way)."""
     if not 1 <= month <= 12:
         return None
+    year = year if year is not None else _latest_year(n, month, c)
     if year is None:
-        if c.published is None:
-            return None
-        now = c.published.year * 12 + c.published.month - 1
-        year = c.published.year + 1
-        while year * 12 + month - n > now:  # the first month of the period is still ahead
-            year -= 1
+        return None
     if n == 3:
         return quarter_ending(year, month, c)
     if (month - c.fye) % 3 != 0:

@@ -107,21 +107,8 @@ def _carried(ctx: Context, s_lo: int, company: Company) -> str | None:
 
 
 def _carried_from(ctx: Context, s_lo: int, fye: int) -> str | None:
-    l_lo, _ = ctx.line(s_lo)
-    pos = s_lo
-    while pos > l_lo and s_lo - pos < _CARRY_BACK:  # the paragraph's sentences, latest first
-        a, b = ctx.sentence(pos - 1)
-        a = max(a, l_lo)
-        key = ("stated", a, fye)
-        if key not in ctx.memo:
-            stated = [p for p in ctx.periods(a, b, fye) if p.period and not p.carry and not _compared(ctx, p)]
-            ctx.memo[key] = stated[-1].period if stated else None
-        last = ctx.memo[key]
-        if last is not None:
-            assert isinstance(last, str)
-            return last
-        pos = a
-    return ctx.main_period(fye)
+    l_lo, _ = ctx.line(s_lo)  # the paragraph's sentences, latest first
+    return _last_stated(ctx, s_lo, fye, floor=l_lo, reach=_CARRY_BACK) or ctx.main_period(fye)
 
 
 _QUARTER = re.compile(r"Q[1-4]$")
@@ -130,15 +117,26 @@ _QUARTER_WORDS = ("当季", "单季", "同季", "该季度", "quarter")
 
 def _last_quarter(ctx: Context, s_lo: int, fye: int) -> str | None:
     """The quarter last stated before ``s_lo`` in the article (not as the term of a comparison)."""
+    return _last_stated(ctx, s_lo, fye, floor=ctx.body0, reach=2 * _CARRY_BACK, quarters=True)
+
+
+def _last_stated(
+    ctx: Context, s_lo: int, fye: int, *, floor: int, reach: int, quarters: bool = False
+) -> str | None:
+    """The period (a quarter when ``quarters``) last stated, not as the term of a comparison, in the
+    sentences before ``s_lo`` that start after ``floor`` and within ``reach`` characters (each
+    sentence's answer found once)."""
     pos = s_lo
-    while pos > ctx.body0 and s_lo - pos < 2 * _CARRY_BACK:
+    while pos > floor and s_lo - pos < reach:
         a, b = ctx.sentence(pos - 1)
-        key = ("stated_quarter", a, fye)
+        a = max(a, floor)
+        key = ("stated_quarter" if quarters else "stated", a, fye)
         if key not in ctx.memo:
             stated = [
                 p
                 for p in ctx.periods(a, b, fye)
-                if p.period and _QUARTER.search(p.period) and not p.carry and not _compared(ctx, p)
+                if p.period and not p.carry and not _compared(ctx, p)
+                and (not quarters or _QUARTER.search(p.period))
             ]
             ctx.memo[key] = stated[-1].period if stated else None
         last = ctx.memo[key]
