@@ -123,6 +123,16 @@ def first_alert(where: Path, timeout: float = 600.0,
             proc.wait()
 
 
+def print_runs(label: str, runs: list[float], phases: dict[str, list[float]], note: str) -> None:
+    """The median time to the first alert of ``runs``, each phase's median and the daemon's CPU time."""
+    print(f"{label:28}{statistics.median(runs):>8.2f}s  (runs: {', '.join(f'{t:.1f}' for t in runs)}{note})")
+    for name in PHASES:
+        print(f"{'  ' + name:28}{statistics.median(phases[name]):>8.2f}s")
+    if any(phases["cpu"]):
+        print(f"{'  daemon CPU time':28}{statistics.median(phases['cpu']):>8.2f}s  (user + system, to the "
+              "first alert)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=7)
@@ -180,20 +190,9 @@ def main() -> None:
                 shutil.copytree(tmp / "cold0" / "parquet" / "cache", where / "parquet" / "cache")
             warm.append(first_alert(where)[0])
     if daemon:
-        print(f"{'daemon to first alert':28}{statistics.median(daemon):>8.2f}s  (runs: "
-              f"{', '.join(f'{t:.1f}' for t in daemon)})")
-        for name in PHASES:
-            print(f"{'  ' + name:28}{statistics.median(phases[name]):>8.2f}s")
-        if any(phases["cpu"]):
-            print(f"{'  daemon CPU time':28}{statistics.median(phases['cpu']):>8.2f}s  (user + system, to "
-                  "the first alert)")
+        print_runs("daemon to first alert", daemon, phases, "")
     if base:
-        print(f"{'baseline to first alert':28}{statistics.median(base):>8.2f}s  (runs: "
-              f"{', '.join(f'{t:.1f}' for t in base)}; {args.baseline})")
-        for name in PHASES:
-            print(f"{'  ' + name:28}{statistics.median(base_phases[name]):>8.2f}s")
-        if any(base_phases["cpu"]):
-            print(f"{'  daemon CPU time':28}{statistics.median(base_phases['cpu']):>8.2f}s")
+        print_runs("baseline to first alert", base, base_phases, f"; {args.baseline}")
         pairs = [a / b for a, b in zip(daemon, base, strict=True)]
         print(f"{'paired ratio now/baseline':28}{statistics.median(pairs):>8.2f}   (median of the "
               f"{len(pairs)} pairs: {', '.join(f'{r:.2f}' for r in pairs)})")
