@@ -32,8 +32,7 @@ def owners(text: str, registry: Registry) -> dict[tuple[str, float], str]:
     [
         # zh-Hant, a ticker in parentheses after the name, two figures of the clause
         (
-            "聯發科（2454）第三季營收1420億元，年增8%。同屬手機晶片廠的瑞昱（2379）第三季營收300億元、"
-            "稅後純益40億元。",
+            "聯發科（2454）第三季營收1420億元，年增8%。同屬手機晶片廠的瑞昱（2379）第三季營收300億元、稅後純益40億元。",
             {("revenue", 30e9): "Realtek", ("net_income", 4e9): "Realtek", ("revenue", 142e9): "MediaTek"},
         ),
         # zh-Hans, 同为 and no ticker
@@ -44,8 +43,11 @@ def owners(text: str, registry: Registry) -> dict[tuple[str, float], str]:
         # zh-Hans, 同样 … 的 and an adverb (据悉) between the name and its figures
         (
             "智谱近日完成一轮5亿美元融资。同样位于北京的月之暗面据悉正以30亿美元的估值洽谈一轮2亿美元的融资。",
-            {("funding_raised", 5e8): "Zhipu AI", ("valuation", 3e9): "Moonshot AI",
-             ("funding_raised", 2e8): "Moonshot AI"},
+            {
+                ("funding_raised", 5e8): "Zhipu AI",
+                ("valuation", 3e9): "Moonshot AI",
+                ("funding_raised", 2e8): "Moonshot AI",
+            },
         ),
         # the figures of the sentence's later clause go to the described company too
         (
@@ -54,8 +56,10 @@ def owners(text: str, registry: Registry) -> dict[tuple[str, float], str]:
         ),
         # English: 'fellow chip designer X also …'
         (
-            "MediaTek reported revenue of NT$142 billion. Fellow chip designer Realtek also posted revenue of "
-            "NT$30 billion.",
+            (
+                "MediaTek reported revenue of NT$142 billion. "
+                "Fellow chip designer Realtek had revenue of NT$30 billion."
+            ),
             {("revenue", 142e9): "MediaTek", ("revenue", 30e9): "Realtek"},
         ),
     ],
@@ -71,8 +75,16 @@ def test_a_company_after_a_descriptive_phrase_is_the_subject(
 @pytest.mark.parametrize(
     ("text", "key", "want"),
     [
-        ("英伟达第三季度营收570亿美元。小米集团同英伟达签订了30亿美元的采购协议。", ("deal_value", 3e9), "Xiaomi"),
-        ("英伟达第三季度营收570亿美元。同英伟达合作的小米集团第三季度营收1130亿元。", ("revenue", 113e9), "Xiaomi"),
+        (
+            "英伟达三季度营收570亿美元。小米集团同英伟达签订了30亿美元的采购协议。",
+            ("deal_value", 3e9),
+            "Xiaomi",
+        ),
+        (
+            "英伟达三季度营收570亿美元。同英伟达合作的小米集团三季度营收1130亿元。",
+            ("revenue", 113e9),
+            "Xiaomi",
+        ),
     ],
 )
 def test_tong_meaning_with_is_still_a_preposition(
