@@ -7,11 +7,13 @@ growth with its figure's metric. The article date is 2025-11-20."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from metrics.extraction.documents import read_document, split_articles
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_text
+from metrics.extraction.extract import Fact, extract_article, extract_text
 
 NOV = date(2025, 11, 20)
 
@@ -94,3 +96,67 @@ def test_tong_meaning_with_is_still_a_preposition(
     got = owners(text, registry)
     assert got.get(key) == want, got
     assert got.get(("revenue", 57e9)) == "NVIDIA"
+
+
+# ------------------------------------------------------- a bare 公司 names the paragraph's company
+
+
+def article_owners(tmp_path: Path, registry: Registry, text: str) -> dict[tuple[str, float], str]:
+    path = tmp_path / "a.txt"
+    path.write_text(text, encoding="utf-8")
+    arts = split_articles(read_document(path))
+    return {(f.metric, round(f.value, 4)): f.entity for a in arts for f in extract_article(a, registry)}
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (  # zh-Hans: the paragraph opens with another company than the headline's
+            (
+                "比亚迪三季度营收1950亿元 宁德时代资本开支80亿元\n"
+                "https://www.example.cn/a | 2025-10-31 | zh-Hans\n\n"
+                "比亚迪10月30日发布三季报，第三季度营收1950亿元，同比下降3%。\n\n"
+                "公司同时表示，2026年计划投入约200亿元扩充产能。\n\n"
+                "宁德时代同日披露，第三季度实现营业收入1040亿元，同比增长13%。公司表示，第三季度资本开支为80亿元，"
+                "2026年计划投入约300亿元扩充产能。\n"
+            ),
+            {
+                ("revenue", 195e9): "BYD",
+                ("capex_guidance", 20e9): "BYD",
+                ("revenue", 104e9): "CATL",
+                ("capex", 8e9): "CATL",
+                ("capex_guidance", 30e9): "CATL",
+            },
+        ),
+        (  # zh-Hant: 公司早前… after a paragraph's first sentence about another company
+            (
+                "台達電第三季營收1200億元 光寶科募資50億元\n"
+                "https://www.example.tw/b | 2025-11-05 | zh-Hant\n\n"
+                "台達電（2308）第三季合併營收1200億元，年增20%。\n\n"
+                "另一電源大廠光寶科（2301）第三季營收380億元，年增5%。"
+                "公司早前完成發行可轉債，募資淨額約50億元。\n"
+            ),
+            {
+                ("revenue", 120e9): "Delta Electronics",
+                ("revenue", 38e9): "Lite-On",
+                ("funding_raised", 5e9): "Lite-On",
+            },
+        ),
+    ],
+)
+def test_a_bare_gongsi_is_the_paragraphs_company(
+    tmp_path: Path, registry: Registry, text: str, want: dict[tuple[str, float], str]
+) -> None:
+    got = article_owners(tmp_path, registry, text)
+    for key, entity in want.items():
+        assert got.get(key) == entity, (key, got)
+
+
+def test_the_company_in_english_is_the_one_just_spoken_of(registry: Registry) -> None:
+    got = owners(
+        "BYD reported third-quarter revenue of 195 billion yuan.\nCATL, which reported the same day, had "
+        "revenue of 104 billion yuan. The company said capital expenditure in the quarter was 8 billion "
+        "yuan.",
+        registry,
+    )
+    assert got.get(("capex", 8e9)) == "CATL", got
