@@ -160,3 +160,43 @@ def test_the_company_in_english_is_the_one_just_spoken_of(registry: Registry) ->
         registry,
     )
     assert got.get(("capex", 8e9)) == "CATL", got
+
+
+# ------------------------------------------------------- 同比分别增长X%和Y% after figures of two metrics
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "宁德时代前三季度实现营业收入2830亿元、归母净利润490亿元，同比分别增长9.3%和36.2%。",  # zh-Hans
+        "宁德时代前三季度营业收入2830亿元，归母净利润490亿元，同比分别增长9.3%和36.2%。",  # a comma
+        "寧德時代前三季營收2830億元、稅後純益490億元，分別年增9.3%及36.2%。",  # zh-Hant
+        (  # English
+            "CATL reported revenue of 283 billion yuan and net income of 49 billion yuan for the period, "
+            "up 9.3% and 36.2% year on year, respectively."
+        ),
+    ],
+)
+def test_growth_rates_pair_with_the_figures_of_two_metrics(text: str, registry: Registry) -> None:
+    got = {(f.metric, round(f.value, 4)) for f in facts(text, registry)}
+    assert ("revenue_growth_yoy", 9.3) in got and ("net_income_growth_yoy", 36.2) in got, got
+    assert ("net_income_growth_yoy", 9.3) not in got and ("revenue_growth_yoy", 36.2) not in got, got
+
+
+def test_a_fall_paired_with_the_second_figure_keeps_its_sign(registry: Registry) -> None:
+    got = {
+        (f.metric, round(f.value, 4))
+        for f in facts("廣達第三季營收5000億元、稅後純益180億元，分別年增12.5%及年減3.4%。", registry)
+    }
+    assert ("revenue_growth_yoy", 12.5) in got and ("net_income_growth_yoy", -3.4) in got, got
+
+
+def test_rates_of_margins_are_not_paired_as_growth(registry: Registry) -> None:
+    """Margins are not figures that grow by a rate (no growth metric of theirs): nothing is paired, the
+    margins themselves stay."""
+    got = {
+        (f.metric, round(f.value, 4))
+        for f in facts("宁德时代前三季度毛利率25%、净利率12%，同比分别提升2.1和1.3个百分点。", registry)
+    }
+    assert ("gross_margin", 25.0) in got and ("net_margin", 12.0) in got, got
+    assert not any(m.endswith("_growth_yoy") for m, _ in got), got
