@@ -49,9 +49,10 @@ _OBJECT_MARK = (
 )
 _EN_OBJECT = re.compile(r"\b(?:against|with|to|into|for|from|by|than)$")
 _PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
-# (同 as 'likewise', not 'with': 同为/同属/同样/同时 describe the subject, '同为芯片厂的甲')
+# (同 as 'likewise', not 'with', and 为 as 'to be' after an adverb: 同为/同属/同样/身为/亦为 describe the
+# subject, '同为芯片厂的甲')
 _PREP_IN_PHRASE = re.compile(
-    r"(?<![成作认因称以行同])为(?!止)|[向与跟把替帮给]|同(?![为属样时期一是])|对(?!手)"
+    r"(?<![成作认因称以行同身既亦均皆乃也])为(?!止)|[向与跟把替帮给]|同(?![为属样时期一是])|对(?!手)"
 )
 _BACKED = ("-backed", "-owned", "-led", "-funded", "-based", "-controlled", "-affiliated", "支持的", "旗下")
 _PRODUCT_NOUNS = ("芯片", "晶片", "gpu", "tpu", "显卡", "加速卡", "服务器", "晶圆", "instinct")

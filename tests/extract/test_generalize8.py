@@ -56,6 +56,11 @@ def owners(text: str, registry: Registry) -> dict[tuple[str, float], str]:
             "聯發科第三季營收1420億元。同為IC設計廠的瑞昱（2379）第三季稅後純益40億元，營收則為300億元。",
             {("net_income", 4e9): "Realtek", ("revenue", 30e9): "Realtek"},
         ),
+        # 身为 … 的: 为 as 'to be', a ticker after the name
+        (
+            "英伟达第三季度营收570亿美元。身为全球最大晶圆代工厂的台积电（2330）第三季度营收9900亿新台币。",
+            {("revenue", 57e9): "NVIDIA", ("revenue", 990e9): "TSMC"},
+        ),
         # English: 'fellow chip designer X also …'
         (
             (
