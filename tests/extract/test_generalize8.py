@@ -34,17 +34,17 @@ def owners(text: str, registry: Registry) -> dict[tuple[str, float], str]:
     [
         # zh-Hant, a ticker in parentheses after the name, two figures of the clause
         (
-            "聯發科（2454）第三季營收1420億元，年增8%。同屬手機晶片廠的瑞昱（2379）第三季營收300億元、稅後純益40億元。",
-            {("revenue", 30e9): "Realtek", ("net_income", 4e9): "Realtek", ("revenue", 142e9): "MediaTek"},
+            "聯發科（2454）第三季營收1420億元，年增8%。同屬ASIC設計服務廠的世芯-KY（3661）第三季營收150億元、稅後純益25億元。",
+            {("revenue", 15e9): "Alchip", ("net_income", 2.5e9): "Alchip", ("revenue", 142e9): "MediaTek"},
         ),
         # zh-Hans, 同为 and no ticker
         (
-            "联发科第三季营收1420亿元。同为芯片设计公司的瑞昱第三季营收300亿元。",
-            {("revenue", 30e9): "Realtek", ("revenue", 142e9): "MediaTek"},
+            "联发科第三季营收1420亿元。同为服务器芯片厂的信骅上季营收30亿元。",
+            {("revenue", 3e9): "Aspeed", ("revenue", 142e9): "MediaTek"},
         ),
         # zh-Hans, 同样 … 的 and an adverb (据悉) between the name and its figures
         (
-            "智谱近日完成一轮5亿美元融资。同样位于北京的月之暗面据悉正以30亿美元的估值洽谈一轮2亿美元的融资。",
+            "智谱近日完成一轮5亿美元融资。同样总部设在北京的月之暗面据悉已拿到2亿美元新融资，估值达30亿美元。",
             {
                 ("funding_raised", 5e8): "Zhipu AI",
                 ("valuation", 3e9): "Moonshot AI",
@@ -53,8 +53,8 @@ def owners(text: str, registry: Registry) -> dict[tuple[str, float], str]:
         ),
         # the figures of the sentence's later clause go to the described company too
         (
-            "聯發科第三季營收1420億元。同為IC設計廠的瑞昱（2379）第三季稅後純益40億元，營收則為300億元。",
-            {("net_income", 4e9): "Realtek", ("revenue", 30e9): "Realtek"},
+            "聯發科第三季營收1420億元。同屬晶片設計族群的創意電子（3443）上季稅後純益40億元，營收300億元。",
+            {("net_income", 4e9): "Global Unichip", ("revenue", 30e9): "Global Unichip"},
         ),
         # 身为 … 的: 为 as 'to be', a ticker after the name
         (
@@ -120,14 +120,14 @@ def article_owners(tmp_path: Path, registry: Registry, text: str) -> dict[tuple[
             (
                 "比亚迪三季度营收1950亿元 宁德时代资本开支80亿元\n"
                 "https://www.example.cn/a | 2025-10-31 | zh-Hans\n\n"
-                "比亚迪10月30日发布三季报，第三季度营收1950亿元，同比下降3%。\n\n"
-                "公司同时表示，2026年计划投入约200亿元扩充产能。\n\n"
-                "宁德时代同日披露，第三季度实现营业收入1040亿元，同比增长13%。公司表示，第三季度资本开支为80亿元，"
-                "2026年计划投入约300亿元扩充产能。\n"
+                "比亚迪周四公布的季报显示，第三季度营收1950亿元，同比下降3%。\n\n"
+                "公司还称，2026年将投入约200亿元用于扩产。\n\n"
+                "宁德时代当晚也交出三季度成绩单，营收1040亿元，同比增长13%。公司称，三季度资本开支80亿元，"
+                "明年拟再投入约300亿元新建电池产能。\n"
             ),
             {
                 ("revenue", 195e9): "BYD",
-                ("capex_guidance", 20e9): "BYD",
+                ("investment_commitment", 20e9): "BYD",
                 ("revenue", 104e9): "CATL",
                 ("capex", 8e9): "CATL",
                 ("capex_guidance", 30e9): "CATL",
@@ -175,7 +175,7 @@ def test_the_company_in_english_is_the_one_just_spoken_of(registry: Registry) ->
     [
         "宁德时代前三季度实现营业收入2830亿元、归母净利润490亿元，同比分别增长9.3%和36.2%。",  # zh-Hans
         "宁德时代前三季度营业收入2830亿元，归母净利润490亿元，同比分别增长9.3%和36.2%。",  # a comma
-        "寧德時代前三季營收2830億元、稅後純益490億元，分別年增9.3%及36.2%。",  # zh-Hant
+        "寧德時代前三季營收達2830億元、稅後淨利490億元，分別年增9.3%與36.2%。",  # zh-Hant
         (  # English
             "CATL reported revenue of 283 billion yuan and net income of 49 billion yuan for the period, "
             "up 9.3% and 36.2% year on year, respectively."
@@ -191,7 +191,7 @@ def test_growth_rates_pair_with_the_figures_of_two_metrics(text: str, registry: 
 def test_a_fall_paired_with_the_second_figure_keeps_its_sign(registry: Registry) -> None:
     got = {
         (f.metric, round(f.value, 4))
-        for f in facts("廣達第三季營收5000億元、稅後純益180億元，分別年增12.5%及年減3.4%。", registry)
+        for f in facts("廣達上季營收5000億元、淨利180億元，分別較去年同期增加12.5%及減少3.4%。", registry)
     }
     assert ("revenue_growth_yoy", 12.5) in got and ("net_income_growth_yoy", -3.4) in got, got
 
