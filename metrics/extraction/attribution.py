@@ -1,8 +1,9 @@
 """Which company a figure belongs to.
 
 The nearest subject-like company of the figure's clause, else the subject of its sentence, else the
-company a pronoun refers to ("公司", "该公司", "其", "the company", "its"), else the topic (the subject
-of the sentences read so far), else the article's main company (the first its headline names).
+company a pronoun refers to ("公司", "该公司", "其", "the company", "its"; a bare 公司 is the company
+of its paragraph's first sentence, else the article's), else the topic (the subject of the sentences
+read so far), else the article's main company (the first its headline names).
 
 Not subjects: a company after a preposition (向/为/与 X, "with X", "to X"), a possessor before 的
 (甲的芯片), a brand before its product (英伟达GPU), a company inside parentheses or in a list closed by
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.firstchar import finditer, skipping
@@ -48,7 +49,11 @@ _OBJECT_MARK = (
 )
 _EN_OBJECT = re.compile(r"\b(?:against|with|to|into|for|from|by|than)$")
 _PHRASE_START = re.compile(r"[,，、:：;；。!?！？()（）“”\"\s]")
-_PREP_IN_PHRASE = re.compile(r"(?<![成作认因称以行])为(?!止)|[向与跟同把替帮给]|对(?!手)")
+# (同 as 'likewise', not 'with', and 为 as 'to be' after an adverb: 同为/同属/同样/身为/亦为 describe the
+# subject, '同为芯片厂的甲')
+_PREP_IN_PHRASE = re.compile(
+    r"(?<![成作认因称以行同身既亦均皆乃也])为(?!止)|[向与跟把替帮给]|同(?![为属样时期一是])|对(?!手)"
+)
 _BACKED = ("-backed", "-owned", "-led", "-funded", "-based", "-controlled", "-affiliated", "支持的", "旗下")
 _PRODUCT_NOUNS = ("芯片", "晶片", "gpu", "tpu", "显卡", "加速卡", "服务器", "晶圆", "instinct")
 _PRONOUN_SRC = (
@@ -227,8 +232,8 @@ def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
 
 def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> tuple[bool, Mention | None]:
     """(whether text[lo:hi] has a pronoun, the company it refers to): "该公司", "其", "its" name the
-    topic; a bare "公司" names the subject before it, else the main company; "the company" the subject
-    before it, else the topic (the company just spoken of)."""
+    topic; a bare "公司" names the subject before it, else the paragraph's company, else the main
+    company; "the company" the subject before it, else the topic (the company just spoken of)."""
     last = None
     rx, text = ctx.folded(_PRONOUN, _PRONOUN_ANYCASE)
     for m in finditer(rx, _PRONOUN_SCAN[rx], text, lo, hi):
@@ -245,10 +250,33 @@ def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> 
         return True, subj or topic or ctx.main
     if last.group("dem"):
         return True, topic or ctx.main
-    subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
+    s_lo = ctx.sentence(last.start())[0]
+    subj = subject(ctx, s_lo, last.start())
     if last.group("en"):
         return True, subj or topic or ctx.main  # 'the company' is the one just spoken of
-    return True, subj or ctx.main or topic
+    return True, subj or paragraph_company(ctx, s_lo) or ctx.main or topic
+
+
+def paragraph_company(ctx: Context, s_lo: int) -> Mention | None:
+    """The company the paragraph of the sentence starting at ``s_lo`` is about, as a bare 公司 names
+    it: the subject of its first sentence before ``s_lo`` that has one ('工业富联同日披露，…。公司表示，…');
+    None when none has (then the article's company)."""
+    key = ("paragraph", s_lo, 0)
+    if key in ctx.memo:
+        return cast("Mention | None", ctx.memo[key])
+    l_lo = ctx.line(s_lo)[0]
+    got: Mention | None = None
+    pos = l_lo
+    while pos < s_lo:
+        a, b = ctx.sentence(pos)
+        b = min(b, s_lo)
+        if not _OPENING_PRONOUN.match(ctx.text, max(a, pos), b):
+            got = subject(ctx, max(a, pos), b)
+            if got is not None:
+                break
+        pos = max(b, pos + 1)
+    ctx.memo[key] = got
+    return got
 
 
 def resolve_companies(
@@ -342,7 +370,7 @@ def sentence_topic(ctx: Context, lo: int, hi: int, topic: Mention | None) -> Men
     if m is not None:
         if m.group("dem") or m.group().lstrip(" -*•●").lower().startswith("the"):
             return topic  # 该公司, 'the company': the one just spoken of
-        return ctx.main or topic
+        return paragraph_company(ctx, lo) or ctx.main or topic  # 公司: the paragraph's company
     subj = subject(ctx, lo, hi)
     if subj is not None:
         return subj

@@ -5,7 +5,9 @@ company listed, or states the i-th metric when the list is of metric nouns ("营
 A run is the figures of one unit class joined by list separators only, right after 分别 (Chinese) or
 ending right before "respectively" (English); the list is the last run of two or more companies (or
 metric nouns) joined by list separators before the marker or the run. Nothing is paired unless the
-run and the list have the same length.
+run and the list have the same length. A run of growth rates after a list of figures of metrics that
+grow ("营收A亿元、净利润B亿元，同比分别增长X%和Y%", "revenue of $A and net income of $B, up X% and Y%,
+respectively") pairs the i-th rate with the i-th figure's metric noun.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ _MARKS = ("respective-marks", 0, 0)
 _AFTER_MARKER = 12
 _CHANGE = frozenset(("change",))
 _BEFORE_MARKER = 40
+_METRIC = frozenset(("metric",))
+_NOUN_TO_FIGURE = 6  # '净利润为B亿元', '稅後純益達B億元'
+_FIGURES_TO_MARKER = 40
+# between the last figure of a list and the growth rates paired with it: a comma and a few words
+# ('，同比', ', up', ' for the quarter, rising'), over the lowered text
+_GAP_TO_MARKER = re.compile(
+    r"(?:\s+(?:for|in)\s+the\s+(?:[a-z-]+\s+){0,2}(?:quarter|period|year|half|months))?\s*[,，;；]?\s*"
+    r"(?:同比|按年|年比|year[- ]on[- ]year|up|down|rising|rose|growing|grew|increasing)?"
+    r"\s*(?:by\s+)?[,，]?\s*"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +121,29 @@ def _companies(ctx: Context, ms: list[Mention], n: int) -> list[Mention] | None:
     return [ms[i] for i in picked] if len(picked) == n else None
 
 
+def _figure_nouns(ctx: Context, s_lo: int, edge: int, run: list[Quantity]) -> list[Cue] | None:
+    """The metric nouns of a list of figures right before the marker, one figure each, when each grows
+    by its own rate ('营收A亿元、净利润B亿元，同比分别增长X%和Y%': X is revenue's growth, Y net
+    income's): the i-th figure's noun pairs with the i-th change of the run."""
+    n = len(run)
+    figs = [q for q in ctx.quantities_in(s_lo, edge) if q.start < run[0].start][-n:]
+    if len(figs) != n or edge - figs[-1].end > _FIGURES_TO_MARKER:
+        return None
+    text = ctx.text
+    if ctx.cues_in(figs[-1].end, edge, _METRIC) or not _GAP_TO_MARKER.fullmatch(ctx.low, figs[-1].end, edge):
+        return None
+    nouns: list[Cue] = []
+    for i, q in enumerate(figs):
+        lo = figs[i - 1].end if i else ctx.clause(q.start, q.end)[0]
+        cues = ctx.cues_in(lo, q.start, _METRIC)
+        if len(cues) != 1 or q.start - cues[0].end > _NOUN_TO_FIGURE or cues[0].name not in GROWTH_BASE:
+            return None
+        if i and not _LISTED.fullmatch(text, lo, cues[0].start):
+            return None  # the items are joined by a list separator ('A亿元、净利润B亿元')
+        nouns.append(cues[0])
+    return nouns if len({c.name for c in nouns}) == n else None
+
+
 def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Respective]:
     qs = [q for q in ctx.quantities_in(s_lo, s_hi) if unit_class(q) == uc]
     out: dict[int, Respective] = {}
@@ -126,6 +161,8 @@ def _pairing(ctx: Context, s_lo: int, s_hi: int, uc: str | None) -> dict[int, Re
             cues = ctx.cues_in(s_lo, edge, frozenset(("metric",)))
             got = _listed(ctx, [(c.start, c.end) for c in cues], [c.name for c in cues])
             nouns = [cues[i] for i in got] if len(got) == len(run) else None
+        if companies is None and nouns is None and uc == "pct":
+            nouns = _figure_nouns(ctx, s_lo, edge, run)
         if companies is None and nouns is None:
             # '2024年和2025年营收分别为X和Y', 'in 2023 and 2024 … respectively': the i-th period
             spans = [(p.start, p.end) for p in ctx.periods(s_lo, edge, 12) if p.period and not p.carry]

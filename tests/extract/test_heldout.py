@@ -41,6 +41,14 @@ going on after a semicolon, horizons 'over three years', a headline's period fro
 / 0.943 (zh-Hant 0.969 / 0.969 / 0.969, zh-Hans 0.959 / 0.948 / 0.953, en 0.949 / 0.872 / 0.909), the
 first 36 articles 0.997 / 0.994 / 0.996; period agreement on matched facts 0.895 -> 0.946 on the whole
 set (batch 5 0.862 -> 0.982, the first 36 articles 0.905 -> 0.936).
+
+General attribution fixes after batch 5 (``test_generalize8.py``: 同/为 as 'likewise'/'to be' in a 的
+phrase opening a sentence, 同为IC设计厂的甲（代号）… and 同样位于上海的甲据悉…, no longer read as
+prepositions; a bare 公司 names its paragraph's company; 同比分别增长X%和Y% after figures of two metrics
+pairs each rate with its figure's metric): batch 5 0.929 / 0.909 / 0.919 -> 1.000 / 0.986 / 0.993
+(zh-Hant 0.881 -> 1.000, zh-Hans 0.889 -> 1.000, en 0.980 -> 0.980 F1); the whole set 0.978 / 0.970 /
+0.974 -> 0.998 / 0.992 / 0.995 (zh-Hant 0.969 -> 1.000, zh-Hans 0.968 -> 1.000, en 0.985 -> 0.985 F1);
+the first 36 articles unchanged (0.997 / 0.994 / 0.996); period agreement 0.945 -> 0.946.
 """
 
 from __future__ import annotations
@@ -60,8 +68,8 @@ from metrics.extraction.extract import extract_article
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
 LANGS = {"t": "zh-Hant", "s": "zh-Hans", "e": "en"}  # the first letter of a document's name
-FLOORS = {"all": (0.955, 0.92, 0.94), "zh-Hant": (0.96, 0.96, 0.965), "zh-Hans": (0.95, 0.94, 0.945),
-          "en": (0.94, 0.865, 0.90)}
+FLOORS = {"all": (0.99, 0.985, 0.99), "zh-Hant": (0.99, 0.99, 0.99), "zh-Hans": (0.99, 0.99, 0.99),
+          "en": (0.985, 0.97, 0.975)}
 PERIOD_FLOOR = 0.935  # the share of matched facts whose period is the gold's (0.946 measured)
 
 
