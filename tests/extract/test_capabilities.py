@@ -9,18 +9,8 @@ from datetime import date
 import pytest
 
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_text
-
-NOV = date(2025, 11, 20)
-
-
-def facts(text: str, registry: Registry, published: date | None = NOV) -> list[Fact]:
-    return extract_text(text, registry, published=published)
-
-
-def got(text: str, registry: Registry, published: date | None = NOV) -> set[tuple[str, str, float]]:
-    return {(f.entity, f.metric, round(f.value, 4)) for f in facts(text, registry, published)}
-
+from tests.extract.sentences import facts
+from tests.extract.sentences import triples as got
 
 # --------------------------------------------------------------------------- changes: sign and base
 

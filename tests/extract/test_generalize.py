@@ -3,16 +3,9 @@ every language it concerns (sentences of neither the held-out set nor the shared
 
 from __future__ import annotations
 
-from datetime import date
-
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_text
-
-NOV = date(2025, 11, 20)
-
-
-def facts(text: str, registry: Registry) -> list[Fact]:
-    return extract_text(text, registry, published=NOV)
+from metrics.extraction.extract import Fact
+from tests.extract.sentences import facts
 
 
 def summary(fs: list[Fact]) -> set[tuple[str, str, float]]:

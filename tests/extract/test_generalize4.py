@@ -5,25 +5,13 @@ otherwise."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_text
+from metrics.extraction.extract import Fact
 from metrics.extraction.lexicon import Example, lexicon
 from metrics.extraction.periods import find_periods
-
-NOV = date(2025, 11, 20)
-
-
-def facts(text: str, registry: Registry, published: date | None = NOV) -> list[Fact]:
-    return extract_text(text, registry, published=published)
-
-
-def by_metric(text: str, registry: Registry, published: date | None = NOV) -> dict[tuple[str, float], Fact]:
-    return {(f.metric, round(f.value, 4)): f for f in facts(text, registry, published)}
-
+from tests.extract.sentences import NOV, by_metric, facts
 
 # --------------------------------------------------------------------------- a month's own figure
 

@@ -12,18 +12,7 @@ from datetime import date
 import pytest
 
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_text
-
-NOV = date(2025, 11, 20)
-
-
-def facts(text: str, registry: Registry, published: date | None = NOV) -> list[Fact]:
-    return extract_text(text, registry, published=published)
-
-
-def by_metric(text: str, registry: Registry, published: date | None = NOV) -> dict[tuple[str, float], Fact]:
-    return {(f.metric, round(f.value, 4)): f for f in facts(text, registry, published)}
-
+from tests.extract.sentences import by_metric, facts
 
 # ------------------------------------------------------------------ 收益: revenue in Hong Kong reports
 

@@ -12,21 +12,11 @@ import pytest
 
 from metrics.extraction.documents import read_document, split_articles
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_article, extract_text
+from metrics.extraction.extract import extract_article
 from metrics.extraction.normalize import normalize
 from metrics.extraction.numbers import find_quantities
 from metrics.store.fx import to_usd
-
-NOV = date(2025, 11, 20)
-
-
-def facts(text: str, registry: Registry, published: date | None = NOV) -> list[Fact]:
-    return extract_text(text, registry, published=published)
-
-
-def triples(text: str, registry: Registry) -> set[tuple[str, str, float]]:
-    return {(f.entity, f.metric, round(f.value, 4)) for f in facts(text, registry)}
-
+from tests.extract.sentences import facts, triples
 
 # --------------------------------------------------------------------------- company heading lines
 

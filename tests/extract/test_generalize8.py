@@ -6,20 +6,14 @@ growth with its figure's metric. The article date is 2025-11-20."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from metrics.extraction.documents import read_document, split_articles
 from metrics.extraction.entities import Registry
-from metrics.extraction.extract import Fact, extract_article, extract_text
-
-NOV = date(2025, 11, 20)
-
-
-def facts(text: str, registry: Registry) -> list[Fact]:
-    return extract_text(text, registry, published=NOV)
+from metrics.extraction.extract import extract_article
+from tests.extract.sentences import facts
 
 
 def owners(text: str, registry: Registry) -> dict[tuple[str, float], str]:
