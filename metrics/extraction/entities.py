@@ -38,6 +38,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from metrics.errors import ConfigError
@@ -49,6 +50,8 @@ _KEYS = frozenset({"name", "ticker", "exchange", "currency", "fiscal_year_end", 
                    "case_sensitive", "listed"})
 _MIC = re.compile(r"^[A-Z0-9]{4}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_START = itemgetter(0)  # sort keys of (start, end, value) occurrences
+_END = itemgetter(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +209,8 @@ class Registry:
             if entry.exact_case and text[start:end] not in entry.exact_case:
                 continue
             candidates.append((start, end, entry))
-        candidates.sort(key=lambda c: (c[0], -(c[1] - c[0])))
+        candidates.sort(key=_END, reverse=True)  # by start, then longest first (two stable sorts)
+        candidates.sort(key=_START)
         out: list[Mention] = []
         pos = 0
         for start, end, entry in candidates:

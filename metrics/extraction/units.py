@@ -11,7 +11,7 @@ sign itself as ``bare`` so that the extractor can put the company's home currenc
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.numerals import NumberReader
@@ -24,8 +24,7 @@ def alternation(words: tuple[str, ...] | list[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
-@dataclass(frozen=True, slots=True)
-class UnitRead:
+class UnitRead(NamedTuple):
     """A unit read after a number: ISO code | pct | pp | x | count | GW | MW, where it ends, the
     counter (颗, 股, shares) of a count, the bare currency sign it came from, a factor for the value."""
 
