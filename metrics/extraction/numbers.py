@@ -93,7 +93,7 @@ _FORECAST_BY = re.compile(
 _EARLIER_RANGE = re.compile(r"[,，]\s*(?:down|up)\s+from *\Z", re.IGNORECASE)
 _DIGIT_RUN = re.compile(r"[\d,.]+")
 _MODEL = re.compile(r"[A-Za-z0-9.\-]{1,40}")
-_LOST_HEAD = re.compile(r"(?<![\d.,])\d{1,3} \Z")
+_LOST_HEAD = re.compile(r"(?<![\d.])(?<!\d,)\d{1,3} \Z")  # a comma blocks only as a thousands mark
 _RANGE_SEP = re.compile(r"至|到|~|-|–|—|－|〜| to | and ")
 _START = re.compile(
     r"[0-9]|US\$|HK\$|NT\$|JP¥|[SAC]\$|[$€£¥₩₹]|(?:USD|RMB|EUR|GBP|HKD|CNY|JPY|KRW|TWD|NTD|INR|Rs\.?|人民币|港币|新台币|台币)"

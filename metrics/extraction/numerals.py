@@ -66,8 +66,11 @@ ARABIC = re.compile(
 )
 DECIMALS = re.compile(r"\d{1,2}(?![\d.,])")
 # the lost-decimal defect: '43 5亿' (a figure) and 'DOCSIS 4 0' (a version); the letters are matched
-# from the start of their run only (a lookbehind and a possessive run keep the search linear)
-_LOST_FIG = re.compile(r"(?=\d)(?<![\d.,])\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿倍%股]|美元|英镑|欧元|元)")
+# from the start of their run only (a lookbehind and a possessive run keep the search linear); a comma
+# before the figure blocks it only as a thousands mark (normalized Chinese text has ASCII commas: ',43 5亿')
+_LOST_FIG = re.compile(
+    r"(?=\d)(?<![\d.])(?<!\d,)\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿倍%股]|美元|英镑|欧元|元)"
+)
 # the same figures found by a scan that skips in C to the next digit (a pattern opening with a lookahead is
 # tried at every position): a match consumes that digit and holds the figure in ``all``
 _LOST_FIG_SCAN = re.compile(r"\d(?<=(?=(?P<all>" + _LOST_FIG.pattern + r")).)")

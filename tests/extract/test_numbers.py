@@ -198,6 +198,20 @@ def test_lost_decimal_in_a_range_and_a_list() -> None:
     assert [q.value for q in qs] == [2.25e8, 2.5e8]
 
 
+def test_lost_decimal_after_a_chinese_comma() -> None:
+    """A Chinese comma (an ASCII comma once normalized) before '43 5亿' is no thousands mark: the
+    figure counts as evidence of the defect and is repaired; '1,43 5亿' is not such a figure."""
+    doc = normalize("两家工厂的投资分别为，43 5亿元，7 2亿元")
+    assert has_lost_decimals(doc)
+    qs = find_quantities(doc, repair_decimals=True)
+    assert [(q.value, q.unit) for q in qs] == [(43.5e8, "CNY"), (7.2e8, "CNY")]
+    assert all("repaired" in q.flags for q in qs)
+    # without the defect, '市盈率分别为5倍，6 5倍' ends in an ambiguous figure: neither 5 x nor 65 x
+    qs = find_quantities(normalize("市盈率分别为5倍，6 5倍"), repair_decimals=False)
+    assert [(q.value, q.unit) for q in qs] == [(5.0, "x")]
+    assert not has_lost_decimals(normalize("数量1,43 5亿股，2,12 3亿股"))
+
+
 def test_no_evidence_without_spaced_digits() -> None:
     """A clean document shows no lost-decimal defect."""
     assert not has_lost_decimals(normalize("营收为31.5亿元,净利润4.2亿元,版本3.1"))
