@@ -95,6 +95,7 @@ _DIGIT_RUN = re.compile(r"[\d,.]+")
 _MODEL = re.compile(r"[A-Za-z0-9.\-]{1,40}")
 _LOST_HEAD = re.compile(r"(?<![\d.])(?<!\d,)\d{1,3} \Z")  # a comma blocks only as a thousands mark
 _RANGE_SEP = re.compile(r"至|到|~|-|–|—|－|〜| to | and ")
+_RANGE_SEP_FIRST = frozenset(w[0] for w in _RANGE_SEP.pattern.split("|"))  # where it can match
 _START = re.compile(
     r"[0-9]|US\$|HK\$|NT\$|JP¥|[SAC]\$|[$€£¥₩₹]|(?:USD|RMB|EUR|GBP|HKD|CNY|JPY|KRW|TWD|NTD|INR|Rs\.?|人民币|港币|新台币|台币)"
     r" ?(?=\d)|[一二两三四五六七八九十百千](?=[零〇一二两三四五六七八九十百千万亿]{0,15}[万亿])"
@@ -377,6 +378,8 @@ class _Scanner(UnitReader):
             return None
         j = a.unit_end
         k = self.skip_spaces(j) if t.startswith(" ", j) and not t.startswith((" to ", " and "), j) else j
+        if k >= self.n or t[k] not in _RANGE_SEP_FIRST:
+            return None
         sep = _RANGE_SEP.match(t, k)
         if sep is None:
             return None

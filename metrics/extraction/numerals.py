@@ -58,6 +58,7 @@ _BEFORE_CRORE = frozenset(("lakh", "lakhs", "thousand"))
 _HYPHEN_MAG = ("crore", "lakh", "Crore", "Lakh")
 EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k", "cr"))  # '5m', '3b' only right after a currency prefix
 NOT_MAGNITUDE = re.compile("千兆瓦|兆瓦|千瓦|兆赫|兆字节|兆位|兆比特|十分")
+_NOT_MAGNITUDE_FIRST = frozenset(w[0] for w in NOT_MAGNITUDE.pattern.split("|"))  # where it can match
 
 # Western grouping (1,200,000), Indian grouping (12,00,000: lakhs and crores), plain digits (tried in
 # that order: a Western group never matches the start of an Indian one)
@@ -189,7 +190,7 @@ class NumberReader:
         mag = 1.0
         k = j
         while k < self.n and t[k] in CN_MAG and k - j < 4:
-            if NOT_MAGNITUDE.match(t, k):
+            if t[k] in _NOT_MAGNITUDE_FIRST and NOT_MAGNITUDE.match(t, k):
                 break
             mag *= CN_MAG[t[k]]
             k += 1
@@ -197,8 +198,10 @@ class NumberReader:
             return mag, k
         if j < self.n and t[j] == "-" and t.startswith(_HYPHEN_MAG, j + 1):
             j += 1  # 'a Rs 1,200-crore plan', '₹1.2 lakh-crore'
+        if j >= self.n or not (t[j].isascii() and t[j].isalpha()):
+            return None  # no Latin word: no English magnitude
         w_end = self.latin_word_end(j)
-        if w_end > j and (w_end >= self.n or not t[w_end].isdigit()):
+        if w_end >= self.n or not t[w_end].isdigit():
             word = t[j:w_end]
             low = word.lower()
             if low in EN_MAG and (
