@@ -390,7 +390,7 @@ def _facts_for(
     if unit_class(q) != "pct" and in_parentheses(ctx.text, q.start, s_lo):
         return [], q  # an aside (约新台币300亿元): only a change in parentheses counts (同比+12%)
     if prev is not None and prev[1] and carries_unit(ctx, q, s_lo, prev):
-        q = replace(q, unit=prev[0].unit, counter=prev[0].counter, flags=q.flags - {"bare"})
+        q = q._replace(unit=prev[0].unit, counter=prev[0].counter, flags=q.flags - {"bare"})
         reading = Reading(prev[1])
     else:
         reading = classify(ctx, q, s_lo, c_lo, c_hi)

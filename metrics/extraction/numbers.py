@@ -21,7 +21,8 @@ point (``43 5亿美元``) is repaired only when the caller says the document sho
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from metrics.extraction.numerals import (
     ARABIC,
@@ -39,9 +40,9 @@ __all__ = ["Quantity", "find_quantities", "has_lost_decimals", "parse_chinese_nu
 MAX_VALUE = 1e18  # no company figure is larger (in base units)
 
 
-@dataclass(frozen=True, slots=True)
-class Quantity:
-    """One figure: value in base units (a range's midpoint), its unit and where it stands."""
+class Quantity(NamedTuple):
+    """One figure: value in base units (a range's midpoint), its unit and where it stands (a named
+    tuple: built several times faster than a frozen dataclass, and read as fast)."""
 
     value: float
     low: float | None
@@ -50,7 +51,7 @@ class Quantity:
     qualifier: str | None  # gt | lt | approx | None
     start: int  # span including qualifier, sign and currency prefix
     end: int
-    flags: frozenset[str] = field(default_factory=frozenset)  # repaired vague bare per_unit signed ...
+    flags: frozenset[str] = frozenset()  # repaired vague bare per_unit signed ...
     counter: str | None = None  # 颗, 片, 股 ... for counts; the per-unit counter of a unit price
     num_start: int = -1  # where the digits begin
     bare: str | None = None  # the bare currency sign (元, $, ¥) the unit was read from
