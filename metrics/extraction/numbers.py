@@ -117,7 +117,10 @@ def _scan_pattern(repair: bool) -> re.Pattern[str]:
     other position at once), then the start grammar; a number is a candidate only when something that
     can make it a figure follows it (or, in a document with lost decimal points, another number)."""
     follow = _FOLLOW_CLASS + (r"|\d" if repair else "")
-    digit = r"[0-9](?=[\d,.]{0,30} ?(?:" + follow + r"))"
+    # a digit right after a digit is no candidate (``quantity`` rejects it at once); without repair no
+    # character of the run can follow it, so the run is taken whole (possessive: no backtracking)
+    run = r"[\d,.]{0,30}" if repair else r"[\d,.]{0,30}+"
+    digit = r"(?<![0-9])[0-9](?=" + run + r" ?(?:" + follow + r"))"
     start = _START.pattern.replace("[0-9]|", digit + "|", 1)
     # the first character (a class: the engine skips every other character in C), then the start
     # grammar checked from that character on

@@ -173,6 +173,10 @@ _BEFORE = dict(_LEX.before)
 _BEFORE_LAST = frozenset(w.rstrip()[-1] for w in _BEFORE)
 _BEFORE_LENGTHS = tuple(sorted({len(w) for w in _BEFORE}, reverse=True))
 _BEFORE_MAX = _BEFORE_LENGTHS[0]
+# the lengths of the qualifiers ending in each character, longest first (a word ending at k ends in t[k-1])
+_BEFORE_LENGTHS_BY_LAST = {
+    last: tuple(sorted({len(w) for w in _BEFORE if w[-1] == last}, reverse=True)) for last in _BEFORE_LAST
+}
 AFTER_QUAL = tuple(sorted(_LEX.after.items(), key=lambda kv: len(kv[0]), reverse=True))
 AFTER_QUAL_FIRST = frozenset(w[0] for w, _q in AFTER_QUAL)
 _NOT_AFTER_YUAN = frozenset(_LEX.not_after_yuan)
@@ -295,7 +299,7 @@ class UnitReader(NumberReader):
         if k == 0 or self.t[k - 1].lower() not in _BEFORE_LAST:
             return None, i, False
         low = self.t[max(0, k - _BEFORE_MAX) : k].lower()
-        for n in _BEFORE_LENGTHS:  # the longest qualifier ending at k
+        for n in _BEFORE_LENGTHS_BY_LAST.get(low[-1], ()):  # the longest qualifier ending at k
             if n > len(low):
                 continue
             word = low[-n:]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from metrics.extraction.normalize import normalize
-from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals, parse_chinese_numeral
+from metrics.extraction.numbers import (
+    _FOLLOW,
+    _SCAN,
+    Quantity,
+    find_quantities,
+    has_lost_decimals,
+    parse_chinese_numeral,
+)
 
 
 def one(text: str, *, repair: bool = False) -> Quantity:
@@ -82,6 +89,8 @@ def test_ranges_share_magnitude_and_unit(text: str, low: float, high: float, uni
         ("营收超80亿元", "gt"),
         ("营收逾80亿元", "gt"),
         ("营收超过80亿元", "gt"),
+        ("成本不超过30美元", "lt"),  # the longest qualifier ending there (不超过, not 超过)
+        ("投资不超过 30亿美元", "lt"),
         ("股价涨超4%", "gt"),
         ("成本不到30美元", "lt"),
         ("成本不足30美元", "lt"),
@@ -210,6 +219,16 @@ def test_lost_decimal_after_a_chinese_comma() -> None:
     qs = find_quantities(normalize("市盈率分别为5倍，6 5倍"), repair_decimals=False)
     assert [(q.value, q.unit) for q in qs] == [(5.0, "x")]
     assert not has_lost_decimals(normalize("数量1,43 5亿股，2,12 3亿股"))
+
+
+def test_candidate_scan_skips_digits_inside_a_number() -> None:
+    """The scan's candidates: a number's first digit only, its run taken whole (no character of a run can
+    make a number a figure, so a possessive run loses nothing); figures after a separator are found."""
+    assert not (set("0123456789,.") & _FOLLOW)
+    scan = _SCAN[False]
+    text = normalize("2025年营收1234亿元,增长12%")
+    assert [m.start() for m in scan.finditer(text)] == [text.index("1234"), text.index("12%")]
+    assert [(q.value, q.unit) for q in find_quantities(text)] == [(1234e8, "CNY"), (12.0, "pct")]
 
 
 def test_no_evidence_without_spaced_digits() -> None:
