@@ -433,10 +433,11 @@ def find_quantities(text: str, *, repair_decimals: bool = False) -> list[Quantit
         m = scan.search(text, pos)
         if m is None:
             break
-        q, resume = sc.quantity(m.start())
+        i = m.start()
+        q, resume = sc.quantity(i)
         if q is not None:
             out.append(q)
-        pos = max(resume, m.start() + 1)
+        pos = resume if resume > i else i + 1
     return _floor_stretch(text, out)
 
 

@@ -186,7 +186,7 @@ class NumberReader:
     def magnitude(self, i: int, money_prefix: bool) -> tuple[float, int] | None:
         """Chinese (万, 亿, 万亿, 兆, 千万...) or English (billion, bn, m) magnitude at i."""
         t = self.t
-        j = self.skip_spaces(i)
+        j = self.skip_spaces(i) if self.t.startswith(" ", i) else i  # most often no space
         mag = 1.0
         k = j
         while k < self.n and t[k] in CN_MAG and k - j < 4:

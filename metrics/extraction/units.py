@@ -186,7 +186,7 @@ class UnitReader(NumberReader):
     """Units, per-unit tails, currency prefixes and qualifiers (see the module docstring)."""
 
     def unit_or_mag_follows(self, i: int) -> bool:
-        i = self.skip_spaces(i)
+        i = self.skip_spaces(i) if self.t.startswith(" ", i) else i  # most often no space
         if i >= self.n:
             return False
         ch = self.t[i]
@@ -198,13 +198,13 @@ class UnitReader(NumberReader):
         )
 
     def non_figure_follows(self, i: int) -> bool:
-        i = self.skip_spaces(i)
+        i = self.skip_spaces(i) if self.t.startswith(" ", i) else i  # most often no space
         return i < self.n and self.t[i] in _NON_FIGURE_FIRST and _RX_NON_FIGURE.match(self.t, i) is not None
 
     def unit(self, i: int, mag: float | None, value: float) -> UnitRead | None:
         """The unit at i (spaces allowed before most units)."""
         t = self.t
-        j = self.skip_spaces(i)
+        j = self.skip_spaces(i) if self.t.startswith(" ", i) else i  # most often no space
         if j >= self.n:
             return None
         ch = t[j]
