@@ -314,9 +314,11 @@ def _extract(
     anchors: list[Anchor] = []
     previous: list[Anchor] = []
     prev: tuple[Quantity, str | None] | None = None
+    heading = False  # whether the sentence lies in a heading (read once per sentence)
     for q in quantities:
         s_lo, s_hi = ctx.sentence(q.start)
         if (s_lo, s_hi) != last_sent:
+            heading = ctx.is_heading(s_lo, s_hi)
             pos = last_sent[0] if last_sent[0] >= 0 else body0
             while pos < s_lo:
                 a, b = ctx.sentence(pos)
@@ -335,7 +337,6 @@ def _extract(
             prev=prev,
             missed=missed,
         )
-        heading = ctx.is_heading(s_lo, s_hi)
         for fact, anchor in got:
             if anchors and facts and merge_range(ctx, anchors[-1], anchor, facts):
                 continue
