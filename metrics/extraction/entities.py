@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from metrics.errors import ConfigError
 from metrics.extraction.normalize import ascii_lower, normalize
@@ -74,9 +75,9 @@ class Company:
         return calendar_mic(self.exchange) if self.exchange is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """A company named in a text: ``text[start:end]`` is ``alias`` (as normalized)."""
+class Mention(NamedTuple):
+    """A company named in a text: ``text[start:end]`` is ``alias`` (as normalized); a named tuple (built
+    several times faster than a frozen dataclass: one per alias found)."""
 
     start: int
     end: int
