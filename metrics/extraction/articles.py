@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from metrics.extraction.dating import make_date, source_line, text_date
 
@@ -49,8 +49,7 @@ _PLACEHOLDER = re.compile(r"^\s*\[[^\]]{0,60}\]\s*")  # "[headline not in retrie
 _DATELINE = re.compile(r"^\s*date\s+(\d{4})-(\d{2})-(\d{2})\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     start: int  # offset of the first character
     end: int  # offset after the last character, line break excluded
     text: str  # the line without its line break

@@ -18,6 +18,7 @@ Latin cues match only on word boundaries. Where a cue lies strictly inside a lon
 from __future__ import annotations
 
 from functools import cache
+from operator import itemgetter
 from typing import NamedTuple
 
 from metrics.extraction.lexicon import lexicon
@@ -96,6 +97,8 @@ def _entries() -> dict[str, list[tuple[str, str]]]:
 # a cue word: whether it opens and ends with a Latin letter or digit (matched on word boundaries there),
 # and its (role, name) pairs
 _Word = tuple[bool, bool, tuple[tuple[str, str], ...]]
+_START = itemgetter(0)  # sort keys of (start, end, roles) occurrences
+_END = itemgetter(1)
 
 
 class CueIndex:
@@ -130,7 +133,8 @@ class CueIndex:
             if latin_end and end < n and low[end].isascii() and low[end].isalnum():
                 continue
             spans.append((start, end, roles))
-        spans.sort(key=lambda s: (s[0], -s[1]))
+        spans.sort(key=_END, reverse=True)  # by start, then longest first (two stable sorts)
+        spans.sort(key=_START)
         out: list[Cue] = []
         new = tuple.__new__  # a named tuple built without its Python-level __new__ (hot loop)
         best_end = -1

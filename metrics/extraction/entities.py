@@ -38,7 +38,9 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from metrics.errors import ConfigError
 from metrics.extraction.normalize import ascii_lower, normalize
@@ -49,6 +51,8 @@ _KEYS = frozenset({"name", "ticker", "exchange", "currency", "fiscal_year_end", 
                    "case_sensitive", "listed"})
 _MIC = re.compile(r"^[A-Z0-9]{4}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_START = itemgetter(0)  # sort keys of (start, end, value) occurrences
+_END = itemgetter(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +75,9 @@ class Company:
         return calendar_mic(self.exchange) if self.exchange is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """A company named in a text: ``text[start:end]`` is ``alias`` (as normalized)."""
+class Mention(NamedTuple):
+    """A company named in a text: ``text[start:end]`` is ``alias`` (as normalized); a named tuple (built
+    several times faster than a frozen dataclass: one per alias found)."""
 
     start: int
     end: int
@@ -206,7 +210,8 @@ class Registry:
             if entry.exact_case and text[start:end] not in entry.exact_case:
                 continue
             candidates.append((start, end, entry))
-        candidates.sort(key=lambda c: (c[0], -(c[1] - c[0])))
+        candidates.sort(key=_END, reverse=True)  # by start, then longest first (two stable sorts)
+        candidates.sort(key=_START)
         out: list[Mention] = []
         pos = 0
         for start, end, entry in candidates:

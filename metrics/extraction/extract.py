@@ -314,9 +314,11 @@ def _extract(
     anchors: list[Anchor] = []
     previous: list[Anchor] = []
     prev: tuple[Quantity, str | None] | None = None
+    heading = False  # whether the sentence lies in a heading (read once per sentence)
     for q in quantities:
         s_lo, s_hi = ctx.sentence(q.start)
         if (s_lo, s_hi) != last_sent:
+            heading = ctx.is_heading(s_lo, s_hi)
             pos = last_sent[0] if last_sent[0] >= 0 else body0
             while pos < s_lo:
                 a, b = ctx.sentence(pos)
@@ -335,7 +337,6 @@ def _extract(
             prev=prev,
             missed=missed,
         )
-        heading = ctx.is_heading(s_lo, s_hi)
         for fact, anchor in got:
             if anchors and facts and merge_range(ctx, anchors[-1], anchor, facts):
                 continue
@@ -390,7 +391,7 @@ def _facts_for(
     if unit_class(q) != "pct" and in_parentheses(ctx.text, q.start, s_lo):
         return [], q  # an aside (约新台币300亿元): only a change in parentheses counts (同比+12%)
     if prev is not None and prev[1] and carries_unit(ctx, q, s_lo, prev):
-        q = replace(q, unit=prev[0].unit, counter=prev[0].counter, flags=q.flags - {"bare"})
+        q = q._replace(unit=prev[0].unit, counter=prev[0].counter, flags=q.flags - {"bare"})
         reading = Reading(prev[1])
     else:
         reading = classify(ctx, q, s_lo, c_lo, c_hi)

@@ -21,7 +21,8 @@ point (``43 5亿美元``) is repaired only when the caller says the document sho
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from metrics.extraction.numerals import (
     ARABIC,
@@ -39,9 +40,9 @@ __all__ = ["Quantity", "find_quantities", "has_lost_decimals", "parse_chinese_nu
 MAX_VALUE = 1e18  # no company figure is larger (in base units)
 
 
-@dataclass(frozen=True, slots=True)
-class Quantity:
-    """One figure: value in base units (a range's midpoint), its unit and where it stands."""
+class Quantity(NamedTuple):
+    """One figure: value in base units (a range's midpoint), its unit and where it stands (a named
+    tuple: built several times faster than a frozen dataclass, and read as fast)."""
 
     value: float
     low: float | None
@@ -50,7 +51,7 @@ class Quantity:
     qualifier: str | None  # gt | lt | approx | None
     start: int  # span including qualifier, sign and currency prefix
     end: int
-    flags: frozenset[str] = field(default_factory=frozenset)  # repaired vague bare per_unit signed ...
+    flags: frozenset[str] = frozenset()  # repaired vague bare per_unit signed ...
     counter: str | None = None  # 颗, 片, 股 ... for counts; the per-unit counter of a unit price
     num_start: int = -1  # where the digits begin
     bare: str | None = None  # the bare currency sign (元, $, ¥) the unit was read from
@@ -93,8 +94,9 @@ _FORECAST_BY = re.compile(
 _EARLIER_RANGE = re.compile(r"[,，]\s*(?:down|up)\s+from *\Z", re.IGNORECASE)
 _DIGIT_RUN = re.compile(r"[\d,.]+")
 _MODEL = re.compile(r"[A-Za-z0-9.\-]{1,40}")
-_LOST_HEAD = re.compile(r"(?<![\d.,])\d{1,3} \Z")
+_LOST_HEAD = re.compile(r"(?<![\d.])(?<!\d,)\d{1,3} \Z")  # a comma blocks only as a thousands mark
 _RANGE_SEP = re.compile(r"至|到|~|-|–|—|－|〜| to | and ")
+_RANGE_SEP_FIRST = frozenset(w[0] for w in _RANGE_SEP.pattern.split("|"))  # where it can match
 _START = re.compile(
     r"[0-9]|US\$|HK\$|NT\$|JP¥|[SAC]\$|[$€£¥₩₹]|(?:USD|RMB|EUR|GBP|HKD|CNY|JPY|KRW|TWD|NTD|INR|Rs\.?|人民币|港币|新台币|台币)"
     r" ?(?=\d)|[一二两三四五六七八九十百千](?=[零〇一二两三四五六七八九十百千万亿]{0,15}[万亿])"
@@ -115,7 +117,10 @@ def _scan_pattern(repair: bool) -> re.Pattern[str]:
     other position at once), then the start grammar; a number is a candidate only when something that
     can make it a figure follows it (or, in a document with lost decimal points, another number)."""
     follow = _FOLLOW_CLASS + (r"|\d" if repair else "")
-    digit = r"[0-9](?=[\d,.]{0,30} ?(?:" + follow + r"))"
+    # a digit right after a digit is no candidate (``quantity`` rejects it at once); without repair no
+    # character of the run can follow it, so the run is taken whole (possessive: no backtracking)
+    run = r"[\d,.]{0,30}" if repair else r"[\d,.]{0,30}+"
+    digit = r"(?<![0-9])[0-9](?=" + run + r" ?(?:" + follow + r"))"
     start = _START.pattern.replace("[0-9]|", digit + "|", 1)
     # the first character (a class: the engine skips every other character in C), then the start
     # grammar checked from that character on
@@ -377,6 +382,8 @@ class _Scanner(UnitReader):
             return None
         j = a.unit_end
         k = self.skip_spaces(j) if t.startswith(" ", j) and not t.startswith((" to ", " and "), j) else j
+        if k >= self.n or t[k] not in _RANGE_SEP_FIRST:
+            return None
         sep = _RANGE_SEP.match(t, k)
         if sep is None:
             return None
@@ -426,10 +433,11 @@ def find_quantities(text: str, *, repair_decimals: bool = False) -> list[Quantit
         m = scan.search(text, pos)
         if m is None:
             break
-        q, resume = sc.quantity(m.start())
+        i = m.start()
+        q, resume = sc.quantity(i)
         if q is not None:
             out.append(q)
-        pos = max(resume, m.start() + 1)
+        pos = resume if resume > i else i + 1
     return _floor_stretch(text, out)
 
 

@@ -58,6 +58,7 @@ _BEFORE_CRORE = frozenset(("lakh", "lakhs", "thousand"))
 _HYPHEN_MAG = ("crore", "lakh", "Crore", "Lakh")
 EN_MAG_NEEDS_MONEY = frozenset(("m", "b", "k", "cr"))  # '5m', '3b' only right after a currency prefix
 NOT_MAGNITUDE = re.compile("千兆瓦|兆瓦|千瓦|兆赫|兆字节|兆位|兆比特|十分")
+_NOT_MAGNITUDE_FIRST = frozenset(w[0] for w in NOT_MAGNITUDE.pattern.split("|"))  # where it can match
 
 # Western grouping (1,200,000), Indian grouping (12,00,000: lakhs and crores), plain digits (tried in
 # that order: a Western group never matches the start of an Indian one)
@@ -66,8 +67,11 @@ ARABIC = re.compile(
 )
 DECIMALS = re.compile(r"\d{1,2}(?![\d.,])")
 # the lost-decimal defect: '43 5亿' (a figure) and 'DOCSIS 4 0' (a version); the letters are matched
-# from the start of their run only (a lookbehind and a possessive run keep the search linear)
-_LOST_FIG = re.compile(r"(?=\d)(?<![\d.,])\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿倍%股]|美元|英镑|欧元|元)")
+# from the start of their run only (a lookbehind and a possessive run keep the search linear); a comma
+# before the figure blocks it only as a thousands mark (normalized Chinese text has ASCII commas: ',43 5亿')
+_LOST_FIG = re.compile(
+    r"(?=\d)(?<![\d.])(?<!\d,)\d{1,3} \d{1,2}(?![\d.,])\s?(?:[万亿倍%股]|美元|英镑|欧元|元)"
+)
 # the same figures found by a scan that skips in C to the next digit (a pattern opening with a lookahead is
 # tried at every position): a match consumes that digit and holds the figure in ``all``
 _LOST_FIG_SCAN = re.compile(r"\d(?<=(?=(?P<all>" + _LOST_FIG.pattern + r")).)")
@@ -182,11 +186,11 @@ class NumberReader:
     def magnitude(self, i: int, money_prefix: bool) -> tuple[float, int] | None:
         """Chinese (万, 亿, 万亿, 兆, 千万...) or English (billion, bn, m) magnitude at i."""
         t = self.t
-        j = self.skip_spaces(i)
+        j = self.skip_spaces(i) if self.t.startswith(" ", i) else i  # most often no space
         mag = 1.0
         k = j
         while k < self.n and t[k] in CN_MAG and k - j < 4:
-            if NOT_MAGNITUDE.match(t, k):
+            if t[k] in _NOT_MAGNITUDE_FIRST and NOT_MAGNITUDE.match(t, k):
                 break
             mag *= CN_MAG[t[k]]
             k += 1
@@ -194,8 +198,10 @@ class NumberReader:
             return mag, k
         if j < self.n and t[j] == "-" and t.startswith(_HYPHEN_MAG, j + 1):
             j += 1  # 'a Rs 1,200-crore plan', '₹1.2 lakh-crore'
+        if j >= self.n or not (t[j].isascii() and t[j].isalpha()):
+            return None  # no Latin word: no English magnitude
         w_end = self.latin_word_end(j)
-        if w_end > j and (w_end >= self.n or not t[w_end].isdigit()):
+        if w_end >= self.n or not t[w_end].isdigit():
             word = t[j:w_end]
             low = word.lower()
             if low in EN_MAG and (

@@ -11,7 +11,7 @@ sign itself as ``bare`` so that the extractor can put the company's home currenc
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.numerals import NumberReader
@@ -24,8 +24,7 @@ def alternation(words: tuple[str, ...] | list[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
-@dataclass(frozen=True, slots=True)
-class UnitRead:
+class UnitRead(NamedTuple):
     """A unit read after a number: ISO code | pct | pp | x | count | GW | MW, where it ends, the
     counter (颗, 股, shares) of a count, the bare currency sign it came from, a factor for the value."""
 
@@ -149,6 +148,7 @@ _TENTHS_BLOCK = frozenset("为本功长交立员果绩品熟都就型形分份�
 _PER_UNIT = re.compile(
     r"(?:/|每)(?P<c>[颗片块台套个张股件辆])|\s?(?:per|a|/)\s?(?P<w>chip|unit|share|GPU|card|vehicle)\b"
 )
+_PER_UNIT_FIRST = frozenset("/每pa")  # or whitespace (the optional space before per, a, /)
 _EN_COUNT = re.compile(
     r" (?:(?:[A-Z][\w-]*|[A-Za-z][\w-]*\d[\w-]*) ){0,4}(?P<w>"
     + "|".join(re.escape(w) for w in _LEX.english_counters)
@@ -161,12 +161,22 @@ _RX_CUR_SUFFIX = alternation(tuple(CUR_SUFFIX))
 _RX_CUR_PREFIX = alternation(tuple(CUR_PREFIX))
 _RX_PCT = alternation(tuple(PCT))
 _RX_NON_FIGURE = alternation(NON_FIGURE)
+# first characters: a pattern or a word list is tried only where the text can start one of its words
 _POWER_FIRST = frozenset(w[0] for w, _u, _f in POWER)
+_PCT_FIRST = frozenset(w[0] for w in PCT)
+_CUR_SUFFIX_FIRST = frozenset(w[0] for w in CUR_SUFFIX)
+_NON_FIGURE_FIRST = frozenset(w[0] for w in NON_FIGURE)
+_EN_MAG_WORDS = ("billion", "million", "trillion")
+_EN_MAG_FIRST = frozenset(w[0] for w in _EN_MAG_WORDS)
 _CUR_PREFIX_FIRST = frozenset(w[0] for w in CUR_PREFIX)
 _BEFORE = dict(_LEX.before)
 _BEFORE_LAST = frozenset(w.rstrip()[-1] for w in _BEFORE)
 _BEFORE_LENGTHS = tuple(sorted({len(w) for w in _BEFORE}, reverse=True))
 _BEFORE_MAX = _BEFORE_LENGTHS[0]
+# the lengths of the qualifiers ending in each character, longest first (a word ending at k ends in t[k-1])
+_BEFORE_LENGTHS_BY_LAST = {
+    last: tuple(sorted({len(w) for w in _BEFORE if w[-1] == last}, reverse=True)) for last in _BEFORE_LAST
+}
 AFTER_QUAL = tuple(sorted(_LEX.after.items(), key=lambda kv: len(kv[0]), reverse=True))
 AFTER_QUAL_FIRST = frozenset(w[0] for w, _q in AFTER_QUAL)
 _NOT_AFTER_YUAN = frozenset(_LEX.not_after_yuan)
@@ -176,41 +186,44 @@ class UnitReader(NumberReader):
     """Units, per-unit tails, currency prefixes and qualifiers (see the module docstring)."""
 
     def unit_or_mag_follows(self, i: int) -> bool:
-        i = self.skip_spaces(i)
+        i = self.skip_spaces(i) if self.t.startswith(" ", i) else i  # most often no space
         if i >= self.n:
             return False
         ch = self.t[i]
         return (
             ch in "万亿倍%"
-            or _RX_CUR_SUFFIX.match(self.t, i) is not None
+            or (ch in _CUR_SUFFIX_FIRST and _RX_CUR_SUFFIX.match(self.t, i) is not None)
             or ch in COUNTERS
-            or self.t.startswith(("billion", "million", "trillion"), i)
+            or (ch in _EN_MAG_FIRST and self.t.startswith(_EN_MAG_WORDS, i))
         )
 
     def non_figure_follows(self, i: int) -> bool:
-        return _RX_NON_FIGURE.match(self.t, self.skip_spaces(i)) is not None
+        i = self.skip_spaces(i) if self.t.startswith(" ", i) else i  # most often no space
+        return i < self.n and self.t[i] in _NON_FIGURE_FIRST and _RX_NON_FIGURE.match(self.t, i) is not None
 
     def unit(self, i: int, mag: float | None, value: float) -> UnitRead | None:
         """The unit at i (spaces allowed before most units)."""
         t = self.t
-        j = self.skip_spaces(i)
+        j = self.skip_spaces(i) if self.t.startswith(" ", i) else i  # most often no space
         if j >= self.n:
             return None
-        if t[j] in _POWER_FIRST:
+        ch = t[j]
+        if ch in _POWER_FIRST:
             for word, u, f in POWER:
                 if t.startswith(word, j):
                     return UnitRead(u, j + len(word), factor=f)
-        pct = _RX_PCT.match(t, j)
-        if pct is not None and (pct.group() == "%" or j == i or pct.group()[0].isascii()):
-            return UnitRead(PCT[pct.group()], pct.end())
-        cur = _RX_CUR_SUFFIX.match(t, j)
-        if cur is not None:
-            end = cur.end()
-            code, bare = CUR_SUFFIX[cur.group()]
-            if bare == "元" and end < self.n and t[end] in _NOT_AFTER_YUAN:
-                return None
-            return UnitRead(code, end, bare=bare)
-        ch = t[j]
+        if ch in _PCT_FIRST:
+            pct = _RX_PCT.match(t, j)
+            if pct is not None and (pct.group() == "%" or j == i or pct.group()[0].isascii()):
+                return UnitRead(PCT[pct.group()], pct.end())
+        if ch in _CUR_SUFFIX_FIRST:
+            cur = _RX_CUR_SUFFIX.match(t, j)
+            if cur is not None:
+                end = cur.end()
+                code, bare = CUR_SUFFIX[cur.group()]
+                if bare == "元" and end < self.n and t[end] in _NOT_AFTER_YUAN:
+                    return None
+                return UnitRead(code, end, bare=bare)
         if ch == "倍":
             return UnitRead("x", j + 1)
         if j == i and ch in "xX×" and (j + 1 >= self.n or not t[j + 1].isalnum()):
@@ -231,8 +244,8 @@ class UnitReader(NumberReader):
             and not any(t.startswith(b, j + 1) for b in _LEX.counter_blocked.get(ch, ()))
         ):
             return UnitRead("count", j + 1, ch)
-        w_end = self.latin_word_end(j)
-        if w_end > j:
+        if ch.isascii() and ch.isalpha():  # a Latin word: a currency code or name
+            w_end = self.latin_word_end(j)
             word = t[j:w_end]
             if word in ISO_CODES:
                 return UnitRead(CUR_PREFIX.get(word, (word, None))[0], w_end)
@@ -249,6 +262,8 @@ class UnitReader(NumberReader):
 
     def per_unit(self, i: int) -> tuple[str, int] | None:
         """'/颗', '每颗', ' per chip', ' a share' after a price."""
+        if i >= self.n or not (self.t[i] in _PER_UNIT_FIRST or self.t[i].isspace()):
+            return None
         m = _PER_UNIT.match(self.t, i)
         if m is None:
             return None
@@ -284,7 +299,7 @@ class UnitReader(NumberReader):
         if k == 0 or self.t[k - 1].lower() not in _BEFORE_LAST:
             return None, i, False
         low = self.t[max(0, k - _BEFORE_MAX) : k].lower()
-        for n in _BEFORE_LENGTHS:  # the longest qualifier ending at k
+        for n in _BEFORE_LENGTHS_BY_LAST.get(low[-1], ()):  # the longest qualifier ending at k
             if n > len(low):
                 continue
             word = low[-n:]

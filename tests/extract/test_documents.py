@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from metrics.errors import DocumentError
+from metrics.extraction.articles import Line, lines_of
 from metrics.extraction.documents import context_year, read_document, split_articles, text_date
 
 from .conftest import EXAMPLES, WriteDoc
@@ -266,3 +267,19 @@ def test_context_year_discounts_future_years() -> None:
     """Years in forecasts (预计到2027年) weigh less than years of reported periods (2025年前三季度)."""
     assert context_year("公司2025年前三季度营收增长,预计到2027年翻倍,2028年将上市") == 2025
     assert context_year("没有年份") is None
+
+
+def test_lines_of_gives_offsets_without_line_breaks() -> None:
+    """``lines_of``: each line's start, end (its break excluded: LF, CRLF or CR) and text, from an offset."""
+    text = "三星电子季报\r\n  营业利润12.1万亿韩元  \rsecond\n\nlast"
+    lines = lines_of(text)
+    assert [(ln.start, ln.end, ln.text) for ln in lines] == [
+        (0, 6, "三星电子季报"),
+        (8, 24, "  营业利润12.1万亿韩元  "),
+        (25, 31, "second"),
+        (32, 32, ""),
+        (33, 37, "last"),
+    ]
+    assert all(text[ln.start : ln.end] == ln.text for ln in lines)
+    assert lines[1].stripped == "营业利润12.1万亿韩元"
+    assert lines_of("ab\ncd\nef", 3) == [Line(3, 5, "cd"), Line(6, 8, "ef")]

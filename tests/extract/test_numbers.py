@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from metrics.extraction.normalize import normalize
-from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals, parse_chinese_numeral
+from metrics.extraction.numbers import (
+    _FOLLOW,
+    _SCAN,
+    Quantity,
+    find_quantities,
+    has_lost_decimals,
+    parse_chinese_numeral,
+)
 
 
 def one(text: str, *, repair: bool = False) -> Quantity:
@@ -82,6 +89,8 @@ def test_ranges_share_magnitude_and_unit(text: str, low: float, high: float, uni
         ("营收超80亿元", "gt"),
         ("营收逾80亿元", "gt"),
         ("营收超过80亿元", "gt"),
+        ("成本不超过30美元", "lt"),  # the longest qualifier ending there (不超过, not 超过)
+        ("投资不超过 30亿美元", "lt"),
         ("股价涨超4%", "gt"),
         ("成本不到30美元", "lt"),
         ("成本不足30美元", "lt"),
@@ -196,6 +205,30 @@ def test_lost_decimal_in_a_range_and_a_list() -> None:
     assert [(q.low, q.high) for q in qs] == [(3e8, 6.5e8)]
     qs = find_quantities(normalize("先后降至2 25亿美元、2 5亿美元"), repair_decimals=True)
     assert [q.value for q in qs] == [2.25e8, 2.5e8]
+
+
+def test_lost_decimal_after_a_chinese_comma() -> None:
+    """A Chinese comma (an ASCII comma once normalized) before '43 5亿' is no thousands mark: the
+    figure counts as evidence of the defect and is repaired; '1,43 5亿' is not such a figure."""
+    doc = normalize("两家工厂的投资分别为，43 5亿元，7 2亿元")
+    assert has_lost_decimals(doc)
+    qs = find_quantities(doc, repair_decimals=True)
+    assert [(q.value, q.unit) for q in qs] == [(43.5e8, "CNY"), (7.2e8, "CNY")]
+    assert all("repaired" in q.flags for q in qs)
+    # without the defect, '市盈率分别为5倍，6 5倍' ends in an ambiguous figure: neither 5 x nor 65 x
+    qs = find_quantities(normalize("市盈率分别为5倍，6 5倍"), repair_decimals=False)
+    assert [(q.value, q.unit) for q in qs] == [(5.0, "x")]
+    assert not has_lost_decimals(normalize("数量1,43 5亿股，2,12 3亿股"))
+
+
+def test_candidate_scan_skips_digits_inside_a_number() -> None:
+    """The scan's candidates: a number's first digit only, its run taken whole (no character of a run can
+    make a number a figure, so a possessive run loses nothing); figures after a separator are found."""
+    assert not (set("0123456789,.") & _FOLLOW)
+    scan = _SCAN[False]
+    text = normalize("2025年营收1234亿元,增长12%")
+    assert [m.start() for m in scan.finditer(text)] == [text.index("1234"), text.index("12%")]
+    assert [(q.value, q.unit) for q in find_quantities(text)] == [(1234e8, "CNY"), (12.0, "pct")]
 
 
 def test_no_evidence_without_spaced_digits() -> None:
