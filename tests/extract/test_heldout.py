@@ -1,7 +1,7 @@
-"""A held-out set of our own: 48 short news articles written for this test (16 zh-Hant in Taiwan and
-Hong Kong outlet style, 16 zh-Hans, 16 English; ``heldout/docs``) with 503 hand labels in the gold schema
+"""A held-out set of our own: 60 short news articles written for this test (20 zh-Hant in Taiwan and
+Hong Kong outlet style, 20 zh-Hans, 20 English; ``heldout/docs``) with 642 hand labels in the gold schema
 (``heldout/gold.jsonl``), scored with the shared scorer (``../shared/tools/score_facts.py``, imported
-unchanged). The articles were written in five batches, each labelled before the extractor was run on it;
+unchanged). The articles were written in six batches, each labelled before the extractor was run on it;
 the floors sit slightly under what the extractor reaches on the whole set, so a regression fails.
 
 Measured (P / R / F1) on the whole set: the extractor before this work 0.964 / 0.916 / 0.939 (zh-Hant
@@ -49,6 +49,22 @@ pairs each rate with its figure's metric): batch 5 0.929 / 0.909 / 0.919 -> 1.00
 (zh-Hant 0.881 -> 1.000, zh-Hans 0.889 -> 1.000, en 0.980 -> 0.980 F1); the whole set 0.978 / 0.970 /
 0.974 -> 0.998 / 0.992 / 0.995 (zh-Hant 0.969 -> 1.000, zh-Hans 0.968 -> 1.000, en 0.985 -> 0.985 F1);
 the first 36 articles unchanged (0.997 / 0.994 / 0.996); period agreement 0.945 -> 0.946.
+
+Batch 6 (12 more articles, 139 labels: t17-t20, s17-s20, e17-e20; November sales of MediaTek and Hon Hai
+with a 兆 amount, Meituan's segments, Lenovo's fiscal second quarter, Accton's results and capex budget,
+Geely, Midea with a buyback range, JD and PDD, embodied-AI rounds and Moore Threads' listing, Broadcom,
+SoftBank's half year and stake sales, Salesforce's raised forecast, Naver and Kakao in won; registry
+entries Galbot and X Square Robot), committed before the extractor was run on it, with no change to the
+extractor or its lexicon since: as first seen 0.935 / 0.935 / 0.935 (zh-Hant 0.957, zh-Hans 0.917, en
+0.932 F1; agreement on matched facts: period 0.923, kind 0.992, unit 1.000). Its errors, by cause: a
+fiscal quarter named without 'fiscal' (Broadcom's, read as calendar quarters: 10 periods); ranges read as
+two figures (不低于50亿元且不超过100亿元, 'from $41.1 billion to $41.3 billion previously'); a nearby word
+taking the metric (a premarket share drop as revenue growth, EPS in a headline as revenue, a price per
+share as a buyback, 'more than doubled' as growth); a capex budget and a multi-year investment read as
+capex of the quarter; targets and stake sales not read (销量目标由271万辆上调至300万辆, stakes sold 'for $N
+billion', 全年營收成長幅度可望接近一成); a round 宣布完成 read as a commitment. The whole set of 60: 0.984 /
+0.980 / 0.982 (zh-Hant 0.990 / 0.990 / 0.990, zh-Hans 0.982 / 0.982 / 0.982, en 0.981 / 0.968 / 0.974);
+period agreement 0.941; the first 48 articles unchanged (0.998 / 0.992 / 0.995).
 """
 
 from __future__ import annotations
@@ -68,9 +84,9 @@ from metrics.extraction.extract import extract_article
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
 LANGS = {"t": "zh-Hant", "s": "zh-Hans", "e": "en"}  # the first letter of a document's name
-FLOORS = {"all": (0.99, 0.985, 0.99), "zh-Hant": (0.99, 0.99, 0.99), "zh-Hans": (0.99, 0.99, 0.99),
-          "en": (0.985, 0.97, 0.975)}
-PERIOD_FLOOR = 0.935  # the share of matched facts whose period is the gold's (0.946 measured)
+FLOORS = {"all": (0.98, 0.975, 0.978), "zh-Hant": (0.985, 0.985, 0.985), "zh-Hans": (0.975, 0.975, 0.975),
+          "en": (0.975, 0.96, 0.968)}
+PERIOD_FLOOR = 0.935  # the share of matched facts whose period is the gold's (0.941 measured)
 
 
 def _scorer(path: Path) -> ModuleType:
