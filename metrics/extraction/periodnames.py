@@ -92,10 +92,13 @@ def quarter(y: int | None, q: int, c: Ctx) -> str | None:
     if y is None:
         if c.published is None:
             return None
-        if c.fiscal and c.fye != 12:
+        now_cq = (c.published.month - 1) // 3 + 1
+        if c.fye != 12 and (c.fiscal or q == now_cq):
+            # the calendar quarter under way has not ended: a company whose year does not end in
+            # December names its fiscal quarter
             fy, now_q = fiscal_quarter_of(c.published, c.fye)
-            return qname(fy if q <= now_q else fy - 1, q, c)
-        y = c.published.year - (1 if (q - 1) * 3 + 1 > c.published.month else 0)
+            return f"FY{fy if q <= now_q else fy - 1}Q{q}"
+        y = c.published.year - (1 if q > now_cq else 0)
     return qname(y, q, c)
 
 

@@ -497,6 +497,17 @@ _FISCAL_LABELS = (
     ),
     # 财年第二季度 with no year before it (with one, the first pattern above)
     (tuple(_P["fiscal"]), re.compile(r"(?:本|今|当前)" + _FY + r"(?:的)?\s*第?[一二三四1-4]\s*(?:季度|季)")),
+    # a fiscal year named by its number (2025财年, 'for fiscal 2025', 'fiscal year 2026', FY2025): the
+    # article counts in fiscal periods, so its bare quarters (第四季, fourth-quarter) are fiscal ones too
+    # (a relative one, 下一财年 or 'next fiscal year', is not enough)
+    (tuple(_P["fiscal"]), re.compile(r"(?:19|20)\d{2}\s*年?\s*(?:度\s*)?" + _FY)),
+    (
+        ("fiscal", "fy"),
+        re.compile(
+            r"\bfiscal\s+(?:year\s+)?(?:19|20)\d{2}\b|(?<![-/_.\w])fy\s?'?(?:19|20)?\d{2}(?![-/_.\w])",
+            re.IGNORECASE,
+        ),
+    ),
 )
 
 

@@ -147,6 +147,19 @@ def _last_stated(
     return None
 
 
+def _quarter_ahead(ctx: Context, s_lo: int, s_hi: int, company: Company) -> str | None:
+    """A forecast stating no period of its own ('It expects $N for the quarter'): the quarter last
+    named before it in the article when that quarter is still ahead at the article date
+    ('forecast second-quarter revenue … . It expects $N'), else None."""
+    if ctx.published is None or not ctx.cues_in(
+        _statement_start(ctx, s_lo), s_hi, frozenset(("guidance", "estimate"))
+    ):
+        return None
+    ahead = _last_quarter(ctx, s_lo, company.fiscal_year_end)
+    end = period_end(ahead, company.fiscal_year_end) if ahead else None
+    return ahead if end is not None and end > ctx.published else None
+
+
 def period_of(
     ctx: Context, q: Quantity, *, s_lo: int, c_lo: int, metric: str, company: Company
 ) -> str | None:
@@ -188,6 +201,9 @@ def period_of(
             stated = [p for p in spans if p.period and not p.carry]
             period = stated[-1].period if stated else _carried(ctx, s_lo, company)
             word = ctx.text[last.start : last.end].lower()
+            ahead = None if stated else _quarter_ahead(ctx, s_lo, s_hi, company)
+            if ahead is not None:
+                return ahead
             if not _QUARTER.search(period or "") and word.endswith(_QUARTER_WORDS):
                 # 'the quarter' after a year ('For fiscal 2025, … . It returned $2.9 billion in the
                 # quarter'): the quarter last stated in the article
@@ -197,6 +213,9 @@ def period_of(
             return _this_quarter(ctx, last.period, s_lo, s_hi, company)
         return last.period or None
     if metric in CARRIED:
+        ahead = _quarter_ahead(ctx, s_lo, s_hi, company) if any(p.carry for p in found) else None
+        if ahead is not None:
+            return ahead
         carried = _carried(ctx, s_lo, company)
         if carried is not None and ctx.published is not None and ".." not in carried:
             # a forecast's period does not carry into a sentence that forecasts nothing ('For the
