@@ -393,6 +393,8 @@ def _money(ctx: Context, q: Quantity, s_lo: int, c_lo: int, c_hi: int) -> Readin
     if is_delta(ctx, q, max(c_lo, cue.end)):
         return REJECT  # '净利润增加15亿元': the change, not the new level
     metric = cue.name
+    if metric == "buyback" and "per_unit" in q.flags:
+        return REJECT  # '回购价格不超过80元/股': the price per share of a buyback, not its amount
     if metric == "net_loss" and text[cue.start : cue.end] in _BARE_LOSS:
         seg = ctx.cues_in(max(s_lo, cue.start - _SEGMENT_GAP), cue.start, frozenset(("segment",)))
         if seg:

@@ -149,7 +149,7 @@ def _headline_period(f: Fact, body: list[Fact]) -> Fact:
 def _same_figure(f: Fact, q: Quantity) -> bool:
     if f.unit != q.unit and not (f.unit == "count" and q.unit is None):
         return False
-    if _bounded(abs(f.value), f.qualifier, q.value):
+    if _bounded(abs(f.value), f.qualifier, q.value) or _in_range(abs(f.value), q.low, q.high):
         return True
     if f.unit == "pct":
         return abs(abs(f.value) - q.value) <= 1
@@ -176,7 +176,7 @@ def _restated(f: Fact, body: list[Fact]) -> bool:
             if b.entity == f.entity:
                 return True
             continue
-        if _bounded(f.value, f.qualifier, b.value):
+        if _bounded(f.value, f.qualifier, b.value) or _in_range(f.value, b.low, b.high):
             return True
         if f.unit in ("pct", "x"):
             if abs(b.value - f.value) <= 1:
@@ -184,6 +184,12 @@ def _restated(f: Fact, body: list[Fact]) -> bool:
         elif abs(b.value - f.value) <= 0.1 * max(abs(b.value), abs(f.value)):
             return True
     return False
+
+
+def _in_range(head: float, low: float | None, high: float | None) -> bool:
+    """Whether a headline's figure is a bound of the body's range or inside it ('最高100亿元回购' for
+    '不低于50亿元且不超过100亿元')."""
+    return low is not None and high is not None and low <= head <= high
 
 
 def _bounded(head: float, qualifier: str | None, body: float) -> bool:

@@ -438,7 +438,7 @@ def find_quantities(text: str, *, repair_decimals: bool = False) -> list[Quantit
         if q is not None:
             out.append(q)
         pos = resume if resume > i else i + 1
-    return _floor_stretch(text, out)
+    return _bounds(text, _floor_stretch(text, out))
 
 
 _FLOOR = re.compile(r"(?:保底|至少|最低|底线)\s*\Z")
@@ -475,5 +475,45 @@ def _floor_stretch(text: str, qs: list[Quantity]) -> list[Quantity]:
                     q.bare or prev.bare,
                 )
                 continue
+        out.append(q)
+    return out
+
+
+# between a lower and an upper bound of one range: 且, 、, ',' or 'and' ('不低于30亿元(含)且不超过60亿元')
+_BOUNDS_JOIN = re.compile(r"\s*(?:\(含\))?\s*(?:[,，、]?\s*(?:且|并且|而且|但|and|but)?)\s*", re.IGNORECASE)
+
+
+def _bounds(text: str, qs: list[Quantity]) -> list[Quantity]:
+    """'不低于30亿元且不超过60亿元', 'at least $2 billion and no more than $4 billion': a lower bound joined
+    to an upper one of the same unit is one range, as '30亿元至60亿元' is."""
+    out: list[Quantity] = []
+    for q in qs:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.qualifier == "gt"
+            and q.qualifier == "lt"
+            and prev.low is None
+            and q.low is None
+            and prev.unit == q.unit
+            and prev.unit is not None
+            and ("per_unit" in prev.flags) == ("per_unit" in q.flags)
+            and prev.value < q.value
+            and _BOUNDS_JOIN.fullmatch(text, prev.end, q.start)
+        ):
+            out[-1] = Quantity(
+                (prev.value + q.value) / 2,
+                prev.value,
+                q.value,
+                q.unit,
+                None,
+                prev.start,
+                q.end,
+                prev.flags | q.flags,
+                q.counter or prev.counter,
+                prev.num_start,
+                q.bare or prev.bare,
+            )
+            continue
         out.append(q)
     return out

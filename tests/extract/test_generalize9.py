@@ -5,8 +5,13 @@ not spending of the quarter, share moves and 'doubled' beside a revenue figure."
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
+from metrics.extraction.documents import read_document, split_articles
 from metrics.extraction.entities import Registry
+from metrics.extraction.extract import extract_article
+from metrics.extraction.normalize import normalize
+from metrics.extraction.numbers import find_quantities
 from metrics.extraction.periods import labels_fiscal_quarters
 from tests.extract.sentences import by_metric, facts
 
@@ -73,3 +78,41 @@ def test_a_fiscal_year_in_a_link_is_not_the_article_naming_one(registry: Registr
     """'fy2025' inside a web address says nothing about how the article names its quarters."""
     assert not labels_fiscal_quarters("https://example.org/news/micron-q1-fy2025 July-September quarter")
     assert labels_fiscal_quarters("Micron's FY2025 ended in August; its July-September quarter")
+
+
+# 2. a range said by its two bounds; a bound that is a price per share
+
+
+def test_lower_and_upper_bound_are_one_range(registry: Registry) -> None:
+    """不低于X且不超过Y / 不低於X且不超過Y / 'at least X and no more than Y': one buyback, low and high."""
+    for text, low, high in (
+        ("美的集团拟回购公司股份，回购资金总额不低于30亿元且不超过60亿元，回购价格不超过80元/股。", 3e9, 6e9),
+        ("美的集團擬回購公司股份，回購資金總額不低於人民幣30億元(含)且不超過人民幣60億元(含)。", 3e9, 6e9),
+        ("Micron will buy back at least $2 billion and no more than $4 billion of its shares.", 2e9, 4e9),
+    ):
+        fs = facts(text, registry)
+        got = [(f.metric, f.value, f.low, f.high) for f in fs]
+        assert got == [("buyback", (low + high) / 2, low, high)], text
+
+
+def test_no_more_than_is_an_upper_bound() -> None:
+    """'no more than $4 billion' is at most 4 billion (it used to read as 'more than')."""
+    qs = find_quantities(normalize("capex of no more than $4 billion"))
+    assert [(q.value, q.qualifier) for q in qs] == [(4e9, "lt")]
+
+
+def test_a_buyback_price_per_share_is_not_a_buyback(registry: Registry) -> None:
+    """回购价格不超过80元/股 alone: no buyback of 80 yuan."""
+    assert facts("美的集团本次回购价格不超过80元/股。", registry) == []
+    assert facts("美的集團本次回購價格不超過80元/股。", registry) == []
+
+
+def test_headline_bound_of_a_body_range_is_the_body_figure(tmp_path: Path, registry: Registry) -> None:
+    """A headline's 'up to 60亿' is the upper bound of the body's range: one fact, the body's range."""
+    path = tmp_path / "a.txt"
+    path.write_text(
+        "美的集团拟斥资最高60亿元回购\n\n美的集团拟回购公司股份，回购资金总额不低于30亿元且不超过60亿元。\n",
+        encoding="utf-8",
+    )
+    fs = [f for a in split_articles(read_document(path)) for f in extract_article(a, registry)]
+    assert [(f.metric, f.value, f.low, f.high) for f in fs] == [("buyback", 4.5e9, 3e9, 6e9)]
