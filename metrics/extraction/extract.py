@@ -29,6 +29,7 @@ from metrics.extraction.compare import Anchor, compare
 from metrics.extraction.context import Context, in_parentheses
 from metrics.extraction.cues import MONEY_METRICS, Cue, _Word, cue_index
 from metrics.extraction.facts import Fact, Unattributed
+from metrics.extraction.fiscal import current_fiscal_year
 from metrics.extraction.lexicon import lexicon
 from metrics.extraction.neighbours import add_fact, carries_unit, fallback_reading, merge_range
 from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
@@ -40,7 +41,7 @@ from metrics.extraction.wordindex import Found
 
 if TYPE_CHECKING:
     from metrics.extraction.documents import Article
-    from metrics.extraction.entities import Mention, Registry, _Entry
+    from metrics.extraction.entities import Company, Mention, Registry, _Entry
 
 __all__ = ["Fact", "Unattributed", "extract_article", "extract_text"]
 
@@ -190,6 +191,20 @@ def _in_range(head: float, low: float | None, high: float | None) -> bool:
     """Whether a headline's figure is a bound of the body's range or inside it ('最高100亿元回购' for
     '不低于50亿元且不超过100亿元')."""
     return low is not None and high is not None and low <= head <= high
+
+
+def _plan_period(ctx: Context, period: str | None, s_lo: int, company: Company) -> str | None:
+    """A capex plan (预算, budget) whose sentence names no period is not spending of the quarter under
+    discussion: it is the plan of the current fiscal year."""
+    if period is None or ctx.published is None or not _QUARTER_PERIOD.search(period):
+        return period
+    s_hi = ctx.sentence(s_lo)[1]
+    if any(p.period or p.carry for p in ctx.periods(s_lo, s_hi, company.fiscal_year_end)):
+        return period
+    return f"FY{current_fiscal_year(ctx.published, company.fiscal_year_end)}"
+
+
+_QUARTER_PERIOD = re.compile(r"Q[1-4]$")
 
 
 def _bounded(head: float, qualifier: str | None, body: float) -> bool:
@@ -491,6 +506,10 @@ def _facts_for(
                 # capex is a flow: the period under discussion when none is stated
                 period = probe or period_of(ctx, q, s_lo=s_lo, c_lo=c_lo, metric="capex", company=company)
             metric_f = spent
+            if spent == "investment_commitment" and period is None and cmp is None:
+                # 'invest 800 billion won in AI between 2025 and 2027': the span after the figure
+                span = next((p.period for p in stated if p.period and ".." in p.period), None)
+                period = span or period
         if cmp is None:
             m_end = m.end if m.end <= q.start else s_lo
             kind = kind_of(ctx, metric_f, q, lo=max(s_lo, m_end), period=period, company=company)
@@ -500,6 +519,7 @@ def _facts_for(
             metric_f = "capex"  # '预计约1512亿元,较2024年的1640亿元…': the earlier year's actual
         if metric_f == "capex_guidance":
             kind = "guidance"
+            period = _plan_period(ctx, period, s_lo, company)
         lo_, hi_ = q.start, q.end
         cue = reading.cue
         if cue is not None and cue.role == "metric":

@@ -399,6 +399,17 @@ _SPECS: tuple[tuple[str, _Resolver | str, tuple[str, ...]], ...] = (
         ("19", "20"),
     ),
     (
+        # 'between 2025 and 2027', 'from 2025 to 2027', '2025 through 2027': a multi-year span
+        (
+            r"(?:between\s+(?P<a>(?:19|20)\d{2})\s+and|(?:from\s+)?(?P<a2>(?:19|20)\d{2})\s+(?:through|thru)"
+            r"|from\s+(?P<a3>(?:19|20)\d{2})\s+to)\s+(?P<b>(?:19|20)\d{2})\b"
+        ),
+        lambda m, c: (
+            f"{a}..{m['b']}" if int(a := m["a"] or m["a2"] or m["a3"]) < int(m["b"]) else None
+        ),
+        ("between", "through", "thru", "from"),
+    ),
+    (
         r"(?:自|从)(?P<a>(?:19|20)\d{2})\s*年(?:以来|至今|开始)|since (?P<a2>(?:19|20)\d{2})",
         lambda m, c: None if c.published is None else f"{int(m['a'] or m['a2'])}..{c.published.year}",
         ("自", "从", "since"),

@@ -116,3 +116,50 @@ def test_headline_bound_of_a_body_range_is_the_body_figure(tmp_path: Path, regis
     )
     fs = [f for a in split_articles(read_document(path)) for f in extract_article(a, registry)]
     assert [(f.metric, f.value, f.low, f.high) for f in fs] == [("buyback", 4.5e9, 3e9, 6e9)]
+
+
+# 3. a plan is not spending of the quarter
+
+
+def test_capex_budget_is_guidance_of_the_current_year(registry: Registry) -> None:
+    """資本支出預算 / 资本支出预算 / 'capex budget': capex guidance of the current year, not the quarter's
+    capex carried from the sentence before."""
+    for text in (
+        "台達電第三季營收達1200億元。董事會同時通過資本支出預算約95億元。",
+        "台达电第三季营收达1200亿元。董事会同时通过资本支出预算约95亿元。",
+        (
+            "Delta Electronics said third-quarter revenue reached NT$120 billion. "
+            "Its board approved a capex budget of about NT$9.5 billion."
+        ),
+    ):
+        got = by_metric(text, registry)
+        assert got[("revenue", 1.2e11)].period == "2025Q3", text
+        capex = got[("capex_guidance", 9.5e9)]
+        assert (capex.period, capex.kind) == ("FY2025", "guidance"), text
+        assert ("capex", 9.5e9) not in got
+
+
+def test_a_capex_budget_keeps_the_year_it_is_for(registry: Registry) -> None:
+    """台達電2026年資本支出預算: the budget of 2026."""
+    got = by_metric("台達電2026年資本支出預算約95億元。", registry)
+    assert got[("capex_guidance", 9.5e9)].period == "FY2026"
+
+
+def test_investment_between_two_years_is_a_multi_year_commitment(registry: Registry) -> None:
+    """'invest X between 2025 and 2027' / 'from 2026 through 2028' / 2025年至2027年投资X: a commitment of
+    the span, not capex guidance of the quarter."""
+    for text, span in (
+        (
+            (
+                "Kakao said third-quarter revenue rose 9%. It plans to invest 800 billion won in AI data "
+                "centers between 2025 and 2027."
+            ),
+            "2025..2027",
+        ),
+        ("Kakao will invest 800 billion won in AI from 2026 through 2028, it said.", "2026..2028"),
+        ("美的集团计划2025年至2027年投资120亿元建设数据中心。", "2025..2027"),
+        ("美的集團計劃在2025年至2027年間投資120億元於人工智慧。", "2025..2027"),
+    ):
+        fs = [f for f in facts(text, registry) if f.unit != "pct"]
+        got = [(f.metric, f.kind, f.period) for f in fs]
+        assert got == [("investment_commitment", "commitment", span)], text
