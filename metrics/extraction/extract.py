@@ -273,6 +273,20 @@ def _mentions(found: list[Mention], cues: list[Cue], text: str) -> list[Mention]
     return out
 
 
+# 'more than doubled' (a lower bound of the multiple), 'nearly tripled' (about the multiple)
+_MULTIPLE_GT = re.compile(r"(?:(?:more than|over)\s+|超过|逾)\Z")
+_MULTIPLE_APPROX = re.compile(r"(?:(?:nearly|almost|roughly|about)\s+|接近|近)\Z")
+
+
+def _multiple_bound(low: str, at: int) -> str | None:
+    """The qualifier of a multiple said as a word at ``at`` ('more than doubled': gt)."""
+    if _MULTIPLE_GT.search(low, max(0, at - 12), at):
+        return "gt"
+    if _MULTIPLE_APPROX.search(low, max(0, at - 12), at):
+        return "approx"
+    return None
+
+
 def _multiple_rx(text: str) -> re.Pattern[str]:
     return _MULTIPLE_RX_ANYCASE if has_odd_case(text) else _MULTIPLE_RX
 
@@ -287,7 +301,7 @@ def _quantities(text: str, repair: bool, low: str) -> list[Quantity]:
             None,
             None,
             "x",
-            None,
+            _multiple_bound(low, m.start()),
             m.start(),
             m.end(),
             frozenset({"word"}),

@@ -163,3 +163,34 @@ def test_investment_between_two_years_is_a_multi_year_commitment(registry: Regis
         fs = [f for f in facts(text, registry) if f.unit != "pct"]
         got = [(f.metric, f.kind, f.period) for f in fs]
         assert got == [("investment_commitment", "commitment", span)], text
+
+
+# 4. a share move beside a revenue figure; a multiple said roughly
+
+
+def test_premarket_move_after_revenue_is_a_share_move(registry: Registry) -> None:
+    """美股盘前一度下跌逾4% / 'fell 4% premarket' after a revenue growth: the shares' move."""
+    for text in (
+        "京东第三季度营收同比增长12%，美股盘前一度下跌逾4%。",
+        "京東第三季營收年增12%，美股盤前一度下跌逾4%。",
+        "JD said third-quarter revenue rose 12% but its stock fell 4% in premarket trading.",
+    ):
+        got = by_metric(text, registry)
+        assert set(got) == {("revenue_growth_yoy", 12.0), ("share_price_change", -4.0)}, text
+        assert got[("share_price_change", -4.0)].period is None
+
+
+def test_more_than_doubled_is_a_lower_bound(registry: Registry) -> None:
+    """'more than doubled' / 超过翻倍: a multiple of at least 2 (qualifier gt), 'nearly tripled' about 3;
+    a plain 翻倍 is exactly 2."""
+    cases = (
+        ("Kakao said third-quarter net income more than doubled.", 2.0, "gt"),
+        ("京东第三季度净利润超过翻倍。", 2.0, "gt"),
+        ("Kakao said its net income nearly tripled.", 3.0, "approx"),
+        ("京東第三季淨利翻倍。", 2.0, None),
+    )
+    for text, value, qualifier in cases:
+        fs = facts(text, registry)
+        assert [(f.metric, f.value, f.unit, f.qualifier) for f in fs] == [
+            ("net_income_growth_yoy", value, "x", qualifier)
+        ], text
