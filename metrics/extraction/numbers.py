@@ -92,6 +92,7 @@ _FORECAST_BY = re.compile(
 )
 # '…of $5.05 billion to $5.15 billion, down from $5.15 billion to $5.35 billion': the earlier range
 _EARLIER_RANGE = re.compile(r"[,，]\s*(?:down|up)\s+from *\Z", re.IGNORECASE)
+_PREVIOUSLY = re.compile(r"\s*,?\s*(?:previously|earlier|before)\b", re.IGNORECASE)
 _DIGIT_RUN = re.compile(r"[\d,.]+")
 _MODEL = re.compile(r"[A-Za-z0-9.\-]{1,40}")
 _LOST_HEAD = re.compile(r"(?<![\d.])(?<!\d,)\d{1,3} \Z")  # a comma blocks only as a thousands mark
@@ -390,13 +391,16 @@ class _Scanner(UnitReader):
         word = sep.group()
         if word == " and " and "between" not in t[max(0, a.num_start - 40) : a.num_start]:
             return None
-        if (
+        # 'rose by $5 billion to $70 billion': a change, then the new level (unless the pair is an
+        # earlier range: 'to $5.2 billion from $4.9 billion to $5 billion previously')
+        change = (
             word == " to "
-            and _NOT_RANGE_BEFORE.search(t, max(0, start - 30), start)
+            and _NOT_RANGE_BEFORE.search(t, max(0, start - 30), start) is not None
             and not _EARLIER_RANGE.search(t, max(0, start - 30), start)
             and not (a.unit == "pct" and _FORECAST_BY.search(t, max(0, start - 30), start))
-        ):
-            return None  # 'rose by $5 billion to $70 billion': a change, then the new level
+        )
+        if change and not t.startswith("from", max(0, start - 5)):
+            return None
         k = self.skip_spaces(k + len(word))
         pc = self.prefix_currency(k)
         cur2 = None
@@ -418,6 +422,8 @@ class _Scanner(UnitReader):
         if (a.mag is not None and b.mag is None and b.unit is None) or (
             b.unit is None and a.unit is None and b.mag is None
         ):
+            return None
+        if change and not _PREVIOUSLY.match(t, b.end):
             return None
         return b, b.end
 

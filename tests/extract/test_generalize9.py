@@ -194,3 +194,18 @@ def test_more_than_doubled_is_a_lower_bound(registry: Registry) -> None:
         assert [(f.metric, f.value, f.unit, f.qualifier) for f in fs] == [
             ("net_income_growth_yoy", value, "x", qualifier)
         ], text
+
+
+def test_an_earlier_range_from_x_to_y_previously_is_one_figure(registry: Registry) -> None:
+    """'raised … to $12.4 billion from $11.9 billion to $12.1 billion previously': the earlier forecast is
+    one range; 'rose from $5 billion to $7 billion' stays two figures."""
+    qs = find_quantities(normalize("to $12.4 billion from $11.9 billion to $12.1 billion previously"))
+    assert [(q.value, q.low, q.high) for q in qs] == [(12.4e9, None, None), (12e9, 11.9e9, 12.1e9)]
+    qs = find_quantities(normalize("revenue rose from $5 billion to $7 billion"))
+    assert [(q.value, q.low) for q in qs] == [(5e9, None), (7e9, None)]
+    got = by_metric(
+        "Oracle raised its annual revenue forecast to $67.4 billion from $66.9 billion to $67.1 billion "
+        "previously.",
+        registry,
+    )
+    assert set(got) == {("revenue", 67.4e9), ("revenue", 67e9)}
