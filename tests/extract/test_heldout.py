@@ -65,6 +65,17 @@ capex of the quarter; targets and stake sales not read (销量目标由271万辆
 billion', 全年營收成長幅度可望接近一成); a round 宣布完成 read as a commitment. The whole set of 60: 0.984 /
 0.980 / 0.982 (zh-Hant 0.990 / 0.990 / 0.990, zh-Hans 0.982 / 0.982 / 0.982, en 0.981 / 0.968 / 0.974);
 period agreement 0.941; the first 48 articles unchanged (0.998 / 0.992 / 0.995).
+
+General fixes after batch 6 (``test_generalize9.py``: a bare quarter of a company whose year does not
+end in December is fiscal when the article names a fiscal year by number or the calendar quarter is
+under way, and a forecast 'for the quarter' takes the quarter still ahead; a lower and an upper bound,
+不低于X且不超过Y or 'at least X and no more than Y', are one range, as is 'from X to Y previously'; a
+buyback's price per share is no buyback; a capex budget is capex guidance of the current year; 'between
+2025 and 2027' is a multi-year span; 美股盘前/premarket name a share move): batch 6 0.935 / 0.935 /
+0.935 -> 0.985 / 0.964 / 0.975 (period agreement 0.923 -> 0.993); the whole set 0.984 / 0.980 / 0.982
+-> 0.995 / 0.986 / 0.991 (zh-Hant 0.995 / 0.995 / 0.995, zh-Hans 1.000 / 0.991 / 0.995, en 0.991 /
+0.972 / 0.981); period agreement 0.941 -> 0.957; the first 48 articles 0.998 / 0.992 / 0.995, period
+0.946 -> 0.948.
 """
 
 from __future__ import annotations
@@ -84,9 +95,9 @@ from metrics.extraction.extract import extract_article
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
 LANGS = {"t": "zh-Hant", "s": "zh-Hans", "e": "en"}  # the first letter of a document's name
-FLOORS = {"all": (0.98, 0.975, 0.978), "zh-Hant": (0.985, 0.985, 0.985), "zh-Hans": (0.975, 0.975, 0.975),
-          "en": (0.975, 0.96, 0.968)}
-PERIOD_FLOOR = 0.935  # the share of matched facts whose period is the gold's (0.941 measured)
+FLOORS = {"all": (0.99, 0.982, 0.987), "zh-Hant": (0.99, 0.99, 0.99), "zh-Hans": (0.995, 0.985, 0.99),
+          "en": (0.985, 0.965, 0.975)}
+PERIOD_FLOOR = 0.95  # the share of matched facts whose period is the gold's (0.957 measured)
 
 
 def _scorer(path: Path) -> ModuleType:
