@@ -467,22 +467,27 @@ def _floor_stretch(text: str, qs: list[Quantity]) -> list[Quantity]:
             fl = _FLOOR.search(text, max(0, prev.start - 4), prev.start)
             if fl is not None:
                 flags = (prev.flags | q.flags) - ({"bare"} if q.unit is not None else set())
-                out[-1] = Quantity(
-                    (prev.value + q.value) / 2,
-                    prev.value,
-                    q.value,
-                    q.unit,
-                    None,
-                    fl.start(),
-                    q.end,
-                    frozenset(flags),
-                    q.counter or prev.counter,
-                    prev.num_start,
-                    q.bare or prev.bare,
-                )
+                out[-1] = _range_of(prev, q, fl.start(), frozenset(flags))
                 continue
         out.append(q)
     return out
+
+
+def _range_of(low: Quantity, high: Quantity, start: int, flags: frozenset[str]) -> Quantity:
+    """One range from ``low`` to ``high`` (its value the middle), starting at ``start``."""
+    return Quantity(
+        (low.value + high.value) / 2,
+        low.value,
+        high.value,
+        high.unit,
+        None,
+        start,
+        high.end,
+        flags,
+        high.counter or low.counter,
+        low.num_start,
+        high.bare or low.bare,
+    )
 
 
 # between a lower and an upper bound of one range: 且, 、, ',' or 'and' ('不低于30亿元(含)且不超过60亿元')
@@ -507,19 +512,7 @@ def _bounds(text: str, qs: list[Quantity]) -> list[Quantity]:
             and prev.value < q.value
             and _BOUNDS_JOIN.fullmatch(text, prev.end, q.start)
         ):
-            out[-1] = Quantity(
-                (prev.value + q.value) / 2,
-                prev.value,
-                q.value,
-                q.unit,
-                None,
-                prev.start,
-                q.end,
-                prev.flags | q.flags,
-                q.counter or prev.counter,
-                prev.num_start,
-                q.bare or prev.bare,
-            )
+            out[-1] = _range_of(prev, q, prev.start, prev.flags | q.flags)
             continue
         out.append(q)
     return out
