@@ -375,22 +375,15 @@ class _Checks:
             raise ValueError(msg)
 
     def condition(self, condition: str, shape: Literal["prices", "facts"]) -> tuple[str, ...]:
-        """``check_condition``; the condition's fields (``_condition_fields``) when it passes.
-
-        One ``pl.sql_expr`` per shape (the condition with its numbers as parameters); a condition
-        that does not pass that way is compiled as written, for its exact error."""
+        """``check_condition``; the condition's fields (``_condition_fields``) when it passes (found
+        once per shape: the condition with its numbers as parameters)."""
         template, params = templatize(condition)
         key = (template, len(params), shape)
         if key in self._shapes:
             fields = self._shapes[key]
         else:
-            schema = {**features_schema(shape), **{f"__p{i}": pl.Float64() for i in range(len(params))}}
-            try:
-                expr = pl.sql_expr(template)
-                dtype = pl.DataFrame(schema=schema).select(expr.alias("c")).schema["c"]
-                fields = _condition_fields(template, expr) if dtype in (pl.Boolean, pl.Null) else None
-            except Exception:  # polars raises several SQL/column error types
-                fields = None
+            ok = _template_dtype(template, len(params), shape) in (pl.Boolean, pl.Null)
+            fields = _condition_fields(template) if ok else None
             self._put(self._shapes, key, fields)
         if fields is not None:
             return fields
