@@ -231,29 +231,23 @@ def _subject(ctx: Context, lo: int, ms: list[Mention]) -> Mention | None:
 
 
 def _pronoun_referent(ctx: Context, lo: int, hi: int, topic: Mention | None) -> tuple[bool, Mention | None]:
-    """(whether text[lo:hi] has a pronoun, the company it refers to): "该公司", "其", "its" name the
-    topic; a bare "公司" names the subject before it, else the paragraph's company, else the main
-    company; "the company" the subject before it, else the topic (the company just spoken of)."""
+    """(whether text[lo:hi] has a pronoun, the company it refers to): "该公司" names the topic; "其",
+    "its" and "the company" the subject before it in its sentence, else the topic (the company just
+    spoken of); a bare "公司" the subject before it, else the paragraph's company, else the main one."""
     last = None
     rx, text = ctx.folded(_PRONOUN, _PRONOUN_ANYCASE)
     for m in finditer(rx, _PRONOUN_SCAN[rx], text, lo, hi):
         last = m
     if last is None:
         return False, None
-    if last.group().startswith("其"):
-        # '另一家企业宇树科技已启动上市辅导，其最近一轮…': the subject named before it in its sentence
-        subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
-        return True, subj or topic or ctx.main
-    if last.group().lower() in ("its", "it"):
-        # 'TSMC, the chipmaker, said its revenue…': the subject before it in its sentence
-        subj = subject(ctx, ctx.sentence(last.start())[0], last.start())
-        return True, subj or topic or ctx.main
     if last.group("dem"):
-        return True, topic or ctx.main
+        return True, topic or ctx.main  # 该公司: the company just spoken of
     s_lo = ctx.sentence(last.start())[0]
     subj = subject(ctx, s_lo, last.start())
-    if last.group("en"):
-        return True, subj or topic or ctx.main  # 'the company' is the one just spoken of
+    if last.group("en") or last.group().startswith("其"):
+        # '…宇树科技已启动上市辅导，其最近一轮…', 'TSMC, the chipmaker, said its revenue…', 'the company':
+        # the subject before it in its sentence, else the one just spoken of
+        return True, subj or topic or ctx.main
     return True, subj or paragraph_company(ctx, s_lo) or ctx.main or topic
 
 

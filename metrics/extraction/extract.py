@@ -36,7 +36,14 @@ from metrics.extraction.normalize import ascii_lower, has_odd_case, normalize
 from metrics.extraction.numbers import Quantity, find_quantities, has_lost_decimals
 from metrics.extraction.periods import labels_fiscal_quarters, needle_index
 from metrics.extraction.respective import respective, respective_reading
-from metrics.extraction.statement import CARRIED, capex_or_commitment, currency_of, kind_of, period_of
+from metrics.extraction.statement import (
+    CARRIED,
+    QUARTER_PERIOD,
+    capex_or_commitment,
+    currency_of,
+    kind_of,
+    period_of,
+)
 from metrics.extraction.wordindex import Found
 
 if TYPE_CHECKING:
@@ -196,15 +203,13 @@ def _in_range(head: float, low: float | None, high: float | None) -> bool:
 def _plan_period(ctx: Context, period: str | None, s_lo: int, company: Company) -> str | None:
     """A capex plan (预算, budget) whose sentence names no period is not spending of the quarter under
     discussion: it is the plan of the current fiscal year."""
-    if period is None or ctx.published is None or not _QUARTER_PERIOD.search(period):
+    if period is None or ctx.published is None or not QUARTER_PERIOD.search(period):
         return period
     s_hi = ctx.sentence(s_lo)[1]
     if any(p.period or p.carry for p in ctx.periods(s_lo, s_hi, company.fiscal_year_end)):
         return period
     return f"FY{current_fiscal_year(ctx.published, company.fiscal_year_end)}"
 
-
-_QUARTER_PERIOD = re.compile(r"Q[1-4]$")
 
 
 def _bounded(head: float, qualifier: str | None, body: float) -> bool:

@@ -111,7 +111,7 @@ def _carried_from(ctx: Context, s_lo: int, fye: int) -> str | None:
     return _last_stated(ctx, s_lo, fye, floor=l_lo, reach=_CARRY_BACK) or ctx.main_period(fye)
 
 
-_QUARTER = re.compile(r"Q[1-4]$")
+QUARTER_PERIOD = re.compile(r"Q[1-4]$")  # a quarter's period label (2025Q3, FY2026Q1)
 _QUARTER_WORDS = ("当季", "单季", "同季", "该季度", "quarter")
 
 
@@ -136,7 +136,7 @@ def _last_stated(
                 p
                 for p in ctx.periods(a, b, fye)
                 if p.period and not p.carry and not _compared(ctx, p)
-                and (not quarters or _QUARTER.search(p.period))
+                and (not quarters or QUARTER_PERIOD.search(p.period))
             ]
             ctx.memo[key] = stated[-1].period if stated else None
         last = ctx.memo[key]
@@ -204,7 +204,7 @@ def period_of(
             ahead = None if stated else _quarter_ahead(ctx, s_lo, s_hi, company)
             if ahead is not None:
                 return ahead
-            if not _QUARTER.search(period or "") and word.endswith(_QUARTER_WORDS):
+            if not QUARTER_PERIOD.search(period or "") and word.endswith(_QUARTER_WORDS):
                 # 'the quarter' after a year ('For fiscal 2025, … . It returned $2.9 billion in the
                 # quarter'): the quarter last stated in the article
                 return _last_quarter(ctx, s_lo, company.fiscal_year_end) or period
