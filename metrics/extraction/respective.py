@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["Respective", "respective", "respective_reading"]
 
 _MARKER = re.compile(r"分别|respectively")  # over the lowered, normalized text
-_LISTED = re.compile(r"\s*(?:[、,，/&]|和|及|与|以及|\band\b|,\s*and\b)\s*")
+_SEPARATOR = r"\s*(?:[、,，/{amp}]|和|及|与|以及|\band\b|,\s*and\b)\s*"
+_LISTED = re.compile(_SEPARATOR.format(amp="&"))  # between two items of a list
 # between two figures of a run: a separator, with the verb or 为 said again at most
-_RUN_SEP = re.compile(r"\s*(?:[、,，/]|和|及|与|以及|\band\b|,\s*and\b)\s*(?:为|达|是)?\s*")
+_RUN_SEP = re.compile(_SEPARATOR.format(amp="") + r"(?:为|达|是)?\s*")
 # between 分别 and the run's first figure: a verb of the figure, or between the run and
 # 'respectively': a comma and a few words ('year-on-year', 'in the quarter')
 _MARKS = ("respective-marks", 0, 0)
