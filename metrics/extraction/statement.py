@@ -73,6 +73,7 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 _CMP = frozenset(("cmp",))
+_FORECAST = frozenset(("guidance", "estimate"))  # the roles of a forecast's words
 _CMP_BASE = frozenset(("cmp", "base"))
 _OWNED = re.compile(r"\s*(?:的|'s|’s)")
 
@@ -152,7 +153,7 @@ def _quarter_ahead(ctx: Context, s_lo: int, s_hi: int, company: Company) -> str 
     named before it in the article when that quarter is still ahead at the article date
     ('forecast second-quarter revenue … . It expects $N'), else None."""
     if ctx.published is None or not ctx.cues_in(
-        _statement_start(ctx, s_lo), s_hi, frozenset(("guidance", "estimate"))
+        _statement_start(ctx, s_lo), s_hi, _FORECAST
     ):
         return None
     ahead = _last_quarter(ctx, s_lo, company.fiscal_year_end)
@@ -222,7 +223,7 @@ def period_of(
             # fourth quarter, it forecast … . The margin narrowed to 34.6%'): the article's period
             end = period_end(carried, company.fiscal_year_end)
             if end is not None and end > ctx.published and not ctx.cues_in(
-                _statement_start(ctx, s_lo), s_hi, frozenset(("guidance", "estimate"))
+                _statement_start(ctx, s_lo), s_hi, _FORECAST
             ):
                 return ctx.main_period(company.fiscal_year_end) or carried
         return carried
@@ -249,7 +250,7 @@ def _statement_start(ctx: Context, s_lo: int) -> int:
 def _this_quarter(ctx: Context, current: str, s_lo: int, s_hi: int, company: Company) -> str:
     """本季度 in a report of a quarter just ended ('第三季度财报…本季度总营收为…'): that quarter, unless
     the sentence forecasts (then the quarter under way)."""
-    if ctx.published is None or ctx.cues_in(s_lo, s_hi, frozenset(("guidance", "estimate"))):
+    if ctx.published is None or ctx.cues_in(s_lo, s_hi, _FORECAST):
         return current
     # the quarter carried to the sentence, or the article's main one (a 本季度 before may carry the
     # quarter under way)
